@@ -1,0 +1,337 @@
+"""Shared plumbing of the estimators: input checks, seeding, device, save/load.
+
+Series are time-first ``(T,)`` / ``(T, C)`` arrays or pandas objects indexed by time; panels are
+``(n, T)`` / ``(n, T, C)`` arrays or lists of series (DESIGN §2).
+"""
+
+import contextlib
+import json
+import numbers
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+FORMAT = "tsargen-model/1"
+
+
+# ---------------------------------------------------------------------------- input checks
+class SeriesInfo:
+    """How a series came in, so outputs can mirror it (pandas in -> pandas out)."""
+
+    def __init__(self, kind, index=None, columns=None, name=None):
+        self.kind, self.index, self.columns, self.name = kind, index, columns, name
+
+    @property
+    def univariate(self):
+        return self.kind in ("1d", "series")
+
+
+def _check_values(values, name):
+    if values.dtype == object or not (np.issubdtype(values.dtype, np.number)
+                                      or values.dtype == bool):
+        raise TypeError(f"{name} must be numeric; got dtype {values.dtype}. Convert or drop the "
+                        "non-numeric columns first.")
+    values = values.astype(np.float64)
+    if np.isinf(values).any():
+        where = np.argwhere(np.isinf(values))[0]
+        raise ValueError(f"{name} contains inf (first at position {tuple(where.tolist())}); "
+                         "replace it with a finite value, or with NaN to mark it missing.")
+    return values
+
+
+def check_index(index, name):
+    """A time index must increase strictly (no duplicates, no going back)."""
+    if isinstance(index, pd.RangeIndex) and index.step > 0:
+        return index
+    if index.has_duplicates:
+        dup = index[index.duplicated()][0]
+        raise ValueError(f"{name} has a duplicated time index entry ({dup}); aggregate or drop "
+                         "duplicates first.")
+    if not index.is_monotonic_increasing:
+        raise ValueError(f"{name} has a time index that is not increasing; sort it first "
+                         "(e.g. .sort_index()).")
+    return index
+
+
+def check_series(y, name="y", allow_nan=True, min_length=1):
+    """Validate one series -> ``(values float64 (T, C), SeriesInfo)``."""
+    if isinstance(y, pd.Series):
+        if not (pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype)):
+            raise TypeError(f"{name} must be numeric; got dtype {y.dtype}.")
+        info = SeriesInfo("series", check_index(y.index, name), None, y.name)
+        values = y.to_numpy(dtype=np.float64, na_value=np.nan)[:, None]
+    elif isinstance(y, pd.DataFrame):
+        bad = [c for c in y.columns if not (pd.api.types.is_numeric_dtype(y[c].dtype)
+                                            or pd.api.types.is_bool_dtype(y[c].dtype))]
+        if bad:
+            raise TypeError(f"{name} has non-numeric columns {bad}; drop or encode them first.")
+        info = SeriesInfo("frame", check_index(y.index, name), list(y.columns))
+        values = y.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        if isinstance(y, (str, bytes, dict)) or y is None:
+            raise TypeError(f"{name} must be an array-like or pandas series, got "
+                            f"{type(y).__name__}.")
+        values = np.asarray(y)
+        if values.ndim not in (1, 2):
+            raise ValueError(f"{name} must be 1-D (T,) or 2-D (T, n_channels); got shape "
+                             f"{values.shape}.")
+        info = SeriesInfo("1d" if values.ndim == 1 else "2d")
+        values = _check_values(values, name)
+        if values.ndim == 1:
+            values = values[:, None]
+    values = _check_values(values, name)
+    if values.shape[1] == 0:
+        raise ValueError(f"{name} has no channels (shape {values.shape}).")
+    if values.shape[0] < min_length:
+        raise ValueError(f"{name} has {values.shape[0]} timesteps; at least {min_length} needed.")
+    if not allow_nan and np.isnan(values).any():
+        raise ValueError(f"{name} contains NaN; fill the missing values first.")
+    return values, info
+
+
+def is_series_list(y):
+    return isinstance(y, (list, tuple)) and len(y) > 0 and not np.isscalar(y[0]) and (
+        isinstance(y[0], (pd.Series, pd.DataFrame)) or np.ndim(y[0]) >= 1)
+
+
+def check_panel(X, name="X"):
+    """Validate a panel -> ``(list of float64 (T_i, C), kind)``; kind is ``"2d"``, ``"3d"`` or
+    ``"list"`` so outputs can mirror the input."""
+    if isinstance(X, (list, tuple)):
+        if len(X) == 0:
+            raise ValueError(f"{name} is an empty list; pass at least one series.")
+        if not is_series_list(X):
+            X = np.asarray(X)
+        else:
+            series = [check_series(s, f"{name}[{i}]")[0] for i, s in enumerate(X)]
+            if len({s.shape[1] for s in series}) > 1:
+                raise ValueError(f"the series in {name} have different numbers of channels "
+                                 f"{sorted({s.shape[1] for s in series})}.")
+            return series, "list"
+    if isinstance(X, pd.DataFrame):
+        X = X.to_numpy()
+    values = np.asarray(X)
+    if values.ndim not in (2, 3):
+        raise ValueError(f"{name} must be a panel (n_series, n_timesteps) or (n_series, "
+                         f"n_timesteps, n_channels), or a list of series; got shape "
+                         f"{values.shape}. For one series use X[None] (or reshape(1, -1)).")
+    values = _check_values(values, name)
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {values.shape}).")
+    kind = "2d" if values.ndim == 2 else "3d"
+    if values.ndim == 2:
+        values = values[:, :, None]
+    return list(values), kind
+
+
+def check_horizon(horizon):
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon <= 0:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")
+    return int(horizon)
+
+
+# ---------------------------------------------------------------------------- time indexes
+def _most_common_step(index):
+    steps = pd.Series(np.diff(index.asi8 if isinstance(index, pd.DatetimeIndex)
+                              else index.to_numpy()))
+    return steps.mode().iloc[0] if len(steps) else 1
+
+
+def future_index(index, horizon):
+    """The ``horizon`` steps after ``index``: by its frequency, else its most common step."""
+    if index is None:
+        return None
+    if isinstance(index, pd.DatetimeIndex):
+        freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
+        if freq is not None:
+            return pd.date_range(index[-1], periods=horizon + 1, freq=freq, tz=index.tz)[1:]
+        step = pd.Timedelta(int(_most_common_step(index)), "ns")
+        return pd.DatetimeIndex([index[-1] + step * (k + 1) for k in range(horizon)])
+    if isinstance(index, pd.PeriodIndex):
+        return pd.period_range(index[-1] + 1, periods=horizon, freq=index.freq)
+    if pd.api.types.is_numeric_dtype(index.dtype):
+        step = _most_common_step(index) if len(index) > 1 else 1
+        values = index[-1] + step * np.arange(1, horizon + 1)
+        return pd.RangeIndex(values[0], values[-1] + step, step) if (
+            isinstance(index, pd.RangeIndex)) else pd.Index(values)
+    raise TypeError(f"cannot extend an index of type {type(index).__name__} into the future; "
+                    "use a DatetimeIndex, PeriodIndex or numeric index.")
+
+
+# ---------------------------------------------------------------------------- randomness, device
+def make_seed(random_state):
+    """An int seed from ``random_state`` (None, int or RandomState)."""
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+@contextlib.contextmanager
+def seeded(seed, device="cpu"):
+    """Seed torch inside the block; the caller's global RNG state is restored afterwards."""
+    devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def resolve_device(device):
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but no CUDA device is available; use device='cpu'.")
+    return device
+
+
+# ---------------------------------------------------------------------------- persistence
+def _encode(value, path):
+    """Fitted state -> objects ``torch.load(weights_only=True)`` accepts."""
+    from ..networks import NETWORKS
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, torch.nn.Module):
+        name = type(value).__name__
+        if name not in NETWORKS:
+            raise TypeError(f"cannot save a {name} network at {path}")
+        return {"__network__": name, "config": json.dumps(value.config),
+                "state": {k: v.detach().cpu() for k, v in value.state_dict().items()}}
+    if isinstance(value, pd.Index):
+        if isinstance(value, pd.DatetimeIndex):
+            return {"__index__": "datetime", "values": torch.from_numpy(value.asi8.copy()),
+                    "tz": None if value.tz is None else str(value.tz),
+                    "freq": None if value.freq is None else value.freqstr, "name": value.name}
+        if isinstance(value, pd.RangeIndex):
+            return {"__index__": "range", "start": value.start, "stop": value.stop,
+                    "step": value.step, "name": value.name}
+        return {"__index__": "other", "values": _encode(value.to_numpy(), path),
+                "name": value.name}
+    if isinstance(value, np.ndarray):
+        if np.issubdtype(value.dtype, np.number) or value.dtype == bool:
+            return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value))}
+        return {"__objarray__": [_encode(v, path) for v in value.tolist()],
+                "dtype": value.dtype.str if value.dtype.kind in "US" else "object"}
+    if isinstance(value, (list, tuple)):
+        return {"__seq__": [_encode(v, f"{path}[{i}]") for i, v in enumerate(value)],
+                "tuple": isinstance(value, tuple)}
+    if isinstance(value, dict):
+        return {"__dict__": [[_encode(k, path), _encode(v, f"{path}[{k!r}]")]
+                             for k, v in value.items()]}
+    raise TypeError(f"cannot save fitted attribute {path} of type {type(value).__name__}")
+
+
+def _decode(value):
+    from ..networks import NETWORKS
+
+    if not isinstance(value, dict):
+        return value
+    if "__network__" in value:
+        net = NETWORKS[value["__network__"]](**json.loads(value["config"]))
+        net.load_state_dict(value["state"])
+        return net.eval()
+    if "__index__" in value:
+        kind = value["__index__"]
+        if kind == "datetime":
+            idx = pd.DatetimeIndex(value["values"].numpy().astype("datetime64[ns]"),
+                                   name=value["name"])
+            if value["tz"]:
+                idx = idx.tz_localize("UTC").tz_convert(value["tz"])
+            if value["freq"]:
+                idx = pd.DatetimeIndex(idx, freq=value["freq"])
+            return idx
+        if kind == "range":
+            return pd.RangeIndex(value["start"], value["stop"], value["step"], name=value["name"])
+        return pd.Index(_decode(value["values"]), name=value["name"])
+    if "__ndarray__" in value:
+        return value["__ndarray__"].numpy()
+    if "__objarray__" in value:
+        return np.array([_decode(v) for v in value["__objarray__"]], dtype=value["dtype"])
+    if "__seq__" in value:
+        items = [_decode(v) for v in value["__seq__"]]
+        return tuple(items) if value["tuple"] else items
+    if "__dict__" in value:
+        return {_decode(k): _decode(v) for k, v in value["__dict__"]}
+    raise ValueError(f"unrecognised entry in model file: keys {sorted(value)}")
+
+
+def _json_params(est):
+    params = est.get_params(deep=False)
+    try:
+        return json.dumps(_encode_json(params))
+    except TypeError as err:
+        raise TypeError(f"save() stores parameters as JSON: {err}. Pass plain values (e.g. an "
+                        "int random_state).") from None
+
+
+def _encode_json(value):
+    if isinstance(value, dict):
+        return {"__pairs__": [[_encode_json(k), _encode_json(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [_encode_json(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    raise TypeError(f"parameter value {value!r} is not JSON-serialisable")
+
+
+def _decode_json(value):
+    if isinstance(value, dict) and "__pairs__" in value:
+        return {_decode_json(k): _decode_json(v) for k, v in value["__pairs__"]}
+    if isinstance(value, list):
+        return [_decode_json(v) for v in value]
+    return value
+
+
+class TsargenEstimator(BaseEstimator):
+    """Base of all tsargen estimators: save/load and CPU pickling."""
+
+    def save(self, path):
+        """Write the fitted estimator to one file (weights + JSON parameters); see :func:`load`."""
+        check_is_fitted(self)
+        fitted = {k: _encode(v, k) for k, v in vars(self).items()
+                  if k.endswith("_") and not k.startswith("__")}
+        torch.save({"format": FORMAT, "class": type(self).__name__, "params": _json_params(self),
+                    "fitted": fitted}, path)
+        return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        net = state.get("network_")
+        if isinstance(net, torch.nn.Module):
+            state["network_"] = net.cpu()
+        return state
+
+
+def load(path):
+    """Load an estimator written by ``save``. Never executes code from the file.
+
+    Raises ``ValueError`` for a file that is truncated, corrupted or not a tsargen model.
+    """
+    from .. import estimators
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # truncated zip, wrong format, or objects weights_only refuses
+        raise ValueError(f"{path} is not a readable tsargen model file ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a tsargen model file (format marker missing).")
+    cls = getattr(estimators, payload["class"], None)
+    if not (isinstance(cls, type) and issubclass(cls, TsargenEstimator)):
+        raise ValueError(f"{path} names an unknown estimator class {payload['class']!r}.")
+    try:
+        est = cls(**_decode_json(json.loads(payload["params"])))
+        for key, value in payload["fitted"].items():
+            setattr(est, key, _decode(value))
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path} holds an inconsistent {payload['class']} ({err})") from None
+    return est

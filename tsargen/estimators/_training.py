@@ -1,0 +1,174 @@
+"""The one training loop, and lazily drawn training windows for sequence models.
+
+``SeriesBank`` keeps every series once, concatenated along time with ``pad`` NaN rows before
+(and after) each, and gathers a batch of windows by index on demand: the set of all training
+windows is never materialised.
+"""
+
+import copy
+import math
+
+import torch
+from tqdm.auto import tqdm
+
+
+class SeriesBank:
+    """Series stored once; windows of ``pad + n_targets`` rows gathered per batch.
+
+    Parameters
+    ----------
+    series : list of float tensors (T_i, C)
+        Targets (scaled); NaN marks missing values.
+    pad : int
+        Context rows before the first target of a window (the receptive field).
+    n_targets : int
+        Targets per window.
+    covariates : list of float tensors (T_i, K), optional
+    labels : long tensor (n_series,), optional
+    train_ranges, val_ranges : list of (lo, hi)
+        Per series, the target positions used for training / validation.
+    """
+
+    def __init__(self, series, pad, n_targets, covariates=None, labels=None, train_ranges=None,
+                 val_ranges=None):
+        self.pad, self.n_targets = pad, n_targets
+        c = series[0].shape[1]
+        rows, cov_rows, offsets, pos = [], [], [], 0
+        for i, s in enumerate(series):
+            nan = s.new_full((pad, c), float("nan"))
+            rows += [nan, s, s.new_full((n_targets, c), float("nan"))]
+            if covariates is not None:
+                k = covariates[i]
+                cov_rows += [k.new_zeros(pad, k.shape[1]), k, k.new_zeros(n_targets, k.shape[1])]
+            offsets.append(pos + pad)
+            pos += pad + s.shape[0] + n_targets
+        self.data = torch.cat(rows)                                        # (N, C)
+        self.cov = torch.cat(cov_rows) if covariates is not None else None  # (N, K)
+        self.labels = labels
+        self.offsets = torch.tensor(offsets)
+        lengths = [s.shape[0] for s in series]
+        self.train_ranges = train_ranges or [(0, n) for n in lengths]
+        self.val_ranges = val_ranges or [(n, n) for n in lengths]
+        ranges = torch.tensor(self.train_ranges, dtype=torch.long).reshape(-1, 2)
+        lo, hi = self._lo, self._hi = ranges[:, 0], ranges[:, 1]
+        self._n_starts = (hi - lo - n_targets).clamp(min=0) + (hi > lo).long()
+        self.n_train_targets = int((hi - lo).sum())
+        self.n_val_targets = int(sum(b - a for a, b in self.val_ranges))
+
+    def gather(self, series_idx, starts, limits):
+        """Windows for targets ``starts .. starts+n_targets`` of the given series.
+
+        Returns ``x (B, C, pad + n_targets)``, ``cov (B, K, L)`` or None, ``labels (B,)`` or None,
+        and the target mask ``(B, n_targets)`` (True where the target counts: before ``limits``).
+        """
+        length = self.pad + self.n_targets
+        first = self.offsets[series_idx] + starts - self.pad                 # (B,)
+        rows = first[:, None] + torch.arange(length)                         # (B, L)
+        x = self.data[rows].transpose(1, 2)                                   # (B, C, L)
+        cov = None if self.cov is None else self.cov[rows].transpose(1, 2)    # (B, K, L)
+        labels = None if self.labels is None else self.labels[series_idx]
+        keep = torch.arange(self.n_targets)[None, :] < (limits - starts)[:, None]
+        return x, cov, labels, keep
+
+    def train_batches(self, batch_size):
+        """One epoch of random windows (global torch RNG): as many windows as it takes to cover
+        the training targets once, and at least one batch."""
+        n_windows = max(math.ceil(self.n_train_targets / self.n_targets), batch_size)
+        weights = self._n_starts.double()
+        series_idx = torch.multinomial(weights, n_windows, replacement=True)
+        starts = self._lo[series_idx] + (torch.rand(n_windows) * self._n_starts[series_idx]).long()
+        limits = self._hi[series_idx]
+        for b in range(0, n_windows, batch_size):
+            sl = slice(b, b + batch_size)
+            yield self.gather(series_idx[sl], starts[sl], limits[sl])
+
+    def val_batches(self, batch_size):
+        """Fixed windows tiling every validation range."""
+        idx, starts, limits = [], [], []
+        for i, (lo, hi) in enumerate(self.val_ranges):
+            for s in range(lo, hi, self.n_targets):
+                idx.append(i), starts.append(s), limits.append(hi)
+        idx, starts, limits = map(torch.tensor, (idx, starts, limits))
+        for b in range(0, len(idx), batch_size):
+            sl = slice(b, b + batch_size)
+            yield self.gather(idx[sl], starts[sl], limits[sl])
+
+
+def window_nll(net, batch, pad):
+    """Summed NLL of a window batch's counted targets, and how many there were."""
+    x, cov, labels, keep = batch
+    logp = net.log_prob(x, cov, labels)[:, :, pad:]                     # (B, C, n_targets)
+    target = x[:, :, pad:]
+    mask = keep[:, None, :] & ~torch.isnan(target)
+    return -(logp * mask).sum(), mask.sum()
+
+
+def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience, grad_clip=1.0,
+          verbose=False, device="cpu", desc="fit"):
+    """Adam with gradient clipping, early stopping on the validation loss, best weights restored.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+    train_batches : callable () -> iterable of batches
+        Called once per epoch.
+    val_batches : callable () -> iterable of batches, or None
+    loss_fn : callable (net, batch) -> (summed loss tensor, count tensor)
+
+    Returns
+    -------
+    dict with ``loss_curve`` and ``val_loss_curve`` (mean loss per counted element, per epoch),
+    ``best_epoch`` and ``n_epochs``.
+    """
+    net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    curve, val_curve = [], []
+    best, best_state, best_epoch, bad = math.inf, None, 0, 0
+
+    def to_device(batch):
+        return tuple(None if t is None else t.to(device, non_blocking=True) for t in batch)
+
+    bar = tqdm(range(max_epochs), desc=desc, disable=not verbose, leave=False)
+    for epoch in bar:
+        net.train()
+        total, count = torch.zeros((), device=device), torch.zeros((), device=device)
+        for batch in train_batches():
+            loss_sum, n = loss_fn(net, to_device(batch))
+            if n == 0:
+                continue
+            opt.zero_grad(set_to_none=True)
+            (loss_sum / n).backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+            opt.step()
+            total += loss_sum.detach()
+            count += n
+        epoch_loss = (total / count.clamp(min=1)).item()
+        if not math.isfinite(epoch_loss):
+            raise FloatingPointError(f"training loss became {epoch_loss} at epoch {epoch + 1}; "
+                                     "lower lr or check the data scale.")
+        curve.append(epoch_loss)
+        score = epoch_loss
+        if val_batches is not None:
+            net.eval()
+            with torch.no_grad():
+                v_total, v_count = 0.0, 0
+                for batch in val_batches():
+                    s, n = loss_fn(net, to_device(batch))
+                    v_total, v_count = v_total + s.item(), v_count + n.item()
+            score = v_total / max(v_count, 1)
+            val_curve.append(score)
+        bar.set_postfix(loss=f"{epoch_loss:.4f}",
+                        **({"val": f"{score:.4f}"} if val_batches is not None else {}))
+        if score < best - 1e-6:
+            best, best_epoch, bad = score, epoch, 0
+            best_state = copy.deepcopy(net.state_dict())
+        else:
+            bad += 1
+            if val_batches is not None and bad >= patience:
+                break
+    bar.close()
+    if best_state is not None and val_batches is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return {"loss_curve": curve, "val_loss_curve": val_curve, "best_epoch": best_epoch + 1,
+            "n_epochs": len(curve)}

@@ -1,0 +1,868 @@
+"""WaveNet estimators: a panel density and a probabilistic forecaster (DESIGN §2).
+
+Both wrap :class:`tsargen.networks.WaveNet`. Values are standardised per channel before the
+network sees them (globally for the density, per series for the forecaster); log-likelihoods
+are reported in the data's original units by adding the log-Jacobian ``-log(scale)``.
+"""
+
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import DensityMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ..networks.wavenet import WaveNet, generate
+from ._base import (TsargenEstimator, check_horizon, check_panel, check_series, future_index,
+                    is_series_list, make_seed, resolve_device, seeded)
+from ._training import SeriesBank, train, window_nll
+
+_SCORE_BATCH = 256
+
+
+def _scale_stats(values):
+    """Per-channel (loc, scale) of ``values (N, C)``, NaN-aware; constant channels get scale 1."""
+    with np.errstate(all="ignore"):
+        loc = np.nanmean(values, axis=0) if values.size else np.zeros(values.shape[1])
+        scale = np.nanstd(values, axis=0) if values.size else np.ones(values.shape[1])
+    loc = np.where(np.isfinite(loc), loc, 0.0)
+    scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
+    return loc, scale
+
+
+def _as_tensor(values):
+    return torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float32)
+
+
+class _WaveNetParams(TsargenEstimator):
+    """Hyperparameters and network plumbing shared by the WaveNet estimators."""
+
+    _min_series_length = 1
+
+    # ------------------------------------------------------------------ parameter checks
+    def _receptive_field(self):
+        return (self.kernel_size - 1) * (1 + self.n_stacks * (2 ** self.n_layers - 1))
+
+    def _check_params(self):
+        for name in ("n_stacks", "n_layers", "residual_channels", "skip_channels", "max_epochs",
+                     "batch_size", "n_bins", "n_mixtures", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if isinstance(self.kernel_size, bool) or not isinstance(self.kernel_size,
+                                                                numbers.Integral) or (
+                self.kernel_size < 2):
+            raise ValueError(f"kernel_size must be an integer >= 2, got {self.kernel_size!r}.")
+        if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
+        if not (isinstance(self.validation_fraction, numbers.Real)
+                and 0 <= self.validation_fraction < 1):
+            raise ValueError("validation_fraction must be in [0, 1), got "
+                             f"{self.validation_fraction!r}.")
+        if self.channel_dependence not in ("joint", "independent"):
+            raise ValueError("channel_dependence must be 'joint' or 'independent', got "
+                             f"{self.channel_dependence!r}.")
+        resolve_device(self.device)
+
+    def _head_specs(self, n_channels, columns=None):
+        """Head specs from ``distribution``: one name for every channel, or a dict channel ->
+        name or ``{"name": ..., **kwargs}`` (keys: channel positions or column names)."""
+        defaults = {"categorical": {"n_bins": self.n_bins, "quantization": self.quantization},
+                    "discretized_logistic_mixture": {"n_bins": self.n_bins,
+                                                     "quantization": self.quantization,
+                                                     "n_mixtures": self.n_mixtures},
+                    "logistic_mixture": {"n_mixtures": self.n_mixtures}}
+
+        def spec(value, channels):
+            if isinstance(value, str):
+                name, kwargs = value, {}
+            elif isinstance(value, dict) and "name" in value:
+                name, kwargs = value["name"], {k: v for k, v in value.items() if k != "name"}
+            else:
+                raise ValueError("distribution entries must be a head name or a dict with a "
+                                 f"'name' key; got {value!r}.")
+            from ..nn.heads import HEADS
+            if name not in HEADS:
+                raise ValueError(f"unknown distribution {name!r}; choose one of {sorted(HEADS)}.")
+            return {"name": name, "kwargs": {**defaults.get(name, {}), **kwargs},
+                    "channels": channels}
+
+        dist = self.distribution
+        if not isinstance(dist, dict) or "name" in dist:
+            return [spec(dist, list(range(n_channels)))]
+        positions = {}
+        for key, value in dist.items():
+            if columns is not None and key in columns:
+                pos = columns.index(key)
+            elif isinstance(key, numbers.Integral) and 0 <= key < n_channels:
+                pos = int(key)
+            else:
+                raise ValueError(f"distribution names channel {key!r}, which the data does not "
+                                 f"have ({n_channels} channels"
+                                 + (f": {columns}" if columns else "") + ").")
+            positions[pos] = value
+        missing = sorted(set(range(n_channels)) - set(positions))
+        if missing:
+            raise ValueError(f"distribution gives no head for channels {missing}; give one per "
+                             "channel, or a single name for all.")
+        return [spec(positions[c], [c]) for c in range(n_channels)]
+
+    @staticmethod
+    def _unscaled_channels(specs, n_channels):
+        """Channels holding integer levels are not standardised."""
+        keep = np.zeros(n_channels, dtype=bool)
+        for s in specs:
+            if s["kwargs"].get("quantization") == "levels":
+                keep[s["channels"]] = True
+        return keep
+
+    def _build_network(self, specs, n_channels, cond_channels=0, n_classes=0):
+        return WaveNet(specs, n_stacks=self.n_stacks, n_layers=self.n_layers,
+                       kernel_size=self.kernel_size, residual_channels=self.residual_channels,
+                       skip_channels=self.skip_channels,
+                       channel_dependence=self.channel_dependence, cond_channels=cond_channels,
+                       n_classes=n_classes)
+
+    def _fit_network(self, net, bank, device):
+        """Fit heads on the training values, then run the training loop."""
+        values = torch.cat([bank.data[bank.offsets[i] + a: bank.offsets[i] + b]
+                            for i, (a, b) in enumerate(bank.train_ranges)])
+        net.heads.fit(values)
+        has_val = bank.n_val_targets > 0
+        result = train(
+            net,
+            lambda: bank.train_batches(self.batch_size),
+            (lambda: bank.val_batches(self.batch_size)) if has_val else None,
+            lambda n, b: window_nll(n, b, bank.pad),
+            max_epochs=self.max_epochs, lr=self.lr, patience=self.patience,
+            verbose=self.verbose, device=device, desc=type(self).__name__)
+        return result
+
+    def _n_targets(self, lengths):
+        return max(1, min(max(self._receptive_field(), 32), max(lengths)))
+
+    # ------------------------------------------------------------------ scoring helpers
+    def _device(self):
+        return resolve_device(self.device)
+
+    @torch.no_grad()
+    def _log_prob_scaled(self, series, covariates=None, labels=None):
+        """Per-element log-likelihood (scaled units) for a list of scaled float32 series.
+
+        Each series is left-padded with ``receptive_field_`` NaN rows, as in training.
+        Returns a list of arrays ``(T_i, C)``.
+        """
+        net, pad, device = self.network_, self.receptive_field_, self._device()
+        net.to(device)
+        out = []
+        try:
+            for b in range(0, len(series), _SCORE_BATCH):
+                chunk = series[b:b + _SCORE_BATCH]
+                t_max = max(s.shape[0] for s in chunk)
+                c = chunk[0].shape[1]
+                x = torch.full((len(chunk), pad + t_max, c), float("nan"))
+                cov = None
+                for i, s in enumerate(chunk):
+                    x[i, pad:pad + s.shape[0]] = s
+                if covariates is not None:
+                    k = covariates[0].shape[1]
+                    cov = torch.zeros(len(chunk), pad + t_max, k)
+                    for i, s in enumerate(covariates[b:b + _SCORE_BATCH]):
+                        cov[i, pad:pad + s.shape[0]] = s
+                    cov = cov.transpose(1, 2).to(device)
+                lab = None if labels is None else labels[b:b + _SCORE_BATCH].to(device)
+                lp = net.log_prob(x.transpose(1, 2).to(device), cov, lab)       # (B, C, L)
+                lp = lp.transpose(1, 2)[:, pad:].cpu().double().numpy()
+                out += [lp[i, :s.shape[0]] for i, s in enumerate(chunk)]
+        finally:
+            net.cpu()
+        return out
+
+    @torch.no_grad()
+    def _generate(self, history, n_steps, cond=None, labels=None, seed=0):
+        """Sample ``n_steps`` after scaled ``history (B, T0, C)`` (NaN-padded to the receptive
+        field) -> ``(B, n_steps, C)`` in scaled units."""
+        device = self._device()
+        net = self.network_.to(device)
+        try:
+            pad = self.receptive_field_
+            b, t0, c = history.shape
+            if t0 < pad:
+                history = torch.cat([torch.full((b, pad - t0, c), float("nan")), history], 1)
+            elif t0 > pad:
+                history = history[:, t0 - pad:]
+            if cond is not None:
+                k = cond.shape[2]
+                need = pad + n_steps
+                if cond.shape[1] < need:
+                    cond = torch.cat([torch.zeros(b, need - cond.shape[1], k), cond], 1)
+                cond = cond[:, cond.shape[1] - need:].transpose(1, 2).to(device)
+            with seeded(seed, device):
+                out = generate(net, history.transpose(1, 2).to(device), n_steps, cond,
+                               None if labels is None else labels.to(device))
+            return out.transpose(1, 2).cpu()
+        finally:
+            net.cpu()
+
+
+_COMMON_DOC = """
+    n_stacks : int, default=1
+        Repetitions of the dilation cycle.
+    n_layers : int, default=6
+        Layers per stack, with dilations 1, 2, ..., 2**(n_layers-1).
+    kernel_size : int, default=2
+    residual_channels : int, default=32
+    skip_channels : int, default=64
+    distribution : str or dict, default="gaussian"
+        ``"gaussian"``, ``"student_t"``, ``"logistic_mixture"``, ``"categorical"``,
+        ``"discretized_logistic_mixture"``; or a dict channel -> name (or ``{"name": ...,
+        **head_kwargs}``) for mixed data.
+    quantization : {"uniform", "quantile", "mu_law", "levels"}, default="uniform"
+        Bin placement of the binned heads (``"levels"``: integer data ``0..n_bins-1``).
+    n_bins : int, default=256
+    n_mixtures : int, default=5
+    channel_dependence : {"joint", "independent"}, default="joint"
+        ``"joint"``: channel ``c`` is conditioned on channels ``< c`` of the same timestep.
+    max_epochs, batch_size, lr, validation_fraction, patience
+        Training: Adam, early stopping on a validation split, best weights restored.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    random_state : int, RandomState or None
+        Controls initialisation, window sampling and sampling; the global RNGs are untouched.
+    verbose : bool, default=False
+        Show a progress bar with the running loss.
+"""
+
+
+class WaveNetDensity(DensityMixin, _WaveNetParams):
+    __doc__ = """Autoregressive density of a panel of series, ``p(x) = prod_t p(x_t | x_<t)``.
+
+    Parameters
+    ----------""" + _COMMON_DOC + """
+    Attributes
+    ----------
+    network_ : WaveNet
+    receptive_field_ : int
+    n_channels_ : int
+    scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_channels,)
+    classes_ : ndarray or None
+        Labels of a class-conditional model (``fit(X, y)``).
+    loss_curve_, val_loss_curve_ : list of float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsargen import WaveNetDensity
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.cumsum(rng.normal(size=(20, 50)), axis=1)
+    >>> d = WaveNetDensity(n_layers=3, residual_channels=8, skip_channels=8, max_epochs=2,
+    ...                    random_state=0).fit(X)
+    >>> d.score_samples(X).shape, d.score_steps(X).shape
+    ((20,), (20, 50))
+    >>> d.sample(3, length=50, random_state=0).shape
+    (3, 50)
+    """
+
+    def __init__(self, *, n_stacks=1, n_layers=6, kernel_size=2, residual_channels=32,
+                 skip_channels=64, distribution="gaussian", quantization="uniform", n_bins=256,
+                 n_mixtures=5, channel_dependence="joint", max_epochs=100, batch_size=32, lr=1e-3,
+                 validation_fraction=0.1, patience=10, device="auto", random_state=None,
+                 verbose=False):
+        self.n_stacks = n_stacks
+        self.n_layers = n_layers
+        self.kernel_size = kernel_size
+        self.residual_channels = residual_channels
+        self.skip_channels = skip_channels
+        self.distribution = distribution
+        self.quantization = quantization
+        self.n_bins = n_bins
+        self.n_mixtures = n_mixtures
+        self.channel_dependence = channel_dependence
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # ------------------------------------------------------------------ validation
+    def _check_X(self, X, fitted=True):
+        series, kind = check_panel(X)
+        if fitted and series[0].shape[1] != self.n_channels_:
+            raise ValueError(f"X has {series[0].shape[1]} channels but the model was fitted on "
+                             f"{self.n_channels_}.")
+        return series, kind
+
+    def _check_labels(self, y, n, fitting=False):
+        if y is None:
+            if not fitting and self.classes_ is not None:
+                raise ValueError("this density is class-conditional (fitted with y): pass the "
+                                 "labels y.")
+            return None
+        if not fitting and self.classes_ is None:
+            raise ValueError("this density was fitted without labels; call without y.")
+        y = np.asarray(y)
+        if y.ndim == 0:
+            y = np.full(n, y.item())
+        if y.ndim != 1 or len(y) != n:
+            raise ValueError(f"y must hold one label per series: {n} expected, got shape "
+                             f"{y.shape}.")
+        if pd.isna(y).any() if y.dtype == object or y.dtype.kind == "f" else False:
+            raise ValueError("y contains missing labels (NaN/None); drop those series.")
+        if fitting:
+            return y
+        unknown = set(np.unique(y).tolist()) - set(self.classes_.tolist())
+        if unknown:
+            raise ValueError(f"y has labels {sorted(map(str, unknown))} not seen in fit "
+                             f"(classes_ = {self.classes_.tolist()}).")
+        return torch.as_tensor(np.searchsorted(self.classes_, y))
+
+    def _scale(self, series):
+        loc, scale = self.scaler_["loc"], self.scaler_["scale"]
+        return [_as_tensor((s - loc) / scale) for s in series]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None):
+        """Fit the density on a panel ``X``; labels ``y`` make it class-conditional."""
+        self._check_params()
+        series, kind = self._check_X(X, fitted=False)
+        labels = self._check_labels(y, len(series), fitting=True)
+        c = series[0].shape[1]
+        specs = self._head_specs(c)
+        loc, scale = _scale_stats(np.concatenate(series))
+        fixed = self._unscaled_channels(specs, c)
+        loc[fixed], scale[fixed] = 0.0, 1.0
+        classes = None
+        if labels is not None:
+            classes, codes = np.unique(labels, return_inverse=True)
+            labels = torch.as_tensor(codes)
+        scaled = [_as_tensor((s - loc) / scale) for s in series]
+        lengths = [s.shape[0] for s in series]
+        seed = make_seed(self.random_state)
+        device = self._device()
+        rf = self._receptive_field()
+        n = len(series)
+        with seeded(seed, device):
+            train_ranges, val_ranges = self._split(lengths, n)
+            net = self._build_network(specs, c, n_classes=0 if classes is None else len(classes))
+            bank = SeriesBank(scaled, rf, self._n_targets(lengths), labels=labels,
+                              train_ranges=train_ranges, val_ranges=val_ranges)
+            result = self._fit_network(net, bank, device)
+        self.network_ = net.cpu().eval()
+        self.receptive_field_ = rf
+        self.n_channels_ = c
+        self.scaler_ = {"loc": loc, "scale": scale}
+        self.classes_ = classes
+        self.input_kind_ = kind
+        self.train_length_ = lengths[0] if len(set(lengths)) == 1 else None
+        if kind != "list":
+            self.n_features_in_ = lengths[0]
+        self.loss_curve_ = result["loss_curve"]
+        self.val_loss_curve_ = result["val_loss_curve"]
+        self.n_iter_ = result["n_epochs"]
+        return self
+
+    def _split(self, lengths, n):
+        """Validation by whole series when there are >= 5, else by the last part of each."""
+        vf = self.validation_fraction
+        if vf == 0:
+            return [(0, t) for t in lengths], [(t, t) for t in lengths]
+        if n >= 5:
+            n_val = max(1, int(round(vf * n)))
+            val = set(torch.randperm(n)[:n_val].tolist())
+            return ([(0, 0) if i in val else (0, t) for i, t in enumerate(lengths)],
+                    [(0, t) if i in val else (t, t) for i, t in enumerate(lengths)])
+        cut = [t - max(1, int(math.ceil(vf * t))) if t >= 2 else t for t in lengths]
+        return [(0, k) for k in cut], [(k, t) for k, t in zip(cut, lengths)]
+
+    # ------------------------------------------------------------------ scoring
+    def _format_steps(self, values, kind):
+        if kind == "list":
+            return [v[:, 0] if self.input_kind_ in ("2d",) or v.shape[1] == 1 and
+                    self.n_channels_ == 1 else v for v in values]
+        arr = np.stack(values)
+        return arr[:, :, 0] if kind == "2d" else arr
+
+    def score_steps(self, X, y=None):
+        """Log-likelihood (nats, original units) of every element, shaped like ``X``.
+
+        Entry ``t`` (channel ``c``) depends only on earlier timesteps (and on channels ``< c``
+        of timestep ``t`` with joint channel dependence). Missing values (NaN) give NaN.
+        """
+        check_is_fitted(self)
+        series, kind = self._check_X(X)
+        labels = self._check_labels(y, len(series))
+        lp = self._log_prob_scaled(self._scale(series), labels=labels)
+        log_jac = np.log(self.scaler_["scale"])
+        out = [np.where(np.isnan(s), np.nan, v - log_jac) for s, v in zip(series, lp)]
+        return self._format_steps(out, kind)
+
+    def score_samples(self, X, y=None):
+        """Total log-likelihood of each series in nats, ``(n_series,)``; missing values skipped."""
+        steps = self.score_steps(X, y)
+        return np.array([np.nansum(s) for s in steps])
+
+    def score(self, X, y=None):
+        """Mean total log-likelihood per series (higher is better)."""
+        return float(np.mean(self.score_samples(X, y)))
+
+    # ------------------------------------------------------------------ generation
+    def _sample_labels(self, y, n):
+        if self.classes_ is None:
+            if y is not None:
+                raise ValueError("this density was fitted without labels; sample without y.")
+            return None
+        if y is None:
+            raise ValueError("this density is class-conditional: pass y (one label, or one per "
+                             "sample).")
+        return self._check_labels(y, n)
+
+    def _unscale(self, x):
+        return x.double().numpy() * self.scaler_["scale"] + self.scaler_["loc"]
+
+    def sample(self, n_samples=1, *, y=None, length=None, random_state=None):
+        """Draw ``n_samples`` new series of ``length`` timesteps (cached generation)."""
+        check_is_fitted(self)
+        n_samples = check_horizon(n_samples) if n_samples != 0 else 0
+        if length is None:
+            if self.train_length_ is None:
+                raise ValueError("pass length= (the model was fitted on series of unequal "
+                                 "length, so there is no default).")
+            length = self.train_length_
+        length = check_horizon(length)
+        labels = self._sample_labels(y, n_samples)
+        history = torch.zeros(n_samples, 0, self.n_channels_)
+        x = self._unscale(self._generate(history, length, labels=labels,
+                                         seed=make_seed(random_state)))
+        return x[:, :, 0] if self.n_channels_ == 1 and self.input_kind_ != "3d" else x
+
+    def complete(self, X, *, n_known, n_samples=1, y=None, random_state=None):
+        """Keep the first ``n_known`` timesteps of each series in ``X`` and sample the rest.
+
+        Returns ``(n_samples, *X.shape)``; the known part is copied bit for bit.
+        """
+        check_is_fitted(self)
+        series, kind = self._check_X(X)
+        if kind == "list" and len({s.shape[0] for s in series}) > 1:
+            raise ValueError("complete() needs series of equal length; pass an array panel.")
+        t = series[0].shape[0]
+        if isinstance(n_known, bool) or not isinstance(n_known, numbers.Integral) or not (
+                0 <= n_known <= t):
+            raise ValueError(f"n_known must be an integer in [0, {t}], got {n_known!r}.")
+        n_samples = check_horizon(n_samples)
+        labels = self._check_labels(y, len(series)) if self.classes_ is not None or (
+            y is not None) else None
+        if labels is not None:
+            labels = labels.repeat(n_samples)
+        known = torch.stack(self._scale(series))[:, :n_known].repeat(n_samples, 1, 1)
+        arr = np.stack(series)                                   # (n, T, C)
+        out = np.repeat(arr[None], n_samples, axis=0)            # (n_samples, n, T, C)
+        if n_known < t:
+            new = self._unscale(self._generate(known, t - n_known, labels=labels,
+                                               seed=make_seed(random_state)))
+            out[:, :, n_known:] = new.reshape(n_samples, len(series), t - n_known, -1)
+        return out[..., 0] if kind == "2d" or (kind == "list" and self.n_channels_ == 1) else out
+
+
+class WaveNetForecaster(_WaveNetParams):
+    __doc__ = """Probabilistic multi-step forecaster: a WaveNet sampled forward in time.
+
+    One global model for one series or a list of series, each standardised by its own mean and
+    standard deviation (kept in ``scaler_``). Forecasts come from ``n_paths`` sample paths drawn
+    with cached generation; ``predict`` is their median, drawn with a fixed seed, so it is
+    deterministic for a fitted model.
+
+    Parameters
+    ----------
+    horizon : int, default=1
+        Default forecast horizon.
+    context : int or None, default=None
+        Most recent timesteps the forecasts condition on; ``None`` means the receptive field.
+    n_paths : int, default=200
+        Sample paths behind ``predict``, ``predict_quantiles`` and ``predict_interval``.""" + (
+        _COMMON_DOC) + """
+    Attributes
+    ----------
+    network_ : WaveNet
+    receptive_field_ : int
+    n_channels_ : int
+    scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_series, n_channels)
+    loss_curve_, val_loss_curve_ : list of float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsargen import WaveNetForecaster
+    >>> y = np.sin(np.arange(300) / 5) + 0.1 * np.random.default_rng(0).normal(size=300)
+    >>> f = WaveNetForecaster(n_layers=4, residual_channels=8, skip_channels=8, max_epochs=3,
+    ...                       random_state=0).fit(y)
+    >>> f.predict(horizon=12).shape, f.predict_quantiles(12, quantiles=(0.1, 0.9)).shape
+    ((12,), (12, 2))
+    """
+
+    def __init__(self, *, horizon=1, context=None, n_paths=200, n_stacks=1, n_layers=6,
+                 kernel_size=2, residual_channels=32, skip_channels=64, distribution="gaussian",
+                 quantization="uniform", n_bins=256, n_mixtures=5, channel_dependence="joint",
+                 max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10,
+                 device="auto", random_state=None, verbose=False):
+        self.horizon = horizon
+        self.context = context
+        self.n_paths = n_paths
+        self.n_stacks = n_stacks
+        self.n_layers = n_layers
+        self.kernel_size = kernel_size
+        self.residual_channels = residual_channels
+        self.skip_channels = skip_channels
+        self.distribution = distribution
+        self.quantization = quantization
+        self.n_bins = n_bins
+        self.n_mixtures = n_mixtures
+        self.channel_dependence = channel_dependence
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self):
+        super()._check_params()
+        check_horizon(self.horizon)
+        for name in ("n_paths",) + (("context",) if self.context is not None else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+    def _check_targets(self, y, name="y"):
+        """-> (list of values (T, C), list of meta dicts, was_list)."""
+        if y is None:
+            raise TypeError(f"{name} is required.")
+        many = is_series_list(y) and not isinstance(y, np.ndarray)
+        items = list(y) if many else [y]
+        values, metas = [], []
+        for i, item in enumerate(items):
+            v, info = check_series(item, f"{name}[{i}]" if many else name)
+            values.append(v)
+            metas.append({"kind": info.kind, "index": info.index, "columns": info.columns,
+                          "name": info.name})
+        if len({v.shape[1] for v in values}) > 1:
+            raise ValueError(f"the series in {name} have different numbers of channels.")
+        return values, metas, many
+
+    def _check_covariates(self, X, lengths, many, where, extra=0):
+        """Covariates per series: ``lengths[i] + extra`` rows each, no NaN/inf."""
+        n_cov = getattr(self, "n_covariates_", None) if where != "fit" else None
+        if X is None:
+            if n_cov:
+                raise ValueError(f"the model was fitted with covariates X: pass X to {where}() "
+                                 "(one row per timestep, plus the forecast horizon when "
+                                 "forecasting).")
+            return None
+        if where != "fit" and not n_cov:
+            raise ValueError("the model was fitted without covariates; do not pass X.")
+        items = list(X) if many else [X]
+        if len(items) != len(lengths):
+            raise ValueError(f"X has {len(items)} covariate series but y has {len(lengths)}.")
+        out = []
+        for i, (item, t) in enumerate(zip(items, lengths)):
+            v, _ = check_series(item, f"X[{i}]" if many else "X", allow_nan=False)
+            need = t + extra
+            if v.shape[0] != need:
+                raise ValueError(f"X has {v.shape[0]} rows but {need} are needed"
+                                 + (f" ({t} history + {extra} forecast steps)" if extra else
+                                    " (one per timestep of y)") + ".")
+            if n_cov and v.shape[1] != n_cov:
+                raise ValueError(f"X has {v.shape[1]} columns but the model was fitted with "
+                                 f"{n_cov}.")
+            out.append(v)
+        if len({v.shape[1] for v in out}) > 1:
+            raise ValueError("the covariate series in X have different numbers of columns.")
+        return out
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, y, X=None):
+        """Fit one global model on a series ``y`` or a list of series, with optional
+        covariates ``X`` (one row per timestep of ``y``, known in advance for forecasting)."""
+        self._check_params()
+        values, metas, many = self._check_targets(y)
+        lengths = [v.shape[0] for v in values]
+        covs = self._check_covariates(X, lengths, many, "fit")
+        rf = self._receptive_field()
+        if max(lengths) <= rf:
+            raise ValueError(f"y has {max(lengths)} timesteps but the receptive field is {rf}: "
+                             "pass a longer series or reduce n_layers / n_stacks.")
+        if all(np.isnan(v).all() for v in values):
+            raise ValueError("y has no observed values (all NaN).")
+        c = values[0].shape[1]
+        specs = self._head_specs(c, metas[0]["columns"])
+        fixed = self._unscaled_channels(specs, c)
+        stats = [_scale_stats(v) for v in values]
+        loc = np.stack([s[0] for s in stats])
+        scale = np.stack([s[1] for s in stats])
+        loc[:, fixed], scale[:, fixed] = 0.0, 1.0
+        cov_loc = cov_scale = None
+        if covs is not None:
+            cov_loc, cov_scale = _scale_stats(np.concatenate(covs))
+        scaled = [_as_tensor((v - l) / s) for v, l, s in zip(values, loc, scale)]
+        cov_t = None if covs is None else [_as_tensor((v - cov_loc) / cov_scale) for v in covs]
+        vf = self.validation_fraction
+        cut = [t - int(math.ceil(vf * t)) if vf > 0 else t for t in lengths]
+        if vf > 0 and sum(cut) < 1:
+            raise ValueError("validation_fraction leaves no training timesteps; lower it.")
+        seed = make_seed(self.random_state)
+        device = self._device()
+        with seeded(seed, device):
+            net = self._build_network(specs, c, cond_channels=0 if covs is None
+                                      else covs[0].shape[1])
+            bank = SeriesBank(scaled, rf, self._n_targets(cut), covariates=cov_t,
+                              train_ranges=[(0, k) for k in cut],
+                              val_ranges=[(k, t) for k, t in zip(cut, lengths)])
+            result = self._fit_network(net, bank, device)
+        self.network_ = net.cpu().eval()
+        self.receptive_field_ = rf
+        self.n_channels_ = c
+        self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
+        self.scaler_ = {"loc": loc, "scale": scale}
+        self.cov_scaler_ = None if covs is None else {"loc": cov_loc, "scale": cov_scale}
+        self.history_ = values
+        self.history_X_ = covs
+        self.meta_ = metas
+        self.multi_ = many
+        self.loss_curve_ = result["loss_curve"]
+        self.val_loss_curve_ = result["val_loss_curve"]
+        self.n_iter_ = result["n_epochs"]
+        return self
+
+    # ------------------------------------------------------------------ paths
+    def _context_len(self):
+        return self.receptive_field_ if self.context is None else min(self.context,
+                                                                      max(self.receptive_field_, 1))
+
+    def _resolve(self, horizon, y, X):
+        """Histories, covariates (history + future), scalers and metas for a forecast."""
+        check_is_fitted(self)
+        fh = check_horizon(self.horizon if horizon is None else horizon)
+        if y is None:
+            values, metas, many = self.history_, self.meta_, self.multi_
+            loc, scale = self.scaler_["loc"], self.scaler_["scale"]
+            future = self._check_covariates(X, [0] * len(values), many, "predict", extra=fh)
+            covs = None if future is None else [np.concatenate([h, f]) for h, f in
+                                                zip(self.history_X_, future)]
+        else:
+            values, metas, many = self._check_targets(y)
+            if values[0].shape[1] != self.n_channels_:
+                raise ValueError(f"y has {values[0].shape[1]} channels but the model was "
+                                 f"fitted on {self.n_channels_}.")
+            stats = [_scale_stats(v) for v in values]
+            loc = np.stack([s[0] for s in stats])
+            scale = np.stack([s[1] for s in stats])
+            fixed = self.scaler_["scale"][0] == 1.0
+            fixed &= self.scaler_["loc"][0] == 0.0
+            loc[:, fixed], scale[:, fixed] = 0.0, 1.0
+            covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
+                                          extra=fh)
+        return fh, values, covs, loc, scale, metas, many
+
+    def _paths(self, fh, values, covs, loc, scale, n_paths, seed):
+        """Sample paths in original units: list of ``(n_paths, fh, C)`` arrays, one per series."""
+        ctx = self._context_len()
+        hist = torch.stack([
+            torch.cat([torch.full((max(ctx - v.shape[0], 0), v.shape[1]), float("nan")),
+                       _as_tensor(((v - l) / s)[-ctx:])])
+            for v, l, s in zip(values, loc, scale)])                          # (S, ctx, C)
+        cond = None
+        if covs is not None:
+            cl, cs = self.cov_scaler_["loc"], self.cov_scaler_["scale"]
+            cond = torch.stack([_as_tensor(((cv - cl) / cs)[-(ctx + fh):]) if cv.shape[0] >= ctx + fh
+                                else torch.cat([torch.zeros(ctx + fh - cv.shape[0], cv.shape[1]),
+                                                _as_tensor((cv - cl) / cs)])
+                                for cv in covs])                              # (S, ctx+fh, K)
+            cond = cond.repeat_interleave(n_paths, 0)
+        hist = hist.repeat_interleave(n_paths, 0)                            # (S*n_paths, ...)
+        draws = self._generate(hist, fh, cond=cond, seed=seed).double().numpy()
+        draws = draws.reshape(len(values), n_paths, fh, -1)
+        return [d * s + l for d, l, s in zip(draws, loc, scale)]
+
+    def _predict_seed(self):
+        return self.random_state if isinstance(self.random_state, numbers.Integral) else 0
+
+    # ------------------------------------------------------------------ output formatting
+    @staticmethod
+    def _future(meta, fh):
+        return future_index(meta["index"], fh) if meta["index"] is not None else None
+
+    def _point_out(self, arr, meta, fh):  # arr (fh, C)
+        kind = meta["kind"]
+        if kind == "1d":
+            return arr[:, 0]
+        if kind == "2d":
+            return arr
+        idx = self._future(meta, fh)
+        if kind == "series":
+            return pd.Series(arr[:, 0], index=idx, name=meta["name"])
+        return pd.DataFrame(arr, index=idx, columns=meta["columns"])
+
+    def _columns(self, meta):
+        if meta["kind"] == "series":
+            return [meta["name"] if meta["name"] is not None else 0]
+        return meta["columns"]
+
+    def _many(self, outs, many):
+        return outs if many else outs[0]
+
+    # ------------------------------------------------------------------ public forecasting
+    def predict(self, horizon=None, *, y=None, X=None):
+        """Point forecast (median of the sample paths), deterministic for a fitted model.
+
+        ``y=`` forecasts from a new history without refitting (its covariates ``X`` then cover
+        history and horizon); otherwise ``X`` covers the horizon only.
+        """
+        fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
+        paths = self._paths(fh, values, covs, loc, scale, self.n_paths, self._predict_seed())
+        return self._many([self._point_out(np.median(p, axis=0), m, fh)
+                           for p, m in zip(paths, metas)], many)
+
+    def predict_quantiles(self, horizon=None, quantiles=(0.1, 0.5, 0.9), *, y=None, X=None):
+        """Forecast quantiles from the sample paths.
+
+        Returns ``(horizon, n_quantiles)`` for a 1-D series, ``(horizon, n_channels,
+        n_quantiles)`` for a 2-D one, or a DataFrame with columns ``(variable, quantile)``.
+        """
+        q = np.atleast_1d(np.asarray(quantiles, dtype=float))
+        if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
+            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {quantiles!r}.")
+        fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
+        paths = self._paths(fh, values, covs, loc, scale, self.n_paths, self._predict_seed())
+        outs = []
+        for p, meta in zip(paths, metas):
+            arr = np.moveaxis(np.quantile(p, q, axis=0), 0, -1)              # (fh, C, Q)
+            if meta["kind"] == "1d":
+                outs.append(arr[:, 0])
+            elif meta["kind"] == "2d":
+                outs.append(arr)
+            else:
+                cols = pd.MultiIndex.from_product([self._columns(meta), q.tolist()],
+                                                  names=["variable", "quantile"])
+                outs.append(pd.DataFrame(arr.reshape(fh, -1), index=self._future(meta, fh),
+                                         columns=cols))
+        return self._many(outs, many)
+
+    def predict_interval(self, horizon=None, coverage=0.9, *, y=None, X=None):
+        """Central prediction interval of the given coverage: ``(..., 2)`` as (lower, upper), or
+        a DataFrame with columns ``(variable, coverage, "lower"/"upper")``."""
+        if not (isinstance(coverage, numbers.Real) and 0 < coverage < 1):
+            raise ValueError(f"coverage must lie strictly between 0 and 1, got {coverage!r}.")
+        lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
+        quant = self.predict_quantiles(horizon, (lo, hi), y=y, X=X)
+        outs = quant if isinstance(quant, list) else [quant]
+        res = []
+        for arr in outs:
+            if isinstance(arr, pd.DataFrame):
+                variables = arr.columns.get_level_values(0).unique()
+                cols = pd.MultiIndex.from_product([variables, [coverage], ["lower", "upper"]],
+                                                  names=["variable", "coverage", "bound"])
+                res.append(pd.DataFrame(arr.to_numpy(), index=arr.index, columns=cols))
+            else:
+                res.append(arr)
+        return res if isinstance(quant, list) else res[0]
+
+    def sample(self, n_samples=100, horizon=None, *, y=None, X=None, random_state=None):
+        """Sample future paths: ``(n_samples, horizon, n_channels)``, or for pandas input a long
+        DataFrame indexed by (sample, time)."""
+        n_samples = check_horizon(n_samples)
+        fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
+        paths = self._paths(fh, values, covs, loc, scale, n_samples, make_seed(random_state))
+        outs = []
+        for p, meta in zip(paths, metas):
+            if meta["kind"] in ("series", "frame"):
+                idx = pd.MultiIndex.from_product([range(n_samples), self._future(meta, fh)],
+                                                 names=["sample", "time"])
+                outs.append(pd.DataFrame(p.reshape(-1, p.shape[2]), index=idx,
+                                         columns=self._columns(meta)))
+            else:
+                outs.append(p)
+        return self._many(outs, many)
+
+    # ------------------------------------------------------------------ scoring and updating
+    def score_steps(self, y, X=None):
+        """One-step log-likelihood (nats, original units) of every element of ``y``, each step
+        conditioned on the steps before it; shaped like ``y`` (NaN where ``y`` is missing)."""
+        check_is_fitted(self)
+        values, metas, many = self._check_targets(y)
+        if values[0].shape[1] != self.n_channels_:
+            raise ValueError(f"y has {values[0].shape[1]} channels but the model was fitted on "
+                             f"{self.n_channels_}.")
+        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
+        fixed = (self.scaler_["scale"][0] == 1.0) & (self.scaler_["loc"][0] == 0.0)
+        stats = [_scale_stats(v) for v in values]
+        outs = []
+        cov_t = None
+        if covs is not None:
+            cl, cs = self.cov_scaler_["loc"], self.cov_scaler_["scale"]
+            cov_t = [_as_tensor((cv - cl) / cs) for cv in covs]
+        scaled = []
+        for v, (l, s) in zip(values, stats):
+            l, s = l.copy(), s.copy()
+            l[fixed], s[fixed] = 0.0, 1.0
+            scaled.append((_as_tensor((v - l) / s), s))
+        lps = self._log_prob_scaled([t for t, _ in scaled], cov_t)
+        for v, lp, (_, s), meta in zip(values, lps, scaled, metas):
+            arr = np.where(np.isnan(v), np.nan, lp - np.log(s))
+            if meta["kind"] == "1d":
+                outs.append(arr[:, 0])
+            elif meta["kind"] == "2d":
+                outs.append(arr)
+            elif meta["kind"] == "series":
+                outs.append(pd.Series(arr[:, 0], index=meta["index"], name=meta["name"]))
+            else:
+                outs.append(pd.DataFrame(arr, index=meta["index"], columns=meta["columns"]))
+        return self._many(outs, many)
+
+    def score(self, y, X=None):
+        """Mean one-step log-likelihood per timestep (summed over channels), in nats."""
+        steps = self.score_steps(y, X)
+        steps = steps if isinstance(steps, list) else [steps]
+        per_t = [np.asarray(s, dtype=float).reshape(len(s), -1) for s in steps]
+        observed = np.concatenate([np.nansum(s, axis=1)[~np.isnan(s).all(axis=1)]
+                                   for s in per_t])
+        return float(observed.mean())
+
+    def update(self, y, X=None):
+        """Append new observations (and their covariates) to the stored history; no refit."""
+        check_is_fitted(self)
+        values, metas, many = self._check_targets(y)
+        if many != self.multi_ or len(values) != len(self.history_):
+            raise ValueError(f"update() needs as many series as fit ({len(self.history_)}).")
+        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update")
+        for i, (v, meta) in enumerate(zip(values, metas)):
+            old = self.meta_[i]
+            if v.shape[1] != self.n_channels_:
+                raise ValueError(f"y has {v.shape[1]} channels but the model was fitted on "
+                                 f"{self.n_channels_}.")
+            if (old["index"] is None) != (meta["index"] is None):
+                raise ValueError("update() takes the same kind of input as fit (pandas or "
+                                 "numpy).")
+            if old["index"] is not None and len(meta["index"]) and (
+                    meta["index"][0] <= old["index"][-1]):
+                raise ValueError(f"the new observations start at {meta['index'][0]}, not after "
+                                 f"the stored history's end {old['index'][-1]}.")
+        for i, v in enumerate(values):
+            self.history_[i] = np.concatenate([self.history_[i], v])
+            if covs is not None:
+                self.history_X_[i] = np.concatenate([self.history_X_[i], covs[i]])
+            old = self.meta_[i]
+            if old["index"] is not None:
+                self.meta_[i] = {**old, "index": old["index"].append(metas[i]["index"])}
+        return self

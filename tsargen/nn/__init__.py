@@ -1,0 +1,14 @@
+"""Pure PyTorch layers: causal/masked convolutions, gated blocks and distribution heads."""
+
+from .causal import CausalConv1d, ChannelMaskedConv1d, TapQueue, group_ids, group_mask, split_evenly
+from .gated import ResidualBlock, gated_activation
+from .heads import (HEADS, BinnedHead, CategoricalHead, DiscretizedLogisticMixtureHead,
+                    GaussianHead, Head, HeadSet, LogisticMixtureHead, StudentTHead, make_head,
+                    mu_law_edges)
+
+__all__ = [
+    "CausalConv1d", "ChannelMaskedConv1d", "TapQueue", "group_ids", "group_mask", "split_evenly",
+    "ResidualBlock", "gated_activation", "HEADS", "BinnedHead", "CategoricalHead",
+    "DiscretizedLogisticMixtureHead", "GaussianHead", "Head", "HeadSet", "LogisticMixtureHead",
+    "StudentTHead", "make_head", "mu_law_edges",
+]
