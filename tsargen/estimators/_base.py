@@ -5,6 +5,8 @@ Series are time-first ``(T,)`` / ``(T, C)`` arrays or pandas objects indexed by 
 """
 
 import contextlib
+import hashlib
+import io
 import json
 import numbers
 
@@ -13,7 +15,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 FORMAT = "tsargen-model/1"
 
@@ -30,12 +32,20 @@ class SeriesInfo:
         return self.kind in ("1d", "series")
 
 
-def _check_values(values, name):
-    if values.dtype == object or not (np.issubdtype(values.dtype, np.number)
-                                      or values.dtype == bool):
+def _check_values(values, name, ensure_2d=False, allow_nd=False):
+    """Numeric float64 array via scikit-learn's ``check_array`` (sparse, complex, object and
+    empty inputs get its messages); NaN allowed, inf refused."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "USO" and values.dtype != object:
         raise TypeError(f"{name} must be numeric; got dtype {values.dtype}. Convert or drop the "
                         "non-numeric columns first.")
-    values = values.astype(np.float64)
+    try:
+        values = check_array(values, dtype=np.float64, ensure_all_finite="allow-nan",
+                             ensure_2d=ensure_2d, allow_nd=allow_nd, input_name=name,
+                             ensure_min_samples=1, ensure_min_features=1)
+    except ValueError as err:
+        if "could not convert" in str(err) or "Unable to convert" in str(err):
+            raise TypeError(f"{name} must be numeric: {err}") from None
+        raise
     if np.isinf(values).any():
         where = np.argwhere(np.isinf(values))[0]
         raise ValueError(f"{name} contains inf (first at position {tuple(where.tolist())}); "
@@ -75,15 +85,14 @@ def check_series(y, name="y", allow_nan=True, min_length=1):
         if isinstance(y, (str, bytes, dict)) or y is None:
             raise TypeError(f"{name} must be an array-like or pandas series, got "
                             f"{type(y).__name__}.")
-        values = np.asarray(y)
-        if values.ndim not in (1, 2):
+        ndim = np.ndim(y)
+        if ndim not in (1, 2):
             raise ValueError(f"{name} must be 1-D (T,) or 2-D (T, n_channels); got shape "
-                             f"{values.shape}.")
-        info = SeriesInfo("1d" if values.ndim == 1 else "2d")
-        values = _check_values(values, name)
-        if values.ndim == 1:
-            values = values[:, None]
-    values = _check_values(values, name)
+                             f"{np.shape(y)}.")
+        info = SeriesInfo("1d" if ndim == 1 else "2d")
+        values = _check_values(np.reshape(y, (-1, 1)) if ndim == 1 else y, name,
+                               ensure_2d=True)
+    values = _check_values(values, name, ensure_2d=True)
     if values.shape[1] == 0:
         raise ValueError(f"{name} has no channels (shape {values.shape}).")
     if values.shape[0] < min_length:
@@ -112,16 +121,14 @@ def check_panel(X, name="X"):
                 raise ValueError(f"the series in {name} have different numbers of channels "
                                  f"{sorted({s.shape[1] for s in series})}.")
             return series, "list"
-    if isinstance(X, pd.DataFrame):
-        X = X.to_numpy()
-    values = np.asarray(X)
-    if values.ndim not in (2, 3):
+    ndim = len(getattr(X, "shape", np.shape(X)))
+    if ndim not in (2, 3):
         raise ValueError(f"{name} must be a panel (n_series, n_timesteps) or (n_series, "
                          f"n_timesteps, n_channels), or a list of series; got shape "
-                         f"{values.shape}. For one series use X[None] (or reshape(1, -1)).")
-    values = _check_values(values, name)
-    if values.shape[0] == 0 or values.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {values.shape}).")
+                         f"{np.shape(X)}. For one series use X[None] (or reshape(1, -1)).")
+    values = _check_values(X, name, ensure_2d=True, allow_nd=True)
+    if values.ndim == 3 and values.shape[2] == 0:
+        raise ValueError(f"{name} has no channels (shape {values.shape}).")
     kind = "2d" if values.ndim == 2 else "3d"
     if values.ndim == 2:
         values = values[:, :, None]
@@ -136,9 +143,9 @@ def check_horizon(horizon):
 
 # ---------------------------------------------------------------------------- time indexes
 def _most_common_step(index):
-    steps = pd.Series(np.diff(index.asi8 if isinstance(index, pd.DatetimeIndex)
-                              else index.to_numpy()))
-    return steps.mode().iloc[0] if len(steps) else 1
+    """The most frequent gap between consecutive entries (a Timedelta for datetimes)."""
+    steps = pd.Series(index[1:] - index[:-1])
+    return steps.mode().iloc[0]
 
 
 def future_index(index, horizon):
@@ -149,7 +156,7 @@ def future_index(index, horizon):
         freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
         if freq is not None:
             return pd.date_range(index[-1], periods=horizon + 1, freq=freq, tz=index.tz)[1:]
-        step = pd.Timedelta(int(_most_common_step(index)), "ns")
+        step = _most_common_step(index) if len(index) > 1 else pd.Timedelta(1, "D")
         return pd.DatetimeIndex([index[-1] + step * (k + 1) for k in range(horizon)])
     if isinstance(index, pd.PeriodIndex):
         return pd.period_range(index[-1] + 1, periods=horizon, freq=index.freq)
@@ -205,7 +212,7 @@ def _encode(value, path):
     if isinstance(value, pd.Index):
         if isinstance(value, pd.DatetimeIndex):
             return {"__index__": "datetime", "values": torch.from_numpy(value.asi8.copy()),
-                    "tz": None if value.tz is None else str(value.tz),
+                    "unit": value.unit, "tz": None if value.tz is None else str(value.tz),
                     "freq": None if value.freq is None else value.freqstr, "name": value.name}
         if isinstance(value, pd.RangeIndex):
             return {"__index__": "range", "start": value.start, "stop": value.stop,
@@ -214,7 +221,7 @@ def _encode(value, path):
                 "name": value.name}
     if isinstance(value, np.ndarray):
         if np.issubdtype(value.dtype, np.number) or value.dtype == bool:
-            return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value))}
+            return {"__ndarray__": torch.from_numpy(np.array(value, copy=True, order="C"))}
         return {"__objarray__": [_encode(v, path) for v in value.tolist()],
                 "dtype": value.dtype.str if value.dtype.kind in "US" else "object"}
     if isinstance(value, (list, tuple)):
@@ -238,7 +245,7 @@ def _decode(value):
     if "__index__" in value:
         kind = value["__index__"]
         if kind == "datetime":
-            idx = pd.DatetimeIndex(value["values"].numpy().astype("datetime64[ns]"),
+            idx = pd.DatetimeIndex(value["values"].numpy().astype(f"datetime64[{value['unit']}]"),
                                    name=value["name"])
             if value["tz"]:
                 idx = idx.tz_localize("UTC").tz_convert(value["tz"])
@@ -297,8 +304,13 @@ class TsargenEstimator(BaseEstimator):
         check_is_fitted(self)
         fitted = {k: _encode(v, k) for k, v in vars(self).items()
                   if k.endswith("_") and not k.startswith("__")}
+        inner = io.BytesIO()
         torch.save({"format": FORMAT, "class": type(self).__name__, "params": _json_params(self),
-                    "fitted": fitted}, path)
+                    "fitted": fitted}, inner)
+        blob = inner.getvalue()
+        # torch does not verify its archive's checksums: a digest makes corruption loud
+        torch.save({"format": FORMAT, "sha256": hashlib.sha256(blob).hexdigest(),
+                    "payload": torch.frombuffer(bytearray(blob), dtype=torch.uint8)}, path)
         return self
 
     def __getstate__(self):
@@ -309,6 +321,18 @@ class TsargenEstimator(BaseEstimator):
         return state
 
 
+def _safe_load(source, path):
+    """``torch.load`` with ``weights_only=True``: refuses anything but tensors and plain data."""
+    try:
+        return torch.load(source, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # truncated zip, wrong format, or objects weights_only refuses
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise ValueError(f"{path} is not a readable tsargen model file ({type(err).__name__}: "
+                         f"{first})") from None
+
+
 def load(path):
     """Load an estimator written by ``save``. Never executes code from the file.
 
@@ -316,13 +340,13 @@ def load(path):
     """
     from .. import estimators
 
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # truncated zip, wrong format, or objects weights_only refuses
-        raise ValueError(f"{path} is not a readable tsargen model file ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    outer = _safe_load(path, path)
+    if not isinstance(outer, dict) or outer.get("format") != FORMAT or "payload" not in outer:
+        raise ValueError(f"{path} is not a tsargen model file (format marker missing).")
+    blob = outer["payload"].numpy().tobytes()
+    if hashlib.sha256(blob).hexdigest() != outer.get("sha256"):
+        raise ValueError(f"{path} is corrupted (checksum mismatch); re-save the model.")
+    payload = _safe_load(io.BytesIO(blob), path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a tsargen model file (format marker missing).")
     cls = getattr(estimators, payload["class"], None)

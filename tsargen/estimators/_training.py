@@ -12,6 +12,9 @@ import torch
 from tqdm.auto import tqdm
 
 
+MIN_BATCHES = 32
+
+
 class SeriesBank:
     """Series stored once; windows of ``pad + n_targets`` rows gathered per batch.
 
@@ -72,8 +75,10 @@ class SeriesBank:
 
     def train_batches(self, batch_size):
         """One epoch of random windows (global torch RNG): as many windows as it takes to cover
-        the training targets once, and at least one batch."""
-        n_windows = max(math.ceil(self.n_train_targets / self.n_targets), batch_size)
+        the training targets once, and at least ``MIN_BATCHES`` batches so that short series
+        still get a useful number of optimiser steps per epoch."""
+        n_windows = max(math.ceil(self.n_train_targets / self.n_targets),
+                        MIN_BATCHES * batch_size)
         weights = self._n_starts.double()
         series_idx = torch.multinomial(weights, n_windows, replacement=True)
         starts = self._lo[series_idx] + (torch.rand(n_windows) * self._n_starts[series_idx]).long()

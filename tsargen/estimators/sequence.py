@@ -304,9 +304,6 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
 
     def _check_labels(self, y, n, fitting=False):
         if y is None:
-            if not fitting and self.classes_ is not None:
-                raise ValueError("this density is class-conditional (fitted with y): pass the "
-                                 "labels y.")
             return None
         if not fitting and self.classes_ is None:
             raise ValueError("this density was fitted without labels; call without y.")
@@ -316,7 +313,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         if y.ndim != 1 or len(y) != n:
             raise ValueError(f"y must hold one label per series: {n} expected, got shape "
                              f"{y.shape}.")
-        if pd.isna(y).any() if y.dtype == object or y.dtype.kind == "f" else False:
+        if y.dtype.kind in "fO" and pd.isna(y).any():
             raise ValueError("y contains missing labels (NaN/None); drop those series.")
         if fitting:
             return y
@@ -341,9 +338,10 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         loc, scale = _scale_stats(np.concatenate(series))
         fixed = self._unscaled_channels(specs, c)
         loc[fixed], scale[fixed] = 0.0, 1.0
-        classes = None
+        classes = prior = None
         if labels is not None:
             classes, codes = np.unique(labels, return_inverse=True)
+            prior = np.bincount(codes) / len(codes)
             labels = torch.as_tensor(codes)
         scaled = [_as_tensor((s - loc) / scale) for s in series]
         lengths = [s.shape[0] for s in series]
@@ -362,6 +360,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self.n_channels_ = c
         self.scaler_ = {"loc": loc, "scale": scale}
         self.classes_ = classes
+        self.class_prior_ = prior
         self.input_kind_ = kind
         self.train_length_ = lengths[0] if len(set(lengths)) == 1 else None
         if kind != "list":
@@ -392,19 +391,40 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         arr = np.stack(values)
         return arr[:, :, 0] if kind == "2d" else arr
 
+    def _steps(self, series, labels):
+        """Per-element log-likelihood in original units, NaN where the value is missing."""
+        lp = self._log_prob_scaled(self._scale(series), labels=labels)
+        log_jac = np.log(self.scaler_["scale"])
+        return [np.where(np.isnan(s), np.nan, v - log_jac) for s, v in zip(series, lp)]
+
+    def _marginal_steps(self, series):
+        """Steps of the marginal ``sum_k p(k) p(x | k)``: the log-ratio of consecutive prefix
+        marginals, in raster order (time, then channel), so they stay autoregressive."""
+        per_class = [self._steps(series, torch.full((len(series),), k))
+                     for k in range(len(self.classes_))]
+        log_prior = np.log(self.class_prior_)[:, None]
+        out = []
+        for i, s in enumerate(series):
+            flat = np.stack([np.nan_to_num(pc[i]).reshape(-1) for pc in per_class])   # (K, T*C)
+            prefix = np.logaddexp.reduce(log_prior + np.cumsum(flat, axis=1), axis=0)
+            steps = np.diff(prefix, prepend=0.0).reshape(s.shape)
+            out.append(np.where(np.isnan(s), np.nan, steps))
+        return out
+
     def score_steps(self, X, y=None):
         """Log-likelihood (nats, original units) of every element, shaped like ``X``.
 
         Entry ``t`` (channel ``c``) depends only on earlier timesteps (and on channels ``< c``
-        of timestep ``t`` with joint channel dependence). Missing values (NaN) give NaN.
+        of timestep ``t`` with joint channel dependence). Missing values (NaN) give NaN. A
+        class-conditional model scored without ``y`` gives the marginal over the classes,
+        weighted by their training frequencies.
         """
         check_is_fitted(self)
         series, kind = self._check_X(X)
         labels = self._check_labels(y, len(series))
-        lp = self._log_prob_scaled(self._scale(series), labels=labels)
-        log_jac = np.log(self.scaler_["scale"])
-        out = [np.where(np.isnan(s), np.nan, v - log_jac) for s, v in zip(series, lp)]
-        return self._format_steps(out, kind)
+        if labels is None and self.classes_ is not None:
+            return self._format_steps(self._marginal_steps(series), kind)
+        return self._format_steps(self._steps(series, labels), kind)
 
     def score_samples(self, X, y=None):
         """Total log-likelihood of each series in nats, ``(n_series,)``; missing values skipped."""
@@ -416,15 +436,12 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         return float(np.mean(self.score_samples(X, y)))
 
     # ------------------------------------------------------------------ generation
-    def _sample_labels(self, y, n):
-        if self.classes_ is None:
-            if y is not None:
-                raise ValueError("this density was fitted without labels; sample without y.")
-            return None
-        if y is None:
-            raise ValueError("this density is class-conditional: pass y (one label, or one per "
-                             "sample).")
-        return self._check_labels(y, n)
+    def _sample_labels(self, y, n, seed):
+        """Labels to generate with: the given ones, or drawn from the class frequencies."""
+        if self.classes_ is None or y is not None:
+            return self._check_labels(y, n)
+        return torch.as_tensor(np.random.RandomState(seed).choice(
+            len(self.classes_), size=n, p=self.class_prior_))
 
     def _unscale(self, x):
         return x.double().numpy() * self.scaler_["scale"] + self.scaler_["loc"]
@@ -439,10 +456,10 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
                                  "length, so there is no default).")
             length = self.train_length_
         length = check_horizon(length)
-        labels = self._sample_labels(y, n_samples)
+        seed = make_seed(random_state)
+        labels = self._sample_labels(y, n_samples, seed)
         history = torch.zeros(n_samples, 0, self.n_channels_)
-        x = self._unscale(self._generate(history, length, labels=labels,
-                                         seed=make_seed(random_state)))
+        x = self._unscale(self._generate(history, length, labels=labels, seed=seed))
         return x[:, :, 0] if self.n_channels_ == 1 and self.input_kind_ != "3d" else x
 
     def complete(self, X, *, n_known, n_samples=1, y=None, random_state=None):
@@ -459,16 +476,15 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
                 0 <= n_known <= t):
             raise ValueError(f"n_known must be an integer in [0, {t}], got {n_known!r}.")
         n_samples = check_horizon(n_samples)
-        labels = self._check_labels(y, len(series)) if self.classes_ is not None or (
-            y is not None) else None
+        seed = make_seed(random_state)
+        labels = self._sample_labels(y, len(series), seed)
         if labels is not None:
             labels = labels.repeat(n_samples)
         known = torch.stack(self._scale(series))[:, :n_known].repeat(n_samples, 1, 1)
         arr = np.stack(series)                                   # (n, T, C)
         out = np.repeat(arr[None], n_samples, axis=0)            # (n_samples, n, T, C)
         if n_known < t:
-            new = self._unscale(self._generate(known, t - n_known, labels=labels,
-                                               seed=make_seed(random_state)))
+            new = self._unscale(self._generate(known, t - n_known, labels=labels, seed=seed))
             out[:, :, n_known:] = new.reshape(n_samples, len(series), t - n_known, -1)
         return out[..., 0] if kind == "2d" or (kind == "list" and self.n_channels_ == 1) else out
 

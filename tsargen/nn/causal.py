@@ -82,6 +82,8 @@ class CausalConv1d(nn.Conv1d):
         return self.weight if self.mask is None else self.weight * self.mask
 
     def forward(self, x):  # (B, C_in, T) -> (B, C_out, T)
+        if x.shape[-1] == 0:
+            return x.new_zeros(x.shape[0], self.out_channels, 0)
         return F.conv1d(F.pad(x, (self.span, 0)), self.masked_weight(), self.bias,
                         dilation=self.dilation)
 

@@ -1,0 +1,34 @@
+"""Shared fixtures: tiny model settings and the optional real-data folder."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+# tiny models run no faster on two threads, and one thread per test process keeps timings sane
+torch.set_num_threads(1)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# small enough that a fit takes well under a second on 2 cores
+TINY = dict(n_layers=3, residual_channels=8, skip_channels=8, max_epochs=3, batch_size=16,
+            random_state=0)
+
+
+@pytest.fixture
+def data_dir():
+    if not DATA.is_dir():
+        pytest.skip(f"real data folder {DATA} is absent")
+    return DATA
+
+
+@pytest.fixture
+def ar2():
+    """AR(2) series x_t = 0.6 x_{t-1} - 0.3 x_{t-2} + e_t, e_t ~ N(0, 1)."""
+    rng = np.random.default_rng(42)
+    e = rng.normal(size=3000)
+    x = np.zeros(3000)
+    for t in range(2, 3000):
+        x[t] = 0.6 * x[t - 1] - 0.3 * x[t - 2] + e[t]
+    return x

@@ -1,0 +1,103 @@
+"""Bad input: a clear ValueError/TypeError naming the problem, and nothing half-fitted."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from tsargen import WaveNetDensity, WaveNetForecaster
+
+from .conftest import TINY
+
+Y = np.random.default_rng(0).normal(size=200)
+
+
+@pytest.mark.parametrize("y,exc,match", [
+    (np.r_[Y[:50], np.inf, Y[51:]], ValueError, "inf"),
+    (np.ones((5, 5, 5)), ValueError, "1-D"),
+    (Y[:5], ValueError, "receptive field is 8"),
+    (pd.Series(Y, index=pd.date_range("2020", periods=200)[::-1]), ValueError, "not increasing"),
+    (pd.Series(Y, index=pd.DatetimeIndex(["2020-01-01"] * 200)), ValueError, "duplicated"),
+    (pd.DataFrame({"a": Y, "b": ["x"] * 200}), TypeError, "non-numeric"),
+    (np.array(["a"] * 200), TypeError, "numeric"),
+    ("hello", TypeError, "array-like"),
+    (np.full(200, np.nan), ValueError, "no observed"),
+])
+def test_forecaster_fit_rejects(y, exc, match):
+    f = WaveNetForecaster(**TINY)
+    with pytest.raises(exc, match=match):
+        f.fit(y)
+    assert not any(k.endswith("_") and not k.startswith("_") for k in vars(f))
+
+
+def test_failed_refit_keeps_previous_model():
+    f = WaveNetForecaster(**TINY).fit(Y)
+    before = f.predict(3)
+    with pytest.raises(ValueError):
+        f.fit(np.r_[Y, np.inf])
+    np.testing.assert_array_equal(f.predict(3), before)
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"n_layers": 0}, "n_layers"), ({"kernel_size": 1}, "kernel_size"),
+    ({"lr": -1.0}, "lr"), ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"channel_dependence": "both"}, "channel_dependence"), ({"horizon": 0}, "horizon"),
+    ({"distribution": "poisson"}, "unknown distribution"), ({"device": "tpu"}, "device"),
+    ({"distribution": {"a": "gaussian"}}, "channel"),
+])
+def test_bad_hyperparameters(params, match):
+    with pytest.raises(ValueError, match=match):
+        WaveNetForecaster(**{**TINY, **params}).fit(Y)
+
+
+def test_predict_errors():
+    f = WaveNetForecaster(**TINY)
+    with pytest.raises(NotFittedError):
+        f.predict(3)
+    f.fit(Y)
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="horizon"):
+            f.predict(bad)
+    with pytest.raises(ValueError, match="channels"):
+        f.predict(2, y=np.ones((50, 2)))
+    with pytest.raises(ValueError, match="without covariates"):
+        f.predict(2, X=np.ones((2, 1)))
+    with pytest.raises(ValueError, match="quantiles"):
+        f.predict_quantiles(2, quantiles=(0.5, 1.2))
+    with pytest.raises(ValueError, match="coverage"):
+        f.predict_interval(2, coverage=95)
+
+
+def test_covariate_errors():
+    X = np.random.default_rng(1).normal(size=(200, 2))
+    f = WaveNetForecaster(**TINY)
+    with pytest.raises(ValueError, match="rows but 200"):
+        f.fit(Y, X=X[:150])
+    Xn = X.copy()
+    Xn[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        f.fit(Y, X=Xn)
+    f.fit(Y, X=X)
+    with pytest.raises(ValueError, match="rows but 4"):
+        f.predict(4, X=X[:3])
+    with pytest.raises(ValueError, match="columns"):
+        f.predict(4, X=X[:4, :1])
+
+
+def test_density_errors():
+    d = WaveNetDensity(**TINY)
+    with pytest.raises(ValueError, match="panel"):
+        d.fit(np.ones(10))
+    with pytest.raises(ValueError, match="inf"):
+        d.fit(np.array([[1.0, np.inf]]))
+    with pytest.raises(ValueError, match="one label per series"):
+        d.fit(np.ones((4, 6)), y=[0, 1])
+    with pytest.raises(ValueError, match="missing labels"):
+        d.fit(np.ones((2, 6)), y=np.array([0.0, np.nan]))
+    d.fit(np.random.default_rng(2).normal(size=(6, 12, 2)))
+    with pytest.raises(ValueError, match="channels"):
+        d.score_samples(np.ones((3, 12, 3)))
+    with pytest.raises(ValueError, match="fitted without labels"):
+        d.score_samples(np.ones((3, 12, 2)), y=[0, 0, 1])
+    with pytest.raises(ValueError, match="n_known"):
+        d.complete(np.ones((3, 12, 2)), n_known=13)

@@ -1,0 +1,178 @@
+"""WaveNetDensity: exact normalisation, black-box causality, sampling, the sklearn contract."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from tsargen import WaveNetDensity
+
+from .conftest import TINY
+
+LEVELS = dict(distribution="categorical", quantization="levels")
+
+
+def _all_sequences(n_levels, t, c):
+    combos = np.array(list(itertools.product(range(n_levels), repeat=t * c)), dtype=float)
+    return combos.reshape(-1, t, c)
+
+
+@pytest.mark.parametrize("c,n_levels,t,dep", [(1, 3, 4, "joint"), (2, 2, 3, "joint"),
+                                              (2, 3, 2, "independent")])
+def test_exact_normalisation_over_all_sequences(c, n_levels, t, dep):
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, n_levels, size=(30, t, c)).astype(float)
+    d = WaveNetDensity(**{**TINY, **LEVELS}, n_bins=n_levels, channel_dependence=dep).fit(train)
+    logp = d.score_samples(_all_sequences(n_levels, t, c))
+    assert abs(np.exp(logp).sum() - 1.0) < 1e-5
+
+
+def test_conditional_and_marginal_normalise_exactly():
+    rng = np.random.default_rng(1)
+    train = rng.integers(0, 3, size=(40, 3)).astype(float)
+    labels = np.array(["a", "b"] * 20)
+    d = WaveNetDensity(**{**TINY, **LEVELS}, n_bins=3).fit(train, labels)
+    every = _all_sequences(3, 3, 1)[:, :, 0]
+    for label in ("a", "b"):
+        assert abs(np.exp(d.score_samples(every, np.full(len(every), label))).sum() - 1) < 1e-5
+    marginal = d.score_samples(every)
+    assert abs(np.exp(marginal).sum() - 1) < 1e-5
+    steps = d.score_steps(every)
+    np.testing.assert_allclose(steps.sum(1), marginal, atol=1e-9)
+
+
+def test_gaussian_density_integrates_in_original_units():
+    rng = np.random.default_rng(2)
+    train = 7.0 + 3.0 * rng.normal(size=(50, 2))            # loc 7, scale 3: Jacobian matters
+    d = WaveNetDensity(**TINY).fit(train)
+    grid = np.linspace(-40, 55, 381)
+    g1, g2 = np.meshgrid(grid, grid, indexing="ij")
+    logp = d.score_samples(np.stack([g1.ravel(), g2.ravel()], 1)).reshape(g1.shape)
+    total = np.trapezoid(np.trapezoid(np.exp(logp), grid, axis=1), grid)
+    assert abs(total - 1.0) < 1e-2
+
+
+@pytest.mark.parametrize("dep", ["joint", "independent"])
+def test_score_steps_is_autoregressive_black_box(dep):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(6, 30, 3))
+    d = WaveNetDensity(**TINY, channel_dependence=dep).fit(X)
+    base = d.score_steps(X)
+    rf = d.receptive_field_
+    for t, c in [(0, 0), (10, 1), (17, 2), (29, 0)]:
+        Xp = X.copy()
+        Xp[:, t, c] += 5.0
+        diff = np.abs(d.score_steps(Xp) - base) > 0
+        assert not diff[:, :t].any()
+        assert not diff[:, t, :c].any()                  # earlier channels of the same step
+        assert diff[:, t, c].all()                       # its own entry changes
+        later = diff[:, t, c + 1:] if dep == "joint" else np.zeros((6, 0), bool)
+        assert later.all()                               # joint: later channels see it
+        if dep == "independent":
+            assert not diff[:, t, c + 1:].any()
+        if t + rf + 1 < 30:
+            assert not diff[:, t + rf + 1:].any()        # nothing beyond the receptive field
+            assert diff[:, t + rf].any()
+
+
+def test_shapes_and_sum(ar2):
+    X = ar2[:600].reshape(12, 50)
+    d = WaveNetDensity(**TINY).fit(X)
+    steps = d.score_steps(X)
+    assert steps.shape == (12, 50)
+    np.testing.assert_allclose(steps.sum(1), d.score_samples(X))
+    assert d.score(X) == pytest.approx(d.score_samples(X).mean())
+    X3 = np.stack([X, -X], axis=2)
+    d3 = WaveNetDensity(**TINY).fit(X3)
+    assert d3.score_steps(X3).shape == (12, 50, 2)
+    assert d3.sample(4, length=9, random_state=0).shape == (4, 9, 2)
+    assert d.sample(4, random_state=0).shape == (4, 50)      # training length by default
+
+
+def test_unequal_lengths_list():
+    rng = np.random.default_rng(4)
+    X = [rng.normal(size=n) for n in (7, 20, 13)]
+    d = WaveNetDensity(**TINY).fit(X)
+    steps = d.score_steps(X)
+    assert [s.shape for s in steps] == [(7,), (20,), (13,)]
+    with pytest.raises(ValueError, match="length="):
+        d.sample(2)
+    assert d.sample(2, length=5, random_state=1).shape == (2, 5)
+
+
+def test_missing_values_are_skipped_not_poisonous():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(10, 40))
+    X[2, 5:9] = np.nan
+    d = WaveNetDensity(**TINY).fit(X)
+    steps = d.score_steps(X)
+    assert np.isnan(steps[2, 5:9]).all()
+    assert np.isfinite(np.delete(steps.ravel(), np.flatnonzero(np.isnan(X)))).all()
+    assert np.isfinite(d.score_samples(X)).all()
+    assert np.isfinite(d.loss_curve_).all()
+
+
+def test_complete_keeps_known_rows_bit_for_bit():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(3, 25, 2))
+    d = WaveNetDensity(**TINY).fit(X)
+    out = d.complete(X, n_known=10, n_samples=4, random_state=0)
+    assert out.shape == (4, 3, 25, 2)
+    assert np.array_equal(out[:, :, :10], np.broadcast_to(X[:, :10], (4, 3, 10, 2)))
+    assert not np.allclose(out[0, :, 10:], out[1, :, 10:])
+
+
+def test_conditional_samples_depend_on_label():
+    rng = np.random.default_rng(7)
+    X = np.concatenate([rng.normal(-3, 0.3, size=(40, 20)), rng.normal(3, 0.3, size=(40, 20))])
+    y = np.array([0] * 40 + [1] * 40)
+    d = WaveNetDensity(**{**TINY, "max_epochs": 40}).fit(X, y)
+    low, high = (d.sample(30, y=k, length=20, random_state=0).mean() for k in (0, 1))
+    assert low < -1.5 and high > 1.5
+    assert d.score_samples(X[:40], np.zeros(40)).mean() > d.score_samples(X[:40],
+                                                                           np.ones(40)).mean()
+    with pytest.raises(ValueError, match="not seen in fit"):
+        d.score_samples(X[:2], [0, 5])
+
+
+def test_same_seed_same_model_and_global_rng_untouched():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(10, 30))
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+    a = WaveNetDensity(**TINY).fit(X)
+    b = WaveNetDensity(**TINY).fit(X)
+    for (ka, va), (kb, vb) in zip(a.network_.state_dict().items(),
+                                  b.network_.state_dict().items()):
+        assert torch.equal(va, vb), ka
+    assert np.array_equal(a.sample(3, random_state=5), b.sample(3, random_state=5))
+    assert not np.array_equal(a.sample(3, random_state=5), a.sample(3, random_state=6))
+    assert torch.equal(torch_state, torch.get_rng_state())
+    assert all(np.array_equal(x, y) for x, y in zip(np_state[1:2], np.random.get_state()[1:2]))
+    c = WaveNetDensity(**{**TINY, "random_state": 1}).fit(X)
+    assert not torch.equal(a.network_.input.weight, c.network_.input.weight)
+
+
+def test_clone_and_params():
+    d = WaveNetDensity(n_layers=4, distribution="student_t")
+    c = clone(d)
+    assert c.get_params() == d.get_params()
+    c.set_params(n_layers=2)
+    assert c.n_layers == 2 and d.n_layers == 4
+
+
+EXPECTED_FAILURES = {
+    "check_n_features_in_after_fitting":
+        "a sequence density scores series of any length; n_features_in_ only records the "
+        "training length, it does not constrain scoring",
+}
+
+
+@parametrize_with_checks(
+    [WaveNetDensity(n_layers=2, residual_channels=4, skip_channels=4, max_epochs=2, batch_size=8,
+                    random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILURES)
+def test_sklearn_contract(estimator, check):
+    check(estimator)

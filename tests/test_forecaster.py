@@ -1,0 +1,166 @@
+"""WaveNetForecaster: learning, probabilistic calibration, pandas, covariates, update."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tsargen import WaveNetForecaster
+
+from .conftest import TINY
+
+
+def test_ar2_one_step_rmse_near_noise_level(ar2):
+    f = WaveNetForecaster(n_layers=4, residual_channels=16, skip_channels=16, max_epochs=30,
+                          random_state=0).fit(ar2[:2500])
+    # one-step forecasts from every origin in one batch: the model's conditional means
+    preds = np.array([f.predict(1, y=ar2[:t])[0] for t in range(2500, 2700)])
+    rmse = np.sqrt(np.mean((preds - ar2[2500:2700]) ** 2))
+    assert rmse < 1.10                                     # noise sd is 1
+
+
+def test_noisy_sine_interval_coverage():
+    rng = np.random.default_rng(0)
+    t = np.arange(2400)
+    y = np.sin(2 * np.pi * t / 25) + 0.3 * rng.normal(size=t.size)
+    f = WaveNetForecaster(n_layers=5, residual_channels=16, skip_channels=16, max_epochs=25,
+                          n_paths=300, random_state=0).fit(y[:2000])
+    hits = []
+    for origin in range(2000, 2400 - 10, 40):
+        lo_hi = f.predict_interval(10, coverage=0.8, y=y[:origin])
+        truth = y[origin:origin + 10]
+        hits.append((truth >= lo_hi[:, 0]) & (truth <= lo_hi[:, 1]))
+    coverage = np.mean(hits)
+    assert 0.70 <= coverage <= 0.90, coverage
+
+
+def test_predict_is_deterministic_and_summarises_paths(ar2):
+    f = WaveNetForecaster(**TINY, horizon=5).fit(ar2[:500])
+    a, b = f.predict(), f.predict()
+    assert a.shape == (5,) and np.array_equal(a, b)
+    q = f.predict_quantiles(quantiles=(0.05, 0.5, 0.95))
+    assert q.shape == (5, 3) and np.all(np.diff(q, axis=1) >= 0)
+    np.testing.assert_allclose(q[:, 1], a)                 # median of the same paths
+    s1 = f.sample(7, random_state=3)
+    assert s1.shape == (7, 5, 1)
+    assert np.array_equal(s1, f.sample(7, random_state=3))
+    assert not np.array_equal(s1, f.sample(7, random_state=4))
+
+
+def test_pandas_in_pandas_out_with_future_index():
+    idx = pd.date_range("2021-01-01", periods=300, freq="h")
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.normal(size=(300, 2)).cumsum(0), index=idx, columns=["a", "b"])
+    f = WaveNetForecaster(**TINY, horizon=4).fit(df)
+    p = f.predict()
+    assert isinstance(p, pd.DataFrame) and list(p.columns) == ["a", "b"]
+    assert list(p.index) == list(pd.date_range("2021-01-13 12:00", periods=4, freq="h"))
+    q = f.predict_quantiles(quantiles=(0.1, 0.9))
+    assert q.columns.tolist() == [("a", 0.1), ("a", 0.9), ("b", 0.1), ("b", 0.9)]
+    iv = f.predict_interval(coverage=0.5)
+    assert iv.columns.tolist() == [("a", 0.5, "lower"), ("a", 0.5, "upper"),
+                                   ("b", 0.5, "lower"), ("b", 0.5, "upper")]
+    s = f.sample(3)
+    assert s.shape == (12, 2) and s.index.names == ["sample", "time"]
+    steps = f.score_steps(df)
+    assert isinstance(steps, pd.DataFrame) and steps.index.equals(df.index)
+    # a series: pd.Series out, named like the input
+    ser = df["a"].rename("load")
+    g = WaveNetForecaster(**TINY, horizon=2).fit(ser)
+    out = g.predict()
+    assert isinstance(out, pd.Series) and out.name == "load" and out.index[0] == idx[-1] + idx.freq
+
+
+def test_irregular_index_extends_by_most_common_step():
+    days = pd.bdate_range("2022-01-03", periods=200)     # weekends missing
+    idx = days.delete([10, 50])                           # and a couple of holidays
+    y = pd.Series(np.random.default_rng(2).normal(size=len(idx)), index=idx)
+    f = WaveNetForecaster(**TINY, horizon=3).fit(y)
+    fut = f.predict().index
+    assert fut[0] > idx[-1] and len(fut) == 3
+
+
+def test_numeric_event_time_index():
+    y = pd.Series(np.random.default_rng(3).normal(size=200), index=np.arange(0, 400, 2))
+    f = WaveNetForecaster(**TINY, horizon=3).fit(y)
+    assert list(f.predict().index) == [400, 402, 404]
+
+
+def test_list_of_series_global_model():
+    rng = np.random.default_rng(4)
+    ys = [rng.normal(size=n).cumsum() for n in (200, 150, 300)]
+    f = WaveNetForecaster(**TINY, horizon=6).fit(ys)
+    preds = f.predict()
+    assert isinstance(preds, list) and [p.shape for p in preds] == [(6,)] * 3
+    assert f.scaler_["loc"].shape == (3, 1)
+
+
+def test_covariates_known_future_are_used():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1200, 1))
+    y = 2.0 * x[:, 0] + 0.1 * rng.normal(size=1200)        # y is driven by the covariate
+    f = WaveNetForecaster(n_layers=3, residual_channels=16, skip_channels=16, max_epochs=20,
+                          horizon=5, random_state=0).fit(y[:1000], X=x[:1000])
+    pred = f.predict(5, y=y[:1100], X=x[:1105])
+    assert np.abs(pred - y[1100:1105]).max() < 0.5
+    with pytest.raises(ValueError, match="rows but"):
+        f.predict(5, y=y[:1100], X=x[:1102])
+    with pytest.raises(ValueError, match="covariates"):
+        f.predict(5)
+    assert f.predict(3, X=x[1000:1003]).shape == (3,)
+
+
+def test_update_appends_context(ar2):
+    f = WaveNetForecaster(**TINY, horizon=3).fit(ar2[:400])
+    direct = f.predict(y=ar2[:450])
+    weights = {k: v.clone() for k, v in f.network_.state_dict().items()}
+    f.update(ar2[400:450])
+    assert len(f.history_[0]) == 450
+    assert all(torch.equal(weights[k], v) for k, v in f.network_.state_dict().items())
+    # same context, but the stored scaler is kept, so compare against the same history scaled
+    # by the fitted statistics: forecasts must follow the new data, not the old end point
+    assert f.predict().shape == direct.shape
+    assert not np.array_equal(f.predict(), WaveNetForecaster(**TINY, horizon=3)
+                              .fit(ar2[:400]).predict())
+
+
+def test_update_checks_time_order():
+    idx = pd.date_range("2020", periods=200, freq="D")
+    y = pd.Series(np.random.default_rng(6).normal(size=200), index=idx)
+    f = WaveNetForecaster(**TINY).fit(y.iloc[:150])
+    with pytest.raises(ValueError, match="not after"):
+        f.update(y.iloc[100:160])
+    f.update(y.iloc[150:])
+    assert f.predict(2).index[0] == idx[-1] + pd.Timedelta("1D")
+
+
+def test_score_and_multichannel_joint(ar2):
+    y = np.stack([ar2[:600], np.roll(ar2[:600], 1) + 0.1 * ar2[:600]], 1)
+    f = WaveNetForecaster(**TINY, channel_dependence="joint").fit(y)
+    steps = f.score_steps(y)
+    assert steps.shape == (600, 2)
+    assert f.score(y) == pytest.approx(np.nansum(steps, 1).mean())
+    assert f.sample(5, 4).shape == (5, 4, 2)
+
+
+def test_mixed_per_channel_heads():
+    rng = np.random.default_rng(7)
+    kind = rng.integers(0, 3, size=500).astype(float)
+    size = np.exp(rng.normal(size=500))
+    y = pd.DataFrame({"kind": kind, "size": size})
+    f = WaveNetForecaster(**TINY, distribution={
+        "kind": {"name": "categorical", "n_bins": 3, "quantization": "levels"},
+        "size": "student_t"}).fit(y)
+    s = f.sample(20, 3, random_state=0)
+    assert set(np.unique(s["kind"])) <= {0.0, 1.0, 2.0}
+    assert np.isfinite(f.score_steps(y).to_numpy()).all()
+
+
+def test_nan_targets_are_missing_values(ar2):
+    y = ar2[:800].copy()
+    y[100:130] = np.nan
+    f = WaveNetForecaster(**TINY).fit(y)
+    assert np.isfinite(f.loss_curve_).all()
+    steps = f.score_steps(y)
+    assert np.isnan(steps[100:130]).all() and np.isfinite(steps[131:]).all()
+    assert np.isfinite(f.predict(3, y=y[:120])).all()     # history ending in missing values

@@ -1,0 +1,174 @@
+"""Layers and heads: causality, channel masks, queues, exact normalisation."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tsargen.audio import mu_law_decode, mu_law_encode
+from tsargen.nn import (CausalConv1d, ChannelMaskedConv1d, HeadSet, ResidualBlock, group_mask,
+                        make_head)
+
+
+def _input_grad(module, x, t_out, out_slice=slice(None)):
+    x = x.clone().requires_grad_(True)
+    module(x)[:, out_slice, t_out].sum().backward()
+    return x.grad
+
+
+@pytest.mark.parametrize("kernel_size,dilation", [(2, 1), (3, 4), (5, 2)])
+def test_causal_conv_sees_exactly_its_span(kernel_size, dilation):
+    conv = CausalConv1d(2, 3, kernel_size, dilation).double()
+    x = torch.randn(1, 2, 40, dtype=torch.float64)
+    grad = _input_grad(conv, x, 30)[0].abs().sum(0)
+    seen = torch.nonzero(grad).flatten().tolist()
+    assert seen == [30 - j * dilation for j in range(kernel_size - 1, -1, -1)]
+    assert conv.span == (kernel_size - 1) * dilation
+
+
+def test_group_masks_a_and_b():
+    a = group_mask([0, 1, 2], [0, 1, 2], "A")
+    b = group_mask([0, 1, 2], [0, 1, 2], "B")
+    assert torch.equal(a, torch.tensor([[0., 0, 0], [1, 0, 0], [1, 1, 0]]))
+    assert torch.equal(b, torch.tensor([[1., 0, 0], [1, 1, 0], [1, 1, 1]]))
+    with pytest.raises(ValueError, match="mask_type"):
+        group_mask([0], [0], "C")
+
+
+def test_channel_masked_conv_current_tap_only():
+    conv = ChannelMaskedConv1d([0, 1], [0, 0, 1, 1], "A", kernel_size=2).double()
+    x = torch.randn(1, 2, 10, dtype=torch.float64)
+    g0 = _input_grad(conv, x, 5, slice(0, 2))[0]      # group 0 outputs
+    g1 = _input_grad(conv, x, 5, slice(2, 4))[0]      # group 1 outputs
+    assert g0[:, 5].abs().sum() == 0                  # sees nothing of step 5
+    assert g0[:, 4].abs().min() > 0                   # but all of step 4
+    assert g1[0, 5] != 0 and g1[1, 5] == 0            # channel 0 of its own step, not channel 1
+    assert g1[:, 6:].abs().sum() == 0
+
+
+def test_masks_are_buffers_and_weights_untouched():
+    conv = ChannelMaskedConv1d([0, 1], [0, 1], "A", kernel_size=2)
+    before = conv.weight.detach().clone()
+    conv(torch.randn(2, 2, 7))
+    assert torch.equal(conv.weight, before)
+    assert "mask" in dict(conv.named_buffers())
+
+
+def test_tap_queue_matches_conv():
+    torch.manual_seed(0)
+    conv = CausalConv1d(3, 4, kernel_size=3, dilation=2).double()
+    x = torch.randn(2, 3, 30, dtype=torch.float64)
+    full = conv(x)
+    queue = conv.queue(x[:, :, :7])
+    for t in range(7, 30):
+        torch.testing.assert_close(queue(x[:, :, t]), full[:, :, t], atol=1e-12, rtol=0)
+        queue.push(x[:, :, t])
+
+
+def test_residual_block_is_causal():
+    blk = ResidualBlock([0] * 4, [0] * 5, kernel_size=2, dilation=4).double()
+    x = torch.randn(1, 4, 30, dtype=torch.float64, requires_grad=True)
+    h, skip = blk(x)
+    (h[:, :, 20].sum() + skip[:, :, 20].sum()).backward()
+    assert x.grad[:, :, 21:].abs().sum() == 0
+    assert x.grad[:, :, 16].abs().sum() > 0
+
+
+# ---------------------------------------------------------------------------- heads
+def _binned(name, n_bins, quantization="uniform", n_channels=2, **kw):
+    head = make_head(name, n_bins=n_bins, quantization=quantization, n_channels=n_channels, **kw)
+    head.fit(torch.randn(500, n_channels, dtype=torch.float64) * 3)
+    return head.double()
+
+
+@pytest.mark.parametrize("quantization", ["uniform", "quantile", "mu_law"])
+@pytest.mark.parametrize("name,kw", [("categorical", {}),
+                                     ("discretized_logistic_mixture", {"n_mixtures": 3})])
+def test_binned_density_integrates_to_one(name, kw, quantization):
+    head = _binned(name, 32, quantization, **kw)
+    raw = torch.randn(4, 2, head.n_params, dtype=torch.float64) * 3     # (B, C, P)
+    centers = head.centers.T                                             # (n_bins, C)
+    logp = head.log_prob(raw[:, None].expand(4, 32, 2, head.n_params), centers.expand(4, 32, 2))
+    total = (logp.exp() * head.widths.T).sum(1)                          # density x width
+    torch.testing.assert_close(total, torch.ones(4, 2, dtype=torch.float64), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_discretized_logistic_mixture_levels_exact_and_safe(scale):
+    head = make_head("discretized_logistic_mixture", n_bins=256, quantization="levels",
+                     n_mixtures=5, n_channels=1).double()
+    raw = torch.randn(6, 1, head.n_params, dtype=torch.float64) * scale
+    raw[0, 0, 10:] = -50.0       # log-scales far below the clamp: a near point mass
+    raw[1, 0, 5:10] = 40.0       # locations far beyond the edges
+    levels = torch.arange(256, dtype=torch.float64)
+    logp = head.log_prob(raw[:, None].expand(6, 256, 1, head.n_params),
+                         levels[None, :, None].expand(6, 256, 1))
+    assert torch.isfinite(logp).all()
+    torch.testing.assert_close(logp.exp().sum(1), torch.ones(6, 1, dtype=torch.float64),
+                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(head.log_prob_bins(raw).exp().sum(-1),
+                               torch.ones(6, 1, dtype=torch.float64), atol=1e-5, rtol=0)
+
+
+def test_categorical_levels_exact():
+    head = make_head("categorical", n_bins=7, quantization="levels").double()
+    raw = torch.randn(3, 1, 7, dtype=torch.float64)
+    lp = torch.stack([head.log_prob(raw, torch.full((3, 1), float(k), dtype=torch.float64))
+                      for k in range(7)], -1)
+    torch.testing.assert_close(lp, torch.log_softmax(raw, -1), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("name,kw", [("gaussian", {}), ("student_t", {}),
+                                     ("logistic_mixture", {"n_mixtures": 3})])
+def test_continuous_heads_integrate_to_one(name, kw):
+    head = make_head(name, n_channels=1, **kw).double()
+    raw = torch.randn(3, 1, head.n_params, dtype=torch.float64)
+    grid = torch.linspace(-60, 60, 240001, dtype=torch.float64)
+    logp = head.log_prob(raw[:, None].expand(3, grid.numel(), 1, head.n_params),
+                         grid[None, :, None].expand(3, -1, 1))[..., 0]
+    total = torch.trapezoid(logp.exp(), grid, dim=1)
+    torch.testing.assert_close(total, torch.ones(3, dtype=torch.float64), atol=2e-3, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["gaussian", "student_t", "logistic_mixture", "categorical",
+                                  "discretized_logistic_mixture"])
+def test_head_sample_mean_matches_mean(name):
+    kw = {"n_bins": 64} if name in ("categorical", "discretized_logistic_mixture") else {}
+    head = make_head(name, n_channels=1, **kw).double()
+    if hasattr(head, "edges"):
+        head.fit(torch.linspace(-3, 3, 100, dtype=torch.float64)[:, None])
+    raw = torch.randn(1, 1, head.n_params, dtype=torch.float64) * 0.5
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        draws = head.sample(raw.expand(40000, 1, head.n_params))
+    assert abs(draws.mean() - head.mean(raw)[0, 0]) < 0.05
+
+
+def test_headset_mixed_heads_layout():
+    hs = HeadSet([{"name": "categorical", "kwargs": {"n_bins": 3, "quantization": "levels"},
+                   "channels": [1]},
+                  {"name": "gaussian", "channels": [0, 2]}])
+    assert hs.n_params_per_channel == [2, 3, 2]
+    raw = torch.randn(5, 7)
+    x = torch.tensor([[0.3, 2.0, -1.0]] * 5)
+    lp = hs.log_prob(raw, x)
+    expected_cat = torch.log_softmax(raw[:, 2:5], -1)[:, 2]
+    torch.testing.assert_close(lp[:, 1], expected_cat)
+    gauss = hs.heads[1].log_prob(raw[:, [0, 1, 5, 6]].reshape(5, 2, 2), x[:, [0, 2]])
+    torch.testing.assert_close(lp[:, [0, 2]], gauss)
+    with pytest.raises(ValueError, match="exactly once"):
+        HeadSet([{"name": "gaussian", "channels": [0, 2]}])
+
+
+def test_unknown_head_name():
+    with pytest.raises(ValueError, match="unknown distribution"):
+        make_head("poisson")
+
+
+def test_mu_law_roundtrip_all_levels():
+    levels = np.arange(256)
+    assert np.array_equal(mu_law_encode(mu_law_decode(levels)), levels)
+    x = np.linspace(-1, 1, 1001)
+    assert np.max(np.abs(mu_law_decode(mu_law_encode(x)) - x)) < 0.05
+    assert math.isclose(mu_law_decode(255), 1.0) and math.isclose(mu_law_decode(0), -1.0)

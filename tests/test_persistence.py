@@ -1,0 +1,108 @@
+"""save/load and pickle round trips; damaged or foreign files give clear errors."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import tsargen
+from tsargen import WaveNetDensity, WaveNetForecaster
+
+from .conftest import TINY
+
+
+@pytest.fixture
+def fitted_forecaster():
+    idx = pd.date_range("2020-01-01", periods=300, freq="D")
+    rng = np.random.default_rng(0)
+    y = pd.DataFrame(rng.normal(size=(300, 2)).cumsum(0), index=idx, columns=["x", "y"])
+    X = pd.DataFrame({"dow": idx.dayofweek.to_numpy(float)}, index=idx)
+    return WaveNetForecaster(**TINY, horizon=4, distribution={"x": "gaussian",
+                                                              "y": "student_t"}).fit(y, X=X), X
+
+
+def test_forecaster_save_load_identical(tmp_path, fitted_forecaster):
+    f, X = fitted_forecaster
+    future = pd.DataFrame({"dow": np.arange(4, dtype=float)},
+                          index=pd.date_range("2020-10-27", periods=4, freq="D"))
+    path = tmp_path / "model.tsargen"
+    f.save(path)
+    g = tsargen.load(path)
+    assert type(g) is WaveNetForecaster and g.get_params() == f.get_params()
+    pd.testing.assert_frame_equal(g.predict(X=future), f.predict(X=future))
+    y_hist = pd.DataFrame(np.ones((50, 2)), index=pd.date_range("2021", periods=50),
+                          columns=["x", "y"])
+    pd.testing.assert_frame_equal(g.score_steps(y_hist, X=X.iloc[:50].set_axis(y_hist.index)),
+                                  f.score_steps(y_hist, X=X.iloc[:50].set_axis(y_hist.index)))
+    assert g.loss_curve_ == f.loss_curve_
+
+
+def test_density_save_load_and_pickle(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(10, 20))
+    labels = np.array(["up", "down"] * 5)
+    d = WaveNetDensity(**TINY).fit(X, labels)
+    path = tmp_path / "d.pt"
+    d.save(path)
+    for other in (tsargen.load(path), pickle.loads(pickle.dumps(d))):
+        np.testing.assert_array_equal(other.score_steps(X, labels), d.score_steps(X, labels))
+        np.testing.assert_array_equal(other.classes_, d.classes_)
+        np.testing.assert_array_equal(other.sample(2, y="up", random_state=0),
+                                      d.sample(2, y="up", random_state=0))
+
+
+def test_truncated_and_corrupted_files(tmp_path, fitted_forecaster):
+    f, _ = fitted_forecaster
+    path = tmp_path / "m.tsargen"
+    f.save(path)
+    data = path.read_bytes()
+    (tmp_path / "cut").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not a readable tsargen model"):
+        tsargen.load(tmp_path / "cut")
+    flipped = bytearray(data)
+    flipped[len(data) // 3: len(data) // 3 + 64] = b"\x00" * 64
+    (tmp_path / "bad").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError):
+        tsargen.load(tmp_path / "bad")
+    (tmp_path / "other").write_bytes(b"hello")
+    with pytest.raises(ValueError):
+        tsargen.load(tmp_path / "other")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign")
+    with pytest.raises(ValueError, match="format marker"):
+        tsargen.load(tmp_path / "foreign")
+
+
+class _Boom:
+    def __reduce__(self):
+        return (print, ("code ran while loading",))
+
+
+def test_loading_never_executes_code(tmp_path, capsys):
+    import hashlib
+    import io
+    inner = io.BytesIO()
+    torch.save({"format": "tsargen-model/1", "class": "WaveNetDensity", "params": "{}",
+                "fitted": {"x_": _Boom()}}, inner)
+    blob = inner.getvalue()
+    for name, obj in [("outer", {"format": "tsargen-model/1", "payload": _Boom()}),
+                      ("inner", {"format": "tsargen-model/1",
+                                 "sha256": hashlib.sha256(blob).hexdigest(),
+                                 "payload": torch.frombuffer(bytearray(blob), dtype=torch.uint8)})]:
+        torch.save(obj, tmp_path / name)
+        with pytest.raises(ValueError, match="not a readable"):
+            tsargen.load(tmp_path / name)
+    assert "code ran" not in capsys.readouterr().out
+
+
+def test_save_needs_json_params(tmp_path):
+    d = WaveNetDensity(**{**TINY, "random_state": np.random.RandomState(0)}).fit(np.ones((4, 9)))
+    with pytest.raises(TypeError, match="JSON"):
+        d.save(tmp_path / "x")
+
+
+def test_save_before_fit(tmp_path):
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        WaveNetDensity().save(tmp_path / "x")

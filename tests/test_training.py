@@ -1,0 +1,62 @@
+"""The training loop: lazy windows, NaN masking, early stopping with best-weights restore."""
+
+import numpy as np
+import torch
+
+from tsargen import WaveNetForecaster
+from tsargen.estimators._training import SeriesBank
+
+from .conftest import TINY
+
+
+def test_bank_stores_each_series_once_and_gathers_windows():
+    series = [torch.arange(100.0)[:, None], torch.arange(1000.0, 1040.0)[:, None]]
+    bank = SeriesBank(series, pad=5, n_targets=8)
+    assert bank.data.shape[0] == (5 + 100 + 8) + (5 + 40 + 8)      # data + pads, no windows
+    x, cov, labels, keep = bank.gather(torch.tensor([0, 1]), torch.tensor([0, 36]),
+                                       torch.tensor([100, 40]))
+    assert x.shape == (2, 1, 13) and cov is None and labels is None
+    assert torch.isnan(x[0, 0, :5]).all() and torch.equal(x[0, 0, 5:], torch.arange(8.0))
+    assert torch.equal(x[1, 0, :9], torch.arange(1031.0, 1040.0))  # context then 4 targets
+    assert torch.isnan(x[1, 0, 9:]).all()
+    assert keep[1].tolist() == [True] * 4 + [False] * 4
+    batches = bank.train_batches(16)
+    assert not isinstance(batches, (list, tuple))                   # drawn lazily
+    first = next(iter(batches))
+    assert first[0].shape == (16, 1, 13)
+
+
+def test_validation_windows_tile_the_range():
+    bank = SeriesBank([torch.randn(50, 1)], pad=4, n_targets=8, train_ranges=[(0, 30)],
+                      val_ranges=[(30, 50)])
+    counted = sum(int((b[3] & ~torch.isnan(b[0][:, 0, 4:])).sum()) for b in bank.val_batches(2))
+    assert counted == 20
+
+
+def test_early_stopping_restores_best_weights(ar2):
+    f = WaveNetForecaster(**{**TINY, "max_epochs": 40, "patience": 2, "lr": 0.05}).fit(ar2[:600])
+    assert len(f.val_loss_curve_) == f.n_iter_ <= 40
+    best = int(np.argmin(f.val_loss_curve_))
+    if f.n_iter_ < 40:
+        assert f.n_iter_ - 1 - best == 2                            # stopped after patience
+    # the restored network scores the validation part exactly as at its best epoch
+    from tsargen.estimators._training import window_nll
+    cut = 600 - 60
+    bank = SeriesBank([torch.tensor((ar2[:600] - f.scaler_["loc"][0, 0])
+                                    / f.scaler_["scale"][0, 0], dtype=torch.float32)[:, None]],
+                      f.receptive_field_, f._n_targets([cut]), train_ranges=[(0, cut)],
+                      val_ranges=[(cut, 600)])
+    with torch.no_grad():
+        s, n = map(sum, zip(*[window_nll(f.network_, b, bank.pad) for b in bank.val_batches(32)]))
+    assert abs(float(s / n) - f.val_loss_curve_[best]) < 1e-4
+
+
+def test_loss_ignores_nan_targets():
+    net_in = torch.randn(2, 1, 12)
+    net_in[0, 0, 9] = float("nan")
+    from tsargen.networks import WaveNet
+    from tsargen.estimators._training import window_nll
+    net = WaveNet([{"name": "gaussian", "channels": [0]}], n_stacks=1, n_layers=2)
+    keep = torch.ones(2, 8, dtype=torch.bool)
+    s, n = window_nll(net, (net_in, None, None, keep), 4)
+    assert torch.isfinite(s) and int(n) == 15
