@@ -1,7 +1,7 @@
 """tsargen: autoregressive generative models for signals."""
 
-from .estimators import WaveNetDensity, WaveNetForecaster, load
+from .estimators import GenerativeClassifier, WaveNetDensity, WaveNetForecaster, load
 
 __version__ = "0.1.0"
 
-__all__ = ["WaveNetDensity", "WaveNetForecaster", "load", "__version__"]
+__all__ = ["GenerativeClassifier", "WaveNetDensity", "WaveNetForecaster", "load", "__version__"]

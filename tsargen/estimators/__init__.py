@@ -1,6 +1,7 @@
 """The scikit-learn layer: estimators taking numpy/pandas and returning numpy/pandas."""
 
 from ._base import TsargenEstimator, load
+from .classifier import GenerativeClassifier
 from .sequence import WaveNetDensity, WaveNetForecaster
 
-__all__ = ["TsargenEstimator", "WaveNetDensity", "WaveNetForecaster", "load"]
+__all__ = ["GenerativeClassifier", "TsargenEstimator", "WaveNetDensity", "WaveNetForecaster", "load"]

@@ -239,7 +239,11 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     __doc__ = """Autoregressive density of a panel of series, ``p(x) = prod_t p(x_t | x_<t)``.
 
     Parameters
-    ----------""" + _COMMON_DOC + """
+    ----------""" + _COMMON_DOC + """    time_position : bool, default=False
+        Condition every step on its absolute position ``t / n`` (``n``: the longest training
+        series) as a local covariate. Makes the density non-stationary: use it when *where* in
+        the series a pattern happens matters (shape-type classes).
+
     Attributes
     ----------
     network_ : WaveNet
@@ -266,9 +270,9 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
 
     def __init__(self, *, n_stacks=1, n_layers=6, kernel_size=2, residual_channels=32,
                  skip_channels=64, distribution="gaussian", quantization="uniform", n_bins=256,
-                 n_mixtures=5, channel_dependence="joint", max_epochs=100, batch_size=32, lr=1e-3,
-                 validation_fraction=0.1, patience=10, device="auto", random_state=None,
-                 verbose=False):
+                 n_mixtures=5, channel_dependence="joint", time_position=False, max_epochs=100,
+                 batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10, device="auto",
+                 random_state=None, verbose=False):
         self.n_stacks = n_stacks
         self.n_layers = n_layers
         self.kernel_size = kernel_size
@@ -279,6 +283,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self.n_bins = n_bins
         self.n_mixtures = n_mixtures
         self.channel_dependence = channel_dependence
+        self.time_position = time_position
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -349,16 +354,20 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         device = self._device()
         rf = self._receptive_field()
         n = len(series)
+        position_ref = max(lengths) if self.time_position else None
+        covs = self._positions(lengths, position_ref)
         with seeded(seed, device):
             train_ranges, val_ranges = self._split(lengths, n)
-            net = self._build_network(specs, c, n_classes=0 if classes is None else len(classes))
-            bank = SeriesBank(scaled, rf, self._n_targets(lengths), labels=labels,
-                              train_ranges=train_ranges, val_ranges=val_ranges)
+            net = self._build_network(specs, c, cond_channels=0 if covs is None else 1,
+                                      n_classes=0 if classes is None else len(classes))
+            bank = SeriesBank(scaled, rf, self._n_targets(lengths), covariates=covs,
+                              labels=labels, train_ranges=train_ranges, val_ranges=val_ranges)
             result = self._fit_network(net, bank, device)
         self.network_ = net.cpu().eval()
         self.receptive_field_ = rf
         self.n_channels_ = c
         self.scaler_ = {"loc": loc, "scale": scale}
+        self.position_ref_ = position_ref
         self.classes_ = classes
         self.class_prior_ = prior
         self.input_kind_ = kind
@@ -369,6 +378,13 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self.val_loss_curve_ = result["val_loss_curve"]
         self.n_iter_ = result["n_epochs"]
         return self
+
+    @staticmethod
+    def _positions(lengths, ref):
+        """Position covariate ``(t + 1) / ref`` per series, or None without ``time_position``."""
+        if ref is None:
+            return None
+        return [torch.arange(1, t + 1, dtype=torch.float32)[:, None] / ref for t in lengths]
 
     def _split(self, lengths, n):
         """Validation by whole series when there are >= 5, else by the last part of each."""
@@ -393,7 +409,8 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
 
     def _steps(self, series, labels):
         """Per-element log-likelihood in original units, NaN where the value is missing."""
-        lp = self._log_prob_scaled(self._scale(series), labels=labels)
+        covs = self._positions([len(s) for s in series], self.position_ref_)
+        lp = self._log_prob_scaled(self._scale(series), covs, labels=labels)
         log_jac = np.log(self.scaler_["scale"])
         return [np.where(np.isnan(s), np.nan, v - log_jac) for s, v in zip(series, lp)]
 
@@ -459,7 +476,9 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         seed = make_seed(random_state)
         labels = self._sample_labels(y, n_samples, seed)
         history = torch.zeros(n_samples, 0, self.n_channels_)
-        x = self._unscale(self._generate(history, length, labels=labels, seed=seed))
+        cond = self._positions([length], self.position_ref_)
+        cond = None if cond is None else cond[0].expand(n_samples, length, 1)
+        x = self._unscale(self._generate(history, length, cond=cond, labels=labels, seed=seed))
         return x[:, :, 0] if self.n_channels_ == 1 and self.input_kind_ != "3d" else x
 
     def complete(self, X, *, n_known, n_samples=1, y=None, random_state=None):
@@ -484,7 +503,10 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         arr = np.stack(series)                                   # (n, T, C)
         out = np.repeat(arr[None], n_samples, axis=0)            # (n_samples, n, T, C)
         if n_known < t:
-            new = self._unscale(self._generate(known, t - n_known, labels=labels, seed=seed))
+            cond = self._positions([t], self.position_ref_)
+            cond = None if cond is None else cond[0].expand(known.shape[0], t, 1)
+            new = self._unscale(self._generate(known, t - n_known, cond=cond, labels=labels,
+                                               seed=seed))
             out[:, :, n_known:] = new.reshape(n_samples, len(series), t - n_known, -1)
         return out[..., 0] if kind == "2d" or (kind == "list" and self.n_channels_ == 1) else out
 
