@@ -15,6 +15,7 @@ from sklearn.base import DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..networks.wavenet import WaveNet, generate
+from ..nn.heads import HEADS
 from ._base import (TsargenEstimator, check_horizon, check_panel, check_series, future_index,
                     is_series_list, make_seed, resolve_device, seeded)
 from ._training import SeriesBank, train, window_nll
@@ -83,7 +84,6 @@ class _WaveNetParams(TsargenEstimator):
             else:
                 raise ValueError("distribution entries must be a head name or a dict with a "
                                  f"'name' key; got {value!r}.")
-            from ..nn.heads import HEADS
             if name not in HEADS:
                 raise ValueError(f"unknown distribution {name!r}; choose one of {sorted(HEADS)}.")
             return {"name": name, "kwargs": {**defaults.get(name, {}), **kwargs},
@@ -629,6 +629,15 @@ class WaveNetForecaster(_WaveNetParams):
             raise ValueError("the covariate series in X have different numbers of columns.")
         return out
 
+    @staticmethod
+    def _series_scaling(values, unscaled):
+        """Per-series (loc, scale), each ``(n_series, C)``; integer-level channels stay as is."""
+        stats = [_scale_stats(v) for v in values]
+        loc = np.stack([s[0] for s in stats])
+        scale = np.stack([s[1] for s in stats])
+        loc[:, unscaled], scale[:, unscaled] = 0.0, 1.0
+        return loc, scale
+
     # ------------------------------------------------------------------ fit
     def fit(self, y, X=None):
         """Fit one global model on a series ``y`` or a list of series, with optional
@@ -646,10 +655,7 @@ class WaveNetForecaster(_WaveNetParams):
         c = values[0].shape[1]
         specs = self._head_specs(c, metas[0]["columns"])
         fixed = self._unscaled_channels(specs, c)
-        stats = [_scale_stats(v) for v in values]
-        loc = np.stack([s[0] for s in stats])
-        scale = np.stack([s[1] for s in stats])
-        loc[:, fixed], scale[:, fixed] = 0.0, 1.0
+        loc, scale = self._series_scaling(values, fixed)
         cov_loc = cov_scale = None
         if covs is not None:
             cov_loc, cov_scale = _scale_stats(np.concatenate(covs))
@@ -673,6 +679,7 @@ class WaveNetForecaster(_WaveNetParams):
         self.n_channels_ = c
         self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
         self.scaler_ = {"loc": loc, "scale": scale}
+        self.unscaled_channels_ = fixed
         self.cov_scaler_ = None if covs is None else {"loc": cov_loc, "scale": cov_scale}
         self.history_ = values
         self.history_X_ = covs
@@ -703,12 +710,7 @@ class WaveNetForecaster(_WaveNetParams):
             if values[0].shape[1] != self.n_channels_:
                 raise ValueError(f"y has {values[0].shape[1]} channels but the model was "
                                  f"fitted on {self.n_channels_}.")
-            stats = [_scale_stats(v) for v in values]
-            loc = np.stack([s[0] for s in stats])
-            scale = np.stack([s[1] for s in stats])
-            fixed = self.scaler_["scale"][0] == 1.0
-            fixed &= self.scaler_["loc"][0] == 0.0
-            loc[:, fixed], scale[:, fixed] = 0.0, 1.0
+            loc, scale = self._series_scaling(values, self.unscaled_channels_)
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
                                           extra=fh)
         return fh, values, covs, loc, scale, metas, many
@@ -843,18 +845,13 @@ class WaveNetForecaster(_WaveNetParams):
             raise ValueError(f"y has {values[0].shape[1]} channels but the model was fitted on "
                              f"{self.n_channels_}.")
         covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
-        fixed = (self.scaler_["scale"][0] == 1.0) & (self.scaler_["loc"][0] == 0.0)
-        stats = [_scale_stats(v) for v in values]
+        loc, scale = self._series_scaling(values, self.unscaled_channels_)
         outs = []
         cov_t = None
         if covs is not None:
             cl, cs = self.cov_scaler_["loc"], self.cov_scaler_["scale"]
             cov_t = [_as_tensor((cv - cl) / cs) for cv in covs]
-        scaled = []
-        for v, (l, s) in zip(values, stats):
-            l, s = l.copy(), s.copy()
-            l[fixed], s[fixed] = 0.0, 1.0
-            scaled.append((_as_tensor((v - l) / s), s))
+        scaled = [(_as_tensor((v - l) / s), s) for v, l, s in zip(values, loc, scale)]
         lps = self._log_prob_scaled([t for t, _ in scaled], cov_t)
         for v, lp, (_, s), meta in zip(values, lps, scaled, metas):
             arr = np.where(np.isnan(v), np.nan, lp - np.log(s))
