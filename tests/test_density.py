@@ -28,6 +28,8 @@ def test_exact_normalisation_over_all_sequences(c, n_levels, t, dep):
     d = WaveNetDensity(**{**TINY, **LEVELS}, n_bins=n_levels, channel_dependence=dep).fit(train)
     logp = d.score_samples(_all_sequences(n_levels, t, c))
     assert abs(np.exp(logp).sum() - 1.0) < 1e-5
+    # levels enter the network as [-1, 1]; the likelihood stays the exact pmf of the levels
+    assert d.network_.input_loc.tolist() == [(n_levels - 1) / 2] * c
 
 
 def test_conditional_and_marginal_normalise_exactly():

@@ -119,11 +119,18 @@ class _WaveNetParams(TsargenEstimator):
         return keep
 
     def _build_network(self, specs, n_channels, cond_channels=0, n_classes=0):
-        return WaveNet(specs, n_stacks=self.n_stacks, n_layers=self.n_layers,
-                       kernel_size=self.kernel_size, residual_channels=self.residual_channels,
-                       skip_channels=self.skip_channels,
-                       channel_dependence=self.channel_dependence, cond_channels=cond_channels,
-                       n_classes=n_classes)
+        net = WaveNet(specs, n_stacks=self.n_stacks, n_layers=self.n_layers,
+                      kernel_size=self.kernel_size, residual_channels=self.residual_channels,
+                      skip_channels=self.skip_channels,
+                      channel_dependence=self.channel_dependence, cond_channels=cond_channels,
+                      n_classes=n_classes)
+        with torch.no_grad():   # integer levels 0..n-1 enter the network as [-1, 1]
+            for s in specs:
+                if s["kwargs"].get("quantization") == "levels":
+                    half = max((s["kwargs"]["n_bins"] - 1) / 2.0, 1.0)
+                    net.input_loc[s["channels"]] = half
+                    net.input_scale[s["channels"]] = half
+        return net
 
     def _fit_network(self, net, bank, device):
         """Fit heads on the training values, then run the training loop."""

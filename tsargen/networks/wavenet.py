@@ -67,6 +67,10 @@ class WaveNet(nn.Module):
                            embedding_dim=embedding_dim)
         self.heads = HeadSet(heads)
         c = self.n_channels = self.heads.n_channels
+        # the network standardises its inputs (heads see data units): estimators set these for
+        # channels they do not scale themselves, such as integer levels
+        self.register_buffer("input_loc", torch.zeros(c))
+        self.register_buffer("input_scale", torch.ones(c))
         self.joint = channel_dependence == "joint" and c > 1
         n_groups = c if self.joint else 1
         if min(residual_channels, skip_channels) < n_groups:
@@ -89,10 +93,11 @@ class WaveNet(nn.Module):
         self.receptive_field = self.input.span + sum(b.dilated.span for b in self.blocks)
 
     # ------------------------------------------------------------------ full forward pass
-    @staticmethod
-    def _inputs(x):
-        """``x (B, C, T)`` with NaN -> ``(B, 2C, T)``: values (NaN as 0) and missing flags."""
+    def _inputs(self, x):
+        """``x (B, C, T)`` with NaN -> ``(B, 2C, T)``: standardised values (NaN as 0) and
+        missing flags."""
         missing = torch.isnan(x)
+        x = (x - self.input_loc[:, None]) / self.input_scale[:, None]
         return torch.cat([x.masked_fill(missing, 0.0), missing.to(x.dtype)], dim=1)
 
     def _global(self, labels):
