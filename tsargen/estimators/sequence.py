@@ -127,9 +127,9 @@ class _WaveNetParams(TsargenEstimator):
         with torch.no_grad():   # integer levels 0..n-1 enter the network as [-1, 1]
             for s in specs:
                 if s["kwargs"].get("quantization") == "levels":
-                    half = max((s["kwargs"]["n_bins"] - 1) / 2.0, 1.0)
+                    half = (s["kwargs"]["n_bins"] - 1) / 2.0
                     net.input_loc[s["channels"]] = half
-                    net.input_scale[s["channels"]] = half
+                    net.input_scale[s["channels"]] = max(half, 0.5)
         return net
 
     def _fit_network(self, net, bank, device):
