@@ -1,0 +1,142 @@
+"""Quantizing transformers: continuous values <-> integer levels.
+
+Both work column-wise on ``(n_samples, n_features)`` arrays (a series ``(T, C)`` is such an
+array) and map back with ``inverse_transform``.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..audio import mu_law_decode, mu_law_encode
+
+
+def _check_int(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+
+
+class _LevelsTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Base: the output is integer levels whatever the input dtype."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+class MuLaw(_LevelsTransformer):
+    """Mu-law companding to ``mu + 1`` integer levels (WaveNet's 8-bit audio encoding).
+
+    Values are divided by ``scale`` (fitted as the largest absolute value per feature when
+    ``scale=None``), clipped to [-1, 1] and companded.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsargen.transforms import MuLaw
+    >>> x = np.array([[-0.5], [0.0], [0.25], [1.0]])
+    >>> mu = MuLaw().fit(x)
+    >>> mu.transform(x).ravel().tolist()
+    [16, 128, 225, 255]
+    >>> np.abs(mu.inverse_transform(mu.transform(x)) - x).max() < 0.01
+    np.True_
+    """
+
+    def __init__(self, *, mu=255, scale=None):
+        self.mu = mu
+        self.scale = scale
+
+    def fit(self, X, y=None):
+        _check_int(self.mu, "mu", 1)
+        X = validate_data(self, X, ensure_all_finite=True)
+        if self.scale is None:
+            scale = np.abs(X).max(axis=0)
+            self.scale_ = np.where(scale > 0, scale, 1.0)
+        else:
+            if not (isinstance(self.scale, numbers.Real) and self.scale > 0):
+                raise ValueError(f"scale must be a positive number or None, got {self.scale!r}.")
+            self.scale_ = np.full(X.shape[1], float(self.scale))
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite=True)
+        return mu_law_encode(X / self.scale_, self.mu)
+
+    def inverse_transform(self, X):
+        check_is_fitted(self)
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != len(self.scale_):
+            raise ValueError(f"X must have shape (n, {len(self.scale_)}), got {X.shape}.")
+        return mu_law_decode(X, self.mu) * self.scale_
+
+
+class Quantizer(_LevelsTransformer):
+    """Bin continuous values per feature into ``n_bins`` integer levels.
+
+    Parameters
+    ----------
+    n_bins : int, default=256
+    strategy : {"uniform", "quantile"}, default="uniform"
+        Equal-width bins over the fitted range, or bins holding equal shares of the data.
+
+    ``inverse_transform`` returns bin centres. Values outside the fitted range go to the outer
+    bins.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsargen.transforms import Quantizer
+    >>> q = Quantizer(n_bins=4).fit(np.array([[0.0], [4.0]]))
+    >>> q.transform(np.array([[0.5], [1.5], [3.9], [9.0]])).ravel().tolist()
+    [0, 1, 3, 3]
+    >>> q.inverse_transform(np.array([[0], [3]])).ravel().tolist()
+    [0.5, 3.5]
+    """
+
+    def __init__(self, *, n_bins=256, strategy="uniform"):
+        self.n_bins = n_bins
+        self.strategy = strategy
+
+    def fit(self, X, y=None):
+        _check_int(self.n_bins, "n_bins", 2)
+        if self.strategy not in ("uniform", "quantile"):
+            raise ValueError(f"strategy must be 'uniform' or 'quantile', got {self.strategy!r}.")
+        X = validate_data(self, X, ensure_all_finite=True)
+        probs = np.linspace(0, 1, self.n_bins + 1)
+        edges = []
+        for col in X.T:
+            lo, hi = col.min(), col.max()
+            if hi <= lo:
+                hi = lo + 1.0
+            if self.strategy == "uniform":
+                e = lo + probs * (hi - lo)
+            else:
+                # ties (discrete data) would leave empty bins: keep edges strictly increasing
+                ramp = np.arange(self.n_bins + 1) * 1e-9 * (hi - lo)
+                e = np.maximum.accumulate(np.quantile(col, probs) - ramp) + ramp
+            edges.append(e)
+        self.bin_edges_ = np.array(edges)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite=True)
+        out = np.empty(X.shape, dtype=np.int64)
+        for j, e in enumerate(self.bin_edges_):
+            out[:, j] = np.clip(np.searchsorted(e[1:-1], X[:, j], side="right"), 0,
+                                self.n_bins - 1)
+        return out
+
+    def inverse_transform(self, X):
+        check_is_fitted(self)
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != len(self.bin_edges_):
+            raise ValueError(f"X must have shape (n, {len(self.bin_edges_)}), got {X.shape}.")
+        if X.size and (X.min() < 0 or X.max() >= self.n_bins):
+            raise ValueError(f"levels must lie in [0, {self.n_bins - 1}].")
+        centres = 0.5 * (self.bin_edges_[:, 1:] + self.bin_edges_[:, :-1])
+        return np.take_along_axis(centres.T, X.astype(np.int64), axis=0)
