@@ -164,3 +164,38 @@ def test_nan_targets_are_missing_values(ar2):
     steps = f.score_steps(y)
     assert np.isnan(steps[100:130]).all() and np.isfinite(steps[131:]).all()
     assert np.isfinite(f.predict(3, y=y[:120])).all()     # history ending in missing values
+
+
+def test_differences_extrapolate_a_trend():
+    rng = np.random.default_rng(8)
+    y = np.cumsum(0.5 + rng.normal(size=1100))          # random walk with drift, ends near 550
+    truth = y[1000:1010]
+    errs = {}
+    for d in (0, 1):
+        f = WaveNetForecaster(**{**TINY, "max_epochs": 5}, differences=d).fit(y[:600])
+        errs[d] = np.abs(f.predict(10, y=y[:1000]) - truth).mean()
+    assert errs[1] < 6.0 < 50.0 < errs[0]                 # levels far outside the training range
+    f = WaveNetForecaster(**TINY, differences=1).fit(y[:600])
+    steps = f.score_steps(y[:300])
+    assert np.isnan(steps[0]) and np.isfinite(steps[1:]).all()
+    np.testing.assert_allclose(f.score_steps(y[:300] + 1000.0), steps, rtol=1e-6, atol=1e-6)
+    paths = f.sample(20, 5, y=y[:300], random_state=0)[:, :, 0]
+    assert abs(np.median(paths[:, 0]) - y[299]) < 5      # anchored on the last value
+
+
+def test_second_differences_integrate_exactly():
+    t = np.arange(400, dtype=float)
+    y = 0.01 * t ** 2                                     # second differences are exactly 0.02
+    f = WaveNetForecaster(**{**TINY, "max_epochs": 1}, differences=2).fit(y)
+    draws = np.full((2, 3, 1), 0.02)                      # paths of second differences
+    levels = f._integrate(draws, y[:, None])
+    np.testing.assert_allclose(levels[:, :, 0], np.tile(0.01 * np.arange(400, 403) ** 2, (2, 1)))
+    assert f.predict(3).shape == (3,)
+
+
+def test_differences_reject_levels_and_bad_values():
+    with pytest.raises(ValueError, match="differences"):
+        WaveNetForecaster(**TINY, differences=-1).fit(np.ones(100))
+    with pytest.raises(ValueError, match="integer-level"):
+        WaveNetForecaster(**TINY, differences=1, distribution="categorical",
+                          quantization="levels", n_bins=3).fit(np.zeros(100))

@@ -533,7 +533,12 @@ class WaveNetForecaster(_WaveNetParams):
     context : int or None, default=None
         Most recent timesteps the forecasts condition on; ``None`` means the receptive field.
     n_paths : int, default=200
-        Sample paths behind ``predict``, ``predict_quantiles`` and ``predict_interval``.""" + (
+        Sample paths behind ``predict``, ``predict_quantiles`` and ``predict_interval``.
+    differences : int, default=0
+        Model the ``d``-th differences of the series (as ARIMA's ``d``) and integrate the
+        sample paths back to levels: use 1 for trending or random-walk-like series. The
+        log-likelihood is still that of the levels (the map is volume-preserving given the
+        past); the first ``d`` steps of ``score_steps`` are NaN.""" + (
         _COMMON_DOC) + """
     Attributes
     ----------
@@ -554,7 +559,8 @@ class WaveNetForecaster(_WaveNetParams):
     ((12,), (12, 2))
     """
 
-    def __init__(self, *, horizon=1, context=None, n_paths=200, n_stacks=1, n_layers=6,
+    def __init__(self, *, horizon=1, context=None, n_paths=200, differences=0, n_stacks=1,
+                 n_layers=6,
                  kernel_size=2, residual_channels=32, skip_channels=64, distribution="gaussian",
                  quantization="uniform", n_bins=256, n_mixtures=5, channel_dependence="joint",
                  max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10,
@@ -562,6 +568,7 @@ class WaveNetForecaster(_WaveNetParams):
         self.horizon = horizon
         self.context = context
         self.n_paths = n_paths
+        self.differences = differences
         self.n_stacks = n_stacks
         self.n_layers = n_layers
         self.kernel_size = kernel_size
@@ -585,6 +592,10 @@ class WaveNetForecaster(_WaveNetParams):
     def _check_params(self):
         super()._check_params()
         check_horizon(self.horizon)
+        if isinstance(self.differences, bool) or not isinstance(self.differences,
+                                                                 numbers.Integral) or (
+                self.differences < 0):
+            raise ValueError(f"differences must be an integer >= 0, got {self.differences!r}.")
         for name in ("n_paths",) + (("context",) if self.context is not None else ()):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -636,6 +647,25 @@ class WaveNetForecaster(_WaveNetParams):
             raise ValueError("the covariate series in X have different numbers of columns.")
         return out
 
+    def _difference(self, v):
+        """The modelled series: ``d``-th differences, same length, first ``d`` rows NaN."""
+        for _ in range(self.differences):
+            v = np.vstack([np.full((1, v.shape[1]), np.nan), np.diff(v, axis=0)])
+        return v
+
+    def _integrate(self, draws, history):
+        """Sample paths of ``d``-th differences ``(n, fh, C)`` -> levels, anchored on the last
+        observed values of ``history (T, C)`` at every differencing order."""
+        if not self.differences:
+            return draws
+        filled = pd.DataFrame(history).ffill().to_numpy()
+        anchors = [filled]
+        for _ in range(self.differences - 1):
+            anchors.append(np.diff(anchors[-1], axis=0))
+        for level in reversed(anchors):
+            draws = level[-1] + np.cumsum(draws, axis=1)
+        return draws
+
     @staticmethod
     def _series_scaling(values, unscaled):
         """Per-series (loc, scale), each ``(n_series, C)``; integer-level channels stay as is."""
@@ -662,11 +692,15 @@ class WaveNetForecaster(_WaveNetParams):
         c = values[0].shape[1]
         specs = self._head_specs(c, metas[0]["columns"])
         fixed = self._unscaled_channels(specs, c)
-        loc, scale = self._series_scaling(values, fixed)
+        if self.differences and fixed.any():
+            raise ValueError("differences > 0 cannot be combined with integer-level channels "
+                             "(quantization='levels'); difference those channels yourself.")
+        modelled = [self._difference(v) for v in values]
+        loc, scale = self._series_scaling(modelled, fixed)
         cov_loc = cov_scale = None
         if covs is not None:
             cov_loc, cov_scale = _scale_stats(np.concatenate(covs))
-        scaled = [_as_tensor((v - l) / s) for v, l, s in zip(values, loc, scale)]
+        scaled = [_as_tensor((v - l) / s) for v, l, s in zip(modelled, loc, scale)]
         cov_t = None if covs is None else [_as_tensor((v - cov_loc) / cov_scale) for v in covs]
         vf = self.validation_fraction
         cut = [t - int(math.ceil(vf * t)) if vf > 0 else t for t in lengths]
@@ -717,7 +751,8 @@ class WaveNetForecaster(_WaveNetParams):
             if values[0].shape[1] != self.n_channels_:
                 raise ValueError(f"y has {values[0].shape[1]} channels but the model was "
                                  f"fitted on {self.n_channels_}.")
-            loc, scale = self._series_scaling(values, self.unscaled_channels_)
+            loc, scale = self._series_scaling([self._difference(v) for v in values],
+                                              self.unscaled_channels_)
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
                                           extra=fh)
         return fh, values, covs, loc, scale, metas, many
@@ -727,7 +762,7 @@ class WaveNetForecaster(_WaveNetParams):
         ctx = self._context_len()
         hist = torch.stack([
             torch.cat([torch.full((max(ctx - v.shape[0], 0), v.shape[1]), float("nan")),
-                       _as_tensor(((v - l) / s)[-ctx:])])
+                       _as_tensor(((self._difference(v)[-ctx:] - l) / s))])
             for v, l, s in zip(values, loc, scale)])                          # (S, ctx, C)
         cond = None
         if covs is not None:
@@ -740,7 +775,7 @@ class WaveNetForecaster(_WaveNetParams):
         hist = hist.repeat_interleave(n_paths, 0)                            # (S*n_paths, ...)
         draws = self._generate(hist, fh, cond=cond, seed=seed).double().numpy()
         draws = draws.reshape(len(values), n_paths, fh, -1)
-        return [d * s + l for d, l, s in zip(draws, loc, scale)]
+        return [self._integrate(d * s + l, v) for d, l, s, v in zip(draws, loc, scale, values)]
 
     def _predict_seed(self):
         return self.random_state if isinstance(self.random_state, numbers.Integral) else 0
@@ -852,15 +887,16 @@ class WaveNetForecaster(_WaveNetParams):
             raise ValueError(f"y has {values[0].shape[1]} channels but the model was fitted on "
                              f"{self.n_channels_}.")
         covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
-        loc, scale = self._series_scaling(values, self.unscaled_channels_)
+        modelled = [self._difference(v) for v in values]
+        loc, scale = self._series_scaling(modelled, self.unscaled_channels_)
         outs = []
         cov_t = None
         if covs is not None:
             cl, cs = self.cov_scaler_["loc"], self.cov_scaler_["scale"]
             cov_t = [_as_tensor((cv - cl) / cs) for cv in covs]
-        scaled = [(_as_tensor((v - l) / s), s) for v, l, s in zip(values, loc, scale)]
+        scaled = [(_as_tensor((v - l) / s), s) for v, l, s in zip(modelled, loc, scale)]
         lps = self._log_prob_scaled([t for t, _ in scaled], cov_t)
-        for v, lp, (_, s), meta in zip(values, lps, scaled, metas):
+        for v, lp, (_, s), meta in zip(modelled, lps, scaled, metas):
             arr = np.where(np.isnan(v), np.nan, lp - np.log(s))
             if meta["kind"] == "1d":
                 outs.append(arr[:, 0])
