@@ -409,8 +409,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     # ------------------------------------------------------------------ scoring
     def _format_steps(self, values, kind):
         if kind == "list":
-            return [v[:, 0] if self.input_kind_ in ("2d",) or v.shape[1] == 1 and
-                    self.n_channels_ == 1 else v for v in values]
+            return [v[:, 0] if self.n_channels_ == 1 else v for v in values]
         arr = np.stack(values)
         return arr[:, :, 0] if kind == "2d" else arr
 
