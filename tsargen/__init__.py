@@ -1,7 +1,9 @@
 """tsargen: autoregressive generative models for signals."""
 
 from .estimators import GenerativeClassifier, WaveNetDensity, WaveNetForecaster, load
+from .estimators import GatedPixelCNNDensity, PixelCNNDensity
 
 __version__ = "0.1.0"
 
 __all__ = ["GenerativeClassifier", "WaveNetDensity", "WaveNetForecaster", "load", "__version__"]
+__all__ += ["GatedPixelCNNDensity", "PixelCNNDensity"]

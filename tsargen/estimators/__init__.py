@@ -2,6 +2,8 @@
 
 from ._base import TsargenEstimator, load
 from .classifier import GenerativeClassifier
+from .image import GatedPixelCNNDensity, PixelCNNDensity
 from .sequence import WaveNetDensity, WaveNetForecaster
 
 __all__ = ["GenerativeClassifier", "TsargenEstimator", "WaveNetDensity", "WaveNetForecaster", "load"]
+__all__ += ["GatedPixelCNNDensity", "PixelCNNDensity"]
