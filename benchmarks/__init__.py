@@ -1,0 +1,1 @@
+"""Benchmarks of tsargen (run as ``python -m benchmarks.<name>``)."""

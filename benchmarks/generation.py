@@ -1,0 +1,545 @@
+"""Generation speed of the WaveNet: cached sampling vs the naive algorithm, and FLOP efficiency.
+
+What it measures
+----------------
+A WaveNet with receptive field 2047 (``kernel_size=2``, 2 stacks x 10 layers, 32 residual / 64
+skip channels, one channel with a 256-way mu-law categorical head; random weights, which do not
+affect speed) is primed with 2047 real values (an MIT-BIH ECG snippet scaled to [-1, 1]; the
+statsmodels weekly CO2 series if the data folder is absent) and sampled at 1 and at 100 parallel
+paths with :func:`tsargen.networks.generate`:
+
+* **naive**: ``generate(..., naive=True)`` recomputes the full network over the receptive-field
+  window (2048 steps) for every sample. Only a few steps are timed; the rate is per sample.
+* **cached**: ``generate(...)`` with the Fast WaveNet queues (``init_state`` once, then
+  ``step`` / ``heads.sample`` / ``commit`` per timestep). Reported three ways:
+
+  - *steady state*: the per-timestep loop of ``generate`` (step, sample, commit) timed after
+    ``init_state`` -- the rate a long generation runs at, and the one compared with naive;
+  - *end to end*: one ``generate`` call of ``n`` steps, priming included;
+  - a breakdown: ``step + commit`` alone (the network) and ``heads.sample`` alone.
+
+Samples/s = paths x timesteps / seconds. Every measurement runs under
+``torch.inference_mode()``. Repetitions are interleaved (naive, cached, naive, cached, ...) and
+the tables report medians, and the median of the per-repetition cached/naive ratios, because the
+machine may be shared with other jobs. Each timing is taken both by wall clock and by process CPU
+time (``time.process_time``: the time this process actually ran; with one thread, its compute
+time, insensitive to being descheduled by other jobs); both are reported.
+
+FLOP efficiency: the machine's matmul FLOP/s is measured with a square float32 ``torch.mm``
+(best of 3 calls, at the thread count in use, at the start of every repetition). The FLOPs of one
+cached step are counted analytically from the layer shapes: a matmul ``(B, n) @ (n, m)`` counts
+``2 B n m``; every conv counts all its taps, masked or not (input conv ``k*2C -> R``, per block the
+dilated conv ``k*R -> 2R`` and the 1x1 output conv ``R -> R+S``, then ``S -> S`` and
+``S -> n_params``); elementwise work (gates, residual adds, softmax, sampling) is not counted.
+Achieved FLOP/s = samples/s x FLOPs per sample. The fraction is given against the matmul FLOP/s
+measured in the same repetition (median over repetitions; the fair figure when other jobs load
+the machine unevenly) and against the best matmul FLOP/s of the whole run (conservative).
+
+A sanity check compares cached and naive samples under the same seed
+(``torch.manual_seed`` inside ``torch.random.fork_rng()`` before each call).
+
+Targets (from the issue): cached >= 100x naive at 1 path; >= 40% of the matmul FLOP/s at 100
+paths.
+
+Run
+---
+From the repository root::
+
+    python -m benchmarks.generation            # full run, about 5-8 minutes
+    python -m benchmarks.generation --quick    # smoke run, well under a minute
+
+Options: ``--threads 1,2`` (torch intra-op thread counts to measure, each in every repetition;
+default 1: on a shared machine extra threads stall on busy cores, see the notes in the results), ``--data-dir PATH`` (default ``../shared/data`` beside the repository, or
+``$TSARGEN_DATA``), ``--out DIR`` (default ``benchmarks/results``). Writes ``generation.md``,
+``generation.json`` and ``generation.png`` (``generation_quick.*`` with ``--quick``).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tsargen.networks import WaveNet, generate
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = Path(os.environ.get("TSARGEN_DATA", HERE.parents[1] / "shared" / "data"))
+HEADS = [{"name": "categorical", "kwargs": {"n_bins": 256, "quantization": "mu_law"},
+          "channels": [0]}]
+CONFIG = dict(n_stacks=2, n_layers=10, kernel_size=2, residual_channels=32, skip_channels=64)
+PATHS = (1, 100)
+TARGET_RATIO, TARGET_FRACTION = 100.0, 0.40
+
+
+# ---------------------------------------------------------------------------------- machine
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info():
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu_model(), "cores": cores, "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "default_threads": torch.get_num_threads(), "python": platform.python_version(),
+        "load_avg_start": os.getloadavg(),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+class Clock:
+    """Wall-clock and process CPU seconds of a block (``with Clock() as c: ...; c.wall``).
+
+    CPU time counts only the time this process ran on a core, so it is insensitive to being
+    descheduled by other jobs; with one intra-op thread it is the compute time.
+    """
+
+    def __enter__(self):
+        self._w, self._c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._w
+        self.cpu = time.process_time() - self._c
+
+    def per(self, n):
+        return {"wall": self.wall / n, "cpu": self.cpu / n}
+
+
+def matmul_flops(n, reps):
+    """Best FLOP/s of a square float32 ``torch.mm`` of size ``n`` over ``reps`` calls, by wall
+    clock and by process CPU time."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)                                                       # warm-up
+    best = {"wall": float("inf"), "cpu": float("inf")}
+    for _ in range(reps):
+        with Clock() as c:
+            torch.mm(a, b)
+        best = {"wall": min(best["wall"], c.wall), "cpu": min(best["cpu"], c.cpu)}
+    return {k: 2 * n ** 3 / v for k, v in best.items()}
+
+
+# ---------------------------------------------------------------------------------- model
+def flops_per_sample(net):
+    """Analytic FLOPs of one cached step for one path, from the layer shapes, by layer kind."""
+    k = net.input.kernel_size[0]
+    c_in, r = net.input.in_channels, net.input.out_channels
+    s, p = net.post1.in_channels, net.post2.out_channels
+    blocks = list(net.blocks)
+    parts = {
+        f"input conv {k}x{c_in} -> {r}": 2 * k * c_in * r,
+        f"{len(blocks)} x dilated conv {k}x{r} -> {2 * r}": 2 * len(blocks) * k * r * 2 * r,
+        f"{len(blocks)} x 1x1 out conv {r} -> {r}+{s}": 2 * len(blocks) * r * (r + s),
+        f"post conv {s} -> {s}": 2 * s * s,
+        f"post conv {s} -> {p}": 2 * s * p,
+    }
+    if blocks[0].cond is not None:
+        kc = blocks[0].cond.in_channels
+        parts[f"{len(blocks)} x cond {kc} -> {2 * r}"] = 2 * len(blocks) * kc * 2 * r
+    return sum(parts.values()), parts
+
+
+def load_history(data_dir, length):
+    """``length`` real values scaled to [-1, 1], and where they came from."""
+    ecg = Path(data_dir) / "sensors" / "mitbih_100.csv.gz"
+    if ecg.is_file():
+        import pandas as pd
+        start = 36000                                   # 100 s into the record
+        v = pd.read_csv(ecg, nrows=start + length)["MLII"].to_numpy(float)[start:]
+        source = f"MIT-BIH record 100, lead MLII, samples {start}..{start + length - 1} (360 Hz)"
+    else:
+        print(f"data folder {data_dir} not found: priming with statsmodels weekly CO2 instead")
+        from tsargen.datasets import load_co2
+        v = load_co2("W").to_numpy(float)[-length:]
+        source = f"statsmodels CO2, last {length} weekly values"
+    v = v - v.mean()
+    return torch.tensor(v / np.abs(v).max(), dtype=torch.float32), source
+
+
+def build_net(history, seed=0):
+    torch.manual_seed(seed)
+    net = WaveNet(HEADS, **CONFIG).eval()
+    net.heads.fit(history[:, None])                       # mu-law bin edges from the data
+    return net
+
+
+# ---------------------------------------------------------------------------------- timing
+def seeded(fn, seed=0):
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return fn()
+
+
+def time_naive(net, hist, n_steps):
+    with Clock() as c:
+        seeded(lambda: generate(net, hist, n_steps, naive=True))
+    return c.per(n_steps)
+
+
+def time_cached(net, hist, n_steps, cap):
+    """Per-timestep seconds (wall and CPU): steady-state loop, step+commit and sample alone;
+    total seconds of ``init_state`` and of one end-to-end ``generate`` call."""
+    out = {}
+    with Clock() as c:
+        seeded(lambda: generate(net, hist, n_steps))
+    out["end_to_end"] = c.per(1)
+    with Clock() as c:
+        state = net.init_state(hist)
+    out["init"] = c.per(1)
+
+    def loop(body):
+        with Clock() as c:
+            t0, i = time.perf_counter(), 0
+            while i < n_steps:
+                body()
+                i += 1
+                if time.perf_counter() - t0 > cap:
+                    break
+        return c.per(i)
+
+    b = hist.shape[0]
+    zeros, buf = hist.new_zeros(b, 1), hist.new_empty(n_steps, b, 1)
+    pos = [0]
+
+    def full_step():                                # the cached loop of generate()
+        x_t = net.heads.sample(net.step(zeros, state))
+        net.commit(state, x_t)
+        buf[pos[0] % n_steps] = x_t
+        pos[0] += 1
+
+    def net_step():
+        net.step(zeros, state)
+        net.commit(state, zeros)
+
+    raw = net.step(zeros, state)
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        out["steady"] = loop(full_step)
+        out["step_commit"] = loop(net_step)
+        out["sample"] = loop(lambda: net.heads.sample(raw))
+    return out
+
+
+def sanity_checks(history):
+    """Cached and naive samples under the same seed (small model, and the benchmark net)."""
+    lines = []
+    cases = [("small model (2x4 layers, 16/32 channels, 256-way), 4 paths, 60 steps", 4, 60,
+              dict(n_stacks=2, n_layers=4, kernel_size=2, residual_channels=16,
+                   skip_channels=32))]
+    cases.append(("benchmark model (2x10 layers, 32/64), 2 paths, 4 steps", 2, 4, CONFIG))
+    for label, b, n, cfg in cases:
+        for dtype in (torch.float32, torch.float64):
+            if cfg is CONFIG and dtype == torch.float64:
+                continue
+            torch.manual_seed(0)
+            net = WaveNet(HEADS, **cfg).eval().to(dtype)
+            hist = history[None, None, -min(len(history), 3 * net.receptive_field):]
+            hist = hist.repeat(b, 1, 1).to(dtype)
+            net.heads.fit(history[:, None].to(dtype))
+            with torch.inference_mode():
+                cached = seeded(lambda: generate(net, hist, n), 5)
+                naive = seeded(lambda: generate(net, hist, n, naive=True), 5)
+            same = torch.equal(cached, naive)
+            lines.append(f"{label}, {str(dtype).replace('torch.', '')}: cached and naive samples "
+                         f"{'identical' if same else 'DIFFER'} "
+                         f"(max abs difference {(cached - naive).abs().max().item():.1e})")
+    return lines
+
+
+# ---------------------------------------------------------------------------------- report
+def med(values):
+    return statistics.median(values)
+
+
+def summarise(raw, flops, bounds, clock):
+    """One row per (threads, paths) from the per-repetition timings, on ``clock``."""
+    rows = []
+    for (threads, b), reps in raw.items():
+        naive = [r["naive"][clock] for r in reps]
+        steady = [r["cached"]["steady"][clock] for r in reps]
+        sc = [r["cached"]["step_commit"][clock] for r in reps]
+        bound = max(x[clock] for x in bounds[threads])
+        ratios = [n_ / c for n_, c in zip(naive, steady)]
+        row = {
+            "clock": clock, "threads": threads, "paths": b, "reps": len(reps),
+            "naive_sps": b / med(naive), "cached_sps": b / med(steady),
+            "ratio": med(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+            "e2e_sps": b * reps[0]["n_cached"] / med(
+                [r["cached"]["end_to_end"][clock] for r in reps]),
+            "init_s": med([r["cached"]["init"][clock] for r in reps]),
+            "steady_us": 1e6 * med(steady), "step_commit_us": 1e6 * med(sc),
+            "sample_us": 1e6 * med([r["cached"]["sample"][clock] for r in reps]),
+            "naive_ms": 1e3 * med(naive), "bound": bound,
+        }
+        row["gflops"] = row["cached_sps"] * flops / 1e9
+        row["fraction"] = med([b * flops / r["cached"]["steady"][clock] / r["bound"][clock]
+                               for r in reps])
+        row["fraction_best"] = row["gflops"] * 1e9 / bound
+        row["net_gflops"] = b * flops / med(sc) / 1e9
+        row["net_fraction"] = med([b * flops / r["cached"]["step_commit"][clock]
+                                   / r["bound"][clock] for r in reps])
+        row["net_fraction_best"] = row["net_gflops"] * 1e9 / bound
+        row["naive_gflops"] = b * flops * 2048 / med(naive) / 1e9
+        rows.append(row)
+    return rows
+
+
+CLOCKS = {"wall": "wall clock", "cpu": "process CPU time"}
+
+
+def results_tables(rows):
+    L = ["| threads | paths | naive samples/s | cached samples/s (steady) | cached / naive "
+         "(median, min-max) | cached end to end samples/s | achieved GFLOP/s | fraction of "
+         "matmul FLOP/s (same repetition; best of run) |",
+         "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        L.append(f"| {r['threads']} | {r['paths']} | {r['naive_sps']:,.1f} | "
+                 f"{r['cached_sps']:,.0f} | **{r['ratio']:,.0f}x** ({r['ratio_min']:,.0f}-"
+                 f"{r['ratio_max']:,.0f}) | {r['e2e_sps']:,.0f} | {r['gflops']:.1f} | "
+                 f"**{100 * r['fraction']:.0f}%**; {100 * r['fraction_best']:.0f}% |")
+    L += ["", "Where the time goes (medians per timestep):", "",
+          "| threads | paths | naive step (ms) | cached step total (µs) | `step`+`commit` (µs) "
+          "| `heads.sample` (µs) | network-only GFLOP/s (fraction: same rep.; best) | "
+          "priming `init_state` (s) | naive GFLOP/s |",
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        L.append(f"| {r['threads']} | {r['paths']} | {r['naive_ms']:,.1f} | "
+                 f"{r['steady_us']:,.0f} | {r['step_commit_us']:,.0f} | {r['sample_us']:,.0f} | "
+                 f"{r['net_gflops']:.1f} ({100 * r['net_fraction']:.0f}%; "
+                 f"{100 * r['net_fraction_best']:.0f}%) | {r['init_s']:.2f} | "
+                 f"{r['naive_gflops']:.1f} |")
+    return L
+
+
+def target_lines(rows):
+    L = []
+    for r in rows:
+        clock = CLOCKS[r["clock"]]
+        if r["paths"] == 1:
+            ok = r["ratio"] >= TARGET_RATIO
+            L.append(f"- {clock}, {r['threads']} thread(s), 1 path: cached / naive = "
+                     f"{r['ratio']:.0f}x, target >= {TARGET_RATIO:.0f}x: "
+                     f"**{'met' if ok else 'missed'}**")
+        else:
+            ok = r["fraction"] >= TARGET_FRACTION
+            L.append(f"- {clock}, {r['threads']} thread(s), {r['paths']} paths: "
+                     f"{100 * r['fraction']:.0f}% of the matmul FLOP/s measured in the same "
+                     f"repetition ({100 * r['fraction_best']:.0f}% of the run's best; network "
+                     f"alone {100 * r['net_fraction']:.0f}% / "
+                     f"{100 * r['net_fraction_best']:.0f}%), target >= "
+                     f"{100 * TARGET_FRACTION:.0f}%: **{'met' if ok else 'missed'}**")
+    return L
+
+
+def write_markdown(path, info, args, cfg, flops, parts, rows, bounds, checks, source, wall):
+    L = []
+    L.append("# WaveNet generation: cached sampling vs the naive algorithm\n")
+    L.append(f"Written by `python -m benchmarks.generation{' --quick' if args.quick else ''}` "
+             f"on {info['date']} (wall time {wall / 60:.1f} min).\n")
+    L.append("## Machine\n")
+    L.append(f"- CPU: {info['cpu']}, {info['cores']} cores available; torch {info['torch']} "
+             f"(CPU capability {info['cpu_capability']}, default {info['default_threads']} "
+             f"intra-op threads); Python {info['python']}")
+    L.append(f"- Thread counts measured: {', '.join(map(str, args.threads))} "
+             "(`torch.set_num_threads`)")
+    la, lb = info["load_avg_start"], info["load_avg_end"]
+    L.append(f"- Load average at start {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}, at end "
+             f"{lb[0]:.1f} / {lb[1]:.1f} / {lb[2]:.1f} (1/5/15 min) on {info['cores']} cores: "
+             "above ~0, other jobs were sharing the cores, so wall-clock rates are pessimistic "
+             "and noisy. Hence every number is given both by wall clock and by process CPU "
+             "time (the time this process actually ran), and ratios come from interleaved "
+             "repetitions.")
+    for t in args.threads:
+        for clock in CLOCKS:
+            bb = [x[clock] for x in bounds[t]]
+            L.append(f"- Measured matmul FLOP/s, {t} thread(s), {CLOCKS[clock]}: best "
+                     f"{max(bb) / 1e9:.1f} GFLOP/s, median {med(bb) / 1e9:.1f} (float32 "
+                     f"`torch.mm` {args.mm_size}x{args.mm_size}, best of 3 calls, measured "
+                     f"{len(bb)} times, once per repetition)")
+    L.append("\n## Configuration\n")
+    L.append(f"- `WaveNet(heads, n_stacks=2, n_layers=10, kernel_size=2, residual_channels=32, "
+             f"skip_channels=64)`, heads `{json.dumps(HEADS)}`; receptive field {cfg['rf']}; "
+             f"{cfg['params']:,} parameters; random initial weights (seed 0), float32, CPU")
+    L.append(f"- History: {cfg['t0']} steps of {source}, scaled to [-1, 1]; the head's mu-law "
+             "bins are fitted on it; the same history for every path")
+    L.append(f"- Naive: `generate(net, history, n, naive=True)`, n = {args.n_naive} timesteps at "
+             f"1 path and {args.n_naive_batch} at 100 paths per repetition")
+    L.append(f"- Cached: `generate(net, history, n)` with n = {args.n_cached} timesteps at 1 "
+             f"path and {args.n_cached_batch} at 100 paths per repetition (end to end); steady "
+             "state = the same loop (`step`, `heads.sample`, `commit`) timed after `init_state` "
+             f"over as many steps (each loop capped at {args.cap:.0f} s); `step`+`commit` and "
+             "`heads.sample` timed alone the same way")
+    L.append(f"- Repetitions: {args.reps} at 1 path, {args.reps_batch} at 100 paths; in each: "
+             "matmul FLOP/s, then per path count naive then cached; medians reported; everything "
+             "under `torch.inference_mode()`")
+    L.append(f"- FLOPs per sample (one cached step, one path), counted from layer shapes as "
+             f"2·B·n·m per (B, n) @ (n, m) matmul, all conv taps counted (masked or not), "
+             f"elementwise work and sampling not counted: **{flops:,}**")
+    for name, v in parts.items():
+        L.append(f"  - {name}: {v:,}")
+    for clock, title in CLOCKS.items():
+        L.append(f"\n## Results, {title}\n")
+        L += results_tables(rows[clock])
+    L.append("\n- *steady state*: samples/s of the per-timestep loop after priming; the cached / "
+             "naive ratio is the median of the per-repetition ratios. *achieved GFLOP/s* = "
+             "steady-state samples/s x FLOPs per sample; *network-only* uses the `step`+`commit` "
+             "time alone (no sampling). Naive GFLOP/s counts the 2048-step forward it runs per "
+             "sample at the same per-timestep FLOPs.")
+    L.append("- *end to end* = one `generate` call, including priming the queues from the "
+             "2047-step history (one full forward pass over it, the *priming* column).")
+    L.append("\n## Targets\n")
+    for clock in CLOCKS:
+        L += target_lines(rows[clock])
+    L.append("\n## Sanity check (same seed, `torch.random.fork_rng`)\n")
+    L += [f"- {c}" for c in checks]
+    L.append("\n## Notes\n")
+    L += [f"- {note}" for note in NOTES[:1] + (NOTES[1:] if args.threads == [1] else [])]
+    L.append("\nRaw per-repetition timings: `" + path.with_suffix(".json").name + "`.")
+    path.write_text("\n".join(L) + "\n")
+
+
+NOTES = [
+    "`heads.sample` for the 256-way categorical head (`torch.distributions.Categorical`, i.e. "
+    "`torch.multinomial`) is identical work in both algorithms; see its column for what it costs "
+    "next to the network step. It caps the cached / naive ratio at 1 path and the end-to-end "
+    "FLOP fraction at 100 paths; the network-only columns show the step without it.",
+    "Threads: the default run uses 1 intra-op thread. On the 2-core machine shared with other "
+    "jobs where this benchmark was written, a run with 2 threads (`--threads 1,2`) stalled: "
+    "whenever the other core is busy, every parallel region (MKL/oneDNN matmuls, batched "
+    "matmuls) waits for a descheduled thread, and single steps took milliseconds to seconds. At "
+    "1 path the cached step has nothing to parallelise; at 100 paths its matmuls are small.",
+]
+
+
+def plot(path, rows, args):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
+    wall, cpu = rows["wall"], rows["cpu"]
+    labels = [f"{r['paths']} path{'s' if r['paths'] > 1 else ''}, {r['threads']} thr"
+              for r in wall]
+    x = np.arange(len(wall))
+    w = 0.2
+    for i, (rs, name, hatch) in enumerate([(wall, "wall", None), (cpu, "CPU time", "//")]):
+        ax1.bar(x - 1.5 * w + i * w, [r["naive_sps"] for r in rs], w, color="C0", hatch=hatch,
+                label=f"naive ({name})")
+        ax1.bar(x + 0.5 * w + i * w, [r["cached_sps"] for r in rs], w, color="C1",
+                hatch=hatch, label=f"cached ({name})")
+    for xi, r, rc in zip(x, wall, cpu):
+        ax1.text(xi + w, max(r["cached_sps"], rc["cached_sps"]) * 1.15,
+                 f"{r['ratio']:.0f}x wall, {rc['ratio']:.0f}x CPU", ha="center", va="bottom",
+                 fontsize=8)
+    ax1.set_yscale("log")
+    ax1.set_ylim(top=ax1.get_ylim()[1] * 3)
+    ax1.set_xticks(x, labels)
+    ax1.set_ylabel("samples / s")
+    ax1.set_title("WaveNet (receptive field 2047, 256-way categorical)")
+    ax1.legend(fontsize=7)
+    for i, (rs, name, hatch) in enumerate([(wall, "wall", None), (cpu, "CPU time", "//")]):
+        ax2.bar(x - 1.5 * w + i * w, [100 * r["fraction"] for r in rs], w, color="C2",
+                hatch=hatch, label=f"generation with sampling ({name})")
+        ax2.bar(x + 0.5 * w + i * w, [100 * r["net_fraction"] for r in rs], w, color="C3",
+                hatch=hatch, label=f"network step only ({name})")
+    ax2.axhline(100 * TARGET_FRACTION, color="k", ls="--", lw=1, label="target at 100 paths")
+    ax2.set_xticks(x, labels)
+    ax2.set_ylabel("% of matmul FLOP/s (same repetition)")
+    ax2.set_title("Cached generation FLOP efficiency")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------- main
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="fast smoke run")
+    p.add_argument("--threads", default="1",
+                   help="comma-separated torch thread counts, e.g. 1,2 (default: 1)")
+    p.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    p.add_argument("--out", default=str(HERE / "results"))
+    args = p.parse_args(argv)
+    args.threads = [int(t) for t in args.threads.split(",")]
+    if args.quick:
+        args.reps, args.reps_batch, args.n_naive, args.n_naive_batch = 2, 1, 3, 1
+        args.n_cached, args.n_cached_batch, args.cap, args.mm_size = 100, 50, 5.0, 1024
+    else:
+        args.reps, args.reps_batch, args.n_naive, args.n_naive_batch = 5, 3, 10, 2
+        args.n_cached, args.n_cached_batch, args.cap, args.mm_size = 1000, 500, 20.0, 2048
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    wall = time.perf_counter()
+    info = machine_info()
+    history, source = load_history(args.data_dir, 2047)
+    net = build_net(history)
+    flops, parts = flops_per_sample(net)
+    cfg = {"rf": net.receptive_field, "t0": len(history),
+           "params": sum(p.numel() for p in net.parameters())}
+    assert cfg["rf"] == 2047, cfg
+    print(f"receptive field {cfg['rf']}, {flops:,} FLOPs per sample; threads {args.threads}")
+
+    checks = sanity_checks(history)
+    for c in checks:
+        print(c)
+
+    raw = {(t, b): [] for t in args.threads for b in PATHS}
+    bounds = {t: [] for t in args.threads}
+    with torch.inference_mode():
+        for rep in range(max(args.reps, args.reps_batch)):
+            for t in args.threads:
+                torch.set_num_threads(t)
+                bounds[t].append(matmul_flops(args.mm_size, 3))
+                for b in PATHS:
+                    if rep >= (args.reps if b == 1 else args.reps_batch):
+                        continue
+                    hist = history[None, None].repeat(b, 1, 1)
+                    n_naive = args.n_naive if b == 1 else args.n_naive_batch
+                    n_cached = args.n_cached if b == 1 else args.n_cached_batch
+                    naive = time_naive(net, hist, n_naive)
+                    cached = time_cached(net, hist, n_cached, args.cap)
+                    raw[(t, b)].append({"naive": naive, "cached": cached, "n_naive": n_naive,
+                                        "n_cached": n_cached, "bound": bounds[t][-1]})
+                    print(f"rep {rep} threads {t} paths {b} (wall / cpu): naive "
+                          f"{1e3 * naive['wall']:.1f} / {1e3 * naive['cpu']:.1f} ms/step, "
+                          f"cached {1e6 * cached['steady']['wall']:.0f} / "
+                          f"{1e6 * cached['steady']['cpu']:.0f} us/step (step+commit "
+                          f"{1e6 * cached['step_commit']['cpu']:.0f}, sample "
+                          f"{1e6 * cached['sample']['cpu']:.0f} cpu), ratio "
+                          f"{naive['wall'] / cached['steady']['wall']:.0f}x / "
+                          f"{naive['cpu'] / cached['steady']['cpu']:.0f}x", flush=True)
+    info["load_avg_end"] = os.getloadavg()
+    rows = {clock: summarise(raw, flops, bounds, clock) for clock in CLOCKS}
+    wall = time.perf_counter() - wall
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "generation_quick" if args.quick else "generation"
+    md = out / f"{stem}.md"
+    write_markdown(md, info, args, cfg, flops, parts, rows, bounds, checks, source, wall)
+    md.with_suffix(".json").write_text(json.dumps({
+        "machine": info, "flops_per_sample": flops, "matmul_flops": bounds, "rows": rows,
+        "raw": [{"threads": t, "paths": b, "reps": reps} for (t, b), reps in raw.items()],
+        "sanity": checks}, indent=1, default=str))
+    plot(md.with_suffix(".png"), rows, args)
+    print(md.read_text())
+
+
+if __name__ == "__main__":
+    main()
