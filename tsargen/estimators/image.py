@@ -416,6 +416,12 @@ _COMMON_DOC = """
     class_prior_ : ndarray or None
     loss_curve_, val_loss_curve_ : list of float
         Mean NLL per sub-pixel (nats) per epoch.
+
+    Notes
+    -----
+    ``sample`` and ``complete`` generate all images as one batch with cached generation
+    (Ramachandran et al. 2017): each new pixel runs every layer at that pixel only, instead
+    of the whole network over the whole image.
 """
 
 

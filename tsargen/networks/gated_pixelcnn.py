@@ -23,6 +23,7 @@ field is the same.
 NOTE (input layer): the first layer uses ``input_kernel_size`` (7 by default, as PixelCNN's
 input conv) and has no residual connection; the other ``n_layers`` layers use ``kernel_size``.
 NOTE (input): the levels enter the network rescaled to ``[-1, 1]``.
+NOTE (labels): the per-class biases (``V^T h``) start at zero.
 """
 
 import torch

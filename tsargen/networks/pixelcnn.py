@@ -24,7 +24,8 @@ NOTE (input): the levels ``0..n_levels-1`` enter the network rescaled to ``[-1, 
 NOTE (binary images): the paper uses a sigmoid for binary MNIST; ``n_levels=2`` gives a 2-way
 softmax, the same family.
 NOTE (labels): with ``n_classes > 0`` every residual block adds a per-class bias after its kxk
-conv (the conditioning of Gated PixelCNN; the original PixelCNN is unconditional).
+conv (the conditioning of Gated PixelCNN; the original PixelCNN is unconditional). The biases
+start at zero.
 NOTE (kernel sizes): the residual blocks use ``kernel_size`` (3 in the paper) and the input conv
 ``input_kernel_size`` (7 in the paper); both must be odd.
 """
