@@ -12,6 +12,8 @@ import torch
 from tqdm.auto import tqdm
 
 
+# an epoch has at least this many optimiser steps, so that early stopping on short data acts on
+# a meaningful amount of training (large models pay for it: shrink batch_size or max_epochs)
 MIN_BATCHES = 32
 
 
@@ -75,8 +77,7 @@ class SeriesBank:
 
     def train_batches(self, batch_size):
         """One epoch of random windows (global torch RNG): as many windows as it takes to cover
-        the training targets once, and at least ``MIN_BATCHES`` batches so that short series
-        still get a useful number of optimiser steps per epoch."""
+        the training targets once, and at least ``MIN_BATCHES`` batches."""
         n_windows = max(math.ceil(self.n_train_targets / self.n_targets),
                         MIN_BATCHES * batch_size)
         weights = self._n_starts.double()

@@ -20,9 +20,13 @@ from .masked import DownRightShiftedConv2d, DownShiftedConv2d, MaskedConv2d, dow
 
 
 def gated_activation(x):
-    """``tanh(filter) * sigmoid(gate)`` with filter/gate the two halves of dim 1: (B, 2R, ...) -> (B, R, ...)."""
+    """``tanh(filter) * sigmoid(gate)`` with filter/gate the two halves of dim 1: (B, 2R, ...) -> (B, R, ...).
+
+    Computed as ``(2 sigmoid(2f) - 1) sigmoid(g)``: the same function, and torch's CPU sigmoid
+    is several times faster than its tanh.
+    """
     f, g = x.chunk(2, dim=1)
-    return torch.tanh(f) * torch.sigmoid(g)
+    return (2.0 * torch.sigmoid(2.0 * f) - 1.0) * torch.sigmoid(g)
 
 
 class ResidualBlock(nn.Module):

@@ -230,8 +230,12 @@ class BinnedHead(Head):
         return (self.log_prob_bins(raw).exp() * self.centers).sum(-1)
 
     def _sample_bin(self, raw):
-        return torch.distributions.Categorical(logits=self.log_prob_bins(raw),
-                                               validate_args=False).sample()
+        # inverse CDF: one uniform per draw and a binary search, far cheaper per step than
+        # torch.distributions.Categorical
+        cdf = torch.softmax(self.log_prob_bins(raw), dim=-1).cumsum_(-1)
+        u = torch.rand(cdf.shape[:-1] + (1,), dtype=cdf.dtype, device=cdf.device)
+        idx = torch.searchsorted(cdf, u * cdf[..., -1:])[..., 0]
+        return idx.clamp_(max=self.n_bins - 1)
 
     def log_prob_bins(self, raw):
         """Log-probability of every bin, ``(..., C, n_bins)``."""
