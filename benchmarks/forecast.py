@@ -1,0 +1,947 @@
+"""Rolling-origin forecast backtest of :class:`tsargen.WaveNetForecaster` on real series.
+
+Compares WaveNetForecaster with seasonal naive, ETS, ARIMA and (for the multichannel sets) VAR
+from statsmodels on sunspots and co2 (shipped with statsmodels), taylor, ETTh1 (7 channels
+modelled jointly, horizon 24) and exchange_rate (8 channels), reporting MASE, sMAPE, CRPS,
+interval coverage, fit time and predict time. Writes ``benchmarks/results/forecast.md``, a JSON
+file with the numbers (per origin too), one fan chart per data set and a bar chart of MASE and
+scaled CRPS per method.
+
+Notes
+-----
+Protocol. For each data set the series is split at a first forecast origin. Every model is
+fitted **once** on the data before that origin and then forecasts ``horizon`` steps ahead from
+``n_origins`` origins spread evenly over the test part, each time conditioning on the true
+history up to the origin (no refitting). The WaveNet settings in ``DATASETS`` were chosen with
+``--split val`` (origins inside a validation part before the test part); the test origins were
+not used for any choice.
+
+Methods:
+
+* ``WaveNet`` -- ``WaveNetForecaster(**settings, random_state=0).fit(train)``, then
+  ``predict(h, y=history)`` (median of ``n_paths`` sample paths) as the point forecast and
+  ``sample(200, h, y=history)`` for CRPS, coverage and the fan chart. Multichannel sets are
+  modelled by one network over all channels (``channel_dependence="joint"``).
+* ``WaveNet (diff)`` (co2 and exchange_rate only: the series whose test part leaves the
+  training range) -- the same, with ``WaveNetForecaster(differences=1)``: the network models
+  first differences and the estimator integrates the sample paths back to levels. Reported
+  next to, not instead of, the default ``WaveNet`` (``differences=0``).
+* ``seasonal naive`` -- the value one season earlier; Gaussian predictive distribution with
+  the in-sample seasonal-difference RMSE ``s`` and standard deviation ``s * sqrt(k + 1)`` for
+  steps in the ``k``-th season ahead (the usual seasonal-naive interval).
+* ``ETS`` -- statsmodels ``ETSModel`` with additive errors, per channel, configuration picked by
+  AIC among a few candidates; re-conditioned at each origin by running the fitted parameters
+  over the history (``ETSModel(history).smooth(params)``, same start, so the initial states
+  match); Gaussian predictive mean and variance from ``get_prediction``.
+* ``ARIMA`` -- statsmodels ``ARIMA`` per channel (small AIC search on the short series; a fixed
+  order plus Fourier regressors for the long seasonal periods); re-conditioned with
+  ``results.apply(history)`` (same parameters, Kalman filter rerun); Gaussian predictive from
+  ``get_forecast``.
+* ``VAR`` (multichannel sets) -- statsmodels ``VAR`` fitted by OLS; at each origin the last
+  ``p`` observations are the initial values; CRPS from ``simulate_var`` paths.
+
+Metrics (``tsargen.metrics``), per origin, then averaged over origins (and channels):
+
+* ``MASE`` -- MAE over the in-sample MAE of the seasonal-naive forecast with the data set's
+  period on the training part.
+* ``sMAPE`` -- symmetric MAPE in percent.
+* ``CRPS`` -- from 200 draws of each model's predictive distribution (WaveNet: sample paths;
+  seasonal naive, ETS, ARIMA: draws from the per-step Gaussian; VAR: simulated paths), the
+  same sample estimator for all methods. ``sCRPS`` divides it per channel by the MASE scale, so
+  it is unit-free and can be averaged over channels; ``CRPS`` is in data units.
+* ``cov80`` -- fraction of the truth inside the central 80% interval of the draws.
+* ``bias`` (JSON and notes) -- mean of forecast minus truth, in MASE-scale units.
+* ``fit s`` -- wall time of the one fit; ``predict s`` -- mean wall time per origin of the point
+  forecast (WaveNet: one ``predict`` call, i.e. ``n_paths`` paths; statsmodels:
+  re-conditioning plus forecast mean and variance, all channels).
+
+Examples
+--------
+From the repository root::
+
+    python -m benchmarks.forecast                   # full run (~15 min, 2 busy CPU cores)
+    python -m benchmarks.forecast --quick           # smoke run (< 2 min), writes *_quick files
+    python -m benchmarks.forecast --datasets taylor,ETTh1
+    python -m benchmarks.forecast --split val       # validation origins, writes *_val files
+    python -m benchmarks.forecast --split val --datasets taylor --methods WaveNet \\
+        --wavenet '{"n_layers": 8, "lr": 0.001}' --out /tmp/try   # try a WaveNet setting
+
+The data files are read from ``--data`` (default ``../shared/data/forecasting`` relative to
+the repository); a data set whose file is missing is skipped with a printed note.
+``--threads`` sets torch's thread count (the committed run used 1, on a shared machine).
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tsargen import WaveNetForecaster
+from tsargen.datasets import load_co2, load_sunspots
+from tsargen.metrics import crps, mase, smape
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "forecasting"
+RESULTS = Path(__file__).resolve().parent / "results"
+N_DRAWS = 200
+SEED = 0
+
+# --------------------------------------------------------------------------- data sets
+# Split points are positions in the series: the model is fitted on [0, start) of the evaluated
+# part; "val" is the part before "test". Origins are spread evenly over the evaluated part.
+DATASETS = {
+    "sunspots": dict(
+        period=11, horizon=11, n_origins=6, val=(177, 243), test=(243, 309),
+        why_period="~11-year solar cycle (yearly data)",
+        wavenet=dict(n_layers=5, residual_channels=16, skip_channels=32, max_epochs=400,
+                     patience=40, batch_size=4, validation_fraction=0.2),
+        ets=dict(candidates=[dict(trend=None, seasonal=None), dict(trend="add", damped_trend=True),
+                             dict(trend=None, seasonal="add"),
+                             dict(trend="add", damped_trend=True, seasonal="add")]),
+        arima=dict(grid=[(1, 0, 0), (2, 0, 0), (3, 0, 0), (9, 0, 0), (2, 0, 1), (3, 0, 1)],
+                   trend="c"),
+    ),
+    "co2": dict(
+        period=12, horizon=12, n_origins=8, val=(334, 430), test=(430, 526),
+        why_period="monthly data, yearly cycle",
+        wavenet=dict(n_layers=5, residual_channels=16, skip_channels=32, max_epochs=400,
+                     patience=40, batch_size=16),
+        wavenet_diff=dict(n_layers=5, residual_channels=16, skip_channels=32, max_epochs=400,
+                          patience=40, batch_size=4, validation_fraction=0.2),
+        ets=dict(candidates=[dict(trend="add", seasonal="add"),
+                             dict(trend="add", damped_trend=True, seasonal="add")]),
+        arima=dict(grid=[(p, 1, q) for p in (0, 1) for q in (0, 1)],
+                   seasonal_order=(0, 1, 1, 12), trend="n"),
+    ),
+    "taylor": dict(
+        file="taylor.csv", period=48, horizon=48, n_origins=14, val=(2688, 3360),
+        test=(3360, 4032),
+        why_period="half-hourly electricity demand, daily cycle (the weekly cycle, 336, is "
+                   "captured by the models' seasonal terms where noted)",
+        wavenet=dict(n_layers=9, residual_channels=32, skip_channels=64, max_epochs=300,
+                     patience=50, batch_size=2, lr=2e-3),
+        ets=dict(candidates=[dict(trend=None, seasonal="add", seasonal_periods=336,
+                                  initialization_method="heuristic"),
+                             dict(trend=None, seasonal="add")]),
+        arima=dict(grid=[(2, 0, 1)], trend="c", fourier=[(48, 10), (336, 6)]),
+    ),
+    "ETTh1": dict(
+        file="ETTh1.csv", period=24, horizon=24, n_origins=10, val=(8640, 11520),
+        test=(11520, 14400),
+        why_period="hourly data, daily cycle; standard 12/4/4-month train/val/test split",
+        wavenet=dict(n_layers=7, residual_channels=32, skip_channels=64, max_epochs=100,
+                     patience=15, batch_size=16),
+        ets=dict(candidates=[dict(trend=None, seasonal="add"),
+                             dict(trend="add", damped_trend=True, seasonal="add")],
+                 fit_last=3000),
+        arima=dict(grid=[(2, 1, 1)], trend="n", fourier=[(24, 3)], fit_last=3000),
+        var=dict(lags=24, differences=0),
+    ),
+    "exchange_rate": dict(
+        file="exchange_rate.csv", period=1, horizon=30, n_origins=10, val=(4553, 6070),
+        test=(6070, 7588),
+        why_period="daily exchange rates behave like random walks: the file has no dates, and "
+                   "on the training part the daily differences show only a small negative "
+                   "lag-1 autocorrelation (-0.06 to -0.21) and nothing systematic at lags 5 or "
+                   "7, so the benchmark is the naive (random-walk) forecast, period 1; "
+                   "60/20/20 split",
+        wavenet=dict(n_layers=6, residual_channels=32, skip_channels=64, max_epochs=100,
+                     patience=15, batch_size=16),
+        wavenet_diff=dict(n_layers=5, residual_channels=16, skip_channels=32,
+                          distribution="student_t", max_epochs=100, patience=15, batch_size=16),
+        ets=dict(candidates=[dict(trend=None, seasonal=None),
+                             dict(trend="add", damped_trend=True, seasonal=None)]),
+        arima=dict(grid=[(p, 1, q) for p in (0, 1) for q in (0, 1)], trend="n"),
+        var=dict(maxlags=10, differences=1),
+    ),
+}
+
+# WaveNet settings tried with --split val (validation origins only; recorded from those runs,
+# 1 torch thread): (data set, row, change from the defaults of this file's first version
+# -- n_layers as listed, batch_size=16, lr=1e-3, validation_fraction=0.1 --, val MASE, val sCRPS,
+# kept?). Val baselines (MASE): sunspots naive 0.737 / ARIMA 0.773; co2 ARIMA 0.375 / ETS 0.379;
+# taylor ETS 0.271 / naive 0.875; ETTh1 naive 1.064 / VAR 1.109; exchange_rate ARIMA 5.374 /
+# naive 5.408.
+TUNING_LOG = [
+    ("sunspots", "WaveNet", "n_layers=5, res 16/skip 32", 0.687, 0.475, ""),
+    ("sunspots", "WaveNet", "+ validation_fraction=0.2", 0.655, 0.449, ""),
+    ("sunspots", "WaveNet", "+ validation_fraction=0.2, lr=3e-3", 0.676, 0.480, ""),
+    ("sunspots", "WaveNet", "+ validation_fraction=0.2, batch_size=4", 0.592, 0.408,
+     "kept"),
+    ("sunspots", "WaveNet", "+ validation_fraction=0.2, batch_size=4, n_layers=4, res 8/skip 16",
+     0.717, 0.507, ""),
+    ("sunspots", "WaveNet", "+ validation_fraction=0.2, batch_size=4, student_t", 0.586, 0.400,
+     "within 1%: kept the Gaussian head"),
+    ("co2", "WaveNet", "n_layers=5, res 16/skip 32", 2.285, 1.945, "kept"),
+    ("co2", "WaveNet", "+ validation_fraction=0.2, batch_size=4", 4.260, 3.796, ""),
+    ("co2", "WaveNet (diff)", "n_layers=5, res 16/skip 32, validation_fraction=0.2, batch_size=4 "
+     "(differencing done in this script)", 0.329, 0.235, ""),
+    ("co2", "WaveNet (diff)", "same with WaveNetForecaster(differences=1)", 0.346, 0.250,
+     "kept"),
+    ("taylor", "WaveNet", "n_layers=9, batch_size=8, max_epochs=150, patience=20", 1.205, 0.837,
+     ""),
+    ("taylor", "WaveNet", "n_layers=9, batch_size=2, lr=2e-3, max_epochs=300, patience=50",
+     0.546, 0.437, "kept"),
+    ("taylor", "WaveNet", "n_layers=7, batch_size=4, lr=2e-3, max_epochs=300, patience=50",
+     0.667, 0.486, ""),
+    ("taylor", "WaveNet", "n_stacks=2, n_layers=8, batch_size=2, max_epochs=300, patience=50",
+     0.717, 0.554, ""),
+    ("taylor", "WaveNet", "kept setting + student_t", 0.704, 0.564, ""),
+    ("ETTh1", "WaveNet", "n_layers=7, res 32/skip 64, max_epochs=100, patience=15", 1.206,
+     0.921, "kept"),
+    ("ETTh1", "WaveNet", "+ res 64/skip 128, batch_size=8, lr=2e-3, max_epochs=150, "
+     "patience=25", 1.595, 1.291, ""),
+    ("ETTh1", "WaveNet", "+ batch_size=8, lr=2e-3, channel_dependence=independent", 1.553,
+     1.179, ""),
+    ("ETTh1", "WaveNet", "+ channel_dependence=independent", 1.716, 1.303, ""),
+    ("ETTh1", "WaveNet", "n_layers=6", 1.320, 1.026, ""),
+    ("ETTh1", "WaveNet", "n_layers=8", 1.283, 0.993, ""),
+    ("ETTh1", "WaveNet", "+ student_t", 1.296, 0.994, ""),
+    ("ETTh1", "WaveNet (diff)", "n_layers=7 on first differences (done in this script)", 1.219,
+     0.916, "dropped (no MASE gain)"),
+    ("exchange_rate", "WaveNet", "n_layers=6, res 32/skip 64", 94.578, 76.575, "kept"),
+    ("exchange_rate", "WaveNet (diff)", "n_layers=6, res 32/skip 64 (differencing done in this "
+     "script)", 5.822, 4.294, ""),
+    ("exchange_rate", "WaveNet (diff)", "n_layers=5, res 16/skip 32, student_t (same)", 5.594,
+     4.085, ""),
+    ("exchange_rate", "WaveNet (diff)", "same with WaveNetForecaster(differences=1)", 5.607,
+     4.077, "kept"),
+]
+
+# Mechanisms behind the numbers, checked while building this benchmark (code reading, the
+# validation runs and the fan charts); printed in the report under "Observations".
+OBSERVATIONS = [
+    "**Level extrapolation (co2, exchange_rate).** The Gaussian head's mean is a free output "
+    "of the network (no skip connection from the last observed value), and the data are "
+    "standardised with the mean and standard deviation of the training part. When the test part "
+    "lies above or below every training value (co2's trend; exchange rates drifting to new "
+    "levels), the raw-level WaveNet keeps forecasting near levels it has seen: its median lags "
+    "far behind the truth and the 80% band misses it (co2 fan chart). On exchange_rate this "
+    "already shows during training: the validation NLL (last 10% of the training part, where 5 "
+    "of the 8 rates leave the range of the rest by up to 65% of its span) is best after 2 "
+    "epochs and then worsens, so the kept network is nearly untrained (on the fan chart even the "
+    "first forecast step is far from the last value). The estimator's `differences=1` option "
+    "(`WaveNet (diff)`) removes the problem; it is not the default, so users have to know to "
+    "switch it on for trending or random-walk-like series.",
+    "**Forecasts depend on how much history is passed.** `predict(h, y=history)` "
+    "re-standardises with the mean and standard deviation of the `history` it is given, not "
+    "with the fitted scaler. On co2, passing only the last receptive field (32 months) instead "
+    "of the full history changed the 12-month point forecast by up to 6.4 ppm for a 5-epoch "
+    "model, and by up to 2.2 ppm for this benchmark's model at the last origin (there the short "
+    "history was closer to the truth: standardising locally removes part of the trend). This "
+    "benchmark always passes the full history from the first observation.",
+    "**Noisy early stopping on taylor.** Validation is the last 10% of the training part, "
+    "tiled into windows of `max(receptive_field, 32)` targets: with a 512-step receptive field "
+    "and ~3,000 training points that is a single window of a few hundred targets, so the "
+    "validation loss is noisy. On the validation origins, `batch_size=8, lr=1e-3, patience=20` "
+    "stopped at epoch 33 (best 13) with MASE 1.21, while `batch_size=2, lr=2e-3, patience=50` "
+    "(the same 32 optimiser steps per epoch at a quarter of the compute) reached MASE 0.55.",
+    "**Tiny series overfit in a few epochs.** On sunspots (~220 training points) the training "
+    "NLL keeps falling while the validation NLL rises within the first ten epochs (from 1.3 to "
+    "over 200 after 50 epochs, in a check on the validation split), so early stopping keeps a "
+    "barely trained network. With 6 origins, differences of a few percent between WaveNet and "
+    "ARIMA there are within noise.",
+    "**Intervals are too narrow on taylor and ETTh1.** The 80% bands cover clearly less than "
+    "80% of the truth: the network is trained on one-step likelihood, and its 24/48-step "
+    "sample paths are under-dispersed. On ETTh1 the seasonal-naive forecast (yesterday's "
+    "profile) is the strongest method on both the validation and the test origins; VAR matches "
+    "its sCRPS.",
+]
+
+QUICK = dict(n_origins=5, wavenet=dict(max_epochs=3, patience=3, n_paths=50), fit_last=300,
+             n_draws=50)
+
+
+def load_values(name, data_dir):
+    """Return ``(values (T, C), index or None, columns)`` or ``None`` if the file is absent."""
+    if name == "sunspots":
+        s = load_sunspots()
+        return s.to_numpy()[:, None], s.index, [s.name]
+    if name == "co2":
+        s = load_co2()
+        return s.to_numpy()[:, None], s.index, [s.name]
+    path = Path(data_dir) / DATASETS[name]["file"]
+    if not path.exists():
+        print(f"[{name}] skipped: {path} not found")
+        return None
+    df = pd.read_csv(path)
+    index = None
+    if "date" in df.columns:
+        index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")))
+    return df.to_numpy(dtype=float), index, [str(c) for c in df.columns]
+
+
+def fourier(t, terms):
+    """Fourier regressors ``sin/cos(2 pi k t / period)``, k = 1..K, for each (period, K)."""
+    t = np.asarray(t, dtype=float)[:, None]
+    cols = []
+    for period, k_max in terms:
+        k = np.arange(1, k_max + 1)[None]
+        cols += [np.sin(2 * np.pi * k * t / period), np.cos(2 * np.pi * k * t / period)]
+    return np.hstack(cols)
+
+
+def gaussian_sampler(mean, std, rng_seed, n):
+    def draw():
+        rng = np.random.default_rng(rng_seed)
+        return mean[None] + std[None] * rng.standard_normal((n,) + mean.shape)
+    return draw
+
+
+# --------------------------------------------------------------------------- methods
+# Each method: fit(train (T0, C)) once; forecast(history (t, C), h, seed) -> (point (h, C),
+# draw() -> (n, h, C)). Only the forecast call is timed as "predict"; draw() is not.
+class SeasonalNaive:
+    name = "seasonal naive"
+
+    def __init__(self, period, n_draws):
+        self.sp, self.n_draws = period, n_draws
+
+    def fit(self, train):
+        d = train[self.sp:] - train[:-self.sp]
+        self.sigma_ = np.sqrt(np.nanmean(d ** 2, axis=0))
+        self.settings_ = f"period {self.sp}; sd = in-sample RMSE x sqrt(seasons ahead)"
+        return self
+
+    def forecast(self, hist, h, seed):
+        k = np.arange(h)
+        point = hist[len(hist) - self.sp + (k % self.sp)]
+        std = self.sigma_[None] * np.sqrt(k // self.sp + 1)[:, None]
+        return point, gaussian_sampler(point, std, seed, self.n_draws)
+
+
+class ETS:
+    name = "ETS"
+
+    def __init__(self, period, candidates, fit_last=None, n_draws=N_DRAWS):
+        self.period, self.candidates, self.fit_last, self.n_draws = (period, candidates,
+                                                                    fit_last, n_draws)
+
+    def _model(self, values, cfg):
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+        cfg = dict(cfg)
+        init = cfg.pop("initialization_method", "estimated")
+        if cfg.get("seasonal"):
+            cfg.setdefault("seasonal_periods", self.period)
+        # pandas input: ETSResults.get_prediction fails on a model built from a numpy array
+        # after smooth() (statsmodels 0.15: 'numpy.ndarray' object has no attribute 'index')
+        return ETSModel(pd.Series(values), error="add", initialization_method=init, **cfg)
+
+    def fit(self, train):
+        self.start_ = 0 if self.fit_last is None else max(0, len(train) - self.fit_last)
+        self.fits_, labels = [], []
+        for c in range(train.shape[1]):
+            best = None
+            for cfg in self.candidates:
+                res = self._model(train[self.start_:, c], cfg).fit(disp=False)
+                if best is None or res.aic < best[1].aic:
+                    best = (cfg, res)
+            self.fits_.append((best[0], best[1].params))
+            labels.append(_ets_label(best[0], self.period))
+        self.settings_ = (f"per channel: {', '.join(sorted(set(labels)))}; AIC among "
+                          f"{len(self.candidates)} candidates; fitted on the last "
+                          f"{len(train) - self.start_} training points")
+        return self
+
+    def forecast(self, hist, h, seed):
+        mean, std = np.empty((h, hist.shape[1])), np.empty((h, hist.shape[1]))
+        for c, (cfg, params) in enumerate(self.fits_):
+            res = self._model(hist[self.start_:, c], cfg).smooth(params)
+            n = len(hist) - self.start_
+            pred = res.get_prediction(start=n, end=n + h - 1)
+            mean[:, c] = np.asarray(pred.predicted_mean)
+            std[:, c] = np.sqrt(np.maximum(np.asarray(pred.forecast_variance), 0))
+        return mean, gaussian_sampler(mean, std, seed, self.n_draws)
+
+
+def _ets_label(cfg, period):
+    trend = {None: "N", "add": "A"}[cfg.get("trend")]
+    if cfg.get("damped_trend"):
+        trend += "d"
+    season = "N" if not cfg.get("seasonal") else f"A{cfg.get('seasonal_periods', period)}"
+    init = " heuristic init" if cfg.get("initialization_method") == "heuristic" else ""
+    return f"ETS(A,{trend},{season}){init}"
+
+
+class ARIMAModel:
+    name = "ARIMA"
+
+    def __init__(self, grid, trend="n", seasonal_order=(0, 0, 0, 0), fourier=None,
+                 fit_last=None, n_draws=N_DRAWS):
+        self.grid, self.trend, self.seasonal_order = grid, trend, seasonal_order
+        self.fourier, self.fit_last, self.n_draws = fourier, fit_last, n_draws
+
+    def _exog(self, lo, hi):
+        return None if not self.fourier else fourier(np.arange(lo, hi), self.fourier)
+
+    def fit(self, train):
+        from statsmodels.tsa.arima.model import ARIMA
+        self.start_ = 0 if self.fit_last is None else max(0, len(train) - self.fit_last)
+        exog = self._exog(self.start_, len(train))
+        self.fits_, labels = [], []
+        for c in range(train.shape[1]):
+            best = None
+            for order in self.grid:
+                res = ARIMA(train[self.start_:, c], exog=exog, order=order,
+                            seasonal_order=self.seasonal_order, trend=self.trend).fit()
+                if best is None or res.aic < best.aic:
+                    best = res
+            self.fits_.append(best)
+            labels.append(str(best.model.order))
+        seas = "" if self.seasonal_order[3] == 0 else f" x {self.seasonal_order}"
+        four = "" if not self.fourier else " + Fourier terms " + ", ".join(
+            f"(period {p}, K={k})" for p, k in self.fourier)
+        search = f"AIC over {len(self.grid)} orders; " if len(self.grid) > 1 else ""
+        self.settings_ = (f"orders {', '.join(sorted(set(labels)))}{seas}{four}, trend "
+                          f"'{self.trend}'; {search}fitted on the last "
+                          f"{len(train) - self.start_} training points")
+        return self
+
+    def forecast(self, hist, h, seed):
+        mean, std = np.empty((h, hist.shape[1])), np.empty((h, hist.shape[1]))
+        n = len(hist)
+        for c, res in enumerate(self.fits_):
+            new = res.apply(hist[self.start_:, c], exog=self._exog(self.start_, n))
+            fc = new.get_forecast(h, exog=self._exog(n, n + h))
+            mean[:, c] = np.asarray(fc.predicted_mean)
+            std[:, c] = np.sqrt(np.maximum(np.asarray(fc.var_pred_mean), 0))
+        return mean, gaussian_sampler(mean, std, seed, self.n_draws)
+
+
+class VARModel:
+    name = "VAR"
+
+    def __init__(self, lags=None, maxlags=None, differences=0, n_draws=N_DRAWS):
+        self.lags, self.maxlags, self.d, self.n_draws = lags, maxlags, differences, n_draws
+
+    def fit(self, train):
+        from statsmodels.tsa.api import VAR
+        x = np.diff(train, axis=0) if self.d else train
+        model = VAR(x)
+        if self.lags is None:
+            self.res_ = model.fit(maxlags=self.maxlags, ic="aic")
+            how = f"lag chosen by AIC up to {self.maxlags}"
+        else:
+            self.res_ = model.fit(self.lags)
+            how = "fixed lag"
+        self.settings_ = (f"VAR({self.res_.k_ar}) on {'first differences' if self.d else 'levels'}"
+                          f", {how}, OLS on the whole training part")
+        return self
+
+    def forecast(self, hist, h, seed):
+        p = self.res_.k_ar
+        x = np.diff(hist[-(p + 1):], axis=0) if self.d else hist[-p:]
+        mean = self.res_.forecast(x, h)
+        if self.d:
+            mean = hist[-1] + np.cumsum(mean, axis=0)
+
+        def draw():
+            sims = self.res_.simulate_var(steps=p + h, initial_values=x,
+                                          nsimulations=self.n_draws,
+                                          rng=np.random.default_rng(seed))[:, p:]
+            return hist[-1] + np.cumsum(sims, axis=1) if self.d else sims
+        return mean, draw
+
+
+class WaveNet:
+    """WaveNetForecaster on the levels (``differences=0``, row "WaveNet") or with its
+    ``differences=1`` option (row "WaveNet (diff)": the network models first differences and
+    the sample paths are integrated back to levels by the estimator)."""
+
+    def __init__(self, params, n_draws=N_DRAWS, differences=0):
+        self.params, self.n_draws = dict(params), n_draws
+        if differences:
+            self.params["differences"] = differences
+        self.name = "WaveNet" if differences == 0 else "WaveNet (diff)"
+
+    def fit(self, train):
+        self.model_ = WaveNetForecaster(random_state=SEED, **self.params).fit(train)
+        m = self.model_
+        val = np.asarray(m.val_loss_curve_)
+        best = int(np.argmin(val)) + 1 if len(val) else m.n_iter_
+        self.info_ = dict(receptive_field=m.receptive_field_, epochs=m.n_iter_,
+                          best_epoch=best, max_epochs=self.params.get("max_epochs", 100),
+                          train_nll=float(m.loss_curve_[best - 1]),
+                          val_nll=float(val[best - 1]) if len(val) else None)
+        self.settings_ = (", ".join(f"{k}={v}" for k, v in self.params.items())
+                          + f", random_state={SEED}; receptive field {m.receptive_field_}; "
+                          f"stopped after {m.n_iter_} epochs (best {best})")
+        return self
+
+    def forecast(self, hist, h, seed):
+        point = self.model_.predict(h, y=hist)
+        return point, lambda: self.model_.sample(self.n_draws, h, y=hist, random_state=seed)
+
+
+def make_methods(spec, n_channels, quick, n_draws, only=None, overrides=None):
+    fit_last = QUICK["fit_last"] if quick else None
+    ets_cfg, arima_cfg = dict(spec["ets"]), dict(spec["arima"])
+    var_cfg = dict(spec.get("var", {}))
+    if quick:  # smoke run: one small candidate each, short fitting window, few lags
+        fits = [c for c in ets_cfg["candidates"] if not c.get("seasonal")
+                or 2 * c.get("seasonal_periods", spec["period"]) < fit_last]
+        ets_cfg["candidates"] = fits[:1] or [dict(trend=None, seasonal=None)]
+        p, d, q = arima_cfg["grid"][0]
+        arima_cfg["grid"] = [(1, d, 0)]
+        ets_cfg["fit_last"] = arima_cfg["fit_last"] = fit_last
+        if arima_cfg.get("fourier"):
+            arima_cfg["fourier"] = [(period, 1) for period, k in arima_cfg["fourier"]]
+        if var_cfg:
+            var_cfg.update(lags=2, maxlags=None)
+    methods = [SeasonalNaive(spec["period"], n_draws),
+               ETS(spec["period"], n_draws=n_draws, **ets_cfg),
+               ARIMAModel(n_draws=n_draws, **arima_cfg)]
+    if n_channels > 1 and "var" in spec:
+        methods.append(VARModel(n_draws=n_draws, **var_cfg))
+    params = dict(spec["wavenet"], horizon=spec["horizon"])
+    if quick:
+        params.update(QUICK["wavenet"])
+    params.update(overrides or {})
+    methods.append(WaveNet(params, n_draws))
+    if "wavenet_diff" in spec:
+        params = dict(spec["wavenet_diff"], horizon=spec["horizon"])
+        if quick:
+            params.update(QUICK["wavenet"])
+        params.update(overrides or {})
+        methods.append(WaveNet(params, n_draws, differences=1))
+    return [m for m in methods if only is None or m.name in only]
+
+
+# --------------------------------------------------------------------------- backtest
+def backtest(name, data_dir, split, quick, only=None, overrides=None):
+    spec = DATASETS[name]
+    loaded = load_values(name, data_dir)
+    if loaded is None:
+        return None
+    y, index, columns = loaded
+    lo, hi = spec[split]
+    h, sp = spec["horizon"], spec["period"]
+    n_origins = QUICK["n_origins"] if quick else spec["n_origins"]
+    n_draws = QUICK["n_draws"] if quick else N_DRAWS
+    origins = np.linspace(lo, hi - h, n_origins).round().astype(int)
+    train = y[:lo]
+    scale = np.nanmean(np.abs(train[sp:] - train[:-sp]), axis=0)
+    out = dict(name=name, split=split, n_train=lo, n_total=len(y), channels=columns,
+               period=sp, horizon=h, origins=origins.tolist(), why_period=spec["why_period"],
+               methods={}, fan=None)
+    print(f"[{name}] T={len(y)} C={y.shape[1]} train={lo} origins={origins.tolist()} h={h}",
+          flush=True)
+    for method in make_methods(spec, y.shape[1], quick, n_draws, only, overrides):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            method.fit(train)
+            fit_s = time.perf_counter() - t0
+            rows, pred_s = [], []
+            for k, o in enumerate(origins):
+                hist, truth = y[:o], y[o:o + h]
+                t0 = time.perf_counter()
+                point, draw = method.forecast(hist, h, seed=SEED + k)
+                pred_s.append(time.perf_counter() - t0)
+                point = np.asarray(point, dtype=float).reshape(h, -1)
+                samples = np.asarray(draw(), dtype=float).reshape(-1, h, y.shape[1])
+                c = crps(truth, samples)                                   # (h, C)
+                q10, q90 = np.quantile(samples, [0.1, 0.9], axis=0)
+                rows.append(dict(
+                    mase=mase(truth, point, train, sp), smape=smape(truth, point),
+                    crps=float(np.mean(c)), scrps=float(np.mean(c.mean(axis=0) / scale)),
+                    cov80=float(np.mean((truth >= q10) & (truth <= q90))),
+                    bias=float(np.mean((point - truth).mean(axis=0) / scale))))
+                if k == len(origins) - 1 and method.name in ("WaveNet",):
+                    out["fan"] = dict(origin=int(o), q10=q10.tolist(), q50=np.median(
+                        samples, axis=0).tolist(), q90=q90.tolist(), point=point.tolist())
+                if k == len(origins) - 1:
+                    out.setdefault("last_points", {})[method.name] = point.tolist()
+        per_origin = pd.DataFrame(rows)
+        res = dict(per_origin.mean().to_dict(), fit_s=fit_s, predict_s=float(np.mean(pred_s)),
+                   settings=method.settings_, per_origin=per_origin.to_dict(orient="list"))
+        if isinstance(method, WaveNet):
+            res["info"] = method.info_
+        out["methods"][method.name] = res
+        print(f"  {method.name:15s} MASE {res['mase']:.3f}  sMAPE {res['smape']:6.2f}  "
+              f"sCRPS {res['scrps']:.3f}  cov80 {res['cov80']:.2f}  fit {fit_s:6.1f}s  "
+              f"predict {res['predict_s']:.2f}s  | {method.settings_}", flush=True)
+    # diagnostics for the summary: how far the evaluated part leaves the training range
+    ev = y[origins[0]:origins[-1] + h]
+    span = np.nanmax(train, axis=0) - np.nanmin(train, axis=0)
+    above = (np.nanmax(ev, axis=0) - np.nanmax(train, axis=0)) / span
+    below = (np.nanmin(train, axis=0) - np.nanmin(ev, axis=0)) / span
+    out["outside_range"] = float(np.max(np.maximum(above, below)))
+    out["_plot"] = dict(y=y, index=index)
+    return out
+
+
+# --------------------------------------------------------------------------- reporting
+def _fmt(x, nd=3):
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
+
+
+def _sig(x):
+    """Three decimals, or four significant digits for values below 0.1."""
+    if x is None or math.isnan(x):
+        return "–"
+    return f"{x:.3f}" if abs(x) >= 0.1 or x == 0 else f"{x:.4g}"
+
+
+def method_table(r):
+    lines = ["| method | MASE | sMAPE % | CRPS | sCRPS | cov80 | bias | fit s | predict s | "
+             "settings |", "|---|---|---|---|---|---|---|---|---|---|"]
+    keys = ("mase", "smape", "crps", "scrps")
+    best = {k: min(m[k] for m in r["methods"].values()) for k in keys}
+    for name, m in r["methods"].items():
+        cells = []
+        for k in keys:
+            s = _fmt(m[k], 2) if k == "smape" else _sig(m[k])
+            cells.append(f"**{s}**" if m[k] == best[k] else s)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {m['cov80']:.2f} | "
+                     f"{m['bias']:+.2f} | {m['fit_s']:.1f} | {m['predict_s']:.2f} | "
+                     f"{m['settings']} |")
+    return "\n".join(lines)
+
+
+WAVENETS = ("WaveNet", "WaveNet (diff)")
+ALL_METHODS = ["seasonal naive", "ETS", "ARIMA", "VAR", "WaveNet", "WaveNet (diff)"]
+LONG_SETS = {"taylor", "ETTh1", "exchange_rate"}
+
+
+def verdicts(r, wn_name="WaveNet"):
+    """A WaveNet row against seasonal naive and the best statsmodels model (MASE, sCRPS)."""
+    ms = r["methods"]
+    stats = {k: v for k, v in ms.items() if k in ("ETS", "ARIMA", "VAR")}
+    if wn_name not in ms or "seasonal naive" not in ms or not stats:
+        return None
+    wn = ms[wn_name]
+    sn = ms["seasonal naive"]
+    out = dict(dataset=r["name"])
+    for metric in ("mase", "scrps"):
+        best_name = min(stats, key=lambda k: stats[k][metric])
+        out[f"{metric}_vs_naive"] = wn[metric] / sn[metric]
+        out[f"{metric}_vs_best"] = wn[metric] / stats[best_name][metric]
+        out[f"{metric}_best"] = best_name
+    a = np.asarray(wn["per_origin"]["mase"])
+    b = np.asarray(stats[out["mase_best"]]["per_origin"]["mase"])
+    out["origins_won"], out["n_origins"] = int(np.sum(a < b)), len(a)
+    return out
+
+
+def summary_table(results):
+    lines = ["| data set | model | MASE / seasonal naive | sCRPS / seasonal naive | MASE / best "
+             "statsmodels | sCRPS / best statsmodels | origins won on MASE vs that model |",
+             "|---|---|---|---|---|---|---|"]
+
+    def cell(x, extra=""):
+        return f"{x:.2f} ({'win' if x < 1 else '**loss**'}{extra})"
+    for r in results:
+        for wn_name in WAVENETS:
+            v = verdicts(r, wn_name)
+            if v is None:
+                continue
+            name = r["name"] + (" (target)" if r["name"] in LONG_SETS else "")
+            lines.append(f"| {name} | {wn_name} | {cell(v['mase_vs_naive'])} | "
+                         f"{cell(v['scrps_vs_naive'])} | "
+                         f"{cell(v['mase_vs_best'], ', vs ' + v['mase_best'])} | "
+                         f"{cell(v['scrps_vs_best'], ', vs ' + v['scrps_best'])} | "
+                         f"{v['origins_won']}/{v['n_origins']} |")
+    return "\n".join(lines)
+
+
+def overview_table(results):
+    methods = [m for m in ALL_METHODS if any(m in r["methods"] for r in results)]
+    head = "| data set | metric | " + " | ".join(methods) + " |"
+    lines = [head, "|---|---|" + "---|" * len(methods)]
+    for r in results:
+        for key, label, nd in (("mase", "MASE", 3), ("smape", "sMAPE %", 2),
+                               ("crps", "CRPS", 3), ("scrps", "sCRPS", 3)):
+            vals = {m: r["methods"][m][key] for m in methods if m in r["methods"]}
+            best = min(vals.values()) if vals else None
+            cells = []
+            for m in methods:
+                if m not in vals:
+                    cells.append("–")
+                else:
+                    s = _fmt(vals[m], nd) if key == "smape" else _sig(vals[m])
+                    cells.append(f"**{s}**" if vals[m] == best else s)
+            lines.append(f"| {r['name']} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _sentence(r, wn_name):
+    v = verdicts(r, wn_name)
+    if v is None:
+        return None
+    wn = r["methods"][wn_name]
+    parts = []
+    beat_naive = v["mase_vs_naive"] < 1 and v["scrps_vs_naive"] < 1
+    parts.append("beats seasonal naive on MASE and sCRPS" if beat_naive else
+                 "does **not** beat seasonal naive on "
+                 + " and ".join(k for k, x in (("MASE", v["mase_vs_naive"]),
+                                               ("sCRPS", v["scrps_vs_naive"])) if x >= 1))
+    wins = [k for k, x in (("MASE", v["mase_vs_best"]), ("sCRPS", v["scrps_vs_best"])) if x < 1]
+    verdict = ("beats" if len(wins) == 2 else "does **not** beat" if not wins else
+               f"beats only on {wins[0]}")
+    parts.append(f"{verdict} the best statsmodels model (MASE x{v['mase_vs_best']:.2f} vs "
+                 f"{v['mase_best']}, sCRPS x{v['scrps_vs_best']:.2f} vs {v['scrps_best']})")
+    notes = []
+    if wn_name == "WaveNet" and r["outside_range"] > 0.02:
+        notes.append(f"the evaluated part leaves the training range by up to "
+                     f"{100 * r['outside_range']:.0f}% of the training span, so the network "
+                     "has to produce levels it never saw in training")
+    sn_bias = r["methods"]["seasonal naive"]["bias"]
+    if abs(wn["bias"]) > 0.3 * wn["mase"] and abs(wn["bias"] - sn_bias) > 0.2 * wn["mase"]:
+        notes.append(f"its point forecasts are biased ({wn['bias']:+.2f} MASE-scale units on "
+                     f"average, forecast minus truth; seasonal naive {sn_bias:+.2f})")
+    if wn["cov80"] < 0.7 or wn["cov80"] > 0.9:
+        notes.append(f"its 80% intervals cover {100 * wn['cov80']:.0f}% of the truth")
+    info = wn.get("info", {})
+    if info and info["epochs"] >= info["max_epochs"]:
+        notes.append(f"training hit max_epochs={info['max_epochs']} without early stopping "
+                     "(more epochs may help)")
+    text = f"{wn_name} " + "; ".join(parts) + "."
+    if notes:
+        text += " Note: " + "; ".join(notes) + "."
+    return text
+
+
+def narrative(results):
+    """Plain statements derived from the numbers (no hand-written claims)."""
+    out = []
+    for r in results:
+        texts = [t for t in (_sentence(r, w) for w in WAVENETS) if t]
+        if texts:
+            target = " (target set)" if r["name"] in LONG_SETS else ""
+            out.append(f"- **{r['name']}**{target}: " + " ".join(texts))
+    return "\n".join(out)
+
+
+def plot_results(results, out_dir, stem):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    for r in results:
+        if r.get("fan") is None:
+            continue
+        y, index = r["_plot"]["y"], r["_plot"]["index"]
+        o, h, fan = r["fan"]["origin"], r["horizon"], r["fan"]
+        n_hist = min(o, max(3 * h, 3 * r["period"], 36))
+        c = y.shape[1]
+        ncols = 1 if c == 1 else 2
+        nrows = math.ceil(c / ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(10 if c > 1 else 8, 2.4 * nrows + 0.6),
+                                 squeeze=False)
+        t_hist = np.arange(o - n_hist, o)
+        t_fut = np.arange(o, o + h)
+        q10, q50, q90 = (np.asarray(fan[k]) for k in ("q10", "q50", "q90"))
+        others = r.get("last_points", {})
+        for ch in range(nrows * ncols):
+            ax = axes[ch // ncols][ch % ncols]
+            if ch >= c:
+                ax.axis("off")
+                continue
+            ax.plot(t_hist, y[o - n_hist:o, ch], color="0.3", lw=1, label="history")
+            ax.plot(t_fut, y[o:o + h, ch], color="k", lw=1.2, label="truth")
+            ax.fill_between(t_fut, q10[:, ch], q90[:, ch], color="C0", alpha=0.3,
+                            label="WaveNet 80%")
+            ax.plot(t_fut, np.asarray(fan["point"])[:, ch], color="C0", lw=1.5,
+                    label="WaveNet median")
+            for j, m in enumerate(("seasonal naive", "ETS", "ARIMA", "VAR", "WaveNet (diff)")):
+                if m in others:
+                    ax.plot(t_fut, np.asarray(others[m])[:, ch], lw=0.9, ls="--",
+                            color=f"C{j + 1}", label=m)
+            ax.set_title(r["channels"][ch], fontsize=9)
+            ax.tick_params(labelsize=7)
+        when = f" (origin {index[o]:%Y-%m-%d %H:%M})" if index is not None else ""
+        fig.suptitle(f"{r['name']}: last origin t={o}{when}, horizon {h}", fontsize=10)
+        axes[0][0].legend(fontsize=7, loc="upper left", ncol=2)
+        fig.tight_layout()
+        path = out_dir / f"{stem}_fan_{r['name']}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        files.append(path)
+    methods = [m for m in ALL_METHODS if any(m in r["methods"] for r in results)]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    names = [r["name"] for r in results]
+    width = 0.8 / len(methods)
+    colors = {"seasonal naive": "C1", "ETS": "C2", "ARIMA": "C3", "VAR": "C4", "WaveNet": "C0",
+              "WaveNet (diff)": "C9"}
+    for ax, key, label in ((axes[0], "mase", "MASE"), (axes[1], "scrps", "scaled CRPS")):
+        for j, m in enumerate(methods):
+            vals = [r["methods"].get(m, {}).get(key, np.nan) for r in results]
+            ax.bar(np.arange(len(names)) + (j - (len(methods) - 1) / 2) * width, vals, width,
+                   label=m, color=colors[m])
+        ax.set_xticks(np.arange(len(names)), names, fontsize=8)
+        ax.set_ylabel(label + " (log scale)")
+        ax.set_yscale("log")
+        if key == "mase":
+            ax.axhline(1.0, color="0.5", lw=0.6)
+        ax.set_title(f"{label} per method (lower is better)", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    path = out_dir / f"{stem}_mase.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    files.append(path)
+    return files
+
+
+def write_report(results, meta, stem, plots):
+    lines = ["# Forecast backtest: WaveNetForecaster vs statsmodels baselines",
+             "",
+             f"Generated by `{meta['command']}` — split `{meta['split']}`"
+             f"{', QUICK smoke settings (not meaningful)' if meta['quick'] else ''}; total run "
+             f"time {meta['elapsed_s'] / 60:.1f} min on {meta['machine']} with "
+             f"{meta['threads']} torch thread(s), torch {meta['torch']}, tsargen at commit "
+             f"{meta.get('tsargen', 'unknown')}, no GPU, on a machine "
+             "shared with other jobs (times are indicative). See the module docstring of "
+             "`benchmarks/forecast.py` for the protocol.",
+             "",
+             "Rolling origin: every model is fitted once on the data before the first origin, "
+             "then forecasts from each origin given the true history (no refit). Metrics are "
+             "averaged over origins and channels. MASE uses the data set's period on the "
+             "training part; CRPS is estimated from 200 draws of each predictive distribution "
+             "(seasonal naive, ETS, ARIMA: Gaussian; VAR: simulated paths; WaveNet: sample "
+             "paths); sCRPS is CRPS divided by the MASE scale per channel; cov80 is the "
+             "coverage of the central 80% interval. Best value per column in bold.",
+             "",
+             "## Summary", "",
+             "WaveNet's ratio to the baseline (below 1 = WaveNet better):", "",
+             summary_table(results), "",
+             narrative(results), "",
+             "### Observations", "",
+             "\n".join(f"- {o}" for o in OBSERVATIONS), "",
+             "## All methods", "",
+             overview_table(results), "",
+             f"![MASE and sCRPS per method]({stem}_mase.png)", "",
+             "## WaveNet settings", "",
+             "All with `random_state=0`; anything not listed is the estimator default (e.g. "
+             "`n_paths=200`, `distribution=\"gaussian\"`, `channel_dependence=\"joint\"`, "
+             "`validation_fraction=0.1`, `device=\"auto\"`, which is the CPU here).", "",
+             "| data set | row | settings |", "|---|---|---|"]
+    for r in results:
+        for wn_name in WAVENETS:
+            if wn_name in r["methods"]:
+                lines.append(f"| {r['name']} | {wn_name} | {r['methods'][wn_name]['settings']} |")
+    lines += ["", "Settings tried on the validation origins (`--split val`; never on the test "
+              "origins). Each line changes the listed settings; differences of a few percent "
+              "are within run-to-run noise of such small validation sets.", "",
+              "| data set | row | setting | val MASE | val sCRPS | |", "|---|---|---|---|---|---|"]
+    lines += [f"| {d} | {row} | {cfg} | {m:.3f} | {c:.3f} | {note} |"
+              for d, row, cfg, m, c, note in TUNING_LOG if d in {r["name"] for r in results}]
+    lines += [""]
+    for r in results:
+        lines += [f"## {r['name']}", "",
+                  f"{r['n_total']} timesteps × {len(r['channels'])} channel(s); period "
+                  f"{r['period']}: {r['why_period']}. Horizon {r['horizon']}; fitted on the "
+                  f"first {r['n_train']} timesteps; origins {r['origins']}.", "",
+                  method_table(r), ""]
+        for wn_name in WAVENETS:
+            wn = r["methods"].get(wn_name, {})
+            if wn.get("info"):
+                i = wn["info"]
+                lines += [f"{wn_name} training: {i['epochs']} epochs (best {i['best_epoch']}), "
+                          f"train NLL {i['train_nll']:.3f}, validation NLL "
+                          f"{_fmt(i['val_nll'])} (per element, standardised units); mean bias "
+                          f"{wn['bias']:+.2f} MASE-scale units.", ""]
+        fan = f"{stem}_fan_{r['name']}.png"
+        if any(p.name == fan for p in plots):
+            lines += [f"![{r['name']} fan chart]({fan})", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (< 2 minutes)")
+    parser.add_argument("--datasets", default=",".join(DATASETS),
+                        help="comma-separated subset of " + ",".join(DATASETS))
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder with the CSV files")
+    parser.add_argument("--split", choices=("test", "val"), default="test")
+    parser.add_argument("--out", default=str(RESULTS), help="output folder")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated subset of: seasonal naive,ETS,ARIMA,VAR,WaveNet,"
+                             "WaveNet (diff)")
+    parser.add_argument("--wavenet", default=None, metavar="JSON",
+                        help='override WaveNet settings for every data set, e.g. '
+                             '\'{"n_layers": 6, "lr": 0.003}\' (to try settings on --split val)')
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--render", default=None, metavar="JSON",
+                        help="only rewrite the report and plots from a results JSON file")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        parser.error(f"unknown data set(s) {unknown}; choose from {list(DATASETS)}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.render:
+        return render(Path(args.render), args.data)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "forecast" + ("_quick" if args.quick else "") + ("_val" if args.split == "val" else "")
+    t0 = time.perf_counter()
+    only = None if args.methods is None else {m.strip() for m in args.methods.split(",")}
+    overrides = None if args.wavenet is None else json.loads(args.wavenet)
+    if overrides:
+        stem += "_custom"
+    results = [r for r in (backtest(n, args.data, args.split, args.quick, only, overrides)
+                           for n in names) if r]
+    if not results:
+        print("nothing to report")
+        return 1
+    meta = dict(command="python -m benchmarks.forecast" + "".join(
+                    " " + (a if " " not in a and "{" not in a else repr(a))
+                    for a in (sys.argv[1:] if argv is None else argv)),
+                split=args.split, quick=args.quick, threads=torch.get_num_threads(),
+                torch=torch.__version__, machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
+                elapsed_s=time.perf_counter() - t0,
+                date=time.strftime("%Y-%m-%d"), tsargen=_git_state())
+    json_path = out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps(dict(meta=meta, results=[
+        {k: v for k, v in r.items() if k != "_plot"} for r in results]), indent=1))
+    plots = plot_results(results, out_dir, stem)
+    (out_dir / f"{stem}.md").write_text(write_report(results, meta, stem, plots))
+    print(f"wrote {json_path.with_suffix('.md')}, {json_path.name} and {len(plots)} plot(s) in "
+          f"{meta['elapsed_s'] / 60:.1f} min")
+    return 0
+
+
+def _git_state():
+    """HEAD commit and whether tsargen/ had uncommitted changes (for the report)."""
+    import subprocess
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "tsargen"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (+ uncommitted changes under tsargen/)" if dirty else "")
+
+
+def render(json_path, data_dir):
+    """Rewrite the markdown and plots of an earlier run from its JSON file (no refitting)."""
+    saved = json.loads(json_path.read_text())
+    results = saved["results"]
+    for r in results:
+        y, index, _ = load_values(r["name"], data_dir)
+        r["_plot"] = dict(y=y, index=index)
+    stem = json_path.stem
+    plots = plot_results(results, json_path.parent, stem)
+    json_path.with_suffix(".md").write_text(write_report(results, saved["meta"], stem, plots))
+    print(f"re-rendered {json_path.with_suffix('.md')} and {len(plots)} plot(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
