@@ -41,6 +41,8 @@ def test_predict_is_deterministic_and_summarises_paths(ar2):
     q = f.predict_quantiles(quantiles=(0.05, 0.5, 0.95))
     assert q.shape == (5, 3) and np.all(np.diff(q, axis=1) >= 0)
     np.testing.assert_allclose(q[:, 1], a)                 # median of the same paths
+    paths = f.sample(f.n_paths, random_state=f.random_state)[:, :, 0]
+    np.testing.assert_allclose(np.median(paths, axis=0), a)  # ...which sample() returns
     s1 = f.sample(7, random_state=3)
     assert s1.shape == (7, 5, 1)
     assert np.array_equal(s1, f.sample(7, random_state=3))

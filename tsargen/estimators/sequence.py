@@ -777,7 +777,10 @@ class WaveNetForecaster(_WaveNetParams):
         return [self._integrate(d * s + l, v) for d, l, s, v in zip(draws, loc, scale, values)]
 
     def _predict_seed(self):
-        return self.random_state if isinstance(self.random_state, numbers.Integral) else 0
+        """The seed of the paths behind ``predict``: those of ``sample(n_paths,
+        random_state=random_state)`` for an int ``random_state``, else of ``random_state=0``."""
+        return make_seed(self.random_state if isinstance(self.random_state, numbers.Integral)
+                         else 0)
 
     # ------------------------------------------------------------------ output formatting
     @staticmethod
