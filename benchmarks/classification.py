@@ -1,0 +1,692 @@
+"""Generative classification with :class:`tsargen.GenerativeClassifier` on UCR/UEA sets and digits.
+
+What is measured
+----------------
+**Time series.** Test accuracy on four UCR/UEA archive sets bundled with sktime, with the train
+and test splits as published (sktime's ``load_*(split="train"/"test")``; the split sizes are
+checked against the archive's: GunPoint 50/150, ItalyPowerDemand 67/1029, BasicMotions 40/40,
+JapaneseVowels 270/370):
+
+* ``tsargen WaveNetDensity`` -- ``GenerativeClassifier(WaveNetDensity(...))``: one WaveNet
+  density per class fitted on that class's training series, Bayes rule with the training class
+  frequencies as priors. Reported twice, with ``time_position=False`` (a stationary
+  autoregressive likelihood) and ``time_position=True`` (every step also conditioned on its
+  absolute position ``t / n``), each with its own settings chosen by cross-validation on the
+  training split (below). Multichannel sets (BasicMotions: 6 channels, JapaneseVowels: 12) are
+  modelled jointly by one network per class; JapaneseVowels (lengths 7-26 in train, 7-29 in
+  test) is passed as a list of ``(T_i, 12)`` arrays, unpadded.
+* ``tsargen (CV choice)`` -- whichever of the two ``time_position`` settings had the better
+  cross-validated accuracy on the training split (ties: lower CV log loss). This is the row the
+  target (>= 1-NN DTW) is judged on.
+* ``1-NN Euclidean`` -- nearest training series in squared Euclidean distance over all steps
+  and channels. JapaneseVowels has unequal lengths: every series is linearly resampled to 29
+  steps (the longest series) per channel first.
+* ``1-NN DTW`` -- nearest training series in dynamic time warping distance, full warping
+  window (no band), squared Euclidean local cost summed over channels (the "dependent" DTW of
+  the UEA multivariate archive), on the raw unequal lengths for JapaneseVowels. Implemented here
+  in numpy (the dynamic programme runs over anti-diagonals, vectorised over all test x train
+  pairs), not sktime's.
+
+Reference values published with the archives (not recomputed): 1-NN DTW (full window) 0.907
+(GunPoint) and 0.950 (ItalyPowerDemand) on the UCR archive page; ROCKET 1.000 / 0.970
+(Dempster et al. 2020). 1-NN DTW_D 0.975 (BasicMotions) and 0.949 (JapaneseVowels) in the UEA
+multivariate archive paper (Bagnall et al. 2018). The baselines computed here reproduce these.
+
+Preprocessing for tsargen: each density standardises its class's data (one location and scale
+per channel); ``downsample`` > 1 replaces non-overlapping blocks of that many steps by their
+mean before the densities see the series (equal-length sets only). The baselines always see
+the raw series.
+
+**Hyperparameters.** ``SETTINGS`` below was chosen by ``--select``: a greedy search with
+3-fold stratified cross-validation on the *training split only* (the test split is never used
+for choices), separately for each data set and each ``time_position`` value, scored by pooled
+CV accuracy (ties: pooled CV log loss). Starting from a small WaveNet (4 layers, 16 residual /
+32 skip channels, Gaussian head, joint channels, no downsampling) it tries in turn:
+``downsample`` 2 and 3 (series of >= 100 steps), a Student-t head, a smaller network (3 layers,
+``max(8, C)`` residual / ``max(16, C)`` skip channels for ``C`` data channels), for multichannel
+sets a wider one (4 layers, ``max(16, 4C)`` / ``max(32, 4C)``: with joint channel dependence the
+hidden channels are split into one group per data channel) and
+``channel_dependence="independent"``; each step keeps the best so far. Training settings are fixed throughout: ``batch_size=16``, ``max_epochs=40``,
+``patience=8``, ``lr=1e-3``, ``validation_fraction=0.1``, ``random_state=0``. ``--select``
+writes ``classification_selection.md`` / ``.json``.
+
+**Images.** scikit-learn's ``load_digits`` (1797 images of 8x8 pixels, levels 0..16), a
+stratified 70/30 train/test split (``random_state=0``). If ``tsargen.GatedPixelCNNDensity`` is
+importable: a per-class ``GatedPixelCNNDensity(n_levels=17, n_layers=4, hidden_channels=32)``
+through ``GenerativeClassifier`` (otherwise the report says it was not run). Also (always): a
+per-class ``WaveNetDensity`` on the flattened 64-pixel rows (raster order, receptive field 64)
+with an exact 17-level categorical head (``distribution="categorical", quantization="levels",
+n_bins=17``). Both use fixed settings (not tuned; ``batch_size=16``, ``max_epochs=15``,
+``patience=4``, ``random_state=0``). Reported: test accuracy, log loss, expected calibration error (15 equal-width bins
+of the top-class probability) and a reliability diagram of ``predict_proba``; ``1-NN
+Euclidean`` on the 64 pixels as the baseline.
+
+**Times.** ``fit s`` is the wall time of ``GenerativeClassifier.fit`` (all per-class densities,
+one after the other, ``torch.set_num_threads(1)``); ``predict s`` the wall time of
+``predict_proba`` on the whole test split (for 1-NN: the distance matrix and the arg-min). The
+machine may be shared, so times are indicative.
+
+How to run
+----------
+From the repository root::
+
+    python -m benchmarks.classification              # full run (about 15 min on 2 CPU cores)
+    python -m benchmarks.classification --quick      # smoke run (< 2 min), *_quick files
+    python -m benchmarks.classification --select     # the CV search behind SETTINGS (~1.5 h)
+    python -m benchmarks.classification --datasets GunPoint,ItalyPowerDemand --no-digits
+
+The sktime data sets load from files inside the installed sktime package (no download); a set
+whose loader fails is skipped with a note in the report. Results go to
+``benchmarks/results/classification.md`` (``classification_quick.md`` with ``--quick``), a JSON
+file with the numbers, and PNGs (``classification_accuracy.png``,
+``classification_digits_reliability.png``).
+"""
+
+import argparse
+import json
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tsargen import GenerativeClassifier, WaveNetDensity
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SEED = 0
+PUBLISHED_SPLITS = {"GunPoint": (50, 150), "ItalyPowerDemand": (67, 1029),
+                    "BasicMotions": (40, 40), "JapaneseVowels": (270, 370)}
+# Published accuracies (archive pages / papers), for comparison only.
+PUBLISHED = {
+    "GunPoint": {"1-NN DTW": 0.907, "1-NN Euclidean": 0.913, "ROCKET": 1.000},
+    "ItalyPowerDemand": {"1-NN DTW": 0.950, "1-NN Euclidean": 0.955, "ROCKET": 0.970},
+    "BasicMotions": {"1-NN DTW": 0.975, "1-NN Euclidean": 0.676},
+    "JapaneseVowels": {"1-NN DTW": 0.949, "1-NN Euclidean": 0.924},
+}
+LOADERS = {"GunPoint": "load_gunpoint", "ItalyPowerDemand": "load_italy_power_demand",
+           "BasicMotions": "load_basic_motions", "JapaneseVowels": "load_japanese_vowels"}
+
+# Fixed training settings and the starting point of the search.
+TRAIN = dict(batch_size=16, max_epochs=40, patience=8, lr=1e-3, validation_fraction=0.1)
+# Network sizes; joint channel dependence splits the hidden channels into one group per data
+# channel, so the widths grow with the number of channels ``c`` where needed.
+SIZES = {"small": lambda c: dict(n_layers=4, residual_channels=16, skip_channels=32),
+         "tiny": lambda c: dict(n_layers=3, residual_channels=max(8, c),
+                                skip_channels=max(16, c)),
+         "wide": lambda c: dict(n_layers=4, residual_channels=max(16, 4 * c),
+                                skip_channels=max(32, 4 * c))}
+BASE = dict(downsample=1, distribution="gaussian", size="small", channel_dependence="joint")
+
+# Chosen by ``--select`` (3-fold CV on the training split; see classification_selection.md).
+SETTINGS = {
+    "GunPoint": {False: dict(BASE), True: dict(BASE)},
+    "ItalyPowerDemand": {False: dict(BASE), True: dict(BASE)},
+    "BasicMotions": {False: dict(BASE), True: dict(BASE)},
+    "JapaneseVowels": {False: dict(BASE), True: dict(BASE)},
+}
+
+QUICK = dict(max_test=60, max_epochs=2, digits_per_class_train=20, digits_per_class_test=10)
+
+
+# --------------------------------------------------------------------------- data
+def _to_series_list(X):
+    """sktime panel (numpy3D ``(n, C, T)`` or nested DataFrame) -> list of ``(T_i, C)``."""
+    if hasattr(X, "iloc"):
+        return [np.column_stack([np.asarray(X.iloc[i, c], dtype=float)
+                                 for c in range(X.shape[1])]) for i in range(len(X))]
+    return [np.asarray(x, dtype=float).T for x in X]
+
+
+def load_ucr(name):
+    """Published train/test split -> (train list, y_train, test list, y_test)."""
+    import sktime.datasets as skd
+    loader = getattr(skd, LOADERS[name])
+    out = []
+    for split in ("train", "test"):
+        try:
+            X, y = loader(split=split, return_type="numpy3D")
+        except ValueError:                       # unequal lengths (JapaneseVowels)
+            X, y = loader(split=split, return_type="nested_univ")
+        out += [_to_series_list(X), np.asarray(y)]
+    return tuple(out)
+
+
+def as_panel(series):
+    """Equal lengths -> ``(n, T, C)`` array, otherwise the list itself."""
+    if len({s.shape[0] for s in series}) == 1:
+        return np.stack(series)
+    return list(series)
+
+
+def downsample(series, k):
+    """Mean of non-overlapping blocks of ``k`` steps (a trailing partial block is dropped)."""
+    if k == 1:
+        return series
+    return [s[: s.shape[0] // k * k].reshape(s.shape[0] // k, k, s.shape[1]).mean(axis=1)
+            for s in series]
+
+
+def pad(series):
+    """Zero-padded ``(n, T_max, C)`` array and the lengths."""
+    lengths = np.array([s.shape[0] for s in series])
+    out = np.zeros((len(series), lengths.max(), series[0].shape[1]))
+    for i, s in enumerate(series):
+        out[i, :len(s)] = s
+    return out, lengths
+
+
+def resample(series, length):
+    """Linear interpolation of every channel onto ``length`` equally spaced points."""
+    out = []
+    for s in series:
+        old = np.linspace(0.0, 1.0, s.shape[0])
+        new = np.linspace(0.0, 1.0, length)
+        out.append(np.column_stack([np.interp(new, old, s[:, c]) for c in range(s.shape[1])]))
+    return out
+
+
+# --------------------------------------------------------------------------- baselines
+def dtw_distances(A, la, B, lb, budget=4e6):
+    """DTW cost between every row of ``A`` and of ``B`` (zero-padded ``(n, T, C)`` stacks with
+    lengths ``la``, ``lb``): full window, squared Euclidean local cost summed over channels.
+
+    ``D[i, j] = c(i, j) + min(D[i-1, j-1], D[i-1, j], D[i, j-1])`` is filled one anti-diagonal
+    at a time for all pairs at once. Padding does not matter: ``D[la-1, lb-1]`` only depends on
+    cells inside both series.
+    """
+    na, t1, _ = A.shape
+    nb, t2, _ = B.shape
+    chunk = max(1, int(budget // (nb * t1 * t2)))
+    b_sq = (B ** 2).sum(-1)                                             # (nb, t2)
+    out = np.empty((na, nb))
+    for s in range(0, na, chunk):
+        a = A[s:s + chunk]
+        m = len(a)
+        cost = ((a ** 2).sum(-1)[:, None, :, None] + b_sq[None, :, None, :]
+                - 2.0 * np.einsum("itc,jsc->ijts", a, B))
+        np.maximum(cost, 0.0, out=cost)
+        D = np.full((m, nb, t1 + 1, t2 + 1), np.inf)
+        D[:, :, 0, 0] = 0.0
+        for k in range(2, t1 + t2 + 1):                                 # cells with i + j = k
+            i = np.arange(max(1, k - t2), min(t1, k - 1) + 1)
+            j = k - i
+            best = np.minimum(np.minimum(D[:, :, i - 1, j - 1], D[:, :, i - 1, j]),
+                              D[:, :, i, j - 1])
+            D[:, :, i, j] = cost[:, :, i - 1, j - 1] + best
+        out[s:s + m] = D[np.arange(m)[:, None], np.arange(nb)[None, :],
+                         la[s:s + m][:, None], lb[None, :]]
+    return out
+
+
+def nn1_dtw(train, y_train, test):
+    A, la = pad(test)
+    B, lb = pad(train)
+    return y_train[np.argmin(dtw_distances(A, la, B, lb), axis=1)]
+
+
+def nn1_euclidean(train, y_train, test):
+    lengths = {s.shape[0] for s in train} | {s.shape[0] for s in test}
+    if len(lengths) > 1:
+        target = max(lengths)
+        train, test = resample(train, target), resample(test, target)
+    a = np.stack([s.ravel() for s in test])
+    b = np.stack([s.ravel() for s in train])
+    d = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2 * a @ b.T
+    return y_train[np.argmin(d, axis=1)]
+
+
+# --------------------------------------------------------------------------- tsargen
+def make_density(setting, time_position, n_channels, quick=False):
+    kw = dict(TRAIN, **SIZES[setting["size"]](n_channels))
+    if quick:
+        kw.update(max_epochs=QUICK["max_epochs"], **SIZES["tiny"](n_channels))
+    return WaveNetDensity(distribution=setting["distribution"],
+                          channel_dependence=setting["channel_dependence"],
+                          time_position=time_position, random_state=SEED, **kw)
+
+
+def fit_tsargen(train, y_train, setting, time_position, quick=False):
+    clf = GenerativeClassifier(make_density(setting, time_position, train[0].shape[1], quick))
+    t0 = time.perf_counter()
+    clf.fit(as_panel(downsample(train, setting["downsample"])), y_train)
+    return clf, time.perf_counter() - t0
+
+
+def proba_tsargen(clf, test, setting):
+    t0 = time.perf_counter()
+    proba = clf.predict_proba(as_panel(downsample(test, setting["downsample"])))
+    return proba, time.perf_counter() - t0
+
+
+def log_loss(proba, codes):
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(codes)), codes], 1e-300, None))))
+
+
+# --------------------------------------------------------------------------- CV search
+def cv_score(train, y_train, setting, time_position, n_splits=3):
+    """Pooled accuracy and log loss of stratified k-fold CV on the training split."""
+    from sklearn.model_selection import StratifiedKFold
+    classes = np.unique(y_train)
+    proba = np.zeros((len(y_train), len(classes)))
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=SEED)
+    for fit_idx, val_idx in folds.split(np.zeros(len(y_train)), y_train):
+        clf, _ = fit_tsargen([train[i] for i in fit_idx], y_train[fit_idx], setting,
+                             time_position)
+        p, _ = proba_tsargen(clf, [train[i] for i in val_idx], setting)
+        proba[val_idx] = p
+    codes = np.searchsorted(classes, y_train)
+    return float(np.mean(proba.argmax(1) == codes)), log_loss(proba, codes)
+
+
+def candidates(step, best, train):
+    t_min = min(s.shape[0] for s in train)
+    equal = len({s.shape[0] for s in train}) == 1
+    if step == "downsample":
+        return [dict(best, downsample=k) for k in (2, 3)] if equal and t_min >= 100 else []
+    if step == "distribution":
+        return [dict(best, distribution="student_t")]
+    if step == "size":
+        return [dict(best, size="tiny")] + (
+            [dict(best, size="wide")] if train[0].shape[1] > 1 else [])
+    if step == "channels":
+        return [dict(best, channel_dependence="independent")] if train[0].shape[1] > 1 else []
+    raise ValueError(step)
+
+
+def select(names, log):
+    """Greedy CV search; returns {name: {tp: {"best": setting, "trials": [...]}}}."""
+    out = {}
+    for name in names:
+        train, y_train, _, _ = load_ucr(name)
+        out[name] = {}
+        for tp in (False, True):
+            best = dict(BASE)
+            acc, ll = cv_score(train, y_train, best, tp)
+            trials = [dict(setting=dict(best), cv_accuracy=acc, cv_log_loss=ll)]
+            log(f"{name} tp={tp} {best} acc={acc:.3f} ll={ll:.3f}")
+            score = (acc, -ll)
+            for step in ("downsample", "distribution", "size", "channels"):
+                for cand in candidates(step, best, train):
+                    a, l_ = cv_score(train, y_train, cand, tp)
+                    trials.append(dict(setting=dict(cand), cv_accuracy=a, cv_log_loss=l_))
+                    log(f"{name} tp={tp} {cand} acc={a:.3f} ll={l_:.3f}")
+                    if (a, -l_) > score:
+                        best, score = dict(cand), (a, -l_)
+            out[name][tp] = dict(best=best, cv_accuracy=score[0], cv_log_loss=-score[1],
+                                 trials=trials)
+    return out
+
+
+def write_selection(sel, path):
+    lines = ["# Classification: hyperparameter search (training split only)", "",
+             "Greedy search, 3-fold stratified CV on the published *training* split, pooled "
+             "accuracy (ties: pooled log loss). Produced by "
+             "`python -m benchmarks.classification --select`; the chosen settings are "
+             "`SETTINGS` in `benchmarks/classification.py`.", ""]
+    for name, per_tp in sel.items():
+        for tp, res in per_tp.items():
+            lines += [f"## {name}, time_position={tp}", "",
+                      "| downsample | distribution | size | channels | CV accuracy | CV log loss |",
+                      "|---:|---|---|---|---:|---:|"]
+            for t in res["trials"]:
+                s = t["setting"]
+                mark = " **(chosen)**" if s == res["best"] else ""
+                lines.append(f"| {s['downsample']} | {s['distribution']} | {s['size']} | "
+                             f"{s['channel_dependence']} | {t['cv_accuracy']:.3f}{mark} | "
+                             f"{t['cv_log_loss']:.3f} |")
+            lines.append("")
+    path.with_suffix(".md").write_text("\n".join(lines))
+    path.with_suffix(".json").write_text(json.dumps(
+        {n: {str(tp): r for tp, r in v.items()} for n, v in sel.items()}, indent=1))
+
+
+# --------------------------------------------------------------------------- benchmark
+def subsample_test(X, y, n, rng):
+    """Stratified subset of at most ``n`` test series (quick mode only)."""
+    if len(y) <= n:
+        return X, y
+    from sklearn.model_selection import train_test_split
+    idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=rng)
+    idx = np.sort(idx)
+    return [X[i] for i in idx], y[idx]
+
+
+def run_dataset(name, quick, log):
+    train, y_train, test, y_test = load_ucr(name)
+    info = dict(n_train=len(train), n_test=len(test), n_channels=train[0].shape[1],
+                lengths=sorted({s.shape[0] for s in train + test}),
+                classes=np.unique(y_train).tolist(),
+                published_split=PUBLISHED_SPLITS[name],
+                split_ok=(len(train), len(test)) == PUBLISHED_SPLITS[name])
+    if quick:
+        test, y_test = subsample_test(test, y_test, QUICK["max_test"], SEED)
+        info["n_test_used"] = len(test)
+    log(f"{name}: train {info['n_train']}, test {info['n_test']}, channels "
+        f"{info['n_channels']}, lengths {info['lengths'][0]}-{info['lengths'][-1]}, "
+        f"split as published: {info['split_ok']}")
+    rows = []
+    for label, fn in (("1-NN Euclidean", nn1_euclidean), ("1-NN DTW", nn1_dtw)):
+        t0 = time.perf_counter()
+        pred = fn(train, y_train, test)
+        rows.append(dict(method=label, accuracy=float(np.mean(pred == y_test)), fit_s=0.0,
+                         predict_s=time.perf_counter() - t0))
+        log(f"  {label}: {rows[-1]['accuracy']:.3f} ({rows[-1]['predict_s']:.1f} s)")
+    classes = np.unique(y_train)
+    codes = np.searchsorted(classes, y_test)
+    for tp in (False, True):
+        setting = SETTINGS[name][tp]
+        clf, fit_s = fit_tsargen(train, y_train, setting, tp, quick)
+        proba, pred_s = proba_tsargen(clf, test, setting)
+        pred = classes[proba.argmax(1)]
+        rows.append(dict(method=f"tsargen WaveNetDensity (time_position={tp})",
+                         time_position=tp, setting=setting,
+                         accuracy=float(np.mean(pred == y_test)),
+                         log_loss=log_loss(proba, codes), fit_s=fit_s, predict_s=pred_s,
+                         epochs=[int(e.n_iter_) for e in clf.estimators_]))
+        log(f"  tsargen tp={tp} {setting}: {rows[-1]['accuracy']:.3f} (fit {fit_s:.1f} s, "
+            f"predict {pred_s:.1f} s, epochs {rows[-1]['epochs']})")
+    return dict(name=name, info=info, rows=rows)
+
+
+# --------------------------------------------------------------------------- digits
+def reliability(proba, y_true_codes, n_bins=15):
+    """Per-bin (mean confidence, accuracy, count) of the top-class probability, and the ECE."""
+    conf = proba.max(1)
+    correct = proba.argmax(1) == y_true_codes
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1]), 0, n_bins - 1)
+    bins = []
+    ece = 0.0
+    for b in range(n_bins):
+        sel = which == b
+        if sel.any():
+            bins.append((float(conf[sel].mean()), float(correct[sel].mean()), int(sel.sum())))
+            ece += sel.mean() * abs(conf[sel].mean() - correct[sel].mean())
+    return bins, float(ece)
+
+
+def run_digits(quick, log):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    digits = load_digits()
+    images = digits.images.astype(np.int64)                     # (1797, 8, 8), levels 0..16
+    y = digits.target
+    idx_tr, idx_te = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y,
+                                      random_state=SEED)
+    if quick:
+        rng = np.random.RandomState(SEED)
+        idx_tr = np.concatenate([rng.permutation(idx_tr[y[idx_tr] == k])[
+            :QUICK["digits_per_class_train"]] for k in range(10)])
+        idx_te = np.concatenate([rng.permutation(idx_te[y[idx_te] == k])[
+            :QUICK["digits_per_class_test"]] for k in range(10)])
+    X_tr, X_te, y_tr, y_te = images[idx_tr], images[idx_te], y[idx_tr], y[idx_te]
+    out = dict(n_train=len(y_tr), n_test=len(y_te), rows=[], notes=[])
+    log(f"digits: train {len(y_tr)}, test {len(y_te)}")
+
+    t0 = time.perf_counter()
+    a, b = X_te.reshape(len(X_te), -1).astype(float), X_tr.reshape(len(X_tr), -1).astype(float)
+    d = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2 * a @ b.T
+    pred = y_tr[d.argmin(1)]
+    out["rows"].append(dict(method="1-NN Euclidean (64 pixels)",
+                            accuracy=float(np.mean(pred == y_te)), fit_s=0.0,
+                            predict_s=time.perf_counter() - t0))
+
+    models = []
+    try:
+        from tsargen import GatedPixelCNNDensity
+    except ImportError as err:
+        out["notes"].append(f"GatedPixelCNNDensity: not run: GatedPixelCNNDensity not available "
+                            f"yet (`from tsargen import GatedPixelCNNDensity` failed: {err}).")
+    else:
+        kw = dict(n_levels=17, n_layers=4, hidden_channels=32, max_epochs=15, patience=4,
+                  batch_size=16, random_state=SEED)
+        if quick:
+            kw.update(n_layers=1, hidden_channels=8, max_epochs=2)
+        models.append(("tsargen GatedPixelCNNDensity", GatedPixelCNNDensity(**kw),
+                       lambda X: X, kw))
+    kw = dict(distribution="categorical", quantization="levels", n_bins=17, n_layers=6,
+              residual_channels=16, skip_channels=32, **dict(TRAIN, max_epochs=15, patience=4),
+              random_state=SEED)
+    if quick:
+        kw.update(n_layers=3, residual_channels=8, skip_channels=8, max_epochs=2)
+    models.append(("tsargen WaveNetDensity (64-pixel raster rows)", WaveNetDensity(**kw),
+                   lambda X: X.reshape(len(X), -1).astype(float), kw))
+
+    for label, density, prep, kw in models:
+        clf = GenerativeClassifier(density)
+        t0 = time.perf_counter()
+        try:
+            clf.fit(prep(X_tr), y_tr)
+        except Exception as err:                                   # report, do not hide
+            out["notes"].append(f"{label}: fit failed: {type(err).__name__}: {err}")
+            log(f"  {label}: fit failed: {err!r}")
+            continue
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        proba = clf.predict_proba(prep(X_te))
+        pred_s = time.perf_counter() - t0
+        codes = np.searchsorted(clf.classes_, y_te)
+        bins, ece = reliability(proba, codes)
+        out["rows"].append(dict(method=label, accuracy=float(np.mean(proba.argmax(1) == codes)),
+                                log_loss=log_loss(proba, codes), ece=ece, fit_s=fit_s,
+                                predict_s=pred_s, bins=bins,
+                                epochs=[int(e.n_iter_) for e in clf.estimators_],
+                                params={k: v for k, v in kw.items()}))
+        log(f"  {label}: acc {out['rows'][-1]['accuracy']:.3f}, ECE {ece:.3f}, fit {fit_s:.1f} "
+            f"s, predict {pred_s:.1f} s")
+    return out
+
+
+# --------------------------------------------------------------------------- report
+def plot_accuracy(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    methods = ["1-NN Euclidean", "1-NN DTW", "tsargen WaveNetDensity (time_position=False)",
+               "tsargen WaveNetDensity (time_position=True)"]
+    short = ["1-NN Eucl.", "1-NN DTW", "tsargen tp=False", "tsargen tp=True"]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.2
+    names = [r["name"] for r in results]
+    for k, (m, s) in enumerate(zip(methods, short)):
+        acc = [next((row["accuracy"] for row in r["rows"] if row["method"] == m), np.nan)
+               for r in results]
+        ax.bar(np.arange(len(names)) + (k - 1.5) * width, acc, width, label=s)
+    ax.set_xticks(np.arange(len(names)))
+    ax.set_xticklabels(names)
+    ax.set_ylabel("test accuracy")
+    lo = min(row["accuracy"] for r in results for row in r["rows"])
+    ax.set_ylim(max(0.0, lo - 0.05), 1.0)
+    ax.legend(fontsize=8, ncol=4, loc="lower center")
+    ax.set_title("UCR/UEA test accuracy (published splits)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_reliability(digits, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = [r for r in digits["rows"] if "bins" in r]
+    fig, axes = plt.subplots(1, max(1, len(rows)), figsize=(4.2 * max(1, len(rows)), 4),
+                             squeeze=False)
+    for ax, r in zip(axes[0], rows):
+        conf, acc, count = map(np.array, zip(*r["bins"]))
+        ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect calibration")
+        ax.plot(conf, acc, "o-", label="test images")
+        for c, a, n in zip(conf, acc, count):
+            ax.annotate(str(n), (c, a), textcoords="offset points", xytext=(3, -10), fontsize=7)
+        ax.set_xlabel("mean top-class probability (bin)")
+        ax.set_ylabel("accuracy in bin")
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{r['method']}\nacc {r['accuracy']:.3f}, ECE {r['ece']:.3f}", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fmt(x, digits=3):
+    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
+
+
+def cv_choice(name, rows):
+    """The time_position setting with the better CV score (from the selection file)."""
+    sel_path = RESULTS / "classification_selection.json"
+    if not sel_path.exists():
+        return None
+    sel = json.loads(sel_path.read_text()).get(name)
+    if not sel:
+        return None
+    score = {tp: (sel[str(tp)]["cv_accuracy"], -sel[str(tp)]["cv_log_loss"])
+             for tp in (False, True)}
+    return max((False, True), key=lambda tp: score[tp])
+
+
+def write_report(results, digits, meta, stem):
+    md = [f"# Classification benchmark{' (QUICK smoke run: not meaningful)' if meta['quick'] else ''}",
+          "",
+          f"Produced by `python -m benchmarks.classification{' --quick' if meta['quick'] else ''}`"
+          f" on {meta['date']} ({meta['platform']}, torch {meta['torch']}, "
+          f"{meta['threads']} thread, shared machine); total run {meta['total_s'] / 60:.1f} min. "
+          "See the module docstring for the protocol.", ""]
+    if results:
+        md += ["## UCR/UEA archive sets (published train/test splits)", "",
+               "Test accuracy. tsargen rows: `GenerativeClassifier(WaveNetDensity(...))`, "
+               "settings chosen by 3-fold CV on the training split "
+               "(`classification_selection.md`). *CV choice* is the `time_position` value with "
+               "the better CV accuracy; the target is CV choice >= 1-NN DTW.", ""]
+        head = ["data set", "n train / test", "1-NN Euclidean", "1-NN DTW",
+                "tsargen tp=False", "tsargen tp=True", "tsargen CV choice", "target met",
+                "published 1-NN DTW", "published ROCKET"]
+        md += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        summary = []
+        for r in results:
+            acc = {row["method"]: row["accuracy"] for row in r["rows"]}
+            f_, t_ = (acc["tsargen WaveNetDensity (time_position=False)"],
+                      acc["tsargen WaveNetDensity (time_position=True)"])
+            choice = cv_choice(r["name"], r["rows"])
+            chosen = None if choice is None else (t_ if choice else f_)
+            met = "–" if chosen is None else ("yes" if chosen >= acc["1-NN DTW"] else "**no**")
+            summary.append((r["name"], choice, chosen, acc["1-NN DTW"]))
+            pub = PUBLISHED[r["name"]]
+            n_te = r["info"].get("n_test_used", r["info"]["n_test"])
+            md.append(f"| {r['name']} | {r['info']['n_train']} / {n_te} | "
+                      f"{fmt(acc['1-NN Euclidean'])} | {fmt(acc['1-NN DTW'])} | {fmt(f_)} | "
+                      f"{fmt(t_)} | {fmt(chosen)}"
+                      f"{'' if choice is None else f' (tp={choice})'} | {met} | "
+                      f"{fmt(pub.get('1-NN DTW'))} | {fmt(pub.get('ROCKET'))} |")
+        md += ["", "Run times (seconds; fit = all per-class densities, predict = the whole test "
+               "split) and tsargen settings:", "",
+               "| data set | method | accuracy | log loss | fit s | predict s | settings | "
+               "epochs per class |", "|---|---|---:|---:|---:|---:|---|---|"]
+        for r in results:
+            for row in r["rows"]:
+                s = row.get("setting")
+                z = None if s is None else SIZES[s["size"]](r["info"]["n_channels"])
+                setting = "" if s is None else (
+                    f"downsample {s['downsample']}, {s['distribution']}, {s['size']} "
+                    f"({z['n_layers']} layers, {z['residual_channels']}/{z['skip_channels']} "
+                    f"ch), {s['channel_dependence']}")
+                md.append(f"| {r['name']} | {row['method']} | {fmt(row['accuracy'])} | "
+                          f"{fmt(row.get('log_loss'))} | {row['fit_s']:.1f} | "
+                          f"{row['predict_s']:.1f} | {setting} | "
+                          f"{','.join(map(str, row.get('epochs', [])))} |")
+        md += ["", "Data checks:", ""]
+        for r in results:
+            i = r["info"]
+            md.append(f"* {r['name']}: {i['n_train']} train / {i['n_test']} test series "
+                      f"(published {i['published_split'][0]} / {i['published_split'][1]}: "
+                      f"{'match' if i['split_ok'] else 'MISMATCH'}), {i['n_channels']} "
+                      f"channel(s), lengths {i['lengths'][0]}–{i['lengths'][-1]}, "
+                      f"{len(i['classes'])} classes.")
+        md += ["", "![accuracy](" + stem + "_accuracy.png)", ""]
+        md += ["### What `time_position` buys", ""]
+        for r in results:
+            acc = {row["method"]: row["accuracy"] for row in r["rows"]}
+            f_, t_ = (acc["tsargen WaveNetDensity (time_position=False)"],
+                      acc["tsargen WaveNetDensity (time_position=True)"])
+            md.append(f"* {r['name']}: {fmt(f_)} → {fmt(t_)} ({t_ - f_:+.3f}).")
+        md.append("")
+    for note in meta.get("skipped", []):
+        md.append(f"* skipped: {note}")
+    if digits is not None:
+        md += ["## Images: sklearn digits (8x8, levels 0..16)", "",
+               f"Stratified 70/30 split: {digits['n_train']} train / {digits['n_test']} test "
+               "images. ECE: expected calibration error of the top-class probability, 15 bins.",
+               ""]
+        for note in digits["notes"]:
+            md.append(f"* {note}")
+        md += ["", "| method | accuracy | log loss | ECE | fit s | predict s |",
+               "|---|---:|---:|---:|---:|---:|"]
+        for row in digits["rows"]:
+            md.append(f"| {row['method']} | {fmt(row['accuracy'])} | {fmt(row.get('log_loss'))} "
+                      f"| {fmt(row.get('ece'))} | {row['fit_s']:.1f} | {row['predict_s']:.1f} |")
+        for row in digits["rows"]:
+            if "params" in row:
+                md.append(f"\n{row['method']} settings (fixed, not tuned): `{row['params']}`; "
+                          f"epochs per class: {','.join(map(str, row['epochs']))}.")
+        md += ["", "![reliability](" + stem + "_digits_reliability.png)", ""]
+    (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (< 2 minutes)")
+    parser.add_argument("--select", action="store_true",
+                        help="run the CV hyperparameter search on the training splits")
+    parser.add_argument("--datasets", default=",".join(LOADERS),
+                        help="comma-separated subset of " + ",".join(LOADERS))
+    parser.add_argument("--no-digits", action="store_true", help="skip the digits section")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    names = [n for n in args.datasets.split(",") if n]
+    for n in names:
+        if n not in LOADERS:
+            parser.error(f"unknown data set {n!r}")
+    start = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)
+
+    if args.select:
+        sel = select(names, log)
+        write_selection(sel, RESULTS / "classification_selection")
+        log("wrote classification_selection.md/.json")
+        return
+
+    stem = "classification" + ("_quick" if args.quick else "")
+    results, skipped = [], []
+    for name in names:
+        try:
+            load_ucr(name)
+        except Exception as err:                       # e.g. a loader wanting the network
+            skipped.append(f"{name}: loader failed ({type(err).__name__}: {err})")
+            log(f"skipping {name}: {err!r}")
+            continue
+        results.append(run_dataset(name, args.quick, log))
+    digits = None if args.no_digits else run_digits(args.quick, log)
+    meta = dict(quick=args.quick, date=time.strftime("%Y-%m-%d"), platform=platform.machine(),
+                python=sys.version.split()[0], torch=torch.__version__,
+                threads=torch.get_num_threads(), total_s=time.perf_counter() - start,
+                skipped=skipped)
+    if results:
+        plot_accuracy(results, RESULTS / f"{stem}_accuracy.png")
+    if digits is not None:
+        plot_reliability(digits, RESULTS / f"{stem}_digits_reliability.png")
+    write_report(results, digits, meta, stem)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(
+        dict(meta=meta, datasets=results, digits=digits), indent=1, default=str))
+    log(f"wrote {RESULTS / (stem + '.md')}")
+
+
+if __name__ == "__main__":
+    main()
