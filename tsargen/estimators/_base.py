@@ -135,6 +135,30 @@ def check_panel(X, name="X"):
     return list(values), kind
 
 
+def check_labels(y, n, classes, fitting=False, what="series"):
+    """Validate one label per sample. Fitting: the raw labels; otherwise codes ``0..K-1`` of
+    ``classes`` as a long tensor (``None`` stays ``None``). A scalar is broadcast to ``n``."""
+    if y is None:
+        return None
+    if not fitting and classes is None:
+        raise ValueError("this density was fitted without labels; call without y.")
+    y = np.asarray(y)
+    if y.ndim == 0:
+        y = np.full(n, y.item())
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"y must hold one label per {what}: {n} expected, got shape "
+                         f"{y.shape}.")
+    if y.dtype.kind in "fO" and pd.isna(y).any():
+        raise ValueError("y contains missing labels (NaN/None); drop those samples.")
+    if fitting:
+        return y
+    unknown = set(np.unique(y).tolist()) - set(classes.tolist())
+    if unknown:
+        raise ValueError(f"y has labels {sorted(map(str, unknown))} not seen in fit "
+                         f"(classes_ = {classes.tolist()}).")
+    return torch.as_tensor(np.searchsorted(classes, y))
+
+
 def check_horizon(horizon):
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon <= 0:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")

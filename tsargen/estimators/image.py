@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
-from ._base import TsargenEstimator, make_seed, resolve_device, seeded
+from ._base import TsargenEstimator, check_labels, make_seed, resolve_device, seeded
 from ._training import MIN_BATCHES, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
@@ -140,25 +140,7 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
 
     def _check_labels(self, y, n, fitting=False):
         """Labels -> codes ``0..K-1`` (a long tensor), or the raw labels when fitting."""
-        if y is None:
-            return None
-        if not fitting and self.classes_ is None:
-            raise ValueError("this density was fitted without labels; call without y.")
-        y = np.asarray(y)
-        if y.ndim == 0:
-            y = np.full(n, y.item())
-        if y.ndim != 1 or len(y) != n:
-            raise ValueError(f"y must hold one label per image: {n} expected, got shape "
-                             f"{y.shape}.")
-        if y.dtype.kind in "fO" and pd.isna(y).any():
-            raise ValueError("y contains missing labels (NaN/None); drop those images.")
-        if fitting:
-            return y
-        unknown = set(np.unique(y).tolist()) - set(self.classes_.tolist())
-        if unknown:
-            raise ValueError(f"y has labels {sorted(map(str, unknown))} not seen in fit "
-                             f"(classes_ = {self.classes_.tolist()}).")
-        return torch.as_tensor(np.searchsorted(self.classes_, y))
+        return check_labels(y, n, getattr(self, "classes_", None), fitting, what="image")
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None):

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
-from ._base import (TsargenEstimator, check_horizon, check_panel, check_series, future_index,
+from ._base import (TsargenEstimator, check_horizon, check_labels, check_panel, check_series, future_index,
                     is_series_list, make_seed, resolve_device, seeded)
 from ._training import SeriesBank, train, window_nll
 
@@ -315,25 +315,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         return series, kind
 
     def _check_labels(self, y, n, fitting=False):
-        if y is None:
-            return None
-        if not fitting and self.classes_ is None:
-            raise ValueError("this density was fitted without labels; call without y.")
-        y = np.asarray(y)
-        if y.ndim == 0:
-            y = np.full(n, y.item())
-        if y.ndim != 1 or len(y) != n:
-            raise ValueError(f"y must hold one label per series: {n} expected, got shape "
-                             f"{y.shape}.")
-        if y.dtype.kind in "fO" and pd.isna(y).any():
-            raise ValueError("y contains missing labels (NaN/None); drop those series.")
-        if fitting:
-            return y
-        unknown = set(np.unique(y).tolist()) - set(self.classes_.tolist())
-        if unknown:
-            raise ValueError(f"y has labels {sorted(map(str, unknown))} not seen in fit "
-                             f"(classes_ = {self.classes_.tolist()}).")
-        return torch.as_tensor(np.searchsorted(self.classes_, y))
+        return check_labels(y, n, getattr(self, "classes_", None), fitting, what="series")
 
     def _scale(self, series):
         loc, scale = self.scaler_["loc"], self.scaler_["scale"]
