@@ -521,3 +521,11 @@ class GatedPixelCNNDensity(_ConvImageDensity):
 
     _network = GatedPixelCNN
     _min_hidden_per_channel = 1
+
+
+# --------------------------------------------------------------------------- PixelCNN++
+# (PixelCNNPPDensity goes here.)
+
+
+# --------------------------------------------------------------------------- PixelRNN
+# (PixelRNNDensity goes here.)
