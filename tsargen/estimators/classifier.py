@@ -143,6 +143,8 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X = _check_X(X)
         y = self._check_y(X, y)
         classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) == 0:
+            raise ValueError("X and y are empty; pass at least one sample of each of 2 classes.")
         if len(classes) < 2:
             raise ValueError(f"y has only one class ({classes[0]!r}); a classifier needs at "
                              "least 2 classes.")

@@ -327,6 +327,9 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self._check_params()
         series, kind = self._check_X(X, fitted=False)
         labels = self._check_labels(y, len(series), fitting=True)
+        if not any(np.isfinite(s).any() for s in series):
+            raise ValueError("X has no observed values (no timesteps, or all NaN); pass series "
+                             "with data.")
         c = series[0].shape[1]
         specs = self._head_specs(c)
         loc, scale = _scale_stats(np.concatenate(series))
