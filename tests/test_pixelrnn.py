@@ -341,3 +341,14 @@ def test_labels_for_an_unconditional_model_are_rejected():
         d.score_samples(GOOD, y=np.zeros(6))
     with pytest.raises(ValueError, match="n_levels=4"):
         d.score_steps(GOOD + 4)
+
+
+@pytest.mark.parametrize("check", ["check_no_attributes_set_in_init",
+                                   "check_get_params_invariance", "check_set_params",
+                                   "check_parameters_default_constructible",
+                                   "check_estimator_cloneable", "check_estimator_repr",
+                                   "check_do_not_raise_errors_in_init_or_set_params"])
+def test_sklearn_checks_without_data(check):
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)("PixelRNNDensity", PixelRNNDensity(**TINY))

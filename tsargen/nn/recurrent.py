@@ -67,10 +67,10 @@ def unskew(x):
     return flat.reshape(b, c, h, w + h)[:, :, :, :w]
 
 
-def lstm_cell(gates, c_prev):
-    """LSTM update from pre-activations ``gates (B, 4u, ...)`` ordered ``[i, f, o, g]`` and the
-    previous cell ``c_prev (B, u, ...)`` -> ``(h, c)``."""
-    i, f, o, g = gates.chunk(4, dim=1)
+def lstm_cell(gates, c_prev, dim=1):
+    """LSTM update from pre-activations ``gates (B, 4u, ...)`` ordered ``[i, f, o, g]`` along
+    ``dim`` and the previous cell ``c_prev (B, u, ...)`` -> ``(h, c)``."""
+    i, f, o, g = gates.chunk(4, dim=dim)
     c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c), c
 
@@ -173,13 +173,13 @@ class DiagonalBiLSTM(nn.Module):
         b, _, height, width = z.shape
         z = skew(torch.cat([z[:, :4 * u], z[:, 4 * u:].flip(3)], 1))       # (B, 8u, H, W+H-1)
         valid = skew(z.new_ones(1, 1, height, width))[0, 0]                 # (H, W+H-1)
-        h = c = z.new_zeros(b, 2 * u, height)
+        h, c = z.new_zeros(b, 2 * u, height), z.new_zeros(b, 2, u, height)
         hs = []
         for t in range(width + height - 1):
             gates = z[:, :, :, t] + self.state_to_state(F.pad(h, (1, 0)))  # (B, 8u, H)
-            g = gates.view(b, 2, 4, u, height).transpose(1, 2).reshape(b, 8 * u, height)
-            h, c = lstm_cell(g, c)                                          # (B, 2u, H)
+            h, c = lstm_cell(gates.view(b, 2, 4 * u, height), c, dim=2)     # (B, 2, u, H)
             h, c = h * valid[:, t], c * valid[:, t]
+            h = h.view(b, 2 * u, height)
             hs.append(h)
         hs = unskew(torch.stack(hs, 3))                                     # (B, 2u, H, W)
         h_lr, h_rl = hs[:, :u], hs[:, u:].flip(3)
