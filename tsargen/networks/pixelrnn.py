@@ -60,7 +60,7 @@ from torch import nn
 from ..nn.causal import group_ids
 from ..nn.heads import HeadSet
 from ..nn.masked import MaskedConv2d
-from ..nn.recurrent import DiagonalBiLSTM, RowLSTM
+from ..nn.recurrent import DiagonalBiLSTM, RowLSTM, lstm_cell
 from .pixelcnn import (RowBuffer, bias_of, colour_ids, conv_matrix, level_heads,
                        sample_raster, start_image)
 
@@ -284,12 +284,6 @@ class _NaiveStepper:
         pass
 
 
-def _split_gates(gates):
-    """``(B, 4u) -> (h, c)`` pieces: the LSTM cell on one pixel (see ``lstm_cell``)."""
-    i, f, o, g = gates.chunk(4, dim=1)
-    return torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o), torch.tanh(g)
-
-
 class _Cache:
     """Shared part of the cached steppers: the input conv at one pixel, per-layer gate biases
     and the output convs."""
@@ -374,9 +368,7 @@ class _RowLSTMCache(_Cache):
         for st, (w_up, b_up) in zip(self.layers, self.ups):
             st["row"].put(j, z)
             gates = torch.addmm(st["ss"][:, j], st["row"].window(j, st["s"] + 1), st["w_is"])
-            gi, gf, go, gg = _split_gates(gates)
-            c = gf * st["c_prev"][:, j] + gi * gg                           # (B, u)
-            h = go * torch.tanh(c)
+            h, c = lstm_cell(gates, st["c_prev"][:, j])                     # (B, u)
             st["c_cur"][:, j], st["h_cur"][:, j] = c, h
             z = torch.addmm(z, h, w_up).add_(b_up)                          # (B, 2h)
         return self.output(z)
@@ -421,9 +413,8 @@ class _DiagonalCache(_Cache):
         h = c = pre.new_zeros(n, u)
         out = pre.new_empty(n, w, u)
         for j in range(w - 1, -1, -1):
-            gi, gf, go, gg = _split_gates(torch.addmm(pre[:, j], h, st["side_rl"]))
-            c = gf * c + gi * gg
-            h = out[:, j] = go * torch.tanh(c)
+            h, c = lstm_cell(torch.addmm(pre[:, j], h, st["side_rl"]), c)   # (B, u)
+            out[:, j] = h
         return out
 
     def begin_row(self, i):
@@ -451,9 +442,7 @@ class _DiagonalCache(_Cache):
                 c_left = st["lr_c"][:, j - 1]
             else:
                 c_left = 0.0
-            gi, gf, go, gg = _split_gates(gates)
-            c = gf * c_left + gi * gg                                       # (B, u)
-            h = go * torch.tanh(c)
+            h, c = lstm_cell(gates, c_left)                                 # (B, u)
             st["lr_c"][:, j], st["lr_h"][:, j] = c, h
             h = h + st["rl_prev"][:, j]                      # the right-to-left row above
             z = torch.addmm(z, h, w_up).add_(b_up)                          # (B, 2h)
