@@ -528,4 +528,96 @@ class GatedPixelCNNDensity(_ConvImageDensity):
 
 
 # --------------------------------------------------------------------------- PixelRNN
-# (PixelRNNDensity goes here.)
+from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS  # noqa: E402
+from ..networks.pixelrnn import PixelRNN  # noqa: E402
+
+
+class PixelRNNDensity(_ImageDensity):
+    __doc__ = """PixelRNN density of images (van den Oord et al. 2016, "Pixel Recurrent Neural
+    Networks"): a 7x7 mask-A conv, residual spatial LSTM layers (Row LSTM or Diagonal BiLSTM),
+    colour masks and an ``n_levels``-way softmax per sub-pixel. ``fit(X, y)`` makes it
+    class-conditional (a label bias on every gate), ``sample(y=...)`` draws a class. See
+    :class:`tsargen.networks.pixelrnn.PixelRNN`.
+
+    Parameters
+    ----------
+    kind : {"row_lstm", "diagonal_bilstm"}, default="diagonal_bilstm"
+        ``"row_lstm"``: one row per LSTM step; a pixel sees a triangle of the rows above.
+        ``"diagonal_bilstm"``: skewed column-wise LSTMs in both directions; a pixel sees every
+        pixel before it.
+    n_layers : int, default=2
+        LSTM layers (with residual connections).
+    hidden_channels : int, default=32
+        Features between layers (``2h`` in the paper); each LSTM has ``hidden_channels // 2``
+        units per direction. At least 2 per colour channel.
+    kernel_size : int, default=3
+        Odd width of the Row LSTM's input-to-state and state-to-state convs (ignored by the
+        Diagonal BiLSTM).
+    input_kernel_size : int, default=7
+        Odd kernel size of the mask-A input conv.""" + _COMMON_DOC.replace(
+        """    receptive_field_ : int
+        Rows above (and columns either side) a pixel's distribution can depend on.""",
+        """    receptive_field_ : float
+        ``inf``: the LSTM states carry every row above.""").replace(
+        """    ``sample`` and ``complete`` generate all images as one batch with cached generation
+    (Ramachandran et al. 2017): each new pixel runs every layer at that pixel only, instead
+    of the whole network over the whole image.""",
+        """    ``sample`` and ``complete`` generate all images as one batch and carry the LSTM
+    states: each new pixel runs every layer at that pixel only (the Diagonal BiLSTM's
+    right-to-left direction once per row), instead of the whole network over the whole
+    image.""") + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from tsargen import PixelRNNDensity
+    >>> digits = load_digits()
+    >>> X, y = digits.images[:200].astype(np.uint8), digits.target[:200]
+    >>> d = PixelRNNDensity(kind="row_lstm", n_levels=17, n_layers=1, hidden_channels=8,
+    ...                     max_epochs=1, random_state=0).fit(X, y)
+    >>> d.score_steps(X[:5], y[:5]).shape
+    (5, 8, 8)
+    >>> d.sample(2, y=[3, 7], random_state=0).shape
+    (2, 8, 8)
+    """
+
+    def __init__(self, *, kind="diagonal_bilstm", n_layers=2, hidden_channels=32, kernel_size=3,
+                 input_kernel_size=7, n_levels=256, max_epochs=20, batch_size=32, lr=1e-3,
+                 validation_fraction=0.1, patience=5, device="auto", random_state=None,
+                 verbose=False):
+        self.kind = kind
+        self.n_layers = n_layers
+        self.hidden_channels = hidden_channels
+        self.kernel_size = kernel_size
+        self.input_kernel_size = input_kernel_size
+        self.n_levels = n_levels
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_network_params(self):
+        if not isinstance(self.kind, str) or self.kind not in _PIXELRNN_KINDS:
+            raise ValueError(f"kind must be one of {_PIXELRNN_KINDS}, got {self.kind!r}.")
+        _positive_int(self.n_layers, "n_layers")
+        _positive_int(self.hidden_channels, "hidden_channels", 2)
+        for name, minimum in (("kernel_size", 1), ("input_kernel_size", 3)):
+            k = getattr(self, name)
+            if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < minimum or (
+                    k % 2 == 0):
+                raise ValueError(f"{name} must be an odd integer >= {minimum}, got {k!r}.")
+
+    def _build_network(self, n_channels, n_classes):
+        if self.hidden_channels < 2 * n_channels:
+            raise ValueError(
+                f"hidden_channels={self.hidden_channels} is too small for {n_channels} colour "
+                f"channels: the LSTM units (hidden_channels // 2) are split into one group per "
+                f"channel; use hidden_channels >= {2 * n_channels}.")
+        return PixelRNN(n_channels=n_channels, n_levels=self.n_levels, kind=self.kind,
+                        n_layers=self.n_layers, hidden_channels=self.hidden_channels,
+                        kernel_size=self.kernel_size, input_kernel_size=self.input_kernel_size,
+                        n_classes=n_classes)

@@ -7,6 +7,7 @@ from .heads import (HEADS, BinnedHead, CategoricalHead, DiscretizedLogisticMixtu
                     mu_law_edges)
 from .masked import (DownRightShiftedConv2d, DownRightShiftedConvTranspose2d, DownShiftedConv2d,
                      DownShiftedConvTranspose2d, MaskedConv2d, down_shift, right_shift)
+from .recurrent import DiagonalBiLSTM, RowLSTM, lstm_cell, skew, unskew
 
 __all__ = [
     "CausalConv1d", "ChannelMaskedConv1d", "TapQueue", "group_ids", "group_mask", "split_evenly",
@@ -16,3 +17,4 @@ __all__ = [
     "DownShiftedConv2d", "DownRightShiftedConv2d", "DownShiftedConvTranspose2d",
     "DownRightShiftedConvTranspose2d", "down_shift", "right_shift",
 ]
+__all__ += ["DiagonalBiLSTM", "RowLSTM", "lstm_cell", "skew", "unskew"]
