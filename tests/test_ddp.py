@@ -1,6 +1,6 @@
-"""Data-parallel training under torchrun: two gloo ranks on CPU train one model, shard the
-batches, agree on every loss, write files only on rank 0, and reach the single-process
-validation loss."""
+"""Scale-out. Data-parallel training under torchrun: two gloo ranks on CPU train one model,
+shard the batches, agree on every loss, write files only on rank 0, and reach the
+single-process validation loss. Process-parallel per-class fits of GenerativeClassifier."""
 
 import importlib.util
 import json
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from tsargen import WaveNetDensity
+from tsargen import GenerativeClassifier, WaveNetDensity
 from tsargen.estimators import _training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def test_two_gloo_ranks_match_single_process(tmp_path):
         sys.path.insert(0, {str(ROOT)!r})
         import torch.distributed as dist
         from tests.test_ddp import PARAMS, _panel
-        from tsargen import WaveNetDensity
+        from tsargen import GenerativeClassifier, WaveNetDensity
         out = Path(sys.argv[1])
         d = WaveNetDensity(**PARAMS).fit(_panel(), checkpoint=out / "fit.ckpt")
         rank = dist.get_rank()
@@ -100,3 +100,17 @@ def test_only_rank_zero_writes(tmp_path, monkeypatch):
 def test_no_process_group_without_torchrun(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert _training.distributed() is None
+
+
+def test_classifier_parallel_fits_are_identical_to_serial():
+    X = np.r_[_panel()[:8, :40], 2 * _panel()[8:, :40]]
+    y = np.repeat(["calm", "wild"], 8)
+    tiny = {**PARAMS, "max_epochs": 2}
+    serial = GenerativeClassifier(WaveNetDensity(**tiny), n_jobs=1).fit(X, y)
+    parallel = GenerativeClassifier(WaveNetDensity(**tiny), n_jobs=2).fit(X, y)
+    for a, b in zip(serial.estimators_, parallel.estimators_):
+        sa, sb = a.network_.state_dict(), b.network_.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+        assert a.loss_curve_ == b.loss_curve_
+    np.testing.assert_array_equal(serial.predict_joint_log_proba(X),
+                                  parallel.predict_joint_log_proba(X))
