@@ -106,7 +106,9 @@ def test_density_fit_sample_score(tmp_path):
     data, model = tmp_path / "panel.csv", tmp_path / "d.tsargen"
     panel.to_csv(data, index=False)
     assert main(["fit", str(data), "--estimator", "WaveNetDensity", "--label-column", "label",
-                 "-o", str(model)] + TINY_ARGS[:-1]) == 0
+                 "-o", str(model), "--checkpoint", str(tmp_path / "fit.ckpt")]
+                + TINY_ARGS[:-1]) == 0
+    assert (tmp_path / "fit.ckpt").is_file()
     est = tsargen.load(model)
     np.testing.assert_array_equal(est.classes_, ["a", "b"])
     scores = tmp_path / "scores.csv"

@@ -160,11 +160,11 @@ def _read_checkpoint(path, expected):
 
 
 # ---------------------------------------------------------------------------- distributed
-def distributed():
+def distributed(device="cpu"):
     """``(rank, world_size)`` when ``torch.distributed`` is initialised, else None.
 
     A process started by ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) initialises the
-    default process group here when the caller has not: gloo on CPU, nccl on CUDA.
+    default process group here when the caller has not: gloo for training on CPU, nccl on CUDA.
     """
     dist = torch.distributed
     if not dist.is_available():
@@ -172,7 +172,8 @@ def distributed():
     if not dist.is_initialized():
         if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "MASTER_ADDR" not in os.environ:
             return None
-        backend = "nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
+        cuda = torch.device(device).type == "cuda"
+        backend = "nccl" if cuda and dist.is_nccl_available() else "gloo"
         dist.init_process_group(backend)
     return dist.get_rank(), dist.get_world_size()
 
@@ -232,10 +233,11 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
     dict with ``loss_curve`` and ``val_loss_curve`` (mean loss per counted element, per epoch),
     ``best_epoch`` and ``n_epochs``.
     """
-    ddp = distributed()
+    ddp = distributed(device)
     rank, world = ddp or (0, 1)
     if ddp and torch.device(device).type == "cuda":
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+        torch.cuda.set_device(device)
     net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     curve, val_curve = [], []
@@ -255,9 +257,9 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
             raise ValueError(f"checkpoint {checkpoint} does not fit this model ({err}); delete "
                              "it to start afresh.") from None
     elif ddp:   # identical window draws on every rank even for random_state=None
-        state = torch.get_rng_state()
+        state = torch.get_rng_state().to(device)      # nccl only moves CUDA tensors
         torch.distributed.broadcast(state, 0)
-        torch.set_rng_state(state)
+        torch.set_rng_state(state.cpu())
     model = _Loss(net, loss_fn)
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(
