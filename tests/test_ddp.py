@@ -18,8 +18,8 @@ from tsargen import GenerativeClassifier, WaveNetDensity
 from tsargen.estimators import _training
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS = dict(n_layers=3, residual_channels=8, skip_channels=8, max_epochs=6, batch_size=16, lr=0.005,
-              patience=100, random_state=0)
+PARAMS = dict(n_layers=3, residual_channels=8, skip_channels=8, max_epochs=6, batch_size=16,
+              lr=0.005, patience=100, random_state=0)
 
 
 def _panel():
