@@ -264,7 +264,7 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
     if ddp:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[torch.device(device).index] if "cuda" in str(device) else None,
-            find_unused_parameters=True)
+            static_graph=True)      # one graph every step; unused parameters are fine
 
     def to_device(batch):
         return tuple(None if t is None else t.to(device, non_blocking=True) for t in batch)
