@@ -9,6 +9,8 @@ import hashlib
 import io
 import json
 import numbers
+import os
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -324,17 +326,17 @@ class TsargenEstimator(BaseEstimator):
     """Base of all tsargen estimators: save/load and CPU pickling."""
 
     def save(self, path):
-        """Write the fitted estimator to one file (weights + JSON parameters); see :func:`load`."""
+        """Write the fitted estimator to one file (weights + JSON parameters); see :func:`load`.
+
+        The file is written atomically (a temporary file, then renamed). Under
+        ``torch.distributed`` only rank 0 writes; the other ranks return without writing.
+        """
         check_is_fitted(self)
         fitted = {k: _encode(v, k) for k, v in vars(self).items()
                   if k.endswith("_") and not k.startswith("__")}
-        inner = io.BytesIO()
-        torch.save({"format": FORMAT, "class": type(self).__name__, "params": _json_params(self),
-                    "fitted": fitted}, inner)
-        blob = inner.getvalue()
-        # torch does not verify its archive's checksums: a digest makes corruption loud
-        torch.save({"format": FORMAT, "sha256": hashlib.sha256(blob).hexdigest(),
-                    "payload": torch.frombuffer(bytearray(blob), dtype=torch.uint8)}, path)
+        if is_primary():
+            write_checked({"format": FORMAT, "class": type(self).__name__,
+                           "params": _json_params(self), "fitted": fitted}, path, FORMAT)
         return self
 
     def __getstate__(self):
@@ -345,7 +347,42 @@ class TsargenEstimator(BaseEstimator):
         return state
 
 
-def _safe_load(source, path):
+def is_primary():
+    """True unless this process is a ``torch.distributed`` rank other than 0 (which must not
+    write files)."""
+    dist = torch.distributed
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def write_checked(obj, path, fmt):
+    """``torch.save`` ``obj`` with a SHA-256 digest of its bytes, atomically when ``path`` is a
+    file name (temporary file in the same folder, fsync, ``os.replace``): a crash mid-write
+    leaves the previous file intact. ``obj`` must hold only what ``weights_only`` loads."""
+    inner = io.BytesIO()
+    torch.save(obj, inner)
+    blob = inner.getvalue()
+    # torch does not verify its archive's checksums: a digest makes corruption loud
+    outer = {"format": fmt, "sha256": hashlib.sha256(blob).hexdigest(),
+             "payload": torch.frombuffer(bytearray(blob), dtype=torch.uint8)}
+    if not isinstance(path, (str, os.PathLike)):
+        torch.save(outer, path)
+        return
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp",
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(outer, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _safe_load(source, path, what):
     """``torch.load`` with ``weights_only=True``: refuses anything but tensors and plain data."""
     try:
         return torch.load(source, map_location="cpu", weights_only=True)
@@ -353,26 +390,39 @@ def _safe_load(source, path):
         raise
     except Exception as err:  # truncated zip, wrong format, or objects weights_only refuses
         first = str(err).splitlines()[0] if str(err) else ""
-        raise ValueError(f"{path} is not a readable tsargen model file ({type(err).__name__}: "
+        raise ValueError(f"{path} is not a readable tsargen {what} file ({type(err).__name__}: "
                          f"{first})") from None
+
+
+def read_checked(path, fmt, what="model"):
+    """Inverse of :func:`write_checked`: the stored dict, after checking the format marker and
+    the digest. Raises ``ValueError`` for a truncated, corrupted or foreign file; never executes
+    code from it."""
+    outer = _safe_load(path, path, what)
+    if not isinstance(outer, dict) or outer.get("format") != fmt or not isinstance(
+            outer.get("payload"), torch.Tensor):
+        raise ValueError(f"{path} is not a tsargen {what} file (format marker missing).")
+    blob = outer["payload"].numpy().tobytes()
+    if hashlib.sha256(blob).hexdigest() != outer.get("sha256"):
+        raise ValueError(f"{path} is corrupted (checksum mismatch); re-create the {what} file.")
+    payload = _safe_load(io.BytesIO(blob), path, what)
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise ValueError(f"{path} is not a tsargen {what} file (format marker missing).")
+    return payload
 
 
 def load(path):
     """Load an estimator written by ``save``. Never executes code from the file.
 
-    Raises ``ValueError`` for a file that is truncated, corrupted or not a tsargen model.
+    Raises ``ValueError`` for a file that is truncated, corrupted or not a tsargen model; no
+    estimator is returned unless every stored attribute was restored.
     """
     from .. import estimators
 
-    outer = _safe_load(path, path)
-    if not isinstance(outer, dict) or outer.get("format") != FORMAT or "payload" not in outer:
-        raise ValueError(f"{path} is not a tsargen model file (format marker missing).")
-    blob = outer["payload"].numpy().tobytes()
-    if hashlib.sha256(blob).hexdigest() != outer.get("sha256"):
-        raise ValueError(f"{path} is corrupted (checksum mismatch); re-save the model.")
-    payload = _safe_load(io.BytesIO(blob), path)
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a tsargen model file (format marker missing).")
+    payload = read_checked(path, FORMAT, "model")
+    if not all(isinstance(payload.get(k), t) for k, t in
+               [("class", str), ("params", str), ("fitted", dict)]):
+        raise ValueError(f"{path} is not a complete tsargen model file (entries missing).")
     cls = getattr(estimators, payload["class"], None)
     if not (isinstance(cls, type) and issubclass(cls, TsargenEstimator)):
         raise ValueError(f"{path} names an unknown estimator class {payload['class']!r}.")
@@ -380,6 +430,6 @@ def load(path):
         est = cls(**_decode_json(json.loads(payload["params"])))
         for key, value in payload["fitted"].items():
             setattr(est, key, _decode(value))
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         raise ValueError(f"{path} holds an inconsistent {payload['class']} ({err})") from None
     return est

@@ -6,10 +6,15 @@ windows is never materialised.
 """
 
 import copy
+import hashlib
 import math
+import numbers
+import os
 
 import torch
 from tqdm.auto import tqdm
+
+from ._base import read_checked, write_checked
 
 
 # an epoch has at least this many optimiser steps, so that early stopping on short data acts on
@@ -109,69 +114,226 @@ def window_nll(net, batch, pad):
     return -(logp * mask).sum(), mask.sum()
 
 
+# ---------------------------------------------------------------------------- checkpoints
+CHECKPOINT_FORMAT = "tsargen-checkpoint/1"
+
+
+def fit_fingerprint(estimator, *data):
+    """A digest of what a fit depends on: the estimator's class and parameters (but ``verbose``,
+    ``device`` and a non-integer ``random_state``) and the training data and split (tensors,
+    arrays, None or plain values). A checkpoint is resumed only by a fit with the same digest."""
+    params = estimator.get_params(deep=False)
+    params = {k: v for k, v in params.items() if k not in ("verbose", "device")}
+    if "random_state" in params and not isinstance(params["random_state"], numbers.Integral):
+        params["random_state"] = None
+    h = hashlib.sha256(f"{type(estimator).__name__}|{sorted(params.items(), key=str)!r}".encode())
+    for item in data:
+        if isinstance(item, torch.Tensor):
+            item = item.detach().cpu().contiguous()
+            h.update(f"{item.dtype}{tuple(item.shape)}".encode())
+            h.update(item.view(torch.uint8).numpy().tobytes() if item.numel() else b"")
+        else:
+            h.update(repr(item).encode())
+    return h.hexdigest()
+
+
+def _rng_state(device):
+    state = {"cpu": torch.get_rng_state()}
+    if torch.device(device).type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(torch.device(device))
+    return state
+
+
+def _set_rng_state(state, device):
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.device(device).type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], torch.device(device))
+
+
+def _read_checkpoint(path, expected):
+    ckpt = read_checked(path, CHECKPOINT_FORMAT, "checkpoint")
+    if ckpt.get("fingerprint") != expected:
+        raise ValueError(f"checkpoint {path} was written by a different fit (other estimator "
+                         "parameters or training data); pass another checkpoint path or delete "
+                         "the file to start afresh.")
+    return ckpt
+
+
+# ---------------------------------------------------------------------------- distributed
+def distributed(device="cpu"):
+    """``(rank, world_size)`` when ``torch.distributed`` is initialised, else None.
+
+    A process started by ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) initialises the
+    default process group here when the caller has not: gloo for training on CPU, nccl on CUDA.
+    """
+    dist = torch.distributed
+    if not dist.is_available():
+        return None
+    if not dist.is_initialized():
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "MASTER_ADDR" not in os.environ:
+            return None
+        cuda = torch.device(device).type == "cuda"
+        backend = "nccl" if cuda and dist.is_nccl_available() else "gloo"
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _shard(batches, rank, world):
+    """Batches ``rank, rank + world, ...`` of a lazily drawn epoch, padded as
+    ``DistributedSampler`` pads (index ``i`` past the end takes batch ``i % n``), so every rank
+    makes the same number of optimiser steps. At most ``world`` batches are held."""
+    head, n = [], 0
+    for n, batch in enumerate(batches, 1):
+        if len(head) < world:
+            head.append(batch)
+        if (n - 1) % world == rank:
+            yield batch
+    for idx in range(rank, -(-n // world) * world, world):
+        if idx >= n:
+            yield head[idx % n]
+
+
+class _Loss(torch.nn.Module):
+    """``loss_fn(net, batch)`` as a forward pass, so DistributedDataParallel syncs gradients."""
+
+    def __init__(self, net, loss_fn):
+        super().__init__()
+        self.net, self.loss_fn = net, loss_fn
+
+    def forward(self, *batch):
+        return self.loss_fn(self.net, batch)
+
+
+# ---------------------------------------------------------------------------- the loop
 def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience, grad_clip=1.0,
-          verbose=False, device="cpu", desc="fit"):
+          verbose=False, device="cpu", desc="fit", checkpoint=None, fingerprint=""):
     """Adam with gradient clipping, early stopping on the validation loss, best weights restored.
 
     Parameters
     ----------
     net : torch.nn.Module
     train_batches : callable () -> iterable of batches
-        Called once per epoch.
+        Called once per epoch; draws from torch's global generator (the caller seeds it).
     val_batches : callable () -> iterable of batches, or None
     loss_fn : callable (net, batch) -> (summed loss tensor, count tensor)
+    checkpoint : str or path-like, optional
+        After every epoch the whole training state (weights, optimiser, epoch, early-stopping
+        state and curves, torch RNG states) is written there atomically; an existing file with
+        the same ``fingerprint`` is resumed, so an interrupted fit ends exactly as an
+        uninterrupted one. A file from another fit raises ``ValueError``.
+    fingerprint : str
+        Digest of the fit's parameters and data (see :func:`fit_fingerprint`).
+
+    Under ``torch.distributed`` (e.g. launched by ``torchrun``) the net is wrapped in
+    DistributedDataParallel, each rank trains on its shard of every epoch's batches, losses are
+    summed over ranks and only rank 0 writes the checkpoint.
 
     Returns
     -------
     dict with ``loss_curve`` and ``val_loss_curve`` (mean loss per counted element, per epoch),
     ``best_epoch`` and ``n_epochs``.
     """
+    ddp = distributed(device)
+    rank, world = ddp or (0, 1)
+    if ddp and torch.device(device).type == "cuda":
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+        torch.cuda.set_device(device)
     net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     curve, val_curve = [], []
     best, best_state, best_epoch, bad = math.inf, None, 0, 0
+    start, finished = 0, False
+    if checkpoint is not None and os.path.exists(checkpoint):
+        ckpt = _read_checkpoint(checkpoint, fingerprint)
+        try:
+            net.load_state_dict(ckpt["net"])
+            opt.load_state_dict(ckpt["optimizer"])
+            start, finished = int(ckpt["epoch"]), bool(ckpt["finished"])
+            best, best_epoch, bad = float(ckpt["best"]), int(ckpt["best_epoch"]), int(ckpt["bad"])
+            best_state = ckpt["best_state"]
+            curve, val_curve = list(ckpt["loss_curve"]), list(ckpt["val_loss_curve"])
+            _set_rng_state(ckpt["rng"], device)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"checkpoint {checkpoint} does not fit this model ({err}); delete "
+                             "it to start afresh.") from None
+    elif ddp:   # identical window draws on every rank even for random_state=None
+        state = torch.get_rng_state().to(device)      # nccl only moves CUDA tensors
+        torch.distributed.broadcast(state, 0)
+        torch.set_rng_state(state.cpu())
+    model = _Loss(net, loss_fn)
+    if ddp:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[torch.device(device).index] if "cuda" in str(device) else None,
+            static_graph=True)      # one graph every step; unused parameters are fine
 
     def to_device(batch):
         return tuple(None if t is None else t.to(device, non_blocking=True) for t in batch)
 
-    bar = tqdm(range(max_epochs), desc=desc, disable=not verbose, leave=False)
-    for epoch in bar:
-        net.train()
+    def reduce(*values):
+        if not ddp:
+            return values
+        t = torch.stack([torch.as_tensor(v, dtype=torch.float64, device=device)
+                         for v in values])
+        torch.distributed.all_reduce(t)
+        return tuple(t.tolist())
+
+    def save(epoch, done):
+        if checkpoint is None or rank != 0:
+            return
+        write_checked({"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": epoch,
+                       "finished": done, "net": net.state_dict(), "optimizer": opt.state_dict(),
+                       "best": best, "best_epoch": best_epoch, "bad": bad,
+                       "best_state": best_state, "loss_curve": curve,
+                       "val_loss_curve": val_curve, "rng": _rng_state(device)},
+                      checkpoint, CHECKPOINT_FORMAT)
+
+    bar = tqdm(range(start, max_epochs), desc=desc, disable=not verbose or rank != 0,
+               leave=False, initial=start, total=max_epochs)
+    for epoch in ([] if finished else bar):
+        model.train()
         total, count = torch.zeros((), device=device), torch.zeros((), device=device)
-        for batch in train_batches():
-            loss_sum, n = loss_fn(net, to_device(batch))
-            if n == 0:
+        batches = train_batches()
+        for batch in (_shard(batches, rank, world) if ddp else batches):
+            loss_sum, n = model(*to_device(batch))
+            if n == 0 and not ddp:   # every rank must step together under DDP
                 continue
             opt.zero_grad(set_to_none=True)
-            (loss_sum / n).backward()
+            (loss_sum / n.clamp(min=1) if ddp else loss_sum / n).backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
             opt.step()
             total += loss_sum.detach()
             count += n
-        epoch_loss = (total / count.clamp(min=1)).item()
+        total, count = reduce(total, count) if ddp else (total, count)
+        epoch_loss = float(total / max(count, 1)) if ddp else (total / count.clamp(min=1)).item()
         if not math.isfinite(epoch_loss):
             raise FloatingPointError(f"training loss became {epoch_loss} at epoch {epoch + 1}; "
                                      "lower lr or check the data scale.")
         curve.append(epoch_loss)
         score = epoch_loss
         if val_batches is not None:
-            net.eval()
+            model.eval()
             with torch.no_grad():
                 v_total, v_count = 0.0, 0
-                for batch in val_batches():
+                for i, batch in enumerate(val_batches()):
+                    if i % world != rank:
+                        continue
                     s, n = loss_fn(net, to_device(batch))
                     v_total, v_count = v_total + s.item(), v_count + n.item()
+                v_total, v_count = reduce(v_total, v_count)
             score = v_total / max(v_count, 1)
             val_curve.append(score)
         bar.set_postfix(loss=f"{epoch_loss:.4f}",
                         **({"val": f"{score:.4f}"} if val_batches is not None else {}))
+        stop = False
         if score < best - 1e-6:
             best, best_epoch, bad = score, epoch, 0
             best_state = copy.deepcopy(net.state_dict())
         else:
             bad += 1
-            if val_batches is not None and bad >= patience:
-                break
+            stop = val_batches is not None and bad >= patience
+        save(epoch + 1, stop or epoch + 1 == max_epochs)
+        if stop:
+            break
     bar.close()
     if best_state is not None and val_batches is not None:
         net.load_state_dict(best_state)

@@ -1,6 +1,8 @@
 """Per-class generative classifier: one density per class, Bayes rule on the likelihoods."""
 
+import inspect
 import numbers
+import os
 
 import numpy as np
 import pandas as pd
@@ -45,8 +47,10 @@ def _take(X, idx):
     return np.asarray(X)[idx]
 
 
-def _fit_one(estimator, X):
-    return estimator.fit(X)
+def _fit_one(estimator, X, checkpoint=None):
+    if checkpoint is None:
+        return estimator.fit(X)
+    return estimator.fit(X, checkpoint=checkpoint)
 
 
 class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -138,8 +142,12 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_classification_targets(y)
         return y
 
-    def fit(self, X, y):
-        """Fit one clone of ``estimator`` on the samples of each class."""
+    def fit(self, X, y, *, checkpoint=None):
+        """Fit one clone of ``estimator`` on the samples of each class.
+
+        ``checkpoint``: a path prefix; the density of class ``k`` (its position in
+        ``classes_``) checkpoints to ``f"{checkpoint}.{k}"`` (tsargen densities only), so an
+        interrupted fit resumes every class where it stopped."""
         X = _check_X(X)
         y = self._check_y(X, y)
         classes, codes = np.unique(y, return_inverse=True)
@@ -161,10 +169,15 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if self.n_jobs is not None and not isinstance(self.n_jobs, numbers.Integral):
             raise ValueError(f"n_jobs must be an integer or None, got {self.n_jobs!r}.")
         base = self._base_estimator()
+        if checkpoint is not None and "checkpoint" not in inspect.signature(base.fit).parameters:
+            raise TypeError(f"checkpoint needs a tsargen density; {type(base).__name__}.fit "
+                            "takes no checkpoint.")
+        paths = [None if checkpoint is None else f"{os.fspath(checkpoint)}.{k}"
+                 for k in range(len(classes))]
         parts = [_take(X, np.flatnonzero(codes == k)) for k in range(len(classes))]
         try:
             fitted = Parallel(n_jobs=self.n_jobs)(
-                delayed(_fit_one)(clone(base), part) for part in parts)
+                delayed(_fit_one)(clone(base), part, path) for part, path in zip(parts, paths))
         except ValueError as err:
             small = [classes[k] for k in range(len(classes)) if counts[k] < 2]
             hint = (f" (classes {small!r} have a single sample; collect more or drop them)"

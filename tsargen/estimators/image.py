@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
 from ._base import TsargenEstimator, check_labels, make_seed, resolve_device, seeded
-from ._training import MIN_BATCHES, train
+from ._training import MIN_BATCHES, fit_fingerprint, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
 
@@ -143,9 +143,12 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         return check_labels(y, n, getattr(self, "classes_", None), fitting, what="image")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, checkpoint=None):
         """Fit the density on images ``X``; labels ``y`` (one per image) make it
-        class-conditional. Returns self."""
+        class-conditional. Returns self.
+
+        ``checkpoint``: a file the training state is saved to after every epoch and resumed
+        from when it exists (an interrupted fit then ends exactly as an uninterrupted one)."""
         self._check_params()
         values, arr = self._check_X(X, fitted=False)
         labels = self._check_labels(y, len(values), fitting=True)
@@ -165,7 +168,9 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
                 net, lambda: self._train_batches(images, codes, train_idx),
                 (lambda: self._val_batches(images, codes, val_idx)) if len(val_idx) else None,
                 _image_nll, max_epochs=self.max_epochs, lr=self.lr, patience=self.patience,
-                verbose=self.verbose, device=device, desc=type(self).__name__)
+                verbose=self.verbose, device=device, desc=type(self).__name__,
+                checkpoint=checkpoint, fingerprint="" if checkpoint is None else fit_fingerprint(
+                    self, images, codes, train_idx, val_idx))
         self.network_ = net.cpu().eval()
         self.receptive_field_ = net.receptive_field
         self.n_channels_ = c

@@ -18,7 +18,7 @@ from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
 from ._base import (TsargenEstimator, check_horizon, check_labels, check_panel, check_series, future_index,
                     is_series_list, make_seed, resolve_device, seeded)
-from ._training import SeriesBank, train, window_nll
+from ._training import SeriesBank, fit_fingerprint, train, window_nll
 
 _SCORE_BATCH = 256
 
@@ -132,8 +132,9 @@ class _WaveNetParams(TsargenEstimator):
                     net.input_scale[s["channels"]] = max(half, 0.5)
         return net
 
-    def _fit_network(self, net, bank, device):
-        """Fit heads on the training values, then run the training loop."""
+    def _fit_network(self, net, bank, device, checkpoint=None):
+        """Fit heads on the training values, then run the training loop (resumable from
+        ``checkpoint``, see :func:`~tsargen.estimators._training.train`)."""
         values = torch.cat([bank.data[bank.offsets[i] + a: bank.offsets[i] + b]
                             for i, (a, b) in enumerate(bank.train_ranges)])
         net.heads.fit(values)
@@ -144,7 +145,9 @@ class _WaveNetParams(TsargenEstimator):
             (lambda: bank.val_batches(self.batch_size)) if has_val else None,
             lambda n, b: window_nll(n, b, bank.pad),
             max_epochs=self.max_epochs, lr=self.lr, patience=self.patience,
-            verbose=self.verbose, device=device, desc=type(self).__name__)
+            verbose=self.verbose, device=device, desc=type(self).__name__, checkpoint=checkpoint,
+            fingerprint="" if checkpoint is None else fit_fingerprint(
+                self, bank.data, bank.cov, bank.labels, bank.train_ranges, bank.val_ranges))
         return result
 
     def _n_targets(self, lengths):
@@ -322,8 +325,11 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         return [_as_tensor((s - loc) / scale) for s in series]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None):
-        """Fit the density on a panel ``X``; labels ``y`` make it class-conditional."""
+    def fit(self, X, y=None, *, checkpoint=None):
+        """Fit the density on a panel ``X``; labels ``y`` make it class-conditional.
+
+        ``checkpoint``: a file the training state is saved to after every epoch and resumed
+        from when it exists (an interrupted fit then ends exactly as an uninterrupted one)."""
         self._check_params()
         series, kind = self._check_X(X, fitted=False)
         labels = self._check_labels(y, len(series), fitting=True)
@@ -354,7 +360,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
                                       n_classes=0 if classes is None else len(classes))
             bank = SeriesBank(scaled, rf, self._n_targets(lengths), covariates=covs,
                               labels=labels, train_ranges=train_ranges, val_ranges=val_ranges)
-            result = self._fit_network(net, bank, device)
+            result = self._fit_network(net, bank, device, checkpoint)
         self.network_ = net.cpu().eval()
         self.receptive_field_ = rf
         self.n_channels_ = c
@@ -660,9 +666,12 @@ class WaveNetForecaster(_WaveNetParams):
         return loc, scale
 
     # ------------------------------------------------------------------ fit
-    def fit(self, y, X=None):
+    def fit(self, y, X=None, *, checkpoint=None):
         """Fit one global model on a series ``y`` or a list of series, with optional
-        covariates ``X`` (one row per timestep of ``y``, known in advance for forecasting)."""
+        covariates ``X`` (one row per timestep of ``y``, known in advance for forecasting).
+
+        ``checkpoint``: a file the training state is saved to after every epoch and resumed
+        from when it exists (an interrupted fit then ends exactly as an uninterrupted one)."""
         self._check_params()
         values, metas, many = self._check_targets(y)
         lengths = [v.shape[0] for v in values]
@@ -698,7 +707,7 @@ class WaveNetForecaster(_WaveNetParams):
             bank = SeriesBank(scaled, rf, self._n_targets(cut), covariates=cov_t,
                               train_ranges=[(0, k) for k in cut],
                               val_ranges=[(k, t) for k, t in zip(cut, lengths)])
-            result = self._fit_network(net, bank, device)
+            result = self._fit_network(net, bank, device, checkpoint)
         self.network_ = net.cpu().eval()
         self.receptive_field_ = rf
         self.n_channels_ = c

@@ -1,0 +1,231 @@
+"""The ``tsargen`` command line and the rolling-origin backtest behind ``tsargen evaluate``."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+import tsargen
+from tsargen.cli import main, parse_value
+from tsargen.metrics import crps, mase, smape
+from tsargen.model_selection import backtest
+
+from .conftest import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_ARGS = [f"--param={k}={v}" for k, v in {**TINY, "n_paths": 50}.items()]
+
+
+@pytest.fixture(scope="module")
+def csv(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    n = 240
+    df = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=n, freq="D").strftime(
+                           "%Y-%m-%d"),
+                       "load": np.sin(np.arange(n) / 5) + 0.1 * rng.normal(size=n),
+                       "temp": np.cos(np.arange(n) / 7) + 0.1 * rng.normal(size=n),
+                       "site": "north"})
+    path = tmp_path_factory.mktemp("cli") / "data.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(csv):
+    out = csv.parent / "model.tsargen"
+    rc = main(["fit", str(csv), "--time-column", "date", "--columns", "load,temp", "-o",
+               str(out), "--estimator", "WaveNetForecaster", "--param", "horizon=5"]
+              + TINY_ARGS)
+    assert rc == 0 and out.is_file()
+    return out
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert err.startswith("tsargen") and "error" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_param_values_are_parsed():
+    assert parse_value("3") == 3 and parse_value("0.5") == 0.5
+    assert parse_value("true") is True and parse_value("None") is None
+    assert parse_value("student_t") == "student_t"
+    assert parse_value('{"load": "gaussian", "temp": "student_t"}') == {
+        "load": "gaussian", "temp": "student_t"}
+
+
+def test_fit_writes_a_model_with_the_given_params(model):
+    est = tsargen.load(model)
+    assert type(est).__name__ == "WaveNetForecaster"
+    assert est.horizon == 5 and est.n_layers == TINY["n_layers"] and est.n_paths == 50
+    assert est.n_channels_ == 2 and est.meta_[0]["columns"] == ["load", "temp"]
+
+
+def test_forecast_csv_has_points_and_quantiles(model, csv, tmp_path):
+    out = tmp_path / "fc.csv"
+    assert main(["forecast", str(model), "--horizon", "4", "--quantiles", "0.1,0.9",
+                 "-o", str(out)]) == 0
+    fc = pd.read_csv(out, index_col=0, parse_dates=True)
+    assert list(fc.columns) == ["load", "load_q0.1", "load_q0.9", "temp", "temp_q0.1",
+                                "temp_q0.9"]
+    assert list(fc.index) == list(pd.date_range("2021-08-29", periods=4, freq="D"))
+    assert (fc["load_q0.1"] <= fc["load_q0.9"]).all() and (fc["temp_q0.1"] <= fc["temp_q0.9"]).all()
+    expected = tsargen.load(model).predict(4)
+    np.testing.assert_allclose(fc[["load", "temp"]].to_numpy(), expected.to_numpy())
+    # from a new history: the forecast starts after its end
+    short = tmp_path / "recent.csv"
+    pd.read_csv(csv).iloc[:100].to_csv(short, index=False)
+    assert main(["forecast", str(model), "--data", str(short), "--time-column", "date",
+                 "--columns", "load,temp", "-o", str(out)]) == 0
+    fc = pd.read_csv(out, index_col=0, parse_dates=True)
+    assert len(fc) == 5 and fc.index[0] == pd.Timestamp("2021-04-11")
+
+
+def test_sample_and_score(model, csv, tmp_path, capsys):
+    out = tmp_path / "paths.csv"
+    assert main(["sample", str(model), "-n", "3", "--horizon", "4", "-o", str(out)]) == 0
+    paths = pd.read_csv(out)
+    assert list(paths.columns) == ["sample", "time", "load", "temp"] and len(paths) == 12
+    capsys.readouterr()
+    assert main(["score", str(model), str(csv), "--time-column", "date", "--columns",
+                 "load,temp"]) == 0
+    printed = float(capsys.readouterr().out)
+    df = pd.read_csv(csv, index_col="date", parse_dates=True)[["load", "temp"]]
+    assert printed == pytest.approx(tsargen.load(model).score(df.asfreq("D")), rel=1e-5)
+
+
+def test_density_fit_sample_score(tmp_path):
+    rng = np.random.default_rng(1)
+    panel = pd.DataFrame(rng.normal(size=(12, 20)), columns=[f"t{i}" for i in range(20)])
+    panel["label"] = ["a", "b"] * 6
+    data, model = tmp_path / "panel.csv", tmp_path / "d.tsargen"
+    panel.to_csv(data, index=False)
+    assert main(["fit", str(data), "--estimator", "WaveNetDensity", "--label-column", "label",
+                 "-o", str(model), "--checkpoint", str(tmp_path / "fit.ckpt")]
+                + TINY_ARGS[:-1]) == 0
+    assert (tmp_path / "fit.ckpt").is_file()
+    est = tsargen.load(model)
+    np.testing.assert_array_equal(est.classes_, ["a", "b"])
+    scores = tmp_path / "scores.csv"
+    assert main(["score", str(model), str(data), "--label-column", "label", "-o",
+                 str(scores)]) == 0
+    got = pd.read_csv(scores)["log_likelihood"].to_numpy()
+    np.testing.assert_allclose(got, est.score_samples(panel.iloc[:, :20].to_numpy(),
+                                                      panel["label"].to_numpy()), rtol=1e-9)
+    draws = tmp_path / "draws.npy"
+    assert main(["sample", str(model), "-n", "4", "--length", "15", "-o", str(draws)]) == 0
+    assert np.load(draws).shape == (4, 15)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["fit", "missing.csv", "-o", "m"], "no such file"),
+    (["fit", "{csv}", "-o", "{tmp}/m", "--estimator", "Nope"], "unknown estimator"),
+    (["fit", "{csv}", "-o", "{tmp}/m", "--param", "depth=3"], "no parameter"),
+    (["fit", "{csv}", "-o", "{tmp}/m", "--param", "depth"], "key=value"),
+    (["fit", "{csv}", "-o", "{tmp}/m", "--time-column", "date"], "not numeric"),
+    (["fit", "{csv}", "-o", "{tmp}/m", "--time-column", "when"], "no column 'when'"),
+    (["fit", "{csv}", "-o", "{tmp}/m", "--columns", "load", "--param", "lr=-1"], "lr must"),
+    (["fit", "{inf}", "-o", "{tmp}/m"], "inf"),
+    (["forecast", "{bad}"], "not a readable tsargen model"),
+    (["forecast", "{csv}"], "not a readable"),
+    (["fit", "{csv}"], "required"),
+    (["frobnicate"], "invalid choice"),
+    (["forecast", "{model}", "--horizon", "zero"], "invalid int"),
+    (["evaluate", "{csv}", "--columns", "load", "--time-column", "date", "--horizon", "500"],
+     "too short"),
+])
+def test_bad_input_gives_one_line_and_nonzero_exit(args, needle, csv, model, tmp_path, capsys):
+    bad = tmp_path / "bad.tsargen"
+    bad.write_bytes(model.read_bytes()[:300])
+    inf = tmp_path / "inf.csv"
+    pd.DataFrame({"x": [1.0, np.inf, 2.0] * 20}).to_csv(inf, index=False)
+    args = [a.format(csv=csv, tmp=tmp_path, bad=bad, model=model, inf=inf) for a in args]
+    assert main(args) != 0
+    assert needle in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("command", ["fit", "forecast", "sample", "score", "evaluate"])
+def test_help_of_every_command(command, capsys):
+    assert main([command, "--help"]) == 0
+    assert capsys.readouterr().out.startswith(f"usage: tsargen {command}")
+
+
+def test_demo_command_forwards_its_options(capsys):
+    assert main(["demo", "--help"]) == 0
+    assert "--out" in capsys.readouterr().out
+
+
+def test_module_entry_point_in_a_subprocess(tmp_path):
+    bad = tmp_path / "x.csv"
+    bad.write_text("a,b\n1,oops\n")
+    run = subprocess.run([sys.executable, "-m", "tsargen", "fit", str(bad), "-o",
+                          str(tmp_path / "m")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "not numeric" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+# ---------------------------------------------------------------------- backtest
+class LastValue:
+    """Repeat the last value; samples add +-1 around it (metrics computable by hand)."""
+
+    def __init__(self, spread=1.0):
+        self.spread = spread
+
+    def get_params(self, deep=True):
+        return {"spread": self.spread}
+
+    def set_params(self, **params):
+        self.spread = params.get("spread", self.spread)
+        return self
+
+    def fit(self, y):
+        self.last_ = np.asarray(y, dtype=float)[-1]
+        return self
+
+    def predict(self, horizon):
+        return np.full(horizon, self.last_)
+
+    def sample(self, n, horizon, random_state=None):
+        offsets = np.where(np.arange(n) % 2 == 0, -self.spread, self.spread)
+        return self.last_ + np.repeat(offsets[:, None], horizon, axis=1)
+
+
+def test_backtest_origins_and_metrics_by_hand():
+    y = np.arange(30.0) ** 1.5
+    table = backtest(LastValue(), y, horizon=3, n_origins=3, step=4, n_samples=10)
+    assert table["origin"].tolist() == [19, 23, 27]                 # the last ends at len(y)
+    for _, row in table.iterrows():
+        t = int(row["origin"])
+        truth, pred = y[t:t + 3], np.full(3, y[t - 1])
+        assert row["mase"] == pytest.approx(mase(truth, pred, y[:t]))
+        assert row["smape"] == pytest.approx(smape(truth, pred))
+        paths = y[t - 1] + np.repeat(np.where(np.arange(10) % 2 == 0, -1.0, 1.0)[:, None], 3, 1)
+        assert row["crps"] == pytest.approx(crps(truth, paths).mean())
+        assert row["coverage_0.1_0.9"] == np.mean(np.abs(truth - y[t - 1]) <= 1)
+
+
+def test_backtest_runs_through_the_joblib_backend():
+    y = pd.Series(np.sin(np.arange(60) / 3), index=pd.date_range("2020", periods=60, freq="h"))
+    serial = backtest(LastValue(), y, horizon=4, n_origins=4, n_samples=6)
+    with joblib.parallel_backend("threading", n_jobs=2):
+        parallel = backtest(LastValue(), y, horizon=4, n_origins=4, n_samples=6)
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert list(serial["time"]) == list(y.index[[44, 48, 52, 56]])
+
+
+def test_evaluate_command(csv, tmp_path):
+    out = tmp_path / "bt.csv"
+    assert main(["evaluate", str(csv), "--time-column", "date", "--columns", "load",
+                 "--horizon", "5", "--n-origins", "2", "--n-samples", "30", "-o", str(out)]
+                + TINY_ARGS) == 0
+    table = pd.read_csv(out)
+    assert len(table) == 3 and table["origin"].iloc[-1] == "mean"
+    assert {"mase", "smape", "crps", "pinball_0.5", "coverage_0.1_0.9"} <= set(table.columns)
+    assert np.isfinite(table["crps"].astype(float)).all()

@@ -1,0 +1,430 @@
+"""The ``tsargen`` command: fit, forecast, sample, score and backtest from the shell.
+
+Data files are CSV or Parquet (by extension; Parquet needs pyarrow or fastparquet) or ``.npy``
+arrays. For forecasters a file is one series: rows are timesteps, ``--time-column`` names the
+time index and ``--columns`` the target columns (default: every numeric column). For densities
+rows are samples (a panel ``(n_series, n_timesteps)``; ``--label-column`` gives class labels),
+or a ``.npy`` array of panels or images.
+
+Examples::
+
+    tsargen fit sales.csv --time-column date --columns units -o sales.tsargen \\
+        --estimator WaveNetForecaster --param horizon=14 --param max_epochs=50
+    tsargen forecast sales.tsargen --data sales.csv --time-column date --horizon 14
+    tsargen sample sales.tsargen -n 100 --horizon 14 -o paths.csv
+    tsargen score sales.tsargen recent.csv --time-column date
+    tsargen evaluate sales.csv --time-column date --horizon 14 --n-origins 5 --n-jobs 2
+    tsargen demo
+
+Errors print one line to stderr and exit with status 1 (2 for a bad command line).
+"""
+
+import argparse
+import ast
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PROG = "tsargen"
+
+
+class CommandError(Exception):
+    """A problem with the command line or the input: one line to stderr, no traceback."""
+
+
+class UsageError(CommandError):
+    """A malformed command line (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+# ---------------------------------------------------------------------------- helpers
+def _estimators():
+    """Estimator classes the command can build, by name."""
+    from . import estimators
+    from .estimators._base import TsargenEstimator
+
+    return {name: cls for name in dir(estimators)
+            if isinstance(cls := getattr(estimators, name), type)
+            and issubclass(cls, TsargenEstimator) and cls is not TsargenEstimator}
+
+
+def _is_forecaster(est):
+    return hasattr(est, "predict_quantiles")
+
+
+def parse_value(text):
+    """``--param`` value: JSON or a Python literal (numbers, true/false/null, lists, dicts),
+    else the string itself."""
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError):
+            continue
+    return text
+
+
+def _params(pairs):
+    params = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--param expects key=value, got {pair!r}.")
+        params[key.strip()] = parse_value(value.strip())
+    return params
+
+
+def _build(name, params):
+    classes = _estimators()
+    if name not in classes:
+        raise CommandError(f"unknown estimator {name!r}; choose one of {sorted(classes)}.")
+    cls = classes[name]
+    valid = cls().get_params(deep=False)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise CommandError(f"{name} has no parameter(s) {unknown}; valid: {sorted(valid)}.")
+    return cls(**params)
+
+
+def _split_columns(text):
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+
+def read_table(path, time_column=None, columns=None):
+    """CSV / Parquet -> DataFrame indexed by ``time_column`` (parsed as datetimes when it
+    holds dates), keeping ``columns`` (default: all numeric ones); ``.npy`` -> ndarray."""
+    path = Path(path)
+    if not path.is_file():
+        raise CommandError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if suffix in (".parquet", ".pq"):
+        try:
+            df = pd.read_parquet(path)
+        except ImportError as err:
+            raise CommandError(f"reading Parquet needs pyarrow or fastparquet ({err}).") from None
+    elif suffix in (".csv", ".txt", ".gz"):
+        df = pd.read_csv(path)
+    else:
+        raise CommandError(f"{path}: unsupported file type {suffix!r}; use .csv, .parquet or "
+                           ".npy.")
+    if time_column is not None:
+        if time_column not in df.columns:
+            raise CommandError(f"{path} has no column {time_column!r} (columns: "
+                               f"{list(df.columns)}).")
+        index = df.pop(time_column)
+        if not pd.api.types.is_numeric_dtype(index):
+            try:
+                index = pd.to_datetime(index)
+            except (ValueError, TypeError) as err:
+                raise CommandError(f"time column {time_column!r} is neither numeric nor dates "
+                                   f"({err}).") from None
+        df.index = pd.Index(index)
+        if isinstance(df.index, pd.DatetimeIndex) and df.index.freq is None and len(df) >= 3:
+            freq = pd.infer_freq(df.index)
+            if freq is not None:
+                df.index = pd.DatetimeIndex(df.index, freq=freq)
+    if columns is not None:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise CommandError(f"{path} has no column(s) {missing} (columns: "
+                               f"{list(df.columns)}).")
+        df = df[columns]
+    return df
+
+
+def _series(df):
+    """One forecasting series: a Series for one column, else the DataFrame."""
+    if isinstance(df, np.ndarray):
+        return df
+    numeric = df.select_dtypes(include=["number", "bool"])
+    if numeric.shape[1] == 0:
+        raise CommandError("the data has no numeric columns to model.")
+    if numeric.shape[1] != df.shape[1]:
+        dropped = [c for c in df.columns if c not in numeric.columns]
+        raise CommandError(f"columns {dropped} are not numeric; pick targets with --columns "
+                           "(and the index with --time-column).")
+    return numeric.iloc[:, 0] if numeric.shape[1] == 1 else numeric
+
+
+def _panel(df, label_column):
+    """Density data: rows are samples. Returns (X, labels or None)."""
+    if isinstance(df, np.ndarray):
+        if label_column is not None:
+            raise CommandError("--label-column needs a CSV/Parquet file.")
+        return df, None
+    labels = None
+    if label_column is not None:
+        if label_column not in df.columns:
+            raise CommandError(f"no label column {label_column!r} (columns: {list(df.columns)}).")
+        labels = df.pop(label_column).to_numpy()
+    return _series(df).to_numpy(dtype=float).reshape(len(df), -1), labels
+
+
+def _load(path):
+    from .estimators._base import load
+
+    if not Path(path).is_file():
+        raise CommandError(f"no such model file: {path}")
+    return load(path)
+
+
+def _write(df, out, index=True):
+    if out in (None, "-"):
+        df.to_csv(sys.stdout, index=index)
+    else:
+        df.to_csv(out, index=index)
+
+
+def _quantiles(text):
+    try:
+        q = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise CommandError(f"--quantiles must be comma-separated numbers, got {text!r}.") \
+            from None
+    return q
+
+
+def _frame(arr, index=None, columns=None):
+    arr = np.asarray(arr)
+    return pd.DataFrame(arr.reshape(arr.shape[0], -1), index=index, columns=columns)
+
+
+def _names(y, n_channels):
+    if isinstance(y, pd.DataFrame):
+        return [str(c) for c in y.columns]
+    if isinstance(y, pd.Series):
+        return [str(y.name if y.name is not None else "y")]
+    return [f"y{c}" for c in range(n_channels)] if n_channels > 1 else ["y"]
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_fit(args):
+    est = _build(args.estimator, _params(args.param))
+    data = read_table(args.data, args.time_column, _split_columns(args.columns))
+    kwargs = {} if args.checkpoint is None else {"checkpoint": args.checkpoint}
+    if _is_forecaster(est):
+        if args.label_column is not None:
+            raise CommandError("--label-column is for densities; forecasters take one series.")
+        est.fit(_series(data), **kwargs)
+    else:
+        X, labels = _panel(data, args.label_column)
+        est.fit(X, labels, **kwargs)
+    est.save(args.output)
+    print(f"fitted {type(est).__name__} in {est.n_iter_} epochs; wrote {args.output}",
+          file=sys.stderr)
+
+
+def _history(args):
+    if args.data is None:
+        return None
+    return _series(read_table(args.data, args.time_column, _split_columns(args.columns)))
+
+
+def cmd_forecast(args):
+    est = _load(args.model)
+    if not _is_forecaster(est):
+        raise CommandError(f"{args.model} holds a {type(est).__name__}, not a forecaster.")
+    y = _history(args)
+    q = _quantiles(args.quantiles)
+    point = est.predict(args.horizon, y=y)
+    quant = est.predict_quantiles(args.horizon, quantiles=q, y=y)
+    index = point.index if isinstance(point, (pd.Series, pd.DataFrame)) else None
+    h = len(point)
+    names = _names(y if y is not None else point, est.n_channels_)
+    point_arr = np.asarray(point, dtype=float).reshape(h, -1)
+    quant_arr = np.asarray(quant, dtype=float).reshape(h, len(names), len(q))
+    cols = {}
+    for c, name in enumerate(names):
+        cols[name] = point_arr[:, c]
+        for k, level in enumerate(q):
+            cols[f"{name}_q{level:g}"] = quant_arr[:, c, k]
+    out = pd.DataFrame(cols, index=index)
+    if index is None:
+        out.index = pd.RangeIndex(1, h + 1, name="step")
+    elif out.index.name is None:
+        out.index.name = "time"
+    _write(out, args.output)
+
+
+def cmd_sample(args):
+    est = _load(args.model)
+    if _is_forecaster(est):
+        y = _history(args)
+        paths = est.sample(args.n_samples, args.horizon, y=y, random_state=args.seed)
+        if isinstance(paths, pd.DataFrame):
+            _write(paths, args.output)
+            return
+        n, h = paths.shape[:2]
+        names = _names(y, paths.shape[2] if paths.ndim == 3 else 1)
+        flat = pd.DataFrame(np.asarray(paths).reshape(n * h, -1), columns=names)
+        flat.insert(0, "step", np.tile(np.arange(1, h + 1), n))
+        flat.insert(0, "sample", np.repeat(np.arange(n), h))
+        _write(flat, args.output, index=False)
+        return
+    kwargs = {"random_state": args.seed}
+    if args.length is not None:
+        kwargs["length"] = args.length
+    draws = np.asarray(est.sample(args.n_samples, **kwargs))
+    if args.output and args.output.endswith(".npy"):
+        np.save(args.output, draws)
+        return
+    _write(_frame(draws), args.output, index=False)
+
+
+def cmd_score(args):
+    est = _load(args.model)
+    data = read_table(args.data, args.time_column, _split_columns(args.columns))
+    if _is_forecaster(est):
+        y = _series(data)
+        if args.steps:
+            steps = est.score_steps(y)
+            _write(steps.to_frame() if isinstance(steps, pd.Series) else _frame(steps)
+                   if isinstance(steps, np.ndarray) else steps, args.output)
+        else:
+            print(f"{est.score(y):.6g}")
+        return
+    X, labels = _panel(data, args.label_column)
+    scores = est.score_samples(X, labels)
+    if args.steps:
+        _write(_frame(est.score_steps(X, labels)), args.output, index=False)
+    else:
+        _write(pd.DataFrame({"log_likelihood": scores}), args.output, index=False)
+
+
+def cmd_evaluate(args):
+    from .model_selection import backtest
+
+    params = _params(args.param)
+    est = _build(args.estimator, params)
+    if not _is_forecaster(est):
+        raise CommandError(f"evaluate backtests forecasters; {args.estimator} is not one.")
+    y = _series(read_table(args.data, args.time_column, _split_columns(args.columns)))
+    table = backtest(est, y, horizon=args.horizon, n_origins=args.n_origins, step=args.step,
+                     quantiles=_quantiles(args.quantiles), sp=args.sp,
+                     n_samples=args.n_samples, n_jobs=args.n_jobs)
+    summary = table.drop(columns=[c for c in ("origin", "time") if c in table]).mean()
+    summary_row = {**{c: "mean" if c in ("origin", "time") else summary[c] for c in table}}
+    _write(pd.concat([table, pd.DataFrame([summary_row])], ignore_index=True), args.output,
+           index=False)
+
+
+def cmd_demo(args):
+    from . import demo
+
+    demo.main(args.rest)
+
+
+# ---------------------------------------------------------------------------- parser
+def _data_options(p, columns_help="target columns, comma-separated (default: all numeric)"):
+    p.add_argument("--time-column", help="column holding the time index")
+    p.add_argument("--columns", help=columns_help)
+
+
+def build_parser():
+    parser = _Parser(prog=PROG, description="Autoregressive generative models for signals.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("fit", help="fit an estimator on a CSV/Parquet/.npy file, save it",
+                       description="Fit an estimator and write it to a model file.")
+    p.add_argument("data", help="training data (.csv, .parquet or .npy)")
+    p.add_argument("-o", "--output", required=True, help="model file to write")
+    p.add_argument("--estimator", default="WaveNetForecaster",
+                   help="estimator class name (default: WaveNetForecaster)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="estimator parameter, repeatable (e.g. --param max_epochs=50)")
+    p.add_argument("--label-column", help="densities: column of class labels")
+    p.add_argument("--checkpoint", help="save training state here each epoch; resume from it")
+    _data_options(p)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("forecast", help="point forecasts and quantiles as CSV",
+                       description="Forecast from a fitted forecaster: one column per target "
+                       "(the point forecast) and one per target and quantile.")
+    p.add_argument("model", help="model file written by 'tsargen fit'")
+    p.add_argument("--data", help="recent history to forecast from (default: the training "
+                   "series)")
+    p.add_argument("--horizon", type=int, help="steps ahead (default: the model's horizon)")
+    p.add_argument("--quantiles", default="0.1,0.5,0.9", help="comma-separated levels")
+    p.add_argument("-o", "--output", help="CSV to write (default: stdout)")
+    _data_options(p)
+    p.set_defaults(func=cmd_forecast)
+
+    p = sub.add_parser("sample", help="draw sample paths / new samples as CSV",
+                       description="Sample future paths (forecasters) or new series/images "
+                       "(densities).")
+    p.add_argument("model")
+    p.add_argument("-n", "--n-samples", type=int, default=100)
+    p.add_argument("--horizon", type=int, help="forecasters: steps ahead")
+    p.add_argument("--length", type=int, help="sequence densities: timesteps per sample")
+    p.add_argument("--data", help="forecasters: history to continue")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", help="CSV (or .npy for densities) to write; default "
+                   "stdout")
+    _data_options(p)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("score", help="log-likelihood of data under a model",
+                       description="Forecasters: mean one-step log-likelihood (printed); "
+                       "densities: log-likelihood per sample (CSV).")
+    p.add_argument("model")
+    p.add_argument("data")
+    p.add_argument("--steps", action="store_true", help="per-element log-likelihoods")
+    p.add_argument("--label-column", help="densities: column of class labels")
+    p.add_argument("-o", "--output", help="CSV to write (default: stdout)")
+    _data_options(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("evaluate", help="rolling-origin backtest (MASE, sMAPE, CRPS, ...)",
+                       description="Refit a forecaster at several origins and score its "
+                       "forecasts with tsargen.metrics; the fits run through joblib.")
+    p.add_argument("data")
+    p.add_argument("--estimator", default="WaveNetForecaster")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE")
+    p.add_argument("--horizon", type=int, required=True)
+    p.add_argument("--n-origins", type=int, default=5)
+    p.add_argument("--step", type=int, help="distance between origins (default: horizon)")
+    p.add_argument("--sp", type=int, default=1, help="seasonal period scaling MASE")
+    p.add_argument("--quantiles", default="0.1,0.5,0.9")
+    p.add_argument("--n-samples", type=int, default=200)
+    p.add_argument("--n-jobs", type=int, help="parallel fits (joblib)")
+    p.add_argument("-o", "--output", help="CSV to write (default: stdout)")
+    _data_options(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    sub.add_parser("demo", help="forecast yearly sunspots (tsargen.demo; 'demo --help' for "
+                   "its options)")
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status (0 success, 1 failure, 2 usage)."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv[:1] == ["demo"]:    # everything after 'demo' belongs to tsargen.demo
+            args = argparse.Namespace(func=cmd_demo, rest=argv[1:])
+        else:
+            args = parser.parse_args(argv)
+        args.func(args)
+    except SystemExit as exc:           # --help, and argparse's own exits
+        return exc.code if isinstance(exc.code, int) else 0
+    except UsageError as err:
+        print(" ".join(str(err).split()), file=sys.stderr)
+        return 2
+    except CommandError as err:
+        print(f"{PROG}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, KeyError, OSError, ImportError, FloatingPointError) as err:
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 1
+    return 0
