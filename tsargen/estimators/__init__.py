@@ -4,6 +4,8 @@ from ._base import TsargenEstimator, load
 from .classifier import GenerativeClassifier
 from .image import GatedPixelCNNDensity, PixelCNNDensity
 from .sequence import WaveNetDensity, WaveNetForecaster
+from .signal_image import SignalImageForecaster
 
 __all__ = ["GenerativeClassifier", "TsargenEstimator", "WaveNetDensity", "WaveNetForecaster", "load"]
 __all__ += ["GatedPixelCNNDensity", "PixelCNNDensity"]
+__all__ += ["SignalImageForecaster"]
