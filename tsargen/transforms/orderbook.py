@@ -34,7 +34,10 @@ class OrderBookImage(TransformerMixin, BaseEstimator):
     n_ticks : int, default=10
         Price bins on each side of the mid.
     tick_size : float, default=0.01
-        Price grid of the book, in the price columns' units.
+        Width of a price bin, in the price columns' units: the book's tick for a lossless
+        image (``inverse_transform`` then returns the book's prices), or a multiple of it to
+        see further from the mid with fewer bins (levels in a bin are summed; the inverse
+        puts them at the bin's grid price nearest the mid).
     resample : str or None, default=None
         A pandas offset (e.g. ``"1s"``): one row per interval of a DatetimeIndex holding the
         book as it stood at the interval's end (last event, carried forward through empty
