@@ -66,6 +66,23 @@ def test_score_steps_is_causal_in_time_and_bins(cls):
         assert not np.allclose(new[~before], base[~before])    # the perturbation is seen
 
 
+def test_score_steps_is_causal_over_channels_too():
+    f = _forecaster().fit(_levels_stream(40, c=2))
+    y = _levels_stream(9, c=2, seed=1)
+    base = f.score_steps(y)
+    assert base.shape == y.shape
+    for t, b, c in [(2, 3, 0), (2, 3, 1), (7, 0, 1)]:
+        y2 = y.copy()
+        y2[t, b, c] = (y2[t, b, c] + 2) % 4
+        new = f.score_steps(y2)
+        before = np.zeros(y.shape, dtype=bool)
+        before[:t] = True
+        before[t, :b] = True
+        before[t, b, :c] = True
+        np.testing.assert_allclose(new[before], base[before], rtol=0, atol=1e-6)
+        assert not np.allclose(new[~before], base[~before])
+
+
 def test_score_is_exactly_normalised_over_the_last_row():
     f = _forecaster(n_levels=2).fit(_levels_stream(40, w=3, n_levels=2))
     y = _levels_stream(6, w=3, n_levels=2, seed=3)          # exactly one window
