@@ -444,7 +444,8 @@ def write_report(results, meta, stem, plots):
                 f"{s['n_rows']} rows x {s['n_bins']} bins ({s['image']}); trained on the first "
                 f"{s['train_rows']} rows; context {s['context']}, horizon {s['horizon']}, "
                 f"forecasts of {s['forecast_rows']} s from {s['n_origins']} origins x "
-                f"{s['n_paths']} paths. NLL: nats per bin; CRPS: per bin, in log1p(size) units.", "",
+                f"{s['n_paths']} paths. NLL: nats per bin; CRPS: per bin, in log1p(size) "
+                "units.", "",
                 table(results["lobster"]["rows"], ["NLL", "CRPS 10 s", "CRPS 20 s", "fit s",
                                                    "sample s", "paths/s", "epochs"]), ""]
         out += _ratios(results["lobster"]["rows"], ["NLL", "CRPS 20 s"], ["persistence"])

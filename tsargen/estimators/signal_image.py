@@ -22,7 +22,7 @@ import torch
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from ..audio import mu_law_decode, mu_law_encode
+from ..audio import mu_law_decode
 from ..transforms import MuLaw, Quantizer
 from ._base import (TsargenEstimator, _check_values, check_horizon, check_index, check_series,
                     future_index, make_seed, seeded)
@@ -369,7 +369,7 @@ class SignalImageForecaster(TsargenEstimator):
             cond = cond.repeat_interleave(n_paths, 0)
         block_seeds = np.random.RandomState(seed).randint(0, 2**31 - 1, size=math.ceil(fh / h))
         done = 0
-        for k, bseed in enumerate(block_seeds):
+        for bseed in block_seeds:
             step = min(h, fh - done)
             known = x[:, :, -ctx:]
             rc = None if cond is None else cond[:, :, done:done + ctx + step]
