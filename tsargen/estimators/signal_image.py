@@ -105,6 +105,11 @@ class SignalImageForecaster(TsargenEstimator):
     stream in the forecasting windows: the first ``context + horizon`` rows as one window,
     then each following block of ``horizon`` rows given the ``context`` rows before it.
 
+    A convolutional density sees ``density_.receptive_field_`` rows above a row at most, so
+    a ``context`` beyond that adds nothing for PixelCNN / Gated PixelCNN: grow ``n_layers``
+    or ``kernel_size`` for series with long periods (e.g. one heartbeat of spectrogram
+    frames).
+
     Examples
     --------
     >>> import numpy as np
