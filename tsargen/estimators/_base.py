@@ -221,6 +221,21 @@ def resolve_device(device):
 
 
 # ---------------------------------------------------------------------------- persistence
+def _tsargen_class(name):
+    """A tsargen estimator or transformer class by name (nested estimators in model files)."""
+    from .. import estimators, transforms
+
+    for module in (estimators, transforms):
+        cls = getattr(module, str(name), None)
+        if isinstance(cls, type) and issubclass(cls, BaseEstimator):
+            return cls
+    raise ValueError(f"unknown nested estimator class {name!r} in model file")
+
+
+def _is_tsargen_estimator(value):
+    return isinstance(value, BaseEstimator) and type(value).__module__.startswith("tsargen.")
+
+
 def _encode(value, path):
     """Fitted state -> objects ``torch.load(weights_only=True)`` accepts."""
     from ..networks import NETWORKS
@@ -229,6 +244,10 @@ def _encode(value, path):
         return value
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
+    if _is_tsargen_estimator(value):              # a nested estimator, fitted or not
+        return {"__estimator__": type(value).__name__, "params": _json_params(value),
+                "fitted": {k: _encode(v, f"{path}.{k}") for k, v in vars(value).items()
+                           if k.endswith("_") and not k.startswith("__")}}
     if isinstance(value, torch.nn.Module):
         name = type(value).__name__
         if name not in NETWORKS:
@@ -264,6 +283,11 @@ def _decode(value):
 
     if not isinstance(value, dict):
         return value
+    if "__estimator__" in value:
+        est = _tsargen_class(value["__estimator__"])(**_decode_json(json.loads(value["params"])))
+        for key, item in value["fitted"].items():
+            setattr(est, key, _decode(item))
+        return est
     if "__network__" in value:
         net = NETWORKS[value["__network__"]](**json.loads(value["config"]))
         net.load_state_dict(value["state"])
@@ -311,12 +335,17 @@ def _encode_json(value):
         return value
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
+    if _is_tsargen_estimator(value):              # e.g. a density inside a forecaster
+        return {"__estimator__": type(value).__name__,
+                "params": _encode_json(value.get_params(deep=False))}
     raise TypeError(f"parameter value {value!r} is not JSON-serialisable")
 
 
 def _decode_json(value):
     if isinstance(value, dict) and "__pairs__" in value:
         return {_decode_json(k): _decode_json(v) for k, v in value["__pairs__"]}
+    if isinstance(value, dict) and "__estimator__" in value:
+        return _tsargen_class(value["__estimator__"])(**_decode_json(value["params"]))
     if isinstance(value, list):
         return [_decode_json(v) for v in value]
     return value

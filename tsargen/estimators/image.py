@@ -15,6 +15,13 @@ class-conditional model), ``sample`` and ``complete``. A subclass names its hype
   keeping the rows of ``known (n, C, H0, W)`` and drawing from torch's global generator,
 * ``receptive_field`` and ``config`` (JSON-able keyword arguments; the class is registered in
   ``tsargen.networks.NETWORKS`` for save/load).
+
+Per-row covariates (used by :class:`tsargen.SignalImageForecaster`): a network built with
+``n_row_features=F`` also takes ``row_cond (B, F, H)`` as a keyword of ``log_prob`` and
+``generate``. :meth:`_ImageDensity._new_network` builds one from any subclass's
+``_build_network``, and :meth:`_ImageDensity._fit_network` trains a network on any batch source,
+so a caller with its own data layout (windows sliced from a long stream) reuses the training,
+scoring and generation plumbing.
 """
 
 import math
@@ -160,26 +167,45 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
             codes = torch.as_tensor(inverse, dtype=torch.long)
         images = torch.from_numpy(np.ascontiguousarray(values.transpose(0, 3, 1, 2)))
         seed = make_seed(self.random_state)
-        device = self._device()
-        with seeded(seed, device):
+        with seeded(seed, self._device()):
             train_idx, val_idx = self._split(n)
-            net = self._build_network(c, 0 if classes is None else len(classes))
-            result = train(
+            net = self._new_network(c, 0 if classes is None else len(classes))
+            self._fit_network(
                 net, lambda: self._train_batches(images, codes, train_idx),
                 (lambda: self._val_batches(images, codes, val_idx)) if len(val_idx) else None,
-                _image_nll, max_epochs=self.max_epochs, lr=self.lr, patience=self.patience,
-                verbose=self.verbose, device=device, desc=type(self).__name__,
-                checkpoint=checkpoint, fingerprint="" if checkpoint is None else fit_fingerprint(
+                (height, width), arr.ndim, arr.dtype, checkpoint=checkpoint,
+                fingerprint="" if checkpoint is None else fit_fingerprint(
                     self, images, codes, train_idx, val_idx))
-        self.network_ = net.cpu().eval()
-        self.receptive_field_ = net.receptive_field
-        self.n_channels_ = c
-        self.n_levels_ = int(self.n_levels)
-        self.image_shape_ = (height, width)
-        self.input_ndim_ = arr.ndim
-        self.dtype_ = arr.dtype.str
         self.classes_ = classes
         self.class_prior_ = prior
+        return self
+
+    def _new_network(self, n_channels, n_classes=0, n_row_features=0):
+        """The subclass's network, rebuilt with ``n_row_features`` per-row covariates when
+        asked (every network of the family takes that keyword)."""
+        net = self._build_network(n_channels, n_classes)
+        if n_row_features:
+            net = type(net)(**{**net.config, "n_row_features": int(n_row_features)})
+        return net
+
+    def _fit_network(self, net, train_batches, val_batches, image_shape, input_ndim, dtype,
+                     checkpoint=None, fingerprint=""):
+        """Train ``net`` on batches ``(x (B, C, H, W) levels, labels or None[, row_cond (B, F,
+        H)])`` from ``train_batches()`` (one epoch per call) and set the fitted attributes of an
+        unconditional density. Run it under :func:`seeded`. ``checkpoint``: see ``fit``."""
+        result = train(net, train_batches, val_batches, _image_nll, max_epochs=self.max_epochs,
+                       lr=self.lr, patience=self.patience, verbose=self.verbose,
+                       device=self._device(), desc=type(self).__name__, checkpoint=checkpoint,
+                       fingerprint=fingerprint)
+        self.network_ = net.cpu().eval()
+        self.receptive_field_ = net.receptive_field
+        self.n_channels_ = net.n_channels
+        self.n_levels_ = int(self.n_levels)
+        self.image_shape_ = tuple(int(v) for v in image_shape)
+        self.input_ndim_ = int(input_ndim)
+        self.dtype_ = np.dtype(dtype).str
+        self.classes_ = None
+        self.class_prior_ = None
         self.loss_curve_ = result["loss_curve"]
         self.val_loss_curve_ = result["val_loss_curve"]
         self.n_iter_ = result["n_epochs"]
@@ -211,8 +237,9 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
 
     # ------------------------------------------------------------------ scoring
     @torch.no_grad()
-    def _log_prob(self, values, labels):
-        """Per-sub-pixel log-probabilities ``(n, H, W, C)`` float64 for levels ``(n, H, W, C)``."""
+    def _log_prob(self, values, labels, row_cond=None):
+        """Per-sub-pixel log-probabilities ``(n, H, W, C)`` float64 for levels ``(n, H, W, C)``
+        (and per-row covariates ``row_cond``, a float tensor ``(n, F, H)``)."""
         net, device = self.network_, self._device()
         n, height, width, _ = values.shape
         chunk = max(1, _PIXELS_PER_CHUNK // (height * width))
@@ -223,7 +250,11 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
                 x = torch.from_numpy(np.ascontiguousarray(
                     values[b:b + chunk].transpose(0, 3, 1, 2))).to(device)
                 lab = None if labels is None else labels[b:b + chunk].to(device)
-                lp = net.log_prob(x, lab).permute(0, 2, 3, 1)               # (B, H, W, C)
+                if row_cond is None:
+                    lp = net.log_prob(x, lab)
+                else:
+                    lp = net.log_prob(x, lab, row_cond=row_cond[b:b + chunk].to(device))
+                lp = lp.permute(0, 2, 3, 1)                                 # (B, H, W, C)
                 out[b:b + chunk] = lp.double().cpu().numpy()
         finally:
             net.cpu()
@@ -278,15 +309,17 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
             len(self.classes_), size=n, p=self.class_prior_))
 
     @torch.no_grad()
-    def _generate(self, n, height, width, labels, known, seed):
-        """Levels ``(n, height, width, C)`` as an int64 array (cached generation)."""
+    def _generate(self, n, height, width, labels, known, seed, row_cond=None):
+        """Levels ``(n, height, width, C)`` as an int64 array (cached generation); per-row
+        covariates ``row_cond`` are a float tensor ``(n, F, height)``."""
         device = self._device()
         net = self.network_.to(device)
+        extra = {} if row_cond is None else {"row_cond": row_cond.to(device)}
         try:
             with seeded(seed, device):
                 out = net.generate(n, height, width,
                                    labels=None if labels is None else labels.to(device),
-                                   known=None if known is None else known.to(device))
+                                   known=None if known is None else known.to(device), **extra)
         finally:
             net.cpu()
         return out.permute(0, 2, 3, 1).round().long().cpu().numpy()
@@ -369,9 +402,13 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
 
 
 def _image_nll(net, batch):
-    """Summed NLL (nats) of a batch of images, and how many sub-pixels it covers."""
-    x, labels = batch
-    lp = net.log_prob(x, labels)                                           # (B, C, H, W)
+    """Summed NLL (nats) of a batch ``(images, labels[, row_cond])``, and how many sub-pixels
+    it covers."""
+    x, labels = batch[:2]
+    if len(batch) > 2 and batch[2] is not None:
+        lp = net.log_prob(x, labels, row_cond=batch[2])                    # (B, C, H, W)
+    else:
+        lp = net.log_prob(x, labels)                                       # (B, C, H, W)
     return -lp.sum(), torch.tensor(lp.numel(), device=lp.device)
 
 

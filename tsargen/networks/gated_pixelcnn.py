@@ -24,6 +24,10 @@ NOTE (input layer): the first layer uses ``input_kernel_size`` (7 by default, as
 input conv) and has no residual connection; the other ``n_layers`` layers use ``kernel_size``.
 NOTE (input): the levels enter the network rescaled to ``[-1, 1]``.
 NOTE (labels): the per-class biases (``V^T h``) start at zero.
+NOTE (row covariates): with ``n_row_features = F > 0`` the network takes ``row_cond (B, F, H)``,
+one feature vector per row; every layer adds a 1x1 map of it to its vertical pre-activations
+(the same for every column of a row), which also reach the horizontal stack through the link.
+Row ``i``'s covariates are given, not modelled, so the vertical stack of row ``i`` may see them.
 """
 
 import torch
@@ -34,8 +38,19 @@ from ..nn.causal import group_ids
 from ..nn.gated import GatedPixelLayer, gated_activation
 from ..nn.heads import HeadSet
 from ..nn.masked import MaskedConv2d
-from .pixelcnn import (NaiveStepper, RowBuffer, bias_of, colour_ids, conv_matrix, level_heads,
-                       sample_raster, start_image)
+from .pixelcnn import (NaiveStepper, RowBuffer, bias_of, check_row_cond, colour_ids,
+                       conv_matrix, level_heads, sample_raster, start_image)
+
+
+def gated_layer_with_row_bias(layer, v, h, labels, row_bias):
+    """:class:`GatedPixelLayer`'s forward with ``row_bias (B, 2p, H)`` added to the vertical
+    pre-activations: ``(v, h) -> (v_out, h_out)``, ``(B, p, H, W)`` each."""
+    zv = layer.vertical_pre(v, labels) + row_bias[:, :, :, None]           # (B, 2p, H, W)
+    zh = layer.horizontal(h) + layer.link(zv)
+    if layer.h_label is not None:
+        zh = zh + layer.h_label(labels)[:, :, None, None]
+    h_out = layer.out(gated_activation(zh))
+    return gated_activation(zv), h_out if layer.first else h + h_out
 
 
 class GatedPixelCNN(nn.Module):
@@ -55,6 +70,9 @@ class GatedPixelCNN(nn.Module):
         Odd kernel sizes of the gated layers and of the input layer.
     n_classes : int
         Number of labels (class-conditional model); 0 for none.
+    n_row_features : int
+        Per-row covariates ``row_cond (B, F, H)`` taken by ``forward``, ``log_prob`` and
+        ``generate``; 0 for none.
 
     Attributes
     ----------
@@ -79,13 +97,15 @@ class GatedPixelCNN(nn.Module):
     """
 
     def __init__(self, n_channels=1, n_levels=256, n_layers=5, hidden_channels=64,
-                 kernel_size=3, input_kernel_size=7, n_classes=0):
+                 kernel_size=3, input_kernel_size=7, n_classes=0, n_row_features=0):
         super().__init__()
         self.config = dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
                            hidden_channels=hidden_channels, kernel_size=kernel_size,
                            input_kernel_size=input_kernel_size, n_classes=n_classes)
+        if n_row_features:                  # only when used: older saved configs stay valid
+            self.config["n_row_features"] = n_row_features
         c = self.n_channels = n_channels
-        self.n_levels, self.n_classes = n_levels, n_classes
+        self.n_levels, self.n_classes, self.n_row_features = n_levels, n_classes, n_row_features
         self.heads = HeadSet(level_heads(c, n_levels))
         hidden = colour_ids(hidden_channels, c)
         params = group_ids([n_levels] * c).tolist()
@@ -95,6 +115,9 @@ class GatedPixelCNN(nn.Module):
                for _ in range(n_layers)])
         self.out1 = MaskedConv2d(hidden, hidden, "B", 1)
         self.out2 = MaskedConv2d(hidden, params, "B", 1)
+        self.row_maps = nn.ModuleList(
+            nn.Conv1d(n_row_features, 2 * len(hidden), 1, bias=False)
+            for _ in self.layers) if n_row_features else None
         self.receptive_field = input_kernel_size // 2 + n_layers * (kernel_size // 2)
 
     # ------------------------------------------------------------------ full forward pass
@@ -107,43 +130,55 @@ class GatedPixelCNN(nn.Module):
             raise ValueError("this network is class-conditional: pass labels")
         return labels if self.n_classes else None
 
-    def forward(self, x, labels=None):
-        """``x (B, C, H, W)`` levels (float), ``labels (B,)`` -> raw logits ``(B, C*L, H, W)``."""
-        return self._forward(x, self.check_labels(labels))[0]
+    def check_row_cond(self, row_cond, n, height):
+        return check_row_cond(self.n_row_features, row_cond, n, height)
 
-    def _forward(self, x, labels, keep=False):
+    def forward(self, x, labels=None, row_cond=None):
+        """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
+        logits ``(B, C*L, H, W)``."""
+        return self._forward(x, self.check_labels(labels),
+                             self.check_row_cond(row_cond, x.shape[0], x.shape[2]))[0]
+
+    def _forward(self, x, labels, row_cond=None, keep=False):
         """Logits, and with ``keep`` every layer's vertical output (for caching)."""
         v = h = self.scale(x)
         maps = [v] if keep else None
-        for layer in self.layers:
-            v, h = layer(v, h, labels)                                      # (B, p, H, W)
+        for l, layer in enumerate(self.layers):
+            if row_cond is None:
+                v, h = layer(v, h, labels)                                  # (B, p, H, W)
+            else:
+                v, h = gated_layer_with_row_bias(layer, v, h, labels,
+                                                 self.row_maps[l](row_cond))
             if keep:
                 maps.append(v)
         return self.out2(F.relu(self.out1(F.relu(h)))), maps
 
-    def log_prob(self, x, labels=None):
+    def log_prob(self, x, labels=None, row_cond=None):
         """Log-probability of every sub-pixel, ``(B, C, H, W)``, in nats."""
-        raw = self(x, labels).permute(0, 2, 3, 1)                           # (B, H, W, C*L)
+        raw = self(x, labels, row_cond).permute(0, 2, 3, 1)                 # (B, H, W, C*L)
         return self.heads.log_prob(raw, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
-    def generate(self, n, height, width, labels=None, known=None, naive=False):
+    def generate(self, n, height, width, labels=None, known=None, naive=False, row_cond=None):
         """Sample ``n`` images ``(n, C, height, width)`` of levels, in raster order.
 
         Same contract as :meth:`tsargen.networks.pixelcnn.PixelCNN.generate`: ``known`` rows
-        are kept, ``labels`` condition the draws, torch's global generator supplies the
-        randomness, ``naive=True`` is the full-recompute reference.
+        are kept, ``labels`` and ``row_cond (n, F, height)`` condition the draws, torch's
+        global generator supplies the randomness, ``naive=True`` is the full-recompute
+        reference.
         """
         labels = self.check_labels(labels)
+        row_cond = self.check_row_cond(row_cond, n, height)
         x, first = start_image(self, n, height, width, known)
-        return sample_raster(self, x, first, self.stepper(x, first, labels, naive))
+        return sample_raster(self, x, first, self.stepper(x, first, labels, naive, row_cond))
 
     @torch.no_grad()
-    def stepper(self, x, first_row, labels=None, naive=False):
+    def stepper(self, x, first_row, labels=None, naive=False, row_cond=None):
         """The per-pixel logits source :func:`sample_raster` drives, for an image ``x (B, C,
         H, W)`` whose rows ``< first_row`` are known: cached, or naive (full recompute)."""
-        return NaiveStepper(self, labels) if naive else _GatedCache(self, x, first_row, labels)
+        return NaiveStepper(self, labels, row_cond) if naive else _GatedCache(
+            self, x, first_row, labels, row_cond)
 
 
 class _GatedCache:
@@ -155,17 +190,18 @@ class _GatedCache:
     each layer's horizontal output in the current row.
     """
 
-    def __init__(self, net, x, first_row, labels):
+    def __init__(self, net, x, first_row, labels, row_cond=None):
         n, _, _, width = x.shape
         known = x[:, :, :first_row]
         if first_row:
-            maps = net._forward(known, labels, keep=True)[1]
+            maps = net._forward(known, labels, None if row_cond is None else
+                                row_cond[:, :, :first_row], keep=True)[1]
         else:
             maps = [net.scale(known)] + [known.new_zeros(n, lay.n_hidden, 0, width)
                                          for lay in net.layers]
         self.net, self.first_row, self.width = net, first_row, width
         self.vrows, self.layers = [], []
-        for layer, m in zip(net.layers, maps):
+        for l, (layer, m) in enumerate(zip(net.layers, maps)):
             kh, kw = layer.vertical.kernel_size
             hw = layer.horizontal.kernel_size[1]
             n_rows = kh + 1 if layer.first else kh        # first layer: rows above + current
@@ -176,8 +212,10 @@ class _GatedCache:
             # the link's bias and the label bias of the horizontal stack are per image
             h_bias = (bias_of(layer.horizontal) + bias_of(layer.link) + label_h).expand(
                 n, -1).contiguous()
+            row_v = None if row_cond is None else net.row_maps[l](row_cond)  # (B, 2p, H)
             self.layers.append(dict(
-                layer=layer, label_v=label_v[:, :, None, None], h_bias=h_bias, hw=hw,
+                layer=layer, label_v=label_v[:, :, None, None], row_v=row_v, h_bias=h_bias,
+                hw=hw,
                 w_h=conv_matrix(layer.horizontal.masked_weight()),
                 w_link=layer.link.weight[:, :, 0, 0].T.contiguous(),
                 w_out=conv_matrix(layer.out.masked_weight()), b_out=bias_of(layer.out),
@@ -197,6 +235,8 @@ class _GatedCache:
             layer = st["layer"]
             strip = below.permute(0, 3, 1, 2)                         # (B, C_in, kh, W + pad)
             zv = F.conv2d(strip, layer.vertical.weight, layer.vertical.bias) + st["label_v"]
+            if st["row_v"] is not None:
+                zv = zv + st["row_v"][:, :, i, None, None]                 # (B, 2p, 1, 1)
             st["link"] = torch.addmm(st["h_bias"][:, None].expand(-1, self.width, -1).reshape(
                 n * self.width, -1), zv[:, :, 0].transpose(1, 2).reshape(n * self.width, -1),
                 st["w_link"]).view(n, self.width, -1)                  # (B, W, 2p)

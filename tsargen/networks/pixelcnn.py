@@ -26,6 +26,10 @@ softmax, the same family.
 NOTE (labels): with ``n_classes > 0`` every residual block adds a per-class bias after its kxk
 conv (the conditioning of Gated PixelCNN; the original PixelCNN is unconditional). The biases
 start at zero.
+NOTE (row covariates): with ``n_row_features = F > 0`` the network takes ``row_cond (B, F, H)``,
+one feature vector per row (e.g. exogenous covariates of a signal-image's timesteps); a 1x1 map
+of it is added as a bias to the input conv and to every block's kxk conv, the same for every
+column of the row. The covariates are given, not modelled, so any row may see any of them.
 NOTE (kernel sizes): the residual blocks use ``kernel_size`` (3 in the paper) and the input conv
 ``input_kernel_size`` (7 in the paper); both must be odd.
 """
@@ -66,10 +70,14 @@ class PixelCNNBlock(nn.Module):
     kernel_size : int
     n_classes : int
         Number of labels for the class bias; 0 for none.
+    n_row_features : int
+        Per-row covariates ``row_cond (B, F, H)`` for the row bias; 0 for none.
     """
 
-    def __init__(self, outer_ids, inner_ids, kernel_size=3, n_classes=0):
+    def __init__(self, outer_ids, inner_ids, kernel_size=3, n_classes=0, n_row_features=0):
         super().__init__()
+        self.row_bias = (nn.Conv1d(n_row_features, len(inner_ids), 1, bias=False)
+                         if n_row_features else None)
         self.reduce = MaskedConv2d(outer_ids, inner_ids, "B", 1)
         self.conv = MaskedConv2d(inner_ids, inner_ids, "B", kernel_size)
         self.expand = MaskedConv2d(inner_ids, outer_ids, "B", 1)
@@ -81,10 +89,12 @@ class PixelCNNBlock(nn.Module):
         """The kxk conv's input map: ``(B, 2h, H, W) -> (B, h, H, W)``."""
         return F.relu(self.reduce(F.relu(h)))
 
-    def forward(self, h, labels=None):
+    def forward(self, h, labels=None, row_cond=None):
         z = self.conv(self.conv_input(h))                                   # (B, h, H, W)
         if self.label_bias is not None:
             z = z + self.label_bias(labels)[:, :, None, None]
+        if self.row_bias is not None:
+            z = z + self.row_bias(row_cond)[:, :, :, None]                  # (B, h, H, 1)
         return h + self.expand(F.relu(z))
 
 
@@ -105,6 +115,9 @@ class PixelCNN(nn.Module):
         Odd kernel sizes of the blocks' masked convs and of the input conv.
     n_classes : int
         Number of labels (class-conditional model); 0 for none.
+    n_row_features : int
+        Per-row covariates ``row_cond (B, F, H)`` taken by ``forward``, ``log_prob`` and
+        ``generate``; 0 for none.
 
     Attributes
     ----------
@@ -130,20 +143,24 @@ class PixelCNN(nn.Module):
     """
 
     def __init__(self, n_channels=1, n_levels=256, n_layers=5, hidden_channels=64,
-                 kernel_size=3, input_kernel_size=7, n_classes=0):
+                 kernel_size=3, input_kernel_size=7, n_classes=0, n_row_features=0):
         super().__init__()
         self.config = dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
                            hidden_channels=hidden_channels, kernel_size=kernel_size,
                            input_kernel_size=input_kernel_size, n_classes=n_classes)
+        if n_row_features:                  # only when used: older saved configs stay valid
+            self.config["n_row_features"] = n_row_features
         c = self.n_channels = n_channels
-        self.n_levels, self.n_classes = n_levels, n_classes
+        self.n_levels, self.n_classes, self.n_row_features = n_levels, n_classes, n_row_features
         self.heads = HeadSet(level_heads(c, n_levels))
         outer = colour_ids(hidden_channels, c)                      # 2h channels
         inner = colour_ids(hidden_channels // 2, c)                 # h channels
         params = group_ids([n_levels] * c).tolist()                 # logits of colour c -> c
         self.input = MaskedConv2d(list(range(c)), outer, "A", input_kernel_size)
-        self.blocks = nn.ModuleList(PixelCNNBlock(outer, inner, kernel_size, n_classes)
-                                    for _ in range(n_layers))
+        self.input_row_bias = (nn.Conv1d(n_row_features, len(outer), 1, bias=False)
+                               if n_row_features else None)
+        self.blocks = nn.ModuleList(PixelCNNBlock(outer, inner, kernel_size, n_classes,
+                                                  n_row_features) for _ in range(n_layers))
         self.out1 = MaskedConv2d(outer, outer, "B", 1)
         self.out2 = MaskedConv2d(outer, params, "B", 1)
         self.receptive_field = input_kernel_size // 2 + n_layers * (kernel_size // 2)
@@ -158,48 +175,74 @@ class PixelCNN(nn.Module):
             raise ValueError("this network is class-conditional: pass labels")
         return labels if self.n_classes else None
 
-    def forward(self, x, labels=None):
-        """``x (B, C, H, W)`` levels (float), ``labels (B,)`` -> raw logits ``(B, C*L, H, W)``."""
-        return self._forward(x, self.check_labels(labels))[0]
+    def check_row_cond(self, row_cond, n, height):
+        return check_row_cond(self.n_row_features, row_cond, n, height)
 
-    def _forward(self, x, labels, keep=False):
+    def forward(self, x, labels=None, row_cond=None):
+        """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
+        logits ``(B, C*L, H, W)``."""
+        return self._forward(x, self.check_labels(labels),
+                             self.check_row_cond(row_cond, x.shape[0], x.shape[2]))[0]
+
+    def _forward(self, x, labels, row_cond=None, keep=False):
         """Logits, and with ``keep`` the input map of every kxk masked conv (for caching)."""
         h = self.scale(x)
         maps = [h] if keep else None
         h = self.input(h)                                                   # (B, 2h, H, W)
+        if self.input_row_bias is not None:
+            h = h + self.input_row_bias(row_cond)[:, :, :, None]            # (B, 2h, H, 1)
         for block in self.blocks:
             if keep:
                 maps.append(block.conv_input(h))                            # (B, h, H, W)
-            h = block(h, labels)
+            h = block(h, labels, row_cond)
         return self.out2(F.relu(self.out1(F.relu(h)))), maps
 
-    def log_prob(self, x, labels=None):
+    def log_prob(self, x, labels=None, row_cond=None):
         """Log-probability of every sub-pixel, ``(B, C, H, W)``, in nats."""
-        raw = self(x, labels).permute(0, 2, 3, 1)                           # (B, H, W, C*L)
+        raw = self(x, labels, row_cond).permute(0, 2, 3, 1)                 # (B, H, W, C*L)
         return self.heads.log_prob(raw, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
-    def generate(self, n, height, width, labels=None, known=None, naive=False):
+    def generate(self, n, height, width, labels=None, known=None, naive=False, row_cond=None):
         """Sample ``n`` images ``(n, C, height, width)`` of levels, in raster order.
 
         ``known (n, C, H0, width)`` gives the first ``H0`` rows, kept as they are. ``labels
-        (n,)`` for a class-conditional network. Draws use torch's global generator (seed it
+        (n,)`` for a class-conditional network, ``row_cond (n, F, height)`` for per-row
+        covariates (all rows, known ones included). Draws use torch's global generator (seed it
         under ``torch.random.fork_rng``). ``naive=True`` runs the full network over the whole
         image for every sub-pixel; the default caches per-layer rows (same draws, same images).
         """
         labels = self.check_labels(labels)
+        row_cond = self.check_row_cond(row_cond, n, height)
         x, first = start_image(self, n, height, width, known)
-        return sample_raster(self, x, first, self.stepper(x, first, labels, naive))
+        return sample_raster(self, x, first, self.stepper(x, first, labels, naive, row_cond))
 
     @torch.no_grad()
-    def stepper(self, x, first_row, labels=None, naive=False):
+    def stepper(self, x, first_row, labels=None, naive=False, row_cond=None):
         """The per-pixel logits source :func:`sample_raster` drives, for an image ``x (B, C,
         H, W)`` whose rows ``< first_row`` are known: cached, or naive (full recompute)."""
-        return NaiveStepper(self, labels) if naive else _PixelCNNCache(self, x, first_row, labels)
+        return NaiveStepper(self, labels, row_cond) if naive else _PixelCNNCache(
+            self, x, first_row, labels, row_cond)
 
 
 # ---------------------------------------------------------------------- generation, shared
+def check_row_cond(n_row_features, row_cond, n, height):
+    """Validate per-row covariates ``(n, F, height)`` (or None for a network without them)."""
+    if not n_row_features:
+        if row_cond is not None:
+            raise ValueError("this network has no row covariates (n_row_features=0): pass "
+                             "row_cond=None")
+        return None
+    if row_cond is None:
+        raise ValueError(f"this network takes {n_row_features} covariates per row: pass "
+                         f"row_cond of shape ({n}, {n_row_features}, {height})")
+    if tuple(row_cond.shape) != (n, n_row_features, height):
+        raise ValueError(f"row_cond has shape {tuple(row_cond.shape)}; expected ({n}, "
+                         f"{n_row_features}, {height})")
+    return row_cond
+
+
 def start_image(net, n, height, width, known):
     """Image ``(n, C, height, width)`` with the known rows filled in, and the first free row."""
     ref = next(net.parameters())
@@ -235,14 +278,16 @@ def sample_raster(net, x, first_row, stepper):
 class NaiveStepper:
     """Reference: the full network over the whole image for every sub-pixel."""
 
-    def __init__(self, net, labels):
-        self.net, self.labels = net, labels
+    def __init__(self, net, labels, row_cond=None):
+        self.net, self.labels, self.row_cond = net, labels, row_cond
 
     def begin_row(self, i):
         pass
 
     def raw(self, i, j, x):
-        return self.net(x, self.labels)[:, :, i, j]                         # (B, P)
+        if self.row_cond is None:
+            return self.net(x, self.labels)[:, :, i, j]                     # (B, P)
+        return self.net(x, self.labels, self.row_cond)[:, :, i, j]
 
     def end_pixel(self, i, j, x):
         pass
@@ -289,22 +334,31 @@ def bias_of(conv):
         conv.weight.shape[0])
 
 
+def _row_biases(bias, row_map, row_cond):
+    """Per-image bias ``(B, n)`` plus the 1x1 map of the row covariates -> ``(B, H, n)``, or
+    ``(B, 1, n)`` without covariates (the same bias for every row)."""
+    if row_map is None:
+        return bias[:, None].contiguous()
+    return (bias[:, None] + row_map(row_cond).transpose(1, 2)).contiguous()  # (B, H, n)
+
+
 class _PixelCNNCache:
     """Cached generation: every masked conv keeps the last rows of its input map; a pixel is
     computed by running each layer at that pixel only (Ramachandran et al. 2017)."""
 
-    def __init__(self, net, x, first_row, labels):
+    def __init__(self, net, x, first_row, labels, row_cond=None):
         n = x.shape[0]
         k_in = net.input.kernel_size[0]
         known = x[:, :, :first_row]
-        maps = net._forward(known, labels, keep=True)[1] if first_row else (
+        known_cond = None if row_cond is None else row_cond[:, :, :first_row]
+        maps = net._forward(known, labels, known_cond, keep=True)[1] if first_row else (
             [net.scale(known)] + [known.new_zeros(n, b.conv.in_channels, 0, x.shape[3])
                                   for b in net.blocks])
         # the image, then the kxk conv input of every block: top rows + current row
         self.image = RowBuffer(maps[0], k_in // 2 + 1, k_in // 2, k_in // 2)
-        self.w_in, self.b_in, self.k_in = (
-            conv_matrix(net.input.masked_weight()[:, :, :k_in // 2 + 1]), bias_of(net.input),
-            k_in)
+        self.w_in, self.k_in = conv_matrix(net.input.masked_weight()[:, :, :k_in // 2 + 1]), k_in
+        # biases per image and row: (B, H, channels); the row covariates' part varies by row
+        self.b_in = _row_biases(bias_of(net.input).expand(n, -1), net.input_row_bias, row_cond)
         self.blocks = []
         for block, m in zip(net.blocks, maps[1:]):
             k = block.conv.kernel_size[0]
@@ -314,7 +368,8 @@ class _PixelCNNCache:
             self.blocks.append((
                 RowBuffer(m, k // 2 + 1, k // 2, k // 2), k,
                 conv_matrix(block.reduce.masked_weight()), bias_of(block.reduce),
-                conv_matrix(block.conv.masked_weight()[:, :, :k // 2 + 1]), bias.contiguous(),
+                conv_matrix(block.conv.masked_weight()[:, :, :k // 2 + 1]),
+                _row_biases(bias, block.row_bias, row_cond),
                 conv_matrix(block.expand.masked_weight()), bias_of(block.expand)))
         self.out = (conv_matrix(net.out1.masked_weight()), bias_of(net.out1),
                     conv_matrix(net.out2.masked_weight()), bias_of(net.out2))
@@ -328,11 +383,12 @@ class _PixelCNNCache:
 
     def raw(self, i, j, x):
         self.image.put(j, self.net.scale(x[:, :, i, j]))      # drawn colours; others unseen
-        h = torch.addmm(self.b_in, self.image.window(j, self.k_in), self.w_in)   # (B, 2h)
+        r = min(i, self.b_in.shape[1] - 1)                    # row i's bias (one row if constant)
+        h = torch.addmm(self.b_in[:, r], self.image.window(j, self.k_in), self.w_in)  # (B, 2h)
         for rows, k, w_red, b_red, w_conv, b_conv, w_exp, b_exp in self.blocks:
             a = torch.addmm(b_red, F.relu(h), w_red).relu_()                       # (B, h)
             rows.put(j, a)
-            z = torch.addmm(b_conv, rows.window(j, k), w_conv).relu_()             # (B, h)
+            z = torch.addmm(b_conv[:, r], rows.window(j, k), w_conv).relu_()       # (B, h)
             h = torch.addmm(h, z, w_exp).add_(b_exp)                               # (B, 2h)
         w1, b1, w2, b2 = self.out
         return torch.addmm(b2, torch.addmm(b1, F.relu(h), w1).relu_(), w2)        # (B, P)

@@ -1,0 +1,622 @@
+"""Forecasting 2-D signal-images with the PixelCNN family (DESIGN §2).
+
+A signal-image is a series whose every timestep is a row of bins: ``(n_timesteps, n_bins)`` or
+``(n_timesteps, n_bins, n_channels)`` — spectrogram frames, order-book depth at price levels,
+a sensor array. An image density's raster order (row by row, bin by bin, channel by channel) is
+then causal in time: generating the rows below ``context`` known rows is forecasting, each new
+row conditioned on every row before it and on the earlier bins of its own row.
+
+:class:`SignalImageForecaster` trains any tsargen image density (``PixelCNNDensity``,
+``GatedPixelCNNDensity``, ``PixelCNNPPDensity``, ``PixelRNNDensity``) on windows of
+``context + horizon`` rows sliced from the stored stream batch by batch (the set of windows is
+never materialised), through the density's own training, scoring and generation plumbing
+(:meth:`_ImageDensity._fit_network`, ``_log_prob``, ``_generate``).
+"""
+
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+
+from ..audio import mu_law_decode
+from ..transforms import MuLaw, Quantizer
+from ._base import (TsargenEstimator, _check_values, check_horizon, check_index, check_series,
+                    future_index, make_seed, seeded)
+from ._training import MIN_BATCHES
+from .image import GatedPixelCNNDensity, _ImageDensity
+from .sequence import _scale_stats
+
+_STRATEGIES = ("levels", "uniform", "quantile", "mu_law")
+_SCORE_WINDOWS = 64            # windows per scoring forward pass
+
+
+def _default_density():
+    """Small CPU defaults: 3 gated layers of 32 maps, 64 levels per bin."""
+    return GatedPixelCNNDensity(n_layers=3, hidden_channels=32, kernel_size=3,
+                                input_kernel_size=5, n_levels=64, max_epochs=10, batch_size=16,
+                                lr=3e-3, patience=3)
+
+
+def _positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+class SignalImageForecaster(TsargenEstimator):
+    """Probabilistic forecaster of signal-images: a PixelCNN-family density generating the
+    future one row (timestep) at a time.
+
+    ``fit`` trains a clone of ``density`` on windows of ``context + horizon`` consecutive rows
+    of the stream(s); forecasting keeps the last ``context`` observed rows of a window as they
+    are (bit for bit, as the density's ``complete``) and samples the rows below them, bin by
+    bin. Horizons longer than ``horizon`` are generated in blocks of ``horizon`` rows, each
+    conditioned on the ``context`` rows before it, as in training. Point forecasts and
+    quantiles summarise ``n_paths`` sample paths drawn with a fixed seed.
+
+    Parameters
+    ----------
+    density : tsargen image density, default=None
+        ``PixelCNNDensity``, ``GatedPixelCNNDensity`` (default: 3 gated layers of 32 maps,
+        64 levels, at most 10 epochs), ``PixelCNNPPDensity`` or ``PixelRNNDensity``; it is
+        cloned and its training settings (``max_epochs``, ``batch_size``, ``lr``,
+        ``validation_fraction``, ``patience``, ``device``, ``verbose``) are used. Its
+        ``n_levels`` is replaced by the number of levels of ``transform``.
+    transform : {None, "levels", "uniform", "quantile", "mu_law"} or Quantizer or MuLaw
+        How values become integer levels, fitted in ``fit`` and inverted on output.
+        ``"levels"``: the data already are integers ``0..n_levels-1`` (density's
+        ``n_levels``). ``"uniform"`` / ``"quantile"``: a :class:`~tsargen.transforms.Quantizer`
+        with ``density.n_levels`` bins, one set of bin edges per channel shared by all bins
+        (a level means the same magnitude in every bin). ``"mu_law"``: values centred on
+        their per-channel median, then mu-law companded to ``density.n_levels`` levels
+        (fine resolution near the median). A ``Quantizer`` / ``MuLaw`` instance sets the
+        levels itself. ``None``: ``"levels"`` for integer data within the density's levels,
+        else ``"uniform"``. Forecasts of quantised data are bin centres.
+    horizon : int, default=8
+        Rows forecast (and rows per training window after the context).
+    context : int, default=32
+        Observed rows a forecast conditions on; forecasting needs at least this many.
+    n_paths : int, default=100
+        Sample paths behind ``predict``, ``predict_quantiles`` and ``predict_interval``.
+    random_state : int, RandomState or None
+        Controls initialisation, window draws and sampling (it replaces the density's own
+        ``random_state`` unless None); the global RNGs are untouched.
+
+    Attributes
+    ----------
+    density_ : fitted image density
+        Trained on ``(context + horizon, n_bins[, n_channels])`` windows; its ``network_``
+        takes the per-row covariates when ``X`` was given.
+    quantizer_ : Quantizer, MuLaw or None
+    n_bins_, n_channels_, n_levels_, n_covariates_ : int
+    history_ : list of int arrays ``(T_i, n_bins, n_channels)``
+        The stored streams as levels (the forecast context).
+    loss_curve_, val_loss_curve_ : list of float
+        Mean NLL per element (nats) per epoch.
+
+    Notes
+    -----
+    Log-likelihoods (``score``, ``score_steps``) are those of the integer levels (bins), in
+    nats: a discrete distribution, so no Jacobian is involved. ``score_steps`` scores the
+    stream in the forecasting windows: the first ``context + horizon`` rows as one window,
+    then each following block of ``horizon`` rows given the ``context`` rows before it.
+
+    A convolutional density sees ``density_.receptive_field_`` rows above a row at most, so
+    a ``context`` beyond that adds nothing for PixelCNN / Gated PixelCNN: grow ``n_layers``
+    or ``kernel_size`` for series with long periods (e.g. one heartbeat of spectrogram
+    frames).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tsargen import GatedPixelCNNDensity, SignalImageForecaster
+    >>> t = np.arange(200)[:, None]
+    >>> y = np.sin(t / 4 + np.arange(6)[None] / 2)                  # (200 rows, 6 bins)
+    >>> d = GatedPixelCNNDensity(n_layers=1, hidden_channels=8, input_kernel_size=3,
+    ...                          n_levels=8, max_epochs=1, batch_size=8)
+    >>> f = SignalImageForecaster(d, horizon=3, context=6, n_paths=4, random_state=0).fit(y)
+    >>> f.predict().shape, f.sample(5).shape, f.predict_quantiles(quantiles=(0.1, 0.9)).shape
+    ((3, 6), (5, 3, 6), (3, 6, 2))
+    """
+
+    def __init__(self, density=None, *, transform=None, horizon=8, context=32, n_paths=100,
+                 random_state=None):
+        self.density = density
+        self.transform = transform
+        self.horizon = horizon
+        self.context = context
+        self.n_paths = n_paths
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self):
+        check_horizon(self.horizon)
+        _positive(self.context, "context")
+        _positive(self.n_paths, "n_paths")
+        density = _default_density() if self.density is None else self.density
+        if not isinstance(density, _ImageDensity):
+            raise TypeError("density must be a tsargen image density (PixelCNNDensity, "
+                            "GatedPixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity); got "
+                            f"{type(density).__name__}.")
+        t = self.transform
+        if not (t is None or isinstance(t, (Quantizer, MuLaw)) or (
+                isinstance(t, str) and t in _STRATEGIES)):
+            raise ValueError(f"transform must be None, one of {list(_STRATEGIES)}, a Quantizer "
+                             f"or a MuLaw; got {t!r}.")
+        return density
+
+    # ------------------------------------------------------------------ input checks
+    def _check_image(self, y, name):
+        """One signal-image -> ``(values float64 (T, W, C), meta)``."""
+        if isinstance(y, (pd.Series, pd.DataFrame)):
+            values, info = check_series(y, name, allow_nan=False)
+            if isinstance(y, pd.Series):
+                raise ValueError(f"{name} is a pandas Series (one bin per row); a signal-image "
+                                 "needs rows of bins: pass a DataFrame with one column per bin.")
+            meta = {"kind": "frame", "index": info.index, "columns": info.columns}
+            return values[:, :, None], meta
+        if y is None or isinstance(y, (str, bytes, dict)):
+            raise TypeError(f"{name} must be a signal-image array (n_timesteps, n_bins) or "
+                            f"(n_timesteps, n_bins, n_channels); got {type(y).__name__}.")
+        ndim = np.ndim(y)
+        if ndim not in (2, 3):
+            raise ValueError(f"{name} must be a signal-image (n_timesteps, n_bins) or "
+                             f"(n_timesteps, n_bins, n_channels); got shape {np.shape(y)}. "
+                             "For one scalar series use WaveNetForecaster (or y[:, None]).")
+        values = _check_values(y, name, ensure_2d=True, allow_nd=True)
+        if np.isnan(values).any():
+            where = tuple(np.argwhere(np.isnan(values))[0].tolist())
+            raise ValueError(f"{name} contains NaN (first at {where}); signal-images must not "
+                             "have missing values: fill or interpolate them first.")
+        if 0 in values.shape:
+            raise ValueError(f"{name} is empty (shape {values.shape}).")
+        kind = "2d" if values.ndim == 2 else "3d"
+        values = values[:, :, None] if values.ndim == 2 else values
+        return values, {"kind": kind, "index": None, "columns": None,
+                        "dtype": np.asarray(y).dtype.str}
+
+    def _check_targets(self, y, name="y", fitted=True):
+        """-> (list of values (T, W, C), list of metas, was_list)."""
+        many = isinstance(y, (list, tuple)) and len(y) > 0 and np.ndim(y[0]) >= 2
+        items = list(y) if many else [y]
+        out, metas = [], []
+        for i, item in enumerate(items):
+            v, meta = self._check_image(item, f"{name}[{i}]" if many else name)
+            out.append(v)
+            metas.append(meta)
+        shapes = {v.shape[1:] for v in out}
+        if len(shapes) > 1:
+            raise ValueError(f"the signal-images in {name} have different (n_bins, n_channels) "
+                             f"{sorted(shapes)}; all must have the same.")
+        w, c = out[0].shape[1:]
+        if fitted and (w, c) != (self.n_bins_, self.n_channels_):
+            raise ValueError(f"{name} has {w} bins and {c} channel(s) per row but the model was "
+                             f"fitted on {self.n_bins_} bins and {self.n_channels_} channel(s); "
+                             "transform new data with the same settings (same n_fft / levels).")
+        return out, metas, many
+
+    def _check_covariates(self, X, lengths, many, where, extra=0):
+        """Per-row covariates per stream: ``lengths[i] + extra`` rows each, finite."""
+        n_cov = self.n_covariates_ if where != "fit" else None
+        if X is None:
+            if n_cov:
+                raise ValueError(f"the model was fitted with per-row covariates X: pass X to "
+                                 f"{where}() (one row per timestep"
+                                 + (", covering history and forecast rows)." if extra else ")."))
+            return None
+        if where != "fit" and not n_cov:
+            raise ValueError("the model was fitted without covariates; do not pass X.")
+        items = list(X) if many else [X]
+        if len(items) != len(lengths):
+            raise ValueError(f"X has {len(items)} covariate series but y has {len(lengths)}.")
+        out = []
+        for i, (item, t) in enumerate(zip(items, lengths)):
+            v, _ = check_series(item, f"X[{i}]" if many else "X", allow_nan=False)
+            need = t + extra
+            if v.shape[0] != need:
+                raise ValueError(f"X has {v.shape[0]} rows but {need} are needed"
+                                 + (f" ({t} history + {extra} forecast rows)" if extra and t
+                                    else " (one per forecast row)" if extra
+                                    else " (one per row of y)") + ".")
+            if n_cov and v.shape[1] != n_cov:
+                raise ValueError(f"X has {v.shape[1]} columns but the model was fitted with "
+                                 f"{n_cov}.")
+            out.append(v)
+        if len({v.shape[1] for v in out}) > 1:
+            raise ValueError("the covariate series in X have different numbers of columns.")
+        return out
+
+    # ------------------------------------------------------------------ quantisation
+    def _fit_transform(self, values, n_levels):
+        """Fit the value -> level map on all rows; returns (quantizer, loc, strategy, levels)."""
+        t = self.transform
+        flat = np.concatenate([v.reshape(-1, v.shape[2]) for v in values])     # (N * W, C)
+        integer = bool(np.all(flat == np.round(flat)) and flat.min() >= 0
+                       and flat.max() <= n_levels - 1)
+        if t is None:
+            t = "levels" if integer else "uniform"
+        loc = np.zeros(flat.shape[1])
+        if isinstance(t, Quantizer):
+            q = clone(t).fit(flat)
+            return q, loc, "quantizer", q.n_bins
+        if isinstance(t, MuLaw):
+            loc = np.median(flat, axis=0)
+            q = clone(t).fit(flat - loc)
+            return q, loc, "mu_law", q.mu + 1
+        if t == "levels":
+            if not integer:
+                bad = flat[(flat != np.round(flat)) | (flat < 0) | (flat > n_levels - 1)][0]
+                raise ValueError(f"transform='levels' needs integers 0..{n_levels - 1} (the "
+                                 f"density's n_levels); found {bad!r}. Use a quantising "
+                                 "transform ('uniform', 'quantile', 'mu_law') or raise "
+                                 "n_levels.")
+            return None, loc, "levels", n_levels
+        if t == "mu_law":
+            loc = np.median(flat, axis=0)
+            q = MuLaw(mu=n_levels - 1).fit(flat - loc)
+            return q, loc, "mu_law", n_levels
+        q = Quantizer(n_bins=n_levels, strategy=t).fit(flat)
+        return q, loc, "quantizer", n_levels
+
+    def _to_levels(self, v):
+        """Values ``(T, W, C)`` -> int levels ``(T, W, C)``."""
+        t, w, c = v.shape
+        if self.quantizer_ is None:
+            if np.any(v != np.round(v)) or v.min() < 0 or v.max() > self.n_levels_ - 1:
+                raise ValueError(f"y must hold integer levels 0..{self.n_levels_ - 1}, as in "
+                                 "fit.")
+            return v.astype(np.int64)
+        flat = v.reshape(-1, c) - self.loc_
+        return self.quantizer_.transform(flat).reshape(t, w, c).astype(np.int64)
+
+    def _to_values(self, levels):
+        """Levels ``(..., W, C)`` -> values (bin centres; levels stay levels)."""
+        if self.quantizer_ is None:
+            return levels
+        c = levels.shape[-1]
+        flat = levels.reshape(-1, c)
+        if isinstance(self.quantizer_, MuLaw):
+            values = mu_law_decode(flat, self.quantizer_.mu) * self.quantizer_.scale_
+        else:
+            values = self.quantizer_.inverse_transform(flat)
+        return (values + self.loc_).reshape(levels.shape)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, y, X=None):
+        """Fit on one signal-image stream ``y`` (``(T, n_bins)`` / ``(T, n_bins, n_channels)``
+        array, or a DataFrame with one column per bin) or a list of them, with optional
+        per-row covariates ``X`` (``(T, n_features)`` per stream, known in advance when
+        forecasting). Returns self."""
+        base = self._check_params()
+        values, metas, many = self._check_targets(y, fitted=False)
+        lengths = [v.shape[0] for v in values]
+        need = self.context + self.horizon
+        if max(lengths) < need:
+            raise ValueError(f"y has {max(lengths)} rows but training windows need context + "
+                             f"horizon = {need}: pass a longer stream or lower context/horizon.")
+        covs = self._check_covariates(X, lengths, many, "fit")
+        self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
+        q, loc, kind, n_levels = self._fit_transform(values, base.n_levels)
+        self.quantizer_, self.loc_, self.n_levels_ = q, loc, int(n_levels)
+        self.n_bins_, self.n_channels_ = values[0].shape[1:]
+        density = clone(base).set_params(n_levels=self.n_levels_)
+        if self.random_state is not None:
+            density.set_params(random_state=self.random_state)
+        density._check_params()
+        levels = [self._to_levels(v) for v in values]
+        self.cov_scaler_ = None
+        cov_t = None
+        if covs is not None:
+            cl, cs = _scale_stats(np.concatenate(covs))
+            self.cov_scaler_ = {"loc": cl, "scale": cs}
+            cov_t = [torch.as_tensor((v - cl) / cs, dtype=torch.float32) for v in covs]
+        bank = _WindowBank(levels, cov_t, need, density.validation_fraction)
+        seed = make_seed(density.random_state)
+        with seeded(seed, density._device()):
+            net = density._new_network(self.n_channels_, 0, self.n_covariates_)
+            density._fit_network(
+                net, lambda: bank.train_batches(density.batch_size),
+                (lambda: bank.val_batches(density.batch_size)) if bank.n_val else None,
+                (need, self.n_bins_), 4, np.int64)
+        self.density_ = density
+        self.transform_kind_ = kind
+        self.history_ = levels
+        self.history_X_ = covs
+        self.meta_ = metas
+        self.multi_ = many
+        self.loss_curve_ = density.loss_curve_
+        self.val_loss_curve_ = density.val_loss_curve_
+        self.n_iter_ = density.n_iter_
+        return self
+
+    # ------------------------------------------------------------------ paths
+    def _resolve(self, horizon, y, X):
+        """Histories (levels), covariates (history + future, or None), metas, many, fh."""
+        check_is_fitted(self)
+        fh = check_horizon(self.horizon if horizon is None else horizon)
+        if y is None:
+            levels, metas, many = self.history_, self.meta_, self.multi_
+            future = self._check_covariates(X, [0] * len(levels), many, "predict", extra=fh)
+            covs = None if future is None else [np.concatenate([h, f]) for h, f in
+                                                zip(self.history_X_, future)]
+        else:
+            values, metas, many = self._check_targets(y)
+            levels = [self._to_levels(v) for v in values]
+            covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
+                                          extra=fh)
+        for i, lv in enumerate(levels):
+            if lv.shape[0] < self.context:
+                raise ValueError(f"y{'[%d]' % i if many else ''} has {lv.shape[0]} rows but the "
+                                 f"forecast conditions on context={self.context}: pass a longer "
+                                 "history or refit with a smaller context.")
+        return fh, levels, covs, metas, many
+
+    def _scaled_cov(self, cv):
+        return torch.as_tensor((cv - self.cov_scaler_["loc"]) / self.cov_scaler_["scale"],
+                               dtype=torch.float32)
+
+    def _windows(self, fh, levels, covs, n_paths, seed):
+        """Generated windows: int levels ``(S, n_paths, context + fh, W, C)``; the first
+        ``context`` rows are the given history rows, copied."""
+        ctx, h = self.context, self.horizon
+        s = len(levels)
+        rows = torch.stack([torch.as_tensor(lv[-ctx:], dtype=torch.float32)
+                            for lv in levels])                                 # (S, ctx, W, C)
+        x = rows.permute(0, 3, 1, 2).repeat_interleave(n_paths, 0)             # (S*P, C, ctx, W)
+        cond = None
+        if covs is not None:
+            cond = torch.stack([self._scaled_cov(cv[cv.shape[0] - fh - ctx:])
+                                for cv in covs]).transpose(1, 2)               # (S, F, ctx+fh)
+            cond = cond.repeat_interleave(n_paths, 0)
+        block_seeds = np.random.RandomState(seed).randint(0, 2**31 - 1, size=math.ceil(fh / h))
+        done = 0
+        for bseed in block_seeds:
+            step = min(h, fh - done)
+            known = x[:, :, -ctx:]
+            rc = None if cond is None else cond[:, :, done:done + ctx + step]
+            new = self.density_._generate(x.shape[0], ctx + step, self.n_bins_, None, known,
+                                          int(bseed), row_cond=rc)           # (B, ctx+step, W, C)
+            x = torch.cat([x, torch.as_tensor(new[:, ctx:], dtype=torch.float32)
+                           .permute(0, 3, 1, 2)], dim=2)
+            done += step
+        out = x.permute(0, 2, 3, 1).round().long().numpy()                   # (S*P, ctx+fh, W, C)
+        return out.reshape(s, n_paths, ctx + fh, self.n_bins_, self.n_channels_)
+
+    def _paths(self, fh, levels, covs, n_paths, seed):
+        """Sample paths in the data's units: ``(S, n_paths, fh, W, C)``."""
+        windows = self._windows(fh, levels, covs, n_paths, seed)
+        return self._to_values(windows[:, :, self.context:])
+
+    def _predict_seed(self):
+        """The seed of the paths behind ``predict``: those of ``sample(n_paths,
+        random_state=random_state)`` for an int ``random_state``, else of ``random_state=0``."""
+        return make_seed(self.random_state if isinstance(self.random_state, numbers.Integral)
+                         else 0)
+
+    # ------------------------------------------------------------------ output formatting
+    def _shape_out(self, arr, meta, fh):
+        """``arr (fh, W, C, *rest)`` -> the input's layout."""
+        if meta["kind"] == "3d":
+            return arr
+        arr = arr[:, :, 0]
+        if meta["kind"] == "2d":
+            return arr
+        idx = future_index(meta["index"], fh)
+        if arr.ndim == 2:
+            return pd.DataFrame(arr, index=idx, columns=meta["columns"])
+        return arr, idx
+
+    def _cast(self, arr, meta):
+        if self.quantizer_ is None and meta.get("dtype") is not None:
+            return arr.astype(np.dtype(meta["dtype"]))
+        return arr
+
+    def _many(self, outs, many):
+        return outs if many else outs[0]
+
+    # ------------------------------------------------------------------ public forecasting
+    def predict(self, horizon=None, *, y=None, X=None):
+        """Point forecast ``(horizon, n_bins[, n_channels])`` (or a DataFrame): the per-bin
+        median of the ``n_paths`` paths of ``sample(n_paths, random_state=random_state)``,
+        deterministic for a fitted model.
+
+        ``y=`` forecasts from a new history without refitting (``X`` then covers its rows and
+        the horizon); otherwise ``X`` covers the forecast rows only.
+        """
+        fh, levels, covs, metas, many = self._resolve(horizon, y, X)
+        paths = self._paths(fh, levels, covs, self.n_paths, self._predict_seed())
+        return self._many([self._shape_out(np.median(p, axis=0), m, fh)
+                           for p, m in zip(paths, metas)], many)
+
+    def predict_quantiles(self, horizon=None, quantiles=(0.1, 0.5, 0.9), *, y=None, X=None):
+        """Per-bin forecast quantiles from the sample paths: ``(horizon, n_bins[, n_channels],
+        n_quantiles)``, or a DataFrame with columns ``(bin, quantile)``."""
+        q = np.atleast_1d(np.asarray(quantiles, dtype=float))
+        if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
+            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {quantiles!r}.")
+        fh, levels, covs, metas, many = self._resolve(horizon, y, X)
+        paths = self._paths(fh, levels, covs, self.n_paths, self._predict_seed())
+        outs = []
+        for p, meta in zip(paths, metas):
+            arr = np.moveaxis(np.quantile(p, q, axis=0), 0, -1)               # (fh, W, C, Q)
+            out = self._shape_out(arr, meta, fh)
+            if isinstance(out, tuple):
+                arr2, idx = out
+                cols = pd.MultiIndex.from_product([meta["columns"], q.tolist()],
+                                                  names=["bin", "quantile"])
+                out = pd.DataFrame(arr2.reshape(fh, -1), index=idx, columns=cols)
+            outs.append(out)
+        return self._many(outs, many)
+
+    def predict_interval(self, horizon=None, coverage=0.9, *, y=None, X=None):
+        """Central per-bin prediction interval: ``(..., 2)`` as (lower, upper), or a DataFrame
+        with columns ``(bin, coverage, "lower"/"upper")``."""
+        if not (isinstance(coverage, numbers.Real) and 0 < coverage < 1):
+            raise ValueError(f"coverage must lie strictly between 0 and 1, got {coverage!r}.")
+        quant = self.predict_quantiles(horizon, ((1 - coverage) / 2, (1 + coverage) / 2),
+                                       y=y, X=X)
+        outs = quant if isinstance(quant, list) else [quant]
+        res = []
+        for arr in outs:
+            if isinstance(arr, pd.DataFrame):
+                bins = arr.columns.get_level_values(0).unique()
+                cols = pd.MultiIndex.from_product([bins, [coverage], ["lower", "upper"]],
+                                                  names=["bin", "coverage", "bound"])
+                arr = pd.DataFrame(arr.to_numpy(), index=arr.index, columns=cols)
+            res.append(arr)
+        return res if isinstance(quant, list) else res[0]
+
+    def sample(self, n_samples=100, horizon=None, *, y=None, X=None, random_state=None):
+        """Sample future rows: ``(n_samples, horizon, n_bins[, n_channels])``, or for a
+        DataFrame input a long DataFrame indexed by (sample, time) with one column per bin."""
+        n_samples = _positive(n_samples, "n_samples")
+        fh, levels, covs, metas, many = self._resolve(horizon, y, X)
+        paths = self._paths(fh, levels, covs, n_samples, make_seed(random_state))
+        outs = []
+        for p, meta in zip(paths, metas):
+            if meta["kind"] == "frame":
+                idx = pd.MultiIndex.from_product(
+                    [range(n_samples), future_index(meta["index"], fh)],
+                    names=["sample", "time"])
+                outs.append(pd.DataFrame(p[..., 0].reshape(-1, self.n_bins_), index=idx,
+                                         columns=meta["columns"]))
+            else:
+                outs.append(self._cast(p if meta["kind"] == "3d" else p[..., 0], meta))
+        return self._many(outs, many)
+
+    # ------------------------------------------------------------------ scoring
+    def score_steps(self, y, X=None):
+        """Log-probability (nats) of every element's level given the rows before it and the
+        earlier bins (and channels) of its row, shaped like ``y``.
+
+        Scored in forecasting windows: rows ``0..context+horizon-1`` as one window, then each
+        block of ``horizon`` rows given the ``context`` rows before it (a stream shorter than
+        one window is one window). Entry ``(t, b)`` therefore never depends on rows after
+        ``t`` nor on bins after ``b`` of row ``t``.
+        """
+        check_is_fitted(self)
+        values, metas, many = self._check_targets(y)
+        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
+        outs = []
+        for i, (v, meta) in enumerate(zip(values, metas)):
+            lp = self._score_levels(self._to_levels(v), None if covs is None else covs[i])
+            if meta["kind"] == "3d":
+                outs.append(lp)
+            elif meta["kind"] == "2d":
+                outs.append(lp[:, :, 0])
+            else:
+                outs.append(pd.DataFrame(lp[:, :, 0], index=meta["index"],
+                                         columns=meta["columns"]))
+        return self._many(outs, many)
+
+    def _score_levels(self, lv, cov):
+        """Per-element log-probabilities ``(T, W, C)`` of one stream of levels."""
+        t = lv.shape[0]
+        win = min(self.context + self.horizon, t)
+        ends = list(range(win, t + 1, self.horizon))
+        if ends[-1] != t:
+            ends.append(t)
+        starts = np.array(ends) - win
+        rows = starts[:, None] + np.arange(win)                                  # (K, win)
+        out = np.empty(lv.shape, dtype=np.float64)
+        cov_t = None if cov is None else self._scaled_cov(cov)                  # (T, F)
+        for b in range(0, len(rows), _SCORE_WINDOWS):
+            r = rows[b:b + _SCORE_WINDOWS]
+            rc = None if cov_t is None else cov_t[torch.as_tensor(r)].transpose(1, 2)
+            lp = self.density_._log_prob(lv[r].astype(np.float32), None, rc)   # (k, win, W, C)
+            for k, (s, e) in enumerate(zip(starts[b:b + _SCORE_WINDOWS],
+                                           ends[b:b + _SCORE_WINDOWS])):
+                first = 0 if b + k == 0 else ends[b + k - 1]
+                out[first:e] = lp[k, first - s:]
+        return out
+
+    def score(self, y, X=None):
+        """Mean log-likelihood per row (timestep) in nats: the row's levels summed over bins
+        and channels, averaged over rows (divide by ``n_bins_ * n_channels_`` for a
+        per-element figure). Higher is better."""
+        steps = self.score_steps(y, X)
+        steps = steps if isinstance(steps, list) else [steps]
+        per_row = [np.asarray(s, dtype=float).reshape(len(s), -1).sum(axis=1) for s in steps]
+        return float(np.concatenate(per_row).mean())
+
+    def update(self, y, X=None):
+        """Append new rows (and their covariates) to the stored streams; no refit."""
+        check_is_fitted(self)
+        values, metas, many = self._check_targets(y)
+        if many != self.multi_ or len(values) != len(self.history_):
+            raise ValueError(f"update() needs as many streams as fit ({len(self.history_)}).")
+        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update")
+        for old, meta in zip(self.meta_, metas):
+            if (old["index"] is None) != (meta["index"] is None):
+                raise ValueError("update() takes the same kind of input as fit (pandas or "
+                                 "numpy).")
+            if old["index"] is not None and meta["index"][0] <= old["index"][-1]:
+                raise ValueError(f"the new rows start at {meta['index'][0]}, not after the "
+                                 f"stored history's end {old['index'][-1]}.")
+        for i, v in enumerate(values):
+            self.history_[i] = np.concatenate([self.history_[i], self._to_levels(v)])
+            if covs is not None:
+                self.history_X_[i] = np.concatenate([self.history_X_[i], covs[i]])
+            old = self.meta_[i]
+            if old["index"] is not None:
+                self.meta_[i] = {**old, "index": check_index(
+                    old["index"].append(metas[i]["index"]), "y")}
+        return self
+
+
+class _WindowBank:
+    """Streams of levels stored once; windows of ``length`` rows sliced per batch.
+
+    Validation (``validation_fraction`` of each stream's last rows) is tiled by disjoint windows
+    that lie wholly in that tail; training windows lie wholly before it.
+    """
+
+    def __init__(self, levels, covs, length, validation_fraction):
+        self.length = length
+        data, cov_rows, offsets, pos = [], [], [], 0
+        train_hi, val = [], []
+        for i, lv in enumerate(levels):
+            t = lv.shape[0]
+            data.append(torch.as_tensor(lv, dtype=torch.float32))               # (T, W, C)
+            if covs is not None:
+                cov_rows.append(covs[i])
+            offsets.append(pos)
+            n_val = int(math.ceil(validation_fraction * t)) if validation_fraction > 0 else 0
+            cut = t - n_val
+            if cut < length:                     # too short to hold out a tail: train on all
+                cut, n_val = t, 0
+            train_hi.append(cut)
+            val += [pos + s for s in range(cut, t - length + 1, length)]
+            pos += t
+        self.data = torch.cat(data).permute(0, 2, 1)                             # (N, C, W)
+        self.cov = torch.cat(cov_rows) if covs is not None else None             # (N, F)
+        self.offsets = torch.tensor(offsets)
+        self.n_starts = (torch.tensor(train_hi) - length + 1).clamp(min=0)
+        self.n_train_rows = int(sum(train_hi))
+        self.val_starts = torch.tensor(val, dtype=torch.long)
+        self.n_val = len(val)
+
+    def gather(self, first):
+        """Windows starting at global rows ``first (B,)`` -> ``(x (B, C, L, W), None,
+        row_cond (B, F, L) or None)``."""
+        rows = first[:, None] + torch.arange(self.length)                       # (B, L)
+        x = self.data[rows].permute(0, 2, 1, 3)                                  # (B, C, L, W)
+        cov = None if self.cov is None else self.cov[rows].transpose(1, 2)       # (B, F, L)
+        return x, None, cov
+
+    def train_batches(self, batch_size):
+        """One epoch of random windows (global torch RNG): enough to cover the training rows
+        once, and at least ``MIN_BATCHES`` batches."""
+        n_windows = max(math.ceil(self.n_train_rows / self.length), MIN_BATCHES * batch_size)
+        stream = torch.multinomial(self.n_starts.double(), n_windows, replacement=True)
+        first = self.offsets[stream] + (torch.rand(n_windows) * self.n_starts[stream]).long()
+        for b in range(0, n_windows, batch_size):
+            yield self.gather(first[b:b + batch_size])
+
+    def val_batches(self, batch_size):
+        for b in range(0, self.n_val, batch_size):
+            yield self.gather(self.val_starts[b:b + batch_size])
