@@ -7,6 +7,7 @@ from scipy.special import logsumexp
 
 from tsargen import WaveNetDensity, load
 from tsargen.audio import log_mel, mu_law_decode, mu_law_encode, read_wav
+from tsargen.estimators._base import make_seed
 from tsargen.estimators._training import SeriesBank, window_nll
 from tsargen.networks import WaveNet, generate
 
@@ -58,6 +59,25 @@ def test_cached_generation_equals_naive_with_frame_conditioning():
         torch.manual_seed(3)
         other = generate(net, hist, 40, -frames, labels, cond_index=index)
     assert not torch.equal(out[0], other)
+
+
+def test_estimator_sample_equals_naive_generation_on_sample_rate_features(vocoder, clips):
+    """The estimator's cached, frame-rate path == a naive run on features repeated to the
+    sample rate by hand (zeros over the receptive-field padding, frame t // hop at sample t)."""
+    _, _, mels = clips
+    length, rf, seed = 150, vocoder.receptive_field_, 1234
+    got = vocoder.sample(2, length=length, y=[1, 0], covariates=[mels[0], mels[2]],
+                         random_state=np.random.RandomState(seed))
+    sc = vocoder.cov_scaler_
+    cond = torch.zeros(2, N_MELS, rf + length)
+    for i, m in enumerate((mels[0], mels[2])):
+        frames = torch.as_tensor((m - sc["loc"]) / sc["scale"], dtype=torch.float32)
+        cond[i, :, rf:] = frames[torch.arange(length) // HOP].T
+    with torch.random.fork_rng():
+        torch.manual_seed(make_seed(np.random.RandomState(seed)))
+        ref = generate(vocoder.network_, torch.full((2, 1, rf), float("nan")), length, cond,
+                       torch.tensor([1, 0]), naive=True)
+    assert np.array_equal(got, ref[:, 0].numpy())
 
 
 def test_sample_and_complete_shapes_seed_and_waveform(vocoder, clips):

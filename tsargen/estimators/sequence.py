@@ -285,8 +285,22 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         frame-rate features such as log-mel frames; 1 = one row per timestep). Row ``j`` of a
         series' covariates conditions its timesteps ``j * cond_hop .. (j + 1) * cond_hop - 1``.
 
-    Local conditioning (vocoder)
-    ----------------------------
+    Attributes
+    ----------
+    network_ : WaveNet
+    receptive_field_ : int
+    n_channels_ : int
+    scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_channels,)
+    classes_ : ndarray or None
+        Labels of a class-conditional model (``fit(X, y)``).
+    n_covariates_ : int
+        Number of local covariates (0 without ``covariates=``).
+    cov_scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_covariates,), or None
+    loss_curve_, val_loss_curve_ : list of float
+
+    Notes
+    -----
+    **Local conditioning (vocoder).**
     ``fit``, ``score_samples``, ``score_steps``, ``score``, ``sample`` and ``complete`` take
     ``covariates=``: one ``(n_frames, n_features)`` array per series, known in advance for the
     whole series (for audio: its log-mel frames, ``tsargen.audio.log_mel(x, sr,
@@ -300,19 +314,6 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     mu_law_encode``) with ``distribution="categorical", quantization="levels", n_bins=256``;
     samples come back as levels, and ``tsargen.audio.mu_law_decode(levels.astype(int))`` (or
     ``MuLaw.inverse_transform``) gives the waveform in [-1, 1] for ``tsargen.audio.write_wav``.
-
-    Attributes
-    ----------
-    network_ : WaveNet
-    receptive_field_ : int
-    n_channels_ : int
-    scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_channels,)
-    classes_ : ndarray or None
-        Labels of a class-conditional model (``fit(X, y)``).
-    n_covariates_ : int
-        Number of local covariates (0 without ``covariates=``).
-    cov_scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_covariates,), or None
-    loss_curve_, val_loss_curve_ : list of float
 
     Examples
     --------
