@@ -135,20 +135,24 @@ def mel_filterbank(sample_rate, n_fft, n_mels, fmin=0.0, fmax=None):
 
 
 def log_mel(x, sample_rate, *, n_fft=256, hop_length=64, n_mels=40, fmin=0.0, fmax=None,
-            eps=1e-5):
+            eps=1e-5, center=False):
     """Log-mel spectrogram frames ``(n_frames, n_mels)`` of mono samples ``x``.
 
-    Frame ``i`` covers samples ``[i * hop_length, i * hop_length + n_fft)`` (Hann window, no
-    centring), so ``n_frames = 1 + (len(x) - n_fft) // hop_length``; repeat each frame
-    ``hop_length`` times to align frames with samples.
+    Without centring, frame ``i`` covers samples ``[i * hop_length, i * hop_length + n_fft)``
+    (Hann window), so ``n_frames = 1 + (len(x) - n_fft) // hop_length``. With ``center=True``
+    the signal is reflect-padded by ``n_fft // 2`` on both sides, frame ``i`` is centred on
+    sample ``i * hop_length`` and ``n_frames = 1 + len(x) // hop_length``: the frames then cover
+    every sample, as local conditioning (``WaveNetDensity(cond_hop=hop_length)``) needs.
     """
     import torch
 
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1 or len(x) < n_fft:
-        raise ValueError(f"x must be 1-D with at least n_fft={n_fft} samples, got shape "
-                         f"{x.shape}.")
+    short = len(x) <= n_fft // 2 if center else len(x) < n_fft
+    if x.ndim != 1 or short:
+        raise ValueError(f"x must be 1-D with at least {n_fft // 2 + 1 if center else n_fft} "
+                         f"samples (n_fft={n_fft}, center={center}), got shape {x.shape}.")
     spec = torch.stft(torch.from_numpy(x), n_fft, hop_length, window=torch.hann_window(
-        n_fft, dtype=torch.float64), center=False, return_complex=True).abs().numpy() ** 2
+        n_fft, dtype=torch.float64), center=center, pad_mode="reflect",
+        return_complex=True).abs().numpy() ** 2
     mel_power = mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax) @ spec   # (n_mels, F)
     return np.log(mel_power + eps).T

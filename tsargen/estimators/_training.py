@@ -33,27 +33,38 @@ class SeriesBank:
         Context rows before the first target of a window (the receptive field).
     n_targets : int
         Targets per window.
-    covariates : list of float tensors (T_i, K), optional
+    covariates : list of float tensors (F_i, K), optional
+        Local covariates, one row per ``cov_hop`` timesteps: row ``j`` of series ``i`` goes with
+        its timesteps ``j * cov_hop .. (j + 1) * cov_hop - 1`` (``cov_hop=1``: one row per
+        timestep). They stay at their own rate in memory and are repeated to the timestep rate
+        only for the windows of a batch; padding (before a series, or past its last row) gets
+        zeros.
+    cov_hop : int, default=1
     labels : long tensor (n_series,), optional
     train_ranges, val_ranges : list of (lo, hi)
         Per series, the target positions used for training / validation.
     """
 
     def __init__(self, series, pad, n_targets, covariates=None, labels=None, train_ranges=None,
-                 val_ranges=None):
+                 val_ranges=None, cov_hop=1):
         self.pad, self.n_targets = pad, n_targets
         c = series[0].shape[1]
-        rows, cov_rows, offsets, pos = [], [], [], 0
-        for i, s in enumerate(series):
+        rows, offsets, pos = [], [], 0
+        for s in series:
             nan = s.new_full((pad, c), float("nan"))
             rows += [nan, s, s.new_full((n_targets, c), float("nan"))]
-            if covariates is not None:
-                k = covariates[i]
-                cov_rows += [k.new_zeros(pad, k.shape[1]), k, k.new_zeros(n_targets, k.shape[1])]
             offsets.append(pos + pad)
             pos += pad + s.shape[0] + n_targets
         self.data = torch.cat(rows)                                        # (N, C)
-        self.cov = torch.cat(cov_rows) if covariates is not None else None  # (N, K)
+        self.cov = None
+        if covariates is not None:
+            n_rows = torch.tensor([k.shape[0] for k in covariates])
+            k = covariates[0]
+            # all rows once, then one zero row that padding positions point to
+            self.cov = torch.cat(list(covariates) + [k.new_zeros(1, k.shape[1])])  # (F + 1, K)
+            self.cov_rows = n_rows
+            self.cov_offsets = torch.cumsum(n_rows, 0) - n_rows
+            self.cov_hop = int(cov_hop)
         self.labels = labels
         self.offsets = torch.tensor(offsets)
         lengths = [s.shape[0] for s in series]
@@ -75,7 +86,14 @@ class SeriesBank:
         first = self.offsets[series_idx] + starts - self.pad                 # (B,)
         rows = first[:, None] + torch.arange(length)                         # (B, L)
         x = self.data[rows].transpose(1, 2)                                   # (B, C, L)
-        cov = None if self.cov is None else self.cov[rows].transpose(1, 2)    # (B, K, L)
+        cov = None
+        if self.cov is not None:
+            t = starts[:, None] - self.pad + torch.arange(length)             # (B, L) timesteps
+            frame = torch.div(t, self.cov_hop, rounding_mode="floor")
+            inside = (t >= 0) & (frame < self.cov_rows[series_idx][:, None])
+            crow = torch.where(inside, self.cov_offsets[series_idx][:, None] + frame,
+                               self.cov.shape[0] - 1)
+            cov = self.cov[crow].transpose(1, 2)                               # (B, K, L)
         labels = None if self.labels is None else self.labels[series_idx]
         keep = torch.arange(self.n_targets)[None, :] < (limits - starts)[:, None]
         return x, cov, labels, keep

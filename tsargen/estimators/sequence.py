@@ -21,6 +21,7 @@ from ._base import (TsargenEstimator, check_horizon, check_labels, check_panel, 
 from ._training import SeriesBank, fit_fingerprint, train, window_nll
 
 _SCORE_BATCH = 256
+_SCORE_ELEMENTS = 2 ** 18        # timesteps per scoring batch (bounds activation memory)
 
 
 def _scale_stats(values):
@@ -158,18 +159,23 @@ class _WaveNetParams(TsargenEstimator):
         return resolve_device(self.device)
 
     @torch.no_grad()
-    def _log_prob_scaled(self, series, covariates=None, labels=None):
+    def _log_prob_scaled(self, series, covariates=None, labels=None, cov_hop=1):
         """Per-element log-likelihood (scaled units) for a list of scaled float32 series.
 
         Each series is left-padded with ``receptive_field_`` NaN rows, as in training.
-        Returns a list of arrays ``(T_i, C)``.
+        ``covariates``: one ``(F_i, K)`` tensor per series, one row per ``cov_hop`` timesteps
+        (repeated per batch, zeros on padding). Returns a list of arrays ``(T_i, C)``.
         """
         net, pad, device = self.network_, self.receptive_field_, self._device()
         net.to(device)
         out = []
+        b = 0
         try:
-            for b in range(0, len(series), _SCORE_BATCH):
-                chunk = series[b:b + _SCORE_BATCH]
+            while b < len(series):
+                # long series (audio) go in smaller batches: about _SCORE_ELEMENTS timesteps each
+                t_max = max(s.shape[0] for s in series[b:b + _SCORE_BATCH])
+                n = max(1, min(_SCORE_BATCH, _SCORE_ELEMENTS // (pad + t_max)))
+                chunk = series[b:b + n]
                 t_max = max(s.shape[0] for s in chunk)
                 c = chunk[0].shape[1]
                 x = torch.full((len(chunk), pad + t_max, c), float("nan"))
@@ -178,11 +184,15 @@ class _WaveNetParams(TsargenEstimator):
                     x[i, pad:pad + s.shape[0]] = s
                 if covariates is not None:
                     k = covariates[0].shape[1]
+                    t = torch.arange(-pad, t_max)
+                    frame = torch.div(t, cov_hop, rounding_mode="floor")
                     cov = torch.zeros(len(chunk), pad + t_max, k)
-                    for i, s in enumerate(covariates[b:b + _SCORE_BATCH]):
-                        cov[i, pad:pad + s.shape[0]] = s
+                    for i, rows in enumerate(covariates[b:b + n]):
+                        inside = (t >= 0) & (frame < rows.shape[0])
+                        cov[i, inside] = rows[frame[inside]]
                     cov = cov.transpose(1, 2).to(device)
-                lab = None if labels is None else labels[b:b + _SCORE_BATCH].to(device)
+                lab = None if labels is None else labels[b:b + n].to(device)
+                b += n
                 lp = net.log_prob(x.transpose(1, 2).to(device), cov, lab)       # (B, C, L)
                 lp = lp.transpose(1, 2)[:, pad:].cpu().double().numpy()
                 out += [lp[i, :s.shape[0]] for i, s in enumerate(chunk)]
@@ -191,9 +201,14 @@ class _WaveNetParams(TsargenEstimator):
         return out
 
     @torch.no_grad()
-    def _generate(self, history, n_steps, cond=None, labels=None, seed=0):
+    def _generate(self, history, n_steps, cond=None, labels=None, seed=0, cond_index=None):
         """Sample ``n_steps`` after scaled ``history (B, T0, C)`` (NaN-padded to the receptive
-        field) -> ``(B, n_steps, C)`` in scaled units."""
+        field) -> ``(B, n_steps, C)`` in scaled units.
+
+        ``cond (B, T0 + n_steps, K)`` per timestep (zero-padded on the left as needed); or, with
+        ``cond_index`` (``(T0 + n_steps,)``, -1 for "no frame"), frames ``cond (B, F, K)`` that
+        timestep ``tau`` reads from row ``cond_index[tau]`` (zeros for -1).
+        """
         device = self._device()
         net = self.network_.to(device)
         try:
@@ -203,6 +218,20 @@ class _WaveNetParams(TsargenEstimator):
                 history = torch.cat([torch.full((b, pad - t0, c), float("nan")), history], 1)
             elif t0 > pad:
                 history = history[:, t0 - pad:]
+            if cond_index is not None:
+                # frames + one zero frame (the padding's), read through the index
+                cond = torch.cat([cond, cond.new_zeros(b, 1, cond.shape[2])], 1)
+                cond_index = torch.where(cond_index < 0, cond.shape[1] - 1, cond_index)
+                if t0 < pad:
+                    cond_index = torch.cat([cond_index.new_full((pad - t0,), cond.shape[1] - 1),
+                                            cond_index])
+                cond_index = cond_index[cond_index.shape[0] - pad - n_steps:]
+                with seeded(seed, device):
+                    out = generate(net, history.transpose(1, 2).to(device), n_steps,
+                                   cond.transpose(1, 2).to(device),
+                                   None if labels is None else labels.to(device),
+                                   cond_index=cond_index)
+                return out.transpose(1, 2).cpu()
             if cond is not None:
                 k = cond.shape[2]
                 need = pad + n_steps
@@ -252,7 +281,12 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     ----------""" + _COMMON_DOC + """    time_position : bool, default=False
         Condition every step on its absolute position ``t / n`` (``n``: the longest training
         series) as a local covariate. Makes the density non-stationary: use it when *where* in
-        the series a pattern happens matters (shape-type classes).
+        the series a pattern happens matters (shape-type classes). Not combinable with
+        ``covariates=``.
+    cond_hop : int, default=1
+        Timesteps per row of the local covariates passed as ``covariates=`` (the hop length of
+        frame-rate features such as log-mel frames; 1 = one row per timestep). Row ``j`` of a
+        series' covariates conditions its timesteps ``j * cond_hop .. (j + 1) * cond_hop - 1``.
 
     Attributes
     ----------
@@ -262,7 +296,27 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_channels,)
     classes_ : ndarray or None
         Labels of a class-conditional model (``fit(X, y)``).
+    n_covariates_ : int
+        Number of local covariates (0 without ``covariates=``).
+    cov_scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_covariates,), or None
     loss_curve_, val_loss_curve_ : list of float
+
+    Notes
+    -----
+    **Local conditioning (vocoder).**
+    ``fit``, ``score_samples``, ``score_steps``, ``score``, ``sample`` and ``complete`` take
+    ``covariates=``: one ``(n_frames, n_features)`` array per series, known in advance for the
+    whole series (for audio: its log-mel frames, ``tsargen.audio.log_mel(x, sr,
+    hop_length=cond_hop, center=True)``). A model fitted with covariates needs them in every
+    later call. They are standardised per feature on the training frames, kept at frame rate
+    and repeated to the sample rate per batch (see ``tsargen.networks.wavenet``). A series of
+    ``T`` timesteps needs between ``ceil(T / cond_hop)`` and ``ceil(T / cond_hop) + 2`` frames
+    (``sample`` with ``length=``: at least ``ceil(length / cond_hop)``).
+
+    For 8-bit audio, fit on mu-law levels (``MuLaw(scale=1.0)`` or ``tsargen.audio.
+    mu_law_encode``) with ``distribution="categorical", quantization="levels", n_bins=256``;
+    samples come back as levels, and ``tsargen.audio.mu_law_decode(levels.astype(int))`` (or
+    ``MuLaw.inverse_transform``) gives the waveform in [-1, 1] for ``tsargen.audio.write_wav``.
 
     Examples
     --------
@@ -276,13 +330,27 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     ((20,), (20, 50))
     >>> d.sample(3, length=50, random_state=0).shape
     (3, 50)
+
+    Mu-law audio with log-mel local conditioning (a vocoder):
+
+    >>> from tsargen.audio import log_mel, mu_law_decode, mu_law_encode
+    >>> clips = [0.5 * np.sin(0.3 * np.arange(n)) for n in (640, 800)]
+    >>> mels = [log_mel(c, 8000, n_fft=64, hop_length=32, n_mels=8, center=True) for c in clips]
+    >>> voc = WaveNetDensity(n_layers=3, residual_channels=8, skip_channels=8, max_epochs=1,
+    ...                      distribution="categorical", quantization="levels", n_bins=256,
+    ...                      cond_hop=32, batch_size=8, random_state=0)
+    >>> voc = voc.fit([mu_law_encode(c) for c in clips], covariates=mels)
+    >>> levels = voc.sample(1, length=640, covariates=[mels[0]], random_state=0)
+    >>> wave = mu_law_decode(levels.astype(int))            # floats in [-1, 1]
+    >>> wave.shape
+    (1, 640)
     """
 
     def __init__(self, *, n_stacks=1, n_layers=6, kernel_size=2, residual_channels=32,
                  skip_channels=64, distribution="gaussian", quantization="uniform", n_bins=256,
-                 n_mixtures=5, channel_dependence="joint", time_position=False, max_epochs=100,
-                 batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10, device="auto",
-                 random_state=None, verbose=False):
+                 n_mixtures=5, channel_dependence="joint", time_position=False, cond_hop=1,
+                 max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10,
+                 device="auto", random_state=None, verbose=False):
         self.n_stacks = n_stacks
         self.n_layers = n_layers
         self.kernel_size = kernel_size
@@ -294,6 +362,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self.n_mixtures = n_mixtures
         self.channel_dependence = channel_dependence
         self.time_position = time_position
+        self.cond_hop = cond_hop
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -320,13 +389,79 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     def _check_labels(self, y, n, fitting=False):
         return check_labels(y, n, getattr(self, "classes_", None), fitting, what="series")
 
+    def _check_params(self):
+        super()._check_params()
+        hop = self.cond_hop
+        if isinstance(hop, bool) or not isinstance(hop, numbers.Integral) or hop < 1:
+            raise ValueError(f"cond_hop must be a positive integer, got {hop!r}.")
+
+    def _check_covariates(self, covariates, lengths, where, exact=True):
+        """Local covariates: one finite ``(n_frames, K)`` array per series whose frames cover
+        it -> list of float64 arrays, or None."""
+        fitted = where != "fit"
+        n_cov = getattr(self, "n_covariates_", 0) if fitted else None
+        if covariates is None:
+            if fitted and n_cov:
+                raise ValueError(f"the model was fitted with local covariates: pass covariates= "
+                                 f"to {where}() (one (n_frames, {n_cov}) array per series).")
+            return None
+        if fitted and not n_cov:
+            raise ValueError("the model was fitted without local covariates; do not pass "
+                             "covariates=.")
+        if self.time_position:
+            raise ValueError("time_position=True cannot be combined with covariates=; add the "
+                             "position to the covariates yourself.")
+        if isinstance(covariates, np.ndarray) and covariates.ndim == 3:
+            items = list(covariates)
+        elif isinstance(covariates, (list, tuple)):
+            items = list(covariates)
+        else:
+            raise TypeError("covariates must be a list of (n_frames, n_features) arrays, one "
+                            f"per series; got {type(covariates).__name__}.")
+        if len(items) != len(lengths):
+            raise ValueError(f"covariates has {len(items)} arrays but there are {len(lengths)} "
+                             "series: pass one per series.")
+        hop, out = self.cond_hop, []
+        for i, (item, t) in enumerate(zip(items, lengths)):
+            if np.ndim(item) != 2:
+                raise ValueError(f"covariates[{i}] must be 2-D (n_frames, n_features), got "
+                                 f"shape {np.shape(item)}.")
+            v, _ = check_series(item, f"covariates[{i}]", allow_nan=False)
+            need = -(-t // hop)
+            if v.shape[0] < need:
+                raise ValueError(
+                    f"covariates[{i}] has {v.shape[0]} frames, which do not cover the series' "
+                    f"{t} timesteps: cond_hop={hop} needs at least {need} (frame j conditions "
+                    f"timesteps j*{hop}..(j+1)*{hop}-1). Compute log-mels with center=True, or "
+                    "pad the signal before computing its features.")
+            if exact and v.shape[0] > need + 2:
+                raise ValueError(
+                    f"covariates[{i}] has {v.shape[0]} frames for {t} timesteps; with cond_hop="
+                    f"{hop} about {need} are expected: check cond_hop (the features' hop "
+                    "length) and that the features belong to this series.")
+            if n_cov and v.shape[1] != n_cov:
+                raise ValueError(f"covariates[{i}] has {v.shape[1]} features but the model was "
+                                 f"fitted with {n_cov}.")
+            out.append(v)
+        if len({v.shape[1] for v in out}) > 1:
+            raise ValueError("the arrays in covariates have different numbers of features.")
+        return out
+
+    def _scale_covariates(self, covs):
+        if covs is None:
+            return None
+        loc, scale = self.cov_scaler_["loc"], self.cov_scaler_["scale"]
+        return [_as_tensor((v - loc) / scale) for v in covs]
+
     def _scale(self, series):
         loc, scale = self.scaler_["loc"], self.scaler_["scale"]
         return [_as_tensor((s - loc) / scale) for s in series]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, *, checkpoint=None):
-        """Fit the density on a panel ``X``; labels ``y`` make it class-conditional.
+    def fit(self, X, y=None, *, covariates=None, checkpoint=None):
+        """Fit the density on a panel ``X``; labels ``y`` make it class-conditional (global
+        conditioning); ``covariates`` (one ``(n_frames, K)`` array per series) make it locally
+        conditioned.
 
         ``checkpoint``: a file the training state is saved to after every epoch and resumed
         from when it exists (an interrupted fit then ends exactly as an uninterrupted one)."""
@@ -336,6 +471,11 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         if not any(np.isfinite(s).any() for s in series):
             raise ValueError("X has no observed values (no timesteps, or all NaN); pass series "
                              "with data.")
+        covs = self._check_covariates(covariates, [s.shape[0] for s in series], "fit")
+        cov_scaler = None
+        if covs is not None:
+            cov_loc, cov_scale = _scale_stats(np.concatenate(covs))
+            cov_scaler = {"loc": cov_loc, "scale": cov_scale}
         c = series[0].shape[1]
         specs = self._head_specs(c)
         loc, scale = _scale_stats(np.concatenate(series))
@@ -353,19 +493,28 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         rf = self._receptive_field()
         n = len(series)
         position_ref = max(lengths) if self.time_position else None
-        covs = self._positions(lengths, position_ref)
+        hop = 1
+        if covs is None:
+            cond = self._positions(lengths, position_ref)
+        else:
+            cond, hop = [_as_tensor((v - cov_scaler["loc"]) / cov_scaler["scale"])
+                         for v in covs], self.cond_hop
         with seeded(seed, device):
             train_ranges, val_ranges = self._split(lengths, n)
-            net = self._build_network(specs, c, cond_channels=0 if covs is None else 1,
+            net = self._build_network(specs, c, cond_channels=0 if cond is None
+                                      else cond[0].shape[1],
                                       n_classes=0 if classes is None else len(classes))
-            bank = SeriesBank(scaled, rf, self._n_targets(lengths), covariates=covs,
-                              labels=labels, train_ranges=train_ranges, val_ranges=val_ranges)
+            bank = SeriesBank(scaled, rf, self._n_targets(lengths), covariates=cond,
+                              labels=labels, train_ranges=train_ranges, val_ranges=val_ranges,
+                              cov_hop=hop)
             result = self._fit_network(net, bank, device, checkpoint)
         self.network_ = net.cpu().eval()
         self.receptive_field_ = rf
         self.n_channels_ = c
         self.scaler_ = {"loc": loc, "scale": scale}
         self.position_ref_ = position_ref
+        self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
+        self.cov_scaler_ = cov_scaler
         self.classes_ = classes
         self.class_prior_ = prior
         self.input_kind_ = kind
@@ -404,17 +553,22 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         arr = np.stack(values)
         return arr[:, :, 0] if kind == "2d" else arr
 
-    def _steps(self, series, labels):
-        """Per-element log-likelihood in original units, NaN where the value is missing."""
-        covs = self._positions([len(s) for s in series], self.position_ref_)
-        lp = self._log_prob_scaled(self._scale(series), covs, labels=labels)
+    def _steps(self, series, labels, covs=None):
+        """Per-element log-likelihood in original units, NaN where the value is missing;
+        ``covs``: scaled local covariates or None."""
+        if covs is None:
+            lp = self._log_prob_scaled(self._scale(series), self._positions(
+                [len(s) for s in series], self.position_ref_), labels=labels)
+        else:
+            lp = self._log_prob_scaled(self._scale(series), covs, labels=labels,
+                                       cov_hop=self.cond_hop)
         log_jac = np.log(self.scaler_["scale"])
         return [np.where(np.isnan(s), np.nan, v - log_jac) for s, v in zip(series, lp)]
 
-    def _marginal_steps(self, series):
+    def _marginal_steps(self, series, covs=None):
         """Steps of the marginal ``sum_k p(k) p(x | k)``: the log-ratio of consecutive prefix
         marginals, in raster order (time, then channel), so they stay autoregressive."""
-        per_class = [self._steps(series, torch.full((len(series),), k))
+        per_class = [self._steps(series, torch.full((len(series),), k), covs)
                      for k in range(len(self.classes_))]
         log_prior = np.log(self.class_prior_)[:, None]
         out = []
@@ -425,29 +579,33 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
             out.append(np.where(np.isnan(s), np.nan, steps))
         return out
 
-    def score_steps(self, X, y=None):
+    def score_steps(self, X, y=None, covariates=None):
         """Log-likelihood (nats, original units) of every element, shaped like ``X``.
 
         Entry ``t`` (channel ``c``) depends only on earlier timesteps (and on channels ``< c``
         of timestep ``t`` with joint channel dependence). Missing values (NaN) give NaN. A
         class-conditional model scored without ``y`` gives the marginal over the classes,
-        weighted by their training frequencies.
+        weighted by their training frequencies. A locally conditioned model needs the series'
+        ``covariates``; they are known for the whole series, so entry ``t`` may depend on them
+        at any time.
         """
         check_is_fitted(self)
         series, kind = self._check_X(X)
         labels = self._check_labels(y, len(series))
+        covs = self._scale_covariates(self._check_covariates(
+            covariates, [s.shape[0] for s in series], "score_steps"))
         if labels is None and self.classes_ is not None:
-            return self._format_steps(self._marginal_steps(series), kind)
-        return self._format_steps(self._steps(series, labels), kind)
+            return self._format_steps(self._marginal_steps(series, covs), kind)
+        return self._format_steps(self._steps(series, labels, covs), kind)
 
-    def score_samples(self, X, y=None):
+    def score_samples(self, X, y=None, covariates=None):
         """Total log-likelihood of each series in nats, ``(n_series,)``; missing values skipped."""
-        steps = self.score_steps(X, y)
+        steps = self.score_steps(X, y, covariates)
         return np.array([np.nansum(s) for s in steps])
 
-    def score(self, X, y=None):
+    def score(self, X, y=None, covariates=None):
         """Mean total log-likelihood per series (higher is better)."""
-        return float(np.mean(self.score_samples(X, y)))
+        return float(np.mean(self.score_samples(X, y, covariates)))
 
     # ------------------------------------------------------------------ generation
     def _sample_labels(self, y, n, seed):
@@ -460,10 +618,31 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     def _unscale(self, x):
         return x.double().numpy() * self.scaler_["scale"] + self.scaler_["loc"]
 
-    def sample(self, n_samples=1, *, y=None, length=None, random_state=None):
-        """Draw ``n_samples`` new series of ``length`` timesteps (cached generation)."""
+    def _frames(self, covs, n_steps):
+        """Scaled frames ``(B, F_max, K)`` (zero-padded) and the frame index of each of
+        ``n_steps`` timesteps, for :meth:`_generate`."""
+        rows = self._scale_covariates(covs)
+        frames = torch.zeros(len(rows), max(r.shape[0] for r in rows), rows[0].shape[1])
+        for i, r in enumerate(rows):
+            frames[i, :r.shape[0]] = r
+        return frames, torch.div(torch.arange(n_steps), self.cond_hop, rounding_mode="floor")
+
+    def sample(self, n_samples=1, *, y=None, length=None, covariates=None, random_state=None):
+        """Draw ``n_samples`` new series of ``length`` timesteps (cached generation).
+
+        ``covariates`` (locally conditioned models): one ``(n_frames, K)`` array per sample, or
+        one array for all; ``length`` then defaults to ``n_frames * cond_hop``. For mu-law
+        audio the samples are levels: see the class docstring for the waveform.
+        """
         check_is_fitted(self)
         n_samples = check_horizon(n_samples) if n_samples != 0 else 0
+        if covariates is not None and not isinstance(covariates, (list, tuple)) and (
+                np.ndim(covariates) == 2):
+            covariates = [covariates] * n_samples
+        if length is None and covariates is not None and isinstance(
+                covariates, (list, tuple, np.ndarray)) and len(covariates) and len(
+                {np.shape(v)[0] for v in covariates}) == 1:
+            length = np.shape(covariates[0])[0] * self.cond_hop
         if length is None:
             if self.train_length_ is None:
                 raise ValueError("pass length= (the model was fitted on series of unequal "
@@ -471,17 +650,25 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
             length = self.train_length_
         length = check_horizon(length)
         seed = make_seed(random_state)
+        covs = self._check_covariates(covariates, [length] * n_samples, "sample", exact=False)
         labels = self._sample_labels(y, n_samples, seed)
         history = torch.zeros(n_samples, 0, self.n_channels_)
-        cond = self._positions([length], self.position_ref_)
-        cond = None if cond is None else cond[0].expand(n_samples, length, 1)
-        x = self._unscale(self._generate(history, length, cond=cond, labels=labels, seed=seed))
+        if covs is not None:
+            frames, index = self._frames(covs, length)
+            x = self._generate(history, length, cond=frames, labels=labels, seed=seed,
+                               cond_index=index)
+        else:
+            cond = self._positions([length], self.position_ref_)
+            cond = None if cond is None else cond[0].expand(n_samples, length, 1)
+            x = self._generate(history, length, cond=cond, labels=labels, seed=seed)
+        x = self._unscale(x)
         return x[:, :, 0] if self.n_channels_ == 1 and self.input_kind_ != "3d" else x
 
-    def complete(self, X, *, n_known, n_samples=1, y=None, random_state=None):
+    def complete(self, X, *, n_known, n_samples=1, y=None, covariates=None, random_state=None):
         """Keep the first ``n_known`` timesteps of each series in ``X`` and sample the rest.
 
-        Returns ``(n_samples, *X.shape)``; the known part is copied bit for bit.
+        Returns ``(n_samples, *X.shape)``; the known part is copied bit for bit. A locally
+        conditioned model needs each series' ``covariates`` (covering the whole series).
         """
         check_is_fitted(self)
         series, kind = self._check_X(X)
@@ -492,6 +679,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
                 0 <= n_known <= t):
             raise ValueError(f"n_known must be an integer in [0, {t}], got {n_known!r}.")
         n_samples = check_horizon(n_samples)
+        covs = self._check_covariates(covariates, [t] * len(series), "complete")
         seed = make_seed(random_state)
         labels = self._sample_labels(y, len(series), seed)
         if labels is not None:
@@ -499,7 +687,13 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         known = torch.stack(self._scale(series))[:, :n_known].repeat(n_samples, 1, 1)
         arr = np.stack(series)                                   # (n, T, C)
         out = np.repeat(arr[None], n_samples, axis=0)            # (n_samples, n, T, C)
-        if n_known < t:
+        if n_known < t and covs is not None:
+            frames, index = self._frames(covs, t)
+            new = self._unscale(self._generate(known, t - n_known,
+                                               cond=frames.repeat(n_samples, 1, 1),
+                                               labels=labels, seed=seed, cond_index=index))
+            out[:, :, n_known:] = new.reshape(n_samples, len(series), t - n_known, -1)
+        elif n_known < t:
             cond = self._positions([t], self.position_ref_)
             cond = None if cond is None else cond[0].expand(known.shape[0], t, 1)
             new = self._unscale(self._generate(known, t - n_known, cond=cond, labels=labels,

@@ -15,6 +15,14 @@ input, B after), so channel ``c`` at time ``t`` is conditioned on channels ``< c
 well as on the whole past. ``"independent"`` uses one group: channels are conditionally
 independent given the past.
 
+NOTE (local conditioning at a lower rate): the paper upsamples frame-rate features (e.g.
+log-mel frames, one per hop of samples) with a learned transposed convolution. Here a frame is
+repeated for each of its samples (``generate(..., cond_index=...)``; the estimators gather frames
+per batch the same way) and enters every layer through the paper's 1x1 conv ``V_f * y``. Why:
+the repetition keeps features at frame rate in memory (log-mels of a speech corpus at the sample
+rate would cost gigabytes), needs no extra parameters, and lets cached generation compute each
+frame's projection once per frame; the dilated stacks smooth the steps between frames.
+
 NOTE (missing values): the input is ``[x with NaN -> 0, isnan(x)]``, so the network knows which
 past values were missing; estimators mask NaN targets out of the loss and left-pad series with
 NaN, so "no history" and "a history of zeros" are different inputs.
@@ -236,12 +244,21 @@ class WaveNet(nn.Module):
         return state
 
     @torch.no_grad()
-    def step(self, x_t, state, cond_t=None):
+    def cond_projection(self, state, cond_t):
+        """Every block's pre-activation share ``(n_blocks, B, 2R)`` of the local covariates
+        ``cond_t (B, K)``: pass it to :meth:`step` as ``cond_proj`` to reuse it over the steps
+        of one feature frame."""
+        b = cond_t.shape[0]
+        return (cond_t @ state["cw"]).view(b, len(self.blocks), -1).transpose(0, 1)
+
+    @torch.no_grad()
+    def step(self, x_t, state, cond_t=None, cond_proj=None):
         """Raw parameters ``(B, P)`` for the next timestep given the past in ``state``.
 
         ``x_t (B, C)`` is the timestep being generated; only channels the masks let through are
         read (none for channel 0, channels < c for channel c's parameters), so a partly filled
-        ``x_t`` is fine. Call :meth:`commit` with the full ``x_t`` to advance.
+        ``x_t`` is fine. ``cond_t (B, K)`` are the step's local covariates, or ``cond_proj``
+        their :meth:`cond_projection`. Call :meth:`commit` with the full ``x_t`` to advance.
         """
         st = state
         pbuf, k = st["pbuf"], st["k"]
@@ -259,8 +276,7 @@ class WaveNet(nn.Module):
         else:
             pbuf.copy_(st["bias"])
         if st["cw"] is not None:
-            n, b = pbuf.shape[:2]
-            pbuf.add_((cond_t @ st["cw"]).view(b, n, -1).transpose(0, 1))
+            pbuf.add_(self.cond_projection(st, cond_t) if cond_proj is None else cond_proj)
         for p, pf, pg, uf, ua, h, h_next, wc, wr in st["layers"]:
             p.addmm_(h, wc)                                     # + current tap
             p.sigmoid_()                                        # [sigmoid 2f, sigmoid g]
@@ -313,32 +329,49 @@ def _advance(state):
 
 
 @torch.no_grad()
-def generate(net, history, n_steps, cond=None, labels=None, naive=False):
+def generate(net, history, n_steps, cond=None, labels=None, naive=False, cond_index=None):
     """Sample ``n_steps`` timesteps after ``history (B, C, T0)``: returns ``(B, C, n_steps)``.
 
-    ``cond (B, K, T0 + n_steps)`` covers history and future. Draws use torch's global generator
-    (seed it under ``torch.random.fork_rng``). ``naive=True`` recomputes the full network over
-    the receptive field at every step (the reference the cached path is tested against).
+    ``cond (B, K, T0 + n_steps)`` covers history and future. With ``cond_index`` (a long tensor
+    ``(T0 + n_steps,)``), ``cond (B, K, F)`` holds feature *frames* instead and timestep ``tau``
+    reads column ``cond_index[tau]``: frame-rate features (e.g. log-mel frames, one per hop of
+    samples) upsampled by repetition without materialising them at the sample rate; the cached
+    path computes each frame's conditioning projection once and reuses it for the frame's steps.
+    Draws use torch's global generator (seed it under ``torch.random.fork_rng``). ``naive=True``
+    recomputes the full network over the receptive field at every step (the reference the
+    cached path is tested against).
     """
     b, c, t0 = history.shape
     passes = range(c) if net.joint else [None]
     out = history.new_empty(n_steps, b, c)                                  # time-first
     zeros = history.new_zeros(b, c)
+    if cond is not None and cond_index is None:
+        cond_index = torch.arange(t0 + n_steps, device=history.device)
+    if cond is not None:
+        cond_index = cond_index.to(history.device)
+        columns = cond_index.tolist()
+
+    def cond_window(lo, hi):                                                # (B, K, hi - lo)
+        return None if cond is None else cond.index_select(2, cond_index[lo:hi])
+
     if naive:
         rf = net.receptive_field
         seq = torch.cat([history, history.new_zeros(b, c, n_steps)], dim=2)
     else:
-        state = net.init_state(history, None if cond is None else cond[:, :, :t0], labels)
+        state = net.init_state(history, cond_window(0, t0), labels)
+        frame, proj = None, None
     for t in range(n_steps):
         x_t = zeros if not net.joint else history.new_zeros(b, c)
+        if cond is not None and not naive and columns[t0 + t] != frame:
+            frame = columns[t0 + t]
+            proj = net.cond_projection(state, cond[:, :, frame])
         for ch in passes:
             if naive:
                 lo = max(0, t0 + t - rf)
                 seq[:, :, t0 + t] = x_t
-                window_cond = None if cond is None else cond[:, :, lo:t0 + t + 1]
-                raw = net(seq[:, :, lo:t0 + t + 1], window_cond, labels)[:, :, -1]
+                raw = net(seq[:, :, lo:t0 + t + 1], cond_window(lo, t0 + t + 1), labels)[:, :, -1]
             else:
-                raw = net.step(x_t, state, None if cond is None else cond[:, :, t0 + t])
+                raw = net.step(x_t, state, cond_proj=proj)
             draw = net.heads.sample(raw)
             if ch is None:
                 x_t = draw
