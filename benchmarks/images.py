@@ -111,15 +111,15 @@ SECTIONS = ("digits", "mnist", "cifar", "speed", "pictures")
 MODELS = {
     "pixelcnn": dict(
         label="PixelCNN", cls="PixelCNNDensity", fixed={},
-        digits=dict(n_layers=10, hidden_channels=64, max_epochs=60, batch_size=32, lr=2e-3,
+        digits=dict(n_layers=10, hidden_channels=64, max_epochs=40, batch_size=32, lr=2e-3,
                     patience=8),
         mnist=dict(n_layers=6, hidden_channels=32, max_epochs=8, batch_size=32, lr=2e-3,
                    patience=3),
         cifar=None),
     "gated_pixelcnn": dict(
         label="Gated PixelCNN", cls="GatedPixelCNNDensity", fixed={},
-        digits=dict(n_layers=8, hidden_channels=64, max_epochs=40, batch_size=32, lr=2e-3,
-                    patience=6),
+        digits=dict(n_layers=8, hidden_channels=64, max_epochs=30, batch_size=32, lr=2e-3,
+                    patience=4),
         mnist=dict(n_layers=5, hidden_channels=16, max_epochs=4, batch_size=32, lr=2e-3,
                    patience=3),
         cifar=dict(n_layers=4, hidden_channels=48, max_epochs=3, batch_size=16, lr=2e-3,
@@ -219,8 +219,7 @@ def categorical_nll(X_tr, X_te, n_levels, pooled_axes=()):
     """Independent Laplace-smoothed categorical per element (per image position and channel);
     ``pooled_axes`` (of the image, e.g. (0, 1) for rows and columns) share one categorical.
     Returns the test NLL per image in nats."""
-    tr = X_tr.reshape(len(X_tr), *X_tr.shape[1:]).astype(np.int64)
-    te = X_te.astype(np.int64)
+    tr, te = X_tr.astype(np.int64), X_te.astype(np.int64)
     onehot_axes = tuple(1 + a for a in pooled_axes)
     counts = np.stack([(tr == v).sum(axis=(0,) + onehot_axes) for v in range(n_levels)])
     n = len(tr) * int(np.prod([tr.shape[a] for a in onehot_axes]))
@@ -233,7 +232,7 @@ def categorical_nll(X_tr, X_te, n_levels, pooled_axes=()):
     return -flat[idx, np.arange(idx.shape[1])].sum(axis=1)                 # (n_test,)
 
 
-def raster_logistic_nll(X_tr, X_te, n_levels, C=LOGISTIC_C, log=None):
+def raster_logistic_nll(X_tr, X_te, n_levels, C=LOGISTIC_C):
     """Per-pixel multinomial logistic regression on all previous pixels (raster order)."""
     from sklearn.linear_model import LogisticRegression
     tr = X_tr.reshape(len(X_tr), -1).astype(np.int64)
@@ -290,10 +289,10 @@ def fit_model(key, section, X_tr, X_te, n_levels, quick, log):
         row["status"] = "not available"
         log(f"  {spec['label']}: not run (tsargen.{spec['cls']} not available)")
         return None, row
-    est, kw = make_model(key, section, n_levels, quick)
-    row["settings"] = dict(spec["fixed"], **kw)
+    row["settings"] = dict(spec["fixed"], **model_settings(key, section, quick))
     t0 = time.perf_counter()
     try:
+        est, _ = make_model(key, section, n_levels, quick)
         est.fit(X_tr)
     except Exception as err:                                   # report, do not hide
         row.update(status="failed", error=f"{type(err).__name__}: {err}")
@@ -402,8 +401,12 @@ def run_likelihood(section, keys, do_baselines, do_pictures, data_dir, quick, lo
         if est is not None:
             fitted[key] = est
             if do_pictures and section in ("digits", "mnist"):
-                results.setdefault("pictures", {}).setdefault(section, {})[key] = pictures(
-                    est, X_te, section, quick, log)
+                try:
+                    results.setdefault("pictures", {}).setdefault(section, {})[key] = (
+                        pictures(est, X_te, section, quick, log))
+                except Exception as err:                   # report, do not hide
+                    row["pictures_error"] = f"{type(err).__name__}: {err}"
+                    log(f"  {MODELS[key]['label']}: pictures failed: {err!r}")
     return fitted
 
 
@@ -481,12 +484,12 @@ def run_speed(keys, fitted_mnist, data_dir, quick, log, results):
             continue
         est = fitted_mnist.get(key)
         row["weights"] = "mnist model of the same run"
-        if est is None:                      # speed does not depend on the weights
-            est, kw = make_model(key, "mnist", 2, quick)
-            est.set_params(max_epochs=1)
-            est.fit(X_tr[:64])
-            row["weights"] = "mnist architecture, 1 epoch on 64 images"
         try:
+            if est is None:                      # speed does not depend on the weights
+                est, _ = make_model(key, "mnist", 2, quick)
+                est.set_params(max_epochs=1)
+                est.fit(X_tr[:64])
+                row["weights"] = "mnist architecture, 1 epoch on 64 images"
             row["rows"] = speed_model(key, est, X_te, quick, log)
             row["check_8x8"] = digits_check(key, quick, log)
             row["status"] = "ok"
@@ -568,15 +571,27 @@ def plot_speed(results, path):
     plt.close(fig)
 
 
-def _tile(images, ncol, pad=1, fill=0.5):
-    """(n, H, W) in [0, 1] -> one (rows, cols) mosaic with a grey padding."""
+PAD, HIDDEN = -1.0, -2.0               # sentinel values of the mosaics, drawn in colour
+
+
+def _tile(images, ncol, pad=1):
+    """(n, H, W) in [0, 1] (``HIDDEN`` allowed) -> one mosaic padded with ``PAD``."""
     n, h, w = images.shape
     nrow = math.ceil(n / ncol)
-    out = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad), fill)
+    out = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad), PAD)
     for k, img in enumerate(images):
         r, c = divmod(k, ncol)
         out[pad + r * (h + pad):pad + r * (h + pad) + h,
             pad + c * (w + pad):pad + c * (w + pad) + w] = img
+    return out
+
+
+def _rgb(mosaic):
+    """Mosaic -> RGB: ink black on white, padding light blue, hidden pixels light red."""
+    grey = 1.0 - np.clip(mosaic, 0, 1)
+    out = np.repeat(grey[..., None], 3, axis=2)
+    out[mosaic == PAD] = (0.62, 0.74, 0.88)
+    out[mosaic == HIDDEN] = (0.98, 0.80, 0.80)
     return out
 
 
@@ -591,8 +606,8 @@ def plot_pictures(results, section, path_samples, path_completions):
     for ax, key in zip(axes[0], keys):
         p = pics[key]
         imgs = decode(p["samples"], p["shape"]) / scale
-        ax.imshow(_tile(imgs, int(math.ceil(math.sqrt(len(imgs))))), cmap="gray_r",
-                  vmin=0, vmax=1, interpolation="nearest")
+        ax.imshow(_rgb(_tile(imgs, int(math.ceil(math.sqrt(len(imgs)))))),
+                  interpolation="nearest")
         ax.set_title(MODELS[key]["label"], fontsize=9)
         ax.axis("off")
     fig.suptitle(f"{section}: samples", fontsize=10)
@@ -609,13 +624,11 @@ def plot_pictures(results, section, path_samples, path_completions):
         orig = decode(p["originals"], p["shape"]) / scale
         comps = [decode(c, p["shape"]) / scale for c in p["completions"]]
         given = orig.copy()
-        given[:, p["n_known"]:] = 0.5                       # the hidden half, grey
+        given[:, p["n_known"]:] = HIDDEN
         tiles = []
         for o, g, c in zip(orig, given, comps):
             tiles += [o, g, *c]
-        ncol = 2 + len(comps[0])
-        ax.imshow(_tile(np.stack(tiles), ncol), cmap="gray_r", vmin=0, vmax=1,
-                  interpolation="nearest")
+        ax.imshow(_rgb(_tile(np.stack(tiles), ncol)), interpolation="nearest")
         ax.set_title(f"{MODELS[key]['label']}\noriginal | top half | completions", fontsize=8)
         ax.axis("off")
     fig.suptitle(f"{section}: completions of test images (top {pics[keys[0]]['n_known']} rows "
@@ -688,12 +701,13 @@ def summary(results):
         if not base or not ok:
             continue
         b = min(base.values(), key=lambda r: r[m])
+        d = 2 if m == "nll" else 3
         parts = []
         for r in sorted(ok, key=lambda r: r[m]):
             diff = r[m] - b[m]
-            parts.append(f"{r['label']} {r[m]:.3g} ({'loses by' if diff > 0 else 'beats it by'}"
-                         f" {abs(diff):.3g}, {abs(diff) / b[m]:.0%})")
-        md.append(f"- **{name}** (test {unit}; best baseline: {b['label']} {b[m]:.3g}): "
+            parts.append(f"{r['label']} {r[m]:.{d}f} ({'loses by' if diff > 0 else 'beats it by'}"
+                         f" {abs(diff):.{d}f}, {abs(diff) / b[m]:.1%})")
+        md.append(f"- **{name}** (test {unit}; best baseline: {b['label']} {b[m]:.{d}f}): "
                   + "; ".join(parts) + ".")
     for r in results.get("speed", {}).get("models", {}).values():
         if r.get("status") == "ok":
@@ -706,7 +720,8 @@ def summary(results):
 
 
 def render(results, stem, quick):
-    md = [f"# Image densities: likelihood, sampling speed, pictures{' (QUICK smoke run)' if quick else ''}",
+    title = "Image densities: likelihood, sampling speed, pictures"
+    md = [f"# {title}{' (QUICK smoke run)' if quick else ''}",
           "",
           "Protocol, baselines and settings: see the docstring of `benchmarks/images.py`. "
           "All tsargen models here are **CPU-budget models** (small networks, a few minutes "
