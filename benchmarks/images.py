@@ -279,8 +279,8 @@ def model_settings(key, section, quick):
     return kw
 
 
-def make_model(key, section, n_levels, quick):
-    kw = model_settings(key, section, quick)
+def make_model(key, section, n_levels, quick, **overrides):
+    kw = dict(model_settings(key, section, quick), **overrides)
     return model_class(key)(n_levels=n_levels, validation_fraction=VALIDATION_FRACTION,
                             random_state=SEED, verbose=False, **MODELS[key]["fixed"], **kw), kw
 
@@ -468,8 +468,7 @@ def speed_model(key, est, known_pool, quick, log):
 def digits_check(key, quick, log):
     """Whole-image cached == naive check on a small (8x8 digits-sized) model."""
     X_tr, _ = load_digits_split()
-    est, kw = make_model(key, "digits", DIGITS_LEVELS, True)
-    est.set_params(max_epochs=1)
+    est, _ = make_model(key, "digits", DIGITS_LEVELS, True, max_epochs=1)
     est.fit(X_tr[:256])
     net = est.network_
     naive = _seeded(lambda: net.generate(4, 8, 8, naive=True))
@@ -495,8 +494,7 @@ def run_speed(keys, fitted_mnist, data_dir, quick, log, results):
         row["weights"] = "mnist model of the same run"
         try:
             if est is None:                      # speed does not depend on the weights
-                est, _ = make_model(key, "mnist", 2, quick)
-                est.set_params(max_epochs=1)
+                est, _ = make_model(key, "mnist", 2, quick, max_epochs=1)
                 est.fit(X_tr[:64])
                 row["weights"] = "mnist architecture, 1 epoch on 64 images"
             row["rows"] = speed_model(key, est, X_te, quick, log)
@@ -654,6 +652,11 @@ def fmt_settings(s):
     return ", ".join(f"{short.get(k, k)} {v}" for k, v in (s or {}).items())
 
 
+def _when(row):
+    """'2026-11-24 11:49:08 UTC' -> '11-24 11:49' (rows of different runs can be mixed)."""
+    return row.get("run", "?")[5:16]
+
+
 def _status(key, row):
     if row is None or row.get("status") == "not available":
         return ("not run (not available)" if model_class(key) is None
@@ -670,15 +673,16 @@ def likelihood_table(results, section, extra=None):
     d = sec["data"]
     md = [f"Train {d['n_train']} / test {d['n_test']} images of {tuple(d['shape'])}, "
           f"{d['n_levels']} levels.", ""]
-    head = "| method | test NLL nats/image (± s.e.) | bits/dim | epochs | fit s | settings |"
-    sep = "|---|---:|---:|---:|---:|---|"
+    head = ("| method | test NLL nats/image (± s.e.) | bits/dim | epochs | fit s | settings | "
+            "run (UTC) |")
+    sep = "|---|---:|---:|---:|---:|---|---|"
     if extra:
         head += f" {extra[0]} |"
         sep += "---:|"
     md += [head, sep]
     for name, r in sec.get("baselines", {}).items():
         line = (f"| {name} (baseline) | {r['nll']:.2f} ± {r['nll_se']:.2f} | {r['bpd']:.4f} | "
-                f"– | {r.get('fit_s', 0):.1f} | – |")
+                f"– | {r.get('fit_s', 0):.1f} | – | {_when(r)} |")
         md.append(line + (" – |" if extra else ""))
     for key, spec in MODELS.items():
         if spec[section] is None:
@@ -686,11 +690,11 @@ def likelihood_table(results, section, extra=None):
         r = sec.get("models", {}).get(key)
         status = _status(key, r)
         if status:
-            line = f"| tsargen {spec['label']} | {status} | | | | |"
+            line = f"| tsargen {spec['label']} | {status} | | | | | |"
         else:
             line = (f"| tsargen {spec['label']} | **{r['nll']:.2f}** ± {r['nll_se']:.2f} | "
                     f"{r['bpd']:.4f} | {r['epochs']} | {r['fit_s']:.0f} | "
-                    f"{fmt_settings(r['settings'])} |")
+                    f"{fmt_settings(r['settings'])} | {_when(r)} |")
         if extra:
             line += f" {extra[1](key)} |"
         md.append(line)
@@ -770,20 +774,21 @@ def render(results, stem, quick):
 
     md += ["", "## 4. Sampling speed, 28x28 (cached vs naive)", "",
            "| model | batch | cached img/s | naive img/s (extrapolated) | naive rows timed | "
-           "cached / naive | cached == naive (timed rows) | cached == naive (whole 8x8) |",
-           "|---|---:|---:|---:|---:|---:|---|---|"]
+           "cached / naive | cached == naive (timed rows) | cached == naive (whole 8x8) | "
+           "run (UTC) |",
+           "|---|---:|---:|---:|---:|---:|---|---|---|"]
     sp = results.get("speed", {}).get("models", {})
     for key, spec in MODELS.items():
         r = sp.get(key)
         status = _status(key, r)
         if status:
-            md.append(f"| {spec['label']} | {status} | | | | | | |")
+            md.append(f"| {spec['label']} | {status} | | | | | | | |")
             continue
         for x in r["rows"]:
             md.append(f"| {spec['label']} | {x['batch']} | {x['cached_ips']:.3g} | "
                       f"{x['naive_ips']:.3g} | {x['naive_rows']} of 28 | "
                       f"**{x['ratio']:.0f}x** | {'yes' if x['cached_equals_naive'] else 'NO'} | "
-                      f"{'yes' if r['check_8x8'] else 'NO'} |")
+                      f"{'yes' if r['check_8x8'] else 'NO'} | {_when(r)} |")
     if sp:
         md += ["", "Cached: `est.sample(n)`, whole images. Naive: "
                "`est.network_.generate(..., naive=True)` for the last *k* rows with the rows "
