@@ -137,17 +137,17 @@ MODELS = {
                    batch_size=16, lr=2e-3, patience=3)),
     "row_lstm": dict(
         label="PixelRNN Row LSTM", cls="PixelRNNDensity", fixed=dict(kind="row_lstm"),
-        digits=dict(n_layers=4, hidden_channels=48, max_epochs=40, batch_size=32, lr=2e-3,
-                    patience=6),
-        mnist=dict(n_layers=3, hidden_channels=24, max_epochs=4, batch_size=32, lr=2e-3,
+        digits=dict(n_layers=2, hidden_channels=64, max_epochs=30, batch_size=32, lr=3e-3,
+                    patience=5),
+        mnist=dict(n_layers=2, hidden_channels=32, max_epochs=4, batch_size=32, lr=3e-3,
                    patience=3),
         cifar=None),
     "diagonal_bilstm": dict(
         label="PixelRNN Diagonal BiLSTM", cls="PixelRNNDensity",
         fixed=dict(kind="diagonal_bilstm"),
-        digits=dict(n_layers=4, hidden_channels=48, max_epochs=40, batch_size=32, lr=2e-3,
-                    patience=6),
-        mnist=dict(n_layers=3, hidden_channels=24, max_epochs=4, batch_size=32, lr=2e-3,
+        digits=dict(n_layers=2, hidden_channels=64, max_epochs=30, batch_size=32, lr=3e-3,
+                    patience=5),
+        mnist=dict(n_layers=2, hidden_channels=32, max_epochs=4, batch_size=32, lr=3e-3,
                    patience=3),
         cifar=None),
 }
