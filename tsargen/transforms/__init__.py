@@ -1,5 +1,6 @@
 """scikit-learn transformers for signals (numpy/pandas only)."""
 
 from ._quantize import MuLaw, Quantizer
+from .ticks import TickFeatures
 
-__all__ = ["MuLaw", "Quantizer"]
+__all__ = ["MuLaw", "Quantizer", "TickFeatures"]
