@@ -171,6 +171,9 @@ def test_simulate_and_desk_questions(model):
                                atol=1e-9)
     again = simulate(f, ev.iloc[:300], n_paths=50, n_events=40, max_move=M, random_state=0)
     np.testing.assert_array_equal(again.mid, paths.mid)
+    both = simulate(f, [ev.iloc[:300], ev.iloc[:350]], n_paths=50, n_events=40, max_move=M,
+                    random_state=0)
+    assert len(both) == 2 and both[1].start_ns == ev.index[349].value
     dist = mid_price_distribution(paths, seconds=(0.5, 5))
     assert list(dist.index) == [0.5, 5.0]
     assert (dist["q0.05"] <= dist["q0.5"]).all() and (dist["q0.5"] <= dist["q0.95"]).all()

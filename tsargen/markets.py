@@ -79,23 +79,26 @@ def event_series(events, *, max_move=32, tick_size=0.01):
                          "log_size": f["log_size"].to_numpy()}, index=f.index)
 
 
-def event_distribution(*, max_move=32, n_bins=64, n_mixtures=5):
+def event_distribution(*, max_move=32, n_bins=64, n_mixtures=5, quantization="uniform"):
     """Per-channel heads for :func:`event_series` (pass as ``distribution=``).
 
     Categorical over the 5 event types and the 2 directions, a discretized logistic mixture
     over the ``2 * max_move + 1`` integer half-tick moves, and binned continuous densities
-    (``n_bins`` quantile bins, piecewise uniform) for ``log_dt`` and ``log_size``.
+    (``n_bins`` bins placed by ``quantization``, piecewise uniform) for ``log_dt`` and
+    ``log_size``.
 
     NOTE: durations have an atom at 0 (simultaneous messages, ~10% of LOBSTER events) and
-    sizes at round lots; a smooth mixture density would spike on them without bound, the
-    quantile bins keep both densities finite.
+    sizes at round lots (100 shares: ~half the orders). A smooth mixture density would spike on
+    them without bound; equal-width bins smear each atom over one bin, keeping the densities
+    finite and insensitive to the small shifts of the forecaster's per-series standardisation
+    (``"quantile"`` bins put atoms in near-empty-width bins, which such a shift misses).
     """
     return {"type": {"name": "categorical", "quantization": "levels", "n_bins": 5},
             "direction": {"name": "categorical", "quantization": "levels", "n_bins": 2},
             "move": {"name": "discretized_logistic_mixture", "quantization": "levels",
                      "n_bins": 2 * max_move + 1, "n_mixtures": n_mixtures},
-            "log_dt": {"name": "categorical", "quantization": "quantile", "n_bins": n_bins},
-            "log_size": {"name": "categorical", "quantization": "quantile", "n_bins": n_bins}}
+            "log_dt": {"name": "categorical", "quantization": quantization, "n_bins": n_bins},
+            "log_size": {"name": "categorical", "quantization": quantization, "n_bins": n_bins}}
 
 
 class EventPaths:
@@ -161,9 +164,9 @@ def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, tick
     ----------
     forecaster : fitted WaveNetForecaster
         Fitted on :func:`event_series` (same ``max_move``).
-    events : pd.DataFrame
+    events : pd.DataFrame or list of DataFrame
         Recent raw events (at least the receptive field for full context); the last one is
-        the simulation origin.
+        the simulation origin. A list simulates from several origins in one batch.
     n_paths, n_events : int
     max_move, tick_size
         As used for :func:`event_series`.
@@ -171,19 +174,29 @@ def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, tick
 
     Returns
     -------
-    EventPaths
+    EventPaths, or a list of them for a list of ``events``
     """
-    tf = TickFeatures(tick_size=tick_size).fit(events)
-    anchor = tf.end_anchor(events)
-    y = event_series(tf.transform(events), max_move=max_move).to_numpy()
-    draws = np.asarray(forecaster.sample(n_paths, n_events, y=y, random_state=random_state))
-    move = np.round(draws[..., 2]).astype(np.int64) - max_move         # half ticks
-    dt = np.round(np.expm1(np.maximum(draws[..., 3], 0.0)) * _NS_PER_MS).astype(np.int64)
-    time_ns = anchor["time_ns"] + np.cumsum(dt, axis=1)
-    mid2 = anchor["ask_ticks"] + anchor["bid_ticks"] + np.cumsum(move, axis=1)
-    start2 = anchor["ask_ticks"] + anchor["bid_ticks"]
-    return EventPaths(draws, time_ns, tf._from_ticks(mid2, half=True), anchor["time_ns"],
-                      float(tf._from_ticks(np.array([start2]), half=True)[0]))
+    many = isinstance(events, (list, tuple))
+    items = list(events) if many else [events]
+    if not items:
+        raise ValueError("events is an empty list.")
+    tfs = [TickFeatures(tick_size=tick_size).fit(e) for e in items]
+    anchors = [tf.end_anchor(e) for tf, e in zip(tfs, items)]
+    ys = [event_series(tf.transform(e), max_move=max_move).to_numpy() for tf, e in zip(tfs, items)]
+    draws = forecaster.sample(n_paths, n_events, y=ys if many else ys[0],
+                              random_state=random_state)            # one batch for all origins
+    draws = draws if many else [draws]
+    out = []
+    for tf, anchor, d in zip(tfs, anchors, draws):
+        d = np.asarray(d)
+        move = np.round(d[..., 2]).astype(np.int64) - max_move          # half ticks
+        dt = np.round(np.expm1(np.maximum(d[..., 3], 0.0)) * _NS_PER_MS).astype(np.int64)
+        start2 = anchor["ask_ticks"] + anchor["bid_ticks"]
+        out.append(EventPaths(d, anchor["time_ns"] + np.cumsum(dt, axis=1),
+                              tf.to_price(start2 + np.cumsum(move, axis=1), half=True),
+                              anchor["time_ns"],
+                              float(tf.to_price(np.array([start2]), half=True)[0])))
+    return out if many else out[0]
 
 
 def mid_price_distribution(paths, seconds=(1, 10, 60), quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)):

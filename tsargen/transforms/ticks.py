@@ -117,8 +117,10 @@ class TickFeatures(TransformerMixin, BaseEstimator):
                              f"(tick_size={self.tick_size}); pass the instrument's tick_size.")
         return out.astype(np.int64)
 
-    def _from_ticks(self, ticks, half=False):
-        """Integer (half) ticks -> prices, bit-identical to the reader's ``raw / 10**4``."""
+    def to_price(self, ticks, half=False):
+        """Integer ticks (half ticks with ``half=True``) -> prices, bit-identical to
+        :func:`~tsargen.datasets.read_lobster`'s ``raw / 10**4`` for on-grid prices."""
+        check_is_fitted(self)
         ticks = np.asarray(ticks, dtype=np.float64)
         if self.inverse_tick_:
             return ticks / (self.inverse_tick_ * (2 if half else 1))
@@ -265,15 +267,15 @@ class TickFeatures(TransformerMixin, BaseEstimator):
             out["size"] = np.round(np.expm1(np.maximum(f["log_size"], 0.0))).astype(np.int64)
         if "price_offset" in f:
             before = np.concatenate([[anchor["ask_ticks"] + anchor["bid_ticks"]], mid2[:-1]])
-            out["price"] = self._from_ticks(before + np.round(2.0 * f["price_offset"])
+            out["price"] = self.to_price(before + np.round(2.0 * f["price_offset"])
                                             .astype(np.int64), half=True)
-        out["mid_price"] = self._from_ticks(mid2, half=True)
+        out["mid_price"] = self.to_price(mid2, half=True)
         if "spread" in f:
             spread = np.round(f["spread"]).astype(np.int64)
             if ((mid2 + spread) % 2).any():
                 i = _rows((mid2 + spread) % 2 == 1)
                 raise ValueError(f"row {i}: spread and mid price are inconsistent (ask + bid "
                                  "and ask - bid must have the same parity).")
-            out["ask_price_1"] = self._from_ticks((mid2 + spread) // 2)
-            out["bid_price_1"] = self._from_ticks((mid2 - spread) // 2)
+            out["ask_price_1"] = self.to_price((mid2 + spread) // 2)
+            out["bid_price_1"] = self.to_price((mid2 - spread) // 2)
         return pd.DataFrame(out, index=index)
