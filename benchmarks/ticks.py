@@ -5,33 +5,34 @@ Protocol
 One LOBSTER sample day (level 1; ``--ticker AMZN`` by default, ``GOOG`` also ships) is read with
 :func:`tsargen.datasets.read_lobster` and turned into the model channels of
 :func:`tsargen.markets.event_series` (event type, direction, mid-price move in half ticks
-clipped to ``+-max_move``, ``log1p`` inter-arrival ms, ``log1p`` size). The first 60% of the
+clipped to ``+-max_move``, ``log1p`` inter-arrival ms and ``log1p`` size, both as integer levels
+of width 0.25). The first 60% of the
 events train (the last 10% of those for early stopping), the last 40% test; optionally capped
 with ``--max-events`` (from the start of the day). Everything is measured in this one run.
 
 Models, all fitted on the training events only:
 
 * ``WaveNet`` -- :class:`tsargen.WaveNetForecaster` with the per-channel heads of
-  :func:`tsargen.markets.event_distribution` (categorical type and direction, discretized
-  logistic mixture over the integer half-tick moves, 64 equal-width bins for the durations
-  and sizes), ``channel_dependence="joint"`` in the order type, direction, move, duration, size.
-* ``iid`` -- the i.i.d. empirical distribution of each channel: add-one smoothed frequencies
-  for the discrete channels; for durations and sizes a 64-bin equal-width histogram of the
-  same kind as the WaveNet head (same bin placement rule, tsargen's ``CategoricalHead``).
+  :func:`tsargen.markets.event_distribution` (categoricals over the event types, directions,
+  duration levels and size levels, a discretized logistic mixture over the integer half-tick
+  moves), ``channel_dependence="joint"`` in the order type, direction, move, duration, size.
+* ``iid`` -- the i.i.d. empirical distribution of each channel (add-one smoothed training
+  frequencies of the levels).
 * ``exponential`` (durations) -- i.i.d. exponential inter-arrival times (a Poisson process,
-  rate = MLE on the training day), as a density of ``log1p(ms)`` (Jacobian included).
+  rate = MLE on the training day), as probabilities of the duration levels.
 * ``ARIMA`` (moves) -- statsmodels ``ARIMA(2, 0, 1)`` on the half-tick move series, one-step
   Gaussian predictive re-conditioned on the true past (``results.apply``), discretised to the
   integer moves (tails to the clipped edge levels, as the model's levels).
 
 Metrics:
 
-* ``NLL`` -- mean test negative log-likelihood per event and channel (nats; discrete channels
-  are exact log-probabilities, durations and sizes are densities of the stated transforms, the
-  same for every model). The WaveNet scores each test event given the true past
-  (``score_steps`` on the test part preceded by one receptive field of training events; NOTE:
-  ``score_steps`` standardises the continuous channels with the statistics of the series it is
-  given, i.e. of that test stretch).
+* ``NLL`` -- mean test negative log-likelihood per event and channel (nats; every channel is
+  discrete, so these are exact log-probabilities of the same outcomes for every model). The
+  WaveNet scores each test event given the true past (``score_steps`` on the test part
+  preceded by one receptive field of training events). With continuous duration and size
+  heads (``binned=False``) a first run lost several nats per event to the i.i.d. histogram:
+  the atoms (simultaneous events, round lots) and the forecaster's per-series
+  standardisation do not mix (see :func:`tsargen.markets.event_series`).
 * ``direction`` -- at ``--direction-origins`` test origins spread evenly over the test part,
   the sign of the next mid-price change: WaveNet predicts the more likely sign over 100
   simulated paths of 16 events (:func:`tsargen.markets.next_move_probabilities`);
@@ -67,10 +68,9 @@ import torch
 
 from tsargen import WaveNetForecaster
 from tsargen.datasets import read_lobster
-from tsargen.markets import (EVENT_CHANNELS, event_distribution, event_series,
-                             next_move_probabilities, simulate)
+from tsargen.markets import (DURATION_LEVELS, EVENT_CHANNELS, LOG_BIN_WIDTH, SIZE_LEVELS,
+                             event_distribution, event_series, next_move_probabilities, simulate)
 from tsargen.metrics import crps
-from tsargen.nn.heads import CategoricalHead
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "lobster"
@@ -91,21 +91,15 @@ def iid_discrete_nll(train, test, n_levels):
     return -np.log(p[test.astype(int)])
 
 
-def iid_histogram_nll(train, test, n_bins=64):
-    head = CategoricalHead(n_bins=n_bins, quantization="uniform")
-    head.fit(torch.tensor(train[:, None]))
-    idx = head.bin_index(torch.tensor(train[:, None]))[:, 0].numpy()
-    counts = np.bincount(idx, minlength=n_bins) + 1.0
-    raw = torch.as_tensor(np.log(counts / counts.sum()))[None, None, :]
-    x = torch.tensor(test[:, None])
-    return -head.log_prob(raw.expand(len(test), 1, n_bins), x)[:, 0].double().numpy()
-
-
-def exponential_nll(train_log_dt, test_log_dt):
-    """Exponential inter-arrivals (rate by MLE) as a density of x = log1p(dt_ms)."""
-    rate = 1.0 / np.expm1(train_log_dt).mean()
-    x = test_log_dt
-    return -(np.log(rate) - rate * np.expm1(x) + x)
+def exponential_nll(train_level, test_level):
+    """Exponential inter-arrivals (a Poisson process, rate by MLE on the training durations,
+    taken at their level midpoints) -> probability of each duration level."""
+    w = LOG_BIN_WIDTH
+    rate = 1.0 / np.expm1((train_level + 0.5) * w).mean()                        # per ms
+    lo = np.expm1(test_level * w)
+    hi = np.where(test_level >= DURATION_LEVELS - 1, np.inf, np.expm1((test_level + 1) * w))
+    p = np.exp(-rate * lo) - np.exp(-rate * hi)
+    return -np.log(np.maximum(p, 1e-300))
 
 
 def arima_move_nll(train_moves, all_moves, n_train, max_move):
@@ -205,7 +199,7 @@ def main(argv=None):
         f"moves clipped at +-{M} half ticks: {clipped:.4f}")
 
     # ------------------------------------------------------------------ WaveNet fit
-    f = WaveNetForecaster(distribution=event_distribution(max_move=M, n_bins=64),
+    f = WaveNetForecaster(distribution=event_distribution(max_move=M),
                           random_state=SEED, **settings)
     t = time.time()
     f.fit(y.iloc[:n_train])
@@ -224,8 +218,8 @@ def main(argv=None):
     nll["iid"] = {"type": iid_discrete_nll(tr[:, 0], te[:, 0], 5).mean(),
                   "direction": iid_discrete_nll(tr[:, 1], te[:, 1], 2).mean(),
                   "move": iid_discrete_nll(tr[:, 2], te[:, 2], 2 * M + 1).mean(),
-                  "log_dt": iid_histogram_nll(tr[:, 3], te[:, 3]).mean(),
-                  "log_size": iid_histogram_nll(tr[:, 4], te[:, 4]).mean()}
+                  "log_dt": iid_discrete_nll(tr[:, 3], te[:, 3], DURATION_LEVELS).mean(),
+                  "log_size": iid_discrete_nll(tr[:, 4], te[:, 4], SIZE_LEVELS).mean()}
     nll["exponential"] = {"log_dt": float(exponential_nll(tr[:, 3], te[:, 3]).mean())}
     arima_nll, _ = arima_move_nll(tr[:, 2] - M, vals[:, 2] - M, n_train, M)
     nll["ARIMA"] = {"move": float(arima_nll.mean())}

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import TINY
 from tsargen import WaveNetForecaster
-from tsargen.markets import (EVENT_CHANNELS, event_distribution, event_series, expected_events,
+from tsargen.markets import (DURATION_LEVELS, EVENT_CHANNELS, LOG_BIN_WIDTH, event_distribution, event_series, expected_events,
                              mid_price_distribution, move_probabilities, next_move_probabilities,
                              simulate)
 from tsargen.transforms import TickFeatures
@@ -92,9 +92,15 @@ def test_event_series_codes_and_clipping():
     ev = make_events()
     y = event_series(ev, max_move=M)
     assert list(y.columns) == list(EVENT_CHANNELS)
-    half = 2 * TickFeatures().fit(ev).transform(ev)["mid_move"].to_numpy()
+    f = TickFeatures().fit(ev).transform(ev)
+    half = 2 * f["mid_move"].to_numpy()
     np.testing.assert_array_equal(y["move"], np.clip(half, -M, M) + M)
     assert y["move"].min() == 0 and y["move"].max() == 2 * M
+    ms = np.diff(ev.index.asi8, prepend=ev.index.asi8[0]) / 1e6
+    np.testing.assert_array_equal(y["log_dt"], np.floor(np.log1p(ms) / LOG_BIN_WIDTH))
+    np.testing.assert_array_equal(y["log_size"], np.floor(np.log1p(ev["size"]) / LOG_BIN_WIDTH))
+    raw = event_series(ev, max_move=M, binned=False)
+    np.testing.assert_array_equal(raw["log_dt"], f["log_dt"])
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +108,7 @@ def model():
     ev = make_events(600, seed=1)
     y = event_series(ev, max_move=M)
     f = WaveNetForecaster(**{**TINY, "max_epochs": 2},
-                          distribution=event_distribution(max_move=M, n_bins=8)).fit(y)
+                          distribution=event_distribution(max_move=M)).fit(y)
     return f, ev, y.to_numpy()
 
 
@@ -138,6 +144,10 @@ def test_discrete_part_of_an_event_is_normalised_jointly(model):
     steps = f.score_steps(series)
     joint = np.array([s[-1, :3].sum() for s in steps])
     assert np.exp(joint).sum() == pytest.approx(1.0, abs=1e-5)
+    # the duration levels, given the discrete part of the event
+    z = np.repeat(hist[None], DURATION_LEVELS, 0)
+    z[:, -1, 3] = np.arange(DURATION_LEVELS)
+    assert np.exp([s[-1, 3] for s in f.score_steps(list(z))]).sum() == pytest.approx(1, abs=1e-5)
     # each conditional on its own, too: P(direction | type) sums to one over directions
     for k in range(5):
         p = [np.exp(steps[combos.index((k, d, 0))][-1, 1]) for d in range(2)]
@@ -191,6 +201,16 @@ def test_simulate_and_desk_questions(model):
         assert paths.mid_at(5)[0] == (paths.start_mid if k == 0 else paths.mid[0, k - 1])
     frame = paths.to_frame(0)
     assert isinstance(frame.index, pd.DatetimeIndex) and "mid_price" in frame
+
+
+def test_continuous_duration_variant():
+    ev = make_events(400, seed=2)
+    y = event_series(ev, max_move=M, binned=False)
+    f = WaveNetForecaster(**{**TINY, "max_epochs": 1},
+                          distribution=event_distribution(max_move=M, binned=False,
+                                                          n_bins=16)).fit(y)
+    paths = simulate(f, ev, n_paths=5, n_events=10, max_move=M, binned=False, random_state=1)
+    assert paths.mid.shape == (5, 10) and (np.diff(paths.time_ns, axis=1) >= 0).all()
 
 
 def test_real_day_round_trip(data_dir):

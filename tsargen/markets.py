@@ -30,8 +30,8 @@ Examples
 ...                    "size": rng.integers(1, 300, n), "ask_price_1": ask / 100,
 ...                    "bid_price_1": (ask - rng.integers(1, 3, n)) / 100}, index=t)
 >>> y = event_series(ev, max_move=4)
->>> f = WaveNetForecaster(distribution=event_distribution(max_move=4, n_bins=8), n_layers=3,
-...                       residual_channels=8, skip_channels=8, max_epochs=1,
+>>> f = WaveNetForecaster(distribution=event_distribution(max_move=4), n_layers=3,
+...                       residual_channels=8, skip_channels=8, max_epochs=1, batch_size=8,
 ...                       random_state=0).fit(y)
 >>> paths = simulate(f, ev, n_paths=20, n_events=30, max_move=4, random_state=0)
 >>> paths.mid.shape, float(expected_events(paths, 1.0)["censored"]) <= 1.0
@@ -45,6 +45,10 @@ from .transforms.ticks import TickFeatures
 
 #: Model channels of :func:`event_series`, in the order of the joint factorisation.
 EVENT_CHANNELS = ("type", "direction", "move", "log_dt", "log_size")
+#: Width of the duration and size levels of ``binned=True``, in ``log1p`` units.
+LOG_BIN_WIDTH = 0.25
+#: Levels of the binned ``log_dt`` (``log1p`` ms up to 16, ~2.5 h) and ``log_size`` (up to 12).
+DURATION_LEVELS, SIZE_LEVELS = 64, 48
 _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
 
@@ -55,7 +59,7 @@ def _features(events, tick_size):
     return TickFeatures(tick_size=tick_size).fit(events).transform(events)
 
 
-def event_series(events, *, max_move=32, tick_size=0.01):
+def event_series(events, *, max_move=32, binned=True, tick_size=0.01):
     """Model-ready event-time series: one row per event, columns :data:`EVENT_CHANNELS`.
 
     ``events`` are raw events (:func:`tsargen.datasets.read_lobster`) or
@@ -63,7 +67,17 @@ def event_series(events, *, max_move=32, tick_size=0.01):
     ``type`` is 0..4, ``direction`` 0/1, ``move`` the mid-price move in half ticks clipped to
     ``[-max_move, max_move]`` and shifted to the integer levels ``0..2 * max_move`` (clipping is
     the one lossy step: check ``(y.move == 0) | (y.move == 2 * max_move)``), ``log_dt`` and
-    ``log_size`` as in ``TickFeatures``.
+    ``log_size`` as in ``TickFeatures`` -- or, with ``binned=True`` (default), their integer
+    levels ``floor(value / LOG_BIN_WIDTH)`` clipped to ``DURATION_LEVELS`` / ``SIZE_LEVELS``
+    (simultaneous events are level 0).
+
+    Why binned by default: durations have an atom at 0 (simultaneous messages, ~10% of
+    LOBSTER events) and sizes at round lots (100 shares: about half the orders). A continuous
+    head on them is fragile: :class:`~tsargen.WaveNetForecaster` standardises continuous
+    channels per series, so its bins or mixture spikes move with the statistics of whatever
+    history it is given and miss the atoms (measured: several nats per event worse than an
+    i.i.d. histogram). Integer levels are not rescaled, their log-likelihood is an exact
+    log-probability, and :func:`simulate` draws the value uniformly within the level.
     """
     f = _features(events, tick_size)
     missing = [c for c in ("type", "direction", "log_size") if c not in f]
@@ -74,31 +88,36 @@ def event_series(events, *, max_move=32, tick_size=0.01):
         raise ValueError(f"max_move must be a positive integer, got {max_move!r}.")
     half = np.round(2.0 * f["mid_move"].to_numpy())
     move = np.clip(half, -max_move, max_move) + max_move
+    log_dt, log_size = f["log_dt"].to_numpy(), f["log_size"].to_numpy()
+    if binned:
+        log_dt = np.minimum(np.floor(log_dt / LOG_BIN_WIDTH), DURATION_LEVELS - 1)
+        log_size = np.minimum(np.floor(log_size / LOG_BIN_WIDTH), SIZE_LEVELS - 1)
     return pd.DataFrame({"type": f["type"].to_numpy(), "direction": f["direction"].to_numpy(),
-                         "move": move, "log_dt": f["log_dt"].to_numpy(),
-                         "log_size": f["log_size"].to_numpy()}, index=f.index)
+                         "move": move, "log_dt": log_dt, "log_size": log_size}, index=f.index)
 
 
-def event_distribution(*, max_move=32, n_bins=64, n_mixtures=5, quantization="uniform"):
+def event_distribution(*, max_move=32, binned=True, n_bins=64, n_mixtures=5,
+                       quantization="uniform"):
     """Per-channel heads for :func:`event_series` (pass as ``distribution=``).
 
     Categorical over the 5 event types and the 2 directions, a discretized logistic mixture
-    over the ``2 * max_move + 1`` integer half-tick moves, and binned continuous densities
-    (``n_bins`` bins placed by ``quantization``, piecewise uniform) for ``log_dt`` and
-    ``log_size``.
-
-    NOTE: durations have an atom at 0 (simultaneous messages, ~10% of LOBSTER events) and
-    sizes at round lots (100 shares: ~half the orders). A smooth mixture density would spike on
-    them without bound; equal-width bins smear each atom over one bin, keeping the densities
-    finite and insensitive to the small shifts of the forecaster's per-series standardisation
-    (``"quantile"`` bins put atoms in near-empty-width bins, which such a shift misses).
+    over the ``2 * max_move + 1`` integer half-tick moves, and for ``log_dt`` and
+    ``log_size`` categoricals over their levels (``binned=True``, matching
+    :func:`event_series`) or continuous piecewise-uniform densities (``binned=False``:
+    ``n_bins`` bins placed by ``quantization``; see :func:`event_series` for why the levels
+    are the default).
     """
+    if binned:
+        dur = {"name": "categorical", "quantization": "levels", "n_bins": DURATION_LEVELS}
+        size = {"name": "categorical", "quantization": "levels", "n_bins": SIZE_LEVELS}
+    else:
+        dur = {"name": "categorical", "quantization": quantization, "n_bins": n_bins}
+        size = dict(dur)
     return {"type": {"name": "categorical", "quantization": "levels", "n_bins": 5},
             "direction": {"name": "categorical", "quantization": "levels", "n_bins": 2},
             "move": {"name": "discretized_logistic_mixture", "quantization": "levels",
                      "n_bins": 2 * max_move + 1, "n_mixtures": n_mixtures},
-            "log_dt": {"name": "categorical", "quantization": quantization, "n_bins": n_bins},
-            "log_size": {"name": "categorical", "quantization": quantization, "n_bins": n_bins}}
+            "log_dt": dur, "log_size": size}
 
 
 class EventPaths:
@@ -156,8 +175,8 @@ class EventPaths:
         return df
 
 
-def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, tick_size=0.01,
-             random_state=None):
+def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, binned=True,
+             tick_size=0.01, random_state=None):
     """Sample ``n_paths`` future event paths of ``n_events`` events after recent ``events``.
 
     Parameters
@@ -168,8 +187,9 @@ def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, tick
         Recent raw events (at least the receptive field for full context); the last one is
         the simulation origin. A list simulates from several origins in one batch.
     n_paths, n_events : int
-    max_move, tick_size
-        As used for :func:`event_series`.
+    max_move, binned, tick_size
+        As used for :func:`event_series`. Binned durations are drawn uniformly (in ``log1p``
+        ms) within their sampled level.
     random_state : int or None
 
     Returns
@@ -182,15 +202,20 @@ def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, tick
         raise ValueError("events is an empty list.")
     tfs = [TickFeatures(tick_size=tick_size).fit(e) for e in items]
     anchors = [tf.end_anchor(e) for tf, e in zip(tfs, items)]
-    ys = [event_series(tf.transform(e), max_move=max_move).to_numpy() for tf, e in zip(tfs, items)]
+    ys = [event_series(tf.transform(e), max_move=max_move, binned=binned).to_numpy()
+          for tf, e in zip(tfs, items)]
     draws = forecaster.sample(n_paths, n_events, y=ys if many else ys[0],
                               random_state=random_state)            # one batch for all origins
     draws = draws if many else [draws]
+    rng = np.random.default_rng(random_state)
     out = []
     for tf, anchor, d in zip(tfs, anchors, draws):
         d = np.asarray(d)
         move = np.round(d[..., 2]).astype(np.int64) - max_move          # half ticks
-        dt = np.round(np.expm1(np.maximum(d[..., 3], 0.0)) * _NS_PER_MS).astype(np.int64)
+        log_dt = d[..., 3]
+        if binned:
+            log_dt = (np.round(log_dt) + rng.uniform(size=log_dt.shape)) * LOG_BIN_WIDTH
+        dt = np.round(np.expm1(np.maximum(log_dt, 0.0)) * _NS_PER_MS).astype(np.int64)
         start2 = anchor["ask_ticks"] + anchor["bid_ticks"]
         out.append(EventPaths(d, anchor["time_ns"] + np.cumsum(dt, axis=1),
                               tf.to_price(start2 + np.cumsum(move, axis=1), half=True),
