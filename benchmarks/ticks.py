@@ -37,7 +37,8 @@ Metrics:
   the sign of the next mid-price change: WaveNet predicts the more likely sign over 100
   simulated paths of 16 events (:func:`tsargen.markets.next_move_probabilities`);
   ``persistence`` repeats the sign of the last change; ``reversal`` its opposite.
-* ``calibration`` -- at ``--origins`` test origins spread evenly over the test part, the mid price ``h`` = 1, 10, 60 s ahead
+* ``calibration`` -- at ``--origins`` test origins spread evenly over the test part, the mid
+  price ``h`` = 1, 10, 60 s ahead
   (:func:`tsargen.markets.simulate`, paths long enough for 60 s; censored paths dropped):
   randomised PIT histogram, coverage of the central 50% / 80% intervals and CRPS, against the
   ``empirical`` baseline: the training day's distribution of ``h``-second mid changes added to
@@ -55,7 +56,6 @@ Writes ``benchmarks/results/ticks.md``, ``ticks.json`` and ``ticks_*.png``.
 
 import argparse
 import json
-import math
 import platform
 import sys
 import time
@@ -63,7 +63,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from tsargen import WaveNetForecaster
@@ -191,9 +190,6 @@ def main(argv=None):
     y = event_series(events, max_move=M)
     vals = y.to_numpy()
     n, n_train = len(y), int(0.6 * len(y))
-    half_moves = np.round(2 * np.diff(events["ask_price_1"].to_numpy() * 100
-                                      + events["bid_price_1"].to_numpy() * 100, prepend=np.nan)
-                          / 2)
     clipped = float(((vals[:, 2] == 0) | (vals[:, 2] == 2 * M)).mean())
     log(f"{args.ticker}: {n} events, train {n_train}, test {n - n_train}; "
         f"moves clipped at +-{M} half ticks: {clipped:.4f}")
@@ -320,7 +316,8 @@ def main(argv=None):
     # ------------------------------------------------------------------ write
     meta = dict(ticker=args.ticker, n_events=n, n_train=n_train, n_test=n - n_train,
                 max_move=M, clipped_fraction=clipped, settings=settings, epochs=f.n_iter_,
-                receptive_field=rf, n_origins=len(origins), n_direction_origins=len(origins_d), n_paths=n_paths,
+                receptive_field=rf, n_origins=len(origins),
+                n_direction_origins=len(origins_d), n_paths=n_paths,
                 path_events=n_events, python=sys.version.split()[0], torch=torch.__version__,
                 machine=platform.machine(), quick=args.quick,
                 censored={h: float(np.mean(v)) for h, v in censored.items()})
@@ -346,7 +343,8 @@ def main(argv=None):
     lines += [f"| {k} | {v:.3f} |" for k, v in direction.items()]
     lines += ["", f"## Mid price h seconds ahead ({len(origins)} origins, {n_paths} paths of "
                   f"{n_events} events)", "",
-              "| h (s) | model | cov50 | cov80 | CRPS | censored paths |", "|---|---|---|---|---|---|"]
+              "| h (s) | model | cov50 | cov80 | CRPS | censored paths |",
+              "|---|---|---|---|---|---|"]
     for h in HORIZONS:
         for m in ("WaveNet", "empirical"):
             c = calib_mean[m][str(h)]

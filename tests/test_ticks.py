@@ -8,9 +8,9 @@ import pytest
 
 from tests.conftest import TINY
 from tsargen import WaveNetForecaster
-from tsargen.markets import (DURATION_LEVELS, EVENT_CHANNELS, LOG_BIN_WIDTH, event_distribution, event_series, expected_events,
-                             mid_price_distribution, move_probabilities, next_move_probabilities,
-                             simulate)
+from tsargen.markets import (DURATION_LEVELS, EVENT_CHANNELS, LOG_BIN_WIDTH, event_distribution,
+                             event_series, expected_events, mid_price_distribution,
+                             move_probabilities, next_move_probabilities, simulate)
 from tsargen.transforms import TickFeatures
 
 M = 3     # max_move (half ticks) of the tiny models
@@ -20,7 +20,8 @@ def make_events(n=400, seed=0):
     """A synthetic LOBSTER-like stream: ns timestamps with simultaneous events and long gaps,
     half-tick mid moves, order prices on the grid."""
     rng = np.random.default_rng(seed)
-    dt = rng.choice([0, 1, 999, 10 ** 6, 10 ** 9 + 7, 3 * 10 ** 12 + 1], n, p=[.2, .1, .2, .2, .2, .1])
+    dt = rng.choice([0, 1, 999, 10 ** 6, 10 ** 9 + 7, 3 * 10 ** 12 + 1], n,
+                    p=[.2, .1, .2, .2, .2, .1])
     t = pd.Timestamp("2012-06-21 09:30") + pd.to_timedelta(np.cumsum(dt), unit="ns")
     ask = 57901 + np.cumsum(rng.choice([-2, -1, 0, 0, 0, 1, 2], n))          # ticks
     bid = ask - rng.integers(1, 6, n)
@@ -172,7 +173,8 @@ def test_simulate_and_desk_questions(model):
     f, ev, _ = model
     paths = simulate(f, ev.iloc[:300], n_paths=50, n_events=40, max_move=M, random_state=0)
     assert paths.mid.shape == (50, 40) and paths.time_ns.shape == (50, 40)
-    assert (np.diff(paths.time_ns, axis=1) >= 0).all() and (paths.time_ns[:, 0] >= paths.start_ns).all()
+    assert (np.diff(paths.time_ns, axis=1) >= 0).all()
+    assert (paths.time_ns[:, 0] >= paths.start_ns).all()
     last = ev.iloc[299]
     assert paths.start_mid == (last["ask_price_1"] + last["bid_price_1"]) / 2
     # mid path = start + cumulative sampled half-tick moves

@@ -261,8 +261,8 @@ def next_move_probabilities(paths):
     has = nz.any(axis=1)
     first = moves[np.arange(len(moves)), nz.argmax(axis=1)]
     n = max(has.sum(), 1)
-    return {"up": float(((first > 0) & has).sum() / n), "down": float(((first < 0) & has).sum() / n),
-            "none": float(1 - has.mean())}
+    return {"up": float(((first > 0) & has).sum() / n),
+            "down": float(((first < 0) & has).sum() / n), "none": float(1 - has.mean())}
 
 
 def expected_events(paths, seconds=60.0):
