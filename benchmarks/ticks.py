@@ -18,6 +18,8 @@ Models, all fitted on the training events only:
   moves), ``channel_dependence="joint"`` in the order type, direction, move, duration, size.
 * ``iid`` -- the i.i.d. empirical distribution of each channel (add-one smoothed training
   frequencies of the levels).
+* ``Markov`` -- a first-order Markov chain per channel (add-one smoothed transition
+  frequencies of the levels; each channel given its own previous value).
 * ``exponential`` (durations) -- i.i.d. exponential inter-arrival times (a Poisson process,
   rate = MLE on the training day), as probabilities of the duration levels.
 * ``ARIMA`` (moves) -- statsmodels ``ARIMA(2, 0, 1)`` on the half-tick move series, one-step
@@ -48,10 +50,13 @@ Metrics:
 
 Run from the repository root::
 
-    nice -n 10 python -m benchmarks.ticks                 # full run (~10-15 min on 1 core)
+    nice -n 10 python -m benchmarks.ticks                 # full run (~10 min on 1 core)
     python -m benchmarks.ticks --quick                     # smoke run (< 1 min), *_quick files
 
-Writes ``benchmarks/results/ticks.md``, ``ticks.json`` and ``ticks_*.png``.
+    nice -n 10 python -m benchmarks.ticks --ticker GOOG --max-move 64   # ticks_goog.* files
+
+Writes ``benchmarks/results/ticks.md``, ``ticks.json`` and ``ticks_pit.png`` (``ticks_goog*``
+for GOOG).
 """
 
 import argparse
@@ -88,6 +93,17 @@ def iid_discrete_nll(train, test, n_levels):
     counts = np.bincount(train.astype(int), minlength=n_levels) + 1.0
     p = counts / counts.sum()
     return -np.log(p[test.astype(int)])
+
+
+def markov_nll(train, test_with_prev, n_levels):
+    """First-order Markov chain per channel: add-one smoothed transition frequencies;
+    ``test_with_prev`` starts with the last training value."""
+    a, b = train[:-1].astype(int), train[1:].astype(int)
+    counts = np.ones((n_levels, n_levels))
+    np.add.at(counts, (a, b), 1.0)
+    p = counts / counts.sum(axis=1, keepdims=True)
+    x = test_with_prev.astype(int)
+    return -np.log(p[x[:-1], x[1:]])
 
 
 def exponential_nll(train_level, test_level):
@@ -163,22 +179,25 @@ def main(argv=None):
     parser.add_argument("--max-events", type=int, default=0, help="cap on events (0: all)")
     parser.add_argument("--max-move", type=int, default=24, help="half-tick move levels +-")
     parser.add_argument("--origins", type=int, default=40, help="calibration origins")
-    parser.add_argument("--direction-origins", type=int, default=400)
+    parser.add_argument("--direction-origins", type=int, default=300)
     parser.add_argument("--paths", type=int, default=100)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    suffix = "_quick" if args.quick else ""
+    suffix = ("" if args.ticker == "AMZN" else f"_{args.ticker.lower()}") + (
+        "_quick" if args.quick else "")
     path = Path(args.data) / f"LOBSTER_SampleFile_{args.ticker}_2012-06-21_1.zip"
     if not path.exists():
         print(f"{path} is missing; nothing to do.")
         return 1
     max_events = args.max_events or (6000 if args.quick else 0)
     M = args.max_move
-    settings = dict(n_layers=7, residual_channels=24, skip_channels=32, batch_size=16,
-                    lr=2e-3, max_epochs=2 if args.quick else 25, patience=4,
+    # joint channel dependence splits every hidden layer into one group per channel (5 here),
+    # so the layers are wider than a single-channel model would need
+    settings = dict(n_layers=7, residual_channels=48, skip_channels=48, batch_size=16,
+                    lr=3e-3, max_epochs=2 if args.quick else 25, patience=5,
                     validation_fraction=0.1)
     n_origins = 6 if args.quick else args.origins
     n_paths = 50 if args.quick else args.paths
@@ -216,6 +235,9 @@ def main(argv=None):
                   "move": iid_discrete_nll(tr[:, 2], te[:, 2], 2 * M + 1).mean(),
                   "log_dt": iid_discrete_nll(tr[:, 3], te[:, 3], DURATION_LEVELS).mean(),
                   "log_size": iid_discrete_nll(tr[:, 4], te[:, 4], SIZE_LEVELS).mean()}
+    levels = (5, 2, 2 * M + 1, DURATION_LEVELS, SIZE_LEVELS)
+    nll["Markov"] = {c: markov_nll(tr[:, i], vals[n_train - 1:, i], levels[i]).mean()
+                     for i, c in enumerate(EVENT_CHANNELS)}
     nll["exponential"] = {"log_dt": float(exponential_nll(tr[:, 3], te[:, 3]).mean())}
     arima_nll, _ = arima_move_nll(tr[:, 2] - M, vals[:, 2] - M, n_train, M)
     nll["ARIMA"] = {"move": float(arima_nll.mean())}
@@ -223,6 +245,7 @@ def main(argv=None):
         nll[k] = {c: float(v) for c, v in nll[k].items()}
     nll["WaveNet"]["total"] = sum(nll["WaveNet"][c] for c in EVENT_CHANNELS)
     nll["iid"]["total"] = sum(nll["iid"][c] for c in EVENT_CHANNELS)
+    nll["Markov"]["total"] = sum(nll["Markov"][c] for c in EVENT_CHANNELS)
     best = {c: min(nll[m][c] for m in nll if c in nll[m] and m != "WaveNet")
             for c in EVENT_CHANNELS}
     nll["best baseline"] = {**best, "total": sum(best.values())}
@@ -332,7 +355,7 @@ def main(argv=None):
              "## Test NLL per event (nats, lower is better)", "",
              "| model | " + " | ".join(EVENT_CHANNELS) + " | total |",
              "|---|" + "---|" * (len(EVENT_CHANNELS) + 1)]
-    for m in ("WaveNet", "iid", "exponential", "ARIMA", "best baseline"):
+    for m in ("WaveNet", "iid", "Markov", "exponential", "ARIMA", "best baseline"):
         row = [f"{nll[m][c]:.3f}" if c in nll[m] else "" for c in EVENT_CHANNELS + ("total",)]
         lines.append(f"| {m} | " + " | ".join(row) + " |")
     ratio = nll["WaveNet"]["total"] - nll["best baseline"]["total"]
