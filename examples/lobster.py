@@ -6,7 +6,8 @@ the day (:mod:`tsargen.markets`), simulates future event paths from a later orig
 to calendar time and plots the 5-95% / 25-75% fan of the mid price over the next two minutes
 with the realised mid price. Also prints the desk answers at that origin.
 
-Run from the repository root (about 2 minutes on one core)::
+Run from the repository root with tsargen importable (``pip install -e .`` or
+``PYTHONPATH=.``), about 3-5 minutes on one core::
 
     python examples/lobster.py                     # PNG into the system temp folder
     python examples/lobster.py --out /tmp/fan.png --ticker GOOG --epochs 5
@@ -41,9 +42,10 @@ def main(argv=None):
     events = read_lobster(Path(args.data) / f"LOBSTER_SampleFile_{args.ticker}_2012-06-21_1.zip")
     max_move = 24
     y = event_series(events, max_move=max_move)
+    # the settings of benchmarks/ticks.py (joint heads split each layer into 5 channel groups)
     f = WaveNetForecaster(distribution=event_distribution(max_move=max_move), n_layers=7,
-                          residual_channels=24, skip_channels=32, max_epochs=args.epochs,
-                          batch_size=16, lr=2e-3, random_state=0).fit(y.iloc[:args.events])
+                          residual_channels=48, skip_channels=48, max_epochs=args.epochs,
+                          batch_size=16, lr=3e-3, random_state=0).fit(y.iloc[:args.events])
     origin = args.events + 2000
     recent = events.iloc[origin - f.receptive_field_ + 1:origin + 1]
     paths = simulate(f, recent, n_paths=300, n_events=1024, max_move=max_move, random_state=0)
