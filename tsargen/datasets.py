@@ -41,3 +41,218 @@ def load_macrodata(columns=("realgdp", "realcons", "realinv")):
     index = pd.date_range("1959-01-01", periods=len(df), freq="QS")
     values = 100 * np.diff(np.log(df[list(columns)].to_numpy(dtype=float)), axis=0)
     return pd.DataFrame(values, index=index[1:], columns=list(columns))
+
+
+# ---------------------------------------------------------------------------- market data files
+_LOBSTER_TYPES = (1, 2, 3, 4, 5, 7)
+_DUMMY_PRICE = 9_999_999_999      # LOBSTER's placeholder price (x 10^4) of an empty book level
+_HALT_STATES = {-1: "halt", 0: "quoting", 1: "resume"}
+
+
+def _lobster_members(path):
+    """-> (message file object opener, orderbook opener, message file name) for a zip or csv."""
+    import re
+    import zipfile
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist.")
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+        msgs = [n for n in names if re.search(r"_message_\d+\.csv$", n)]
+        books = [n for n in names if re.search(r"_orderbook_\d+\.csv$", n)]
+        if len(msgs) != 1 or len(books) != 1:
+            raise ValueError(f"{path} must hold exactly one '*_message_L.csv' and one "
+                             f"'*_orderbook_L.csv' file; it holds {names}.")
+
+        def opener(name):
+            return lambda: zipfile.ZipFile(path).open(name)
+
+        return opener(msgs[0]), opener(books[0]), Path(msgs[0]).name
+    if not re.search(r"_message_\d+\.csv$", path.name):
+        raise ValueError(f"{path.name} is not a LOBSTER message file: pass the zip, or the "
+                         "'TICKER_DATE_START_END_message_L.csv' file with its orderbook beside it.")
+    book = path.with_name(re.sub(r"_message_(\d+)\.csv$", r"_orderbook_\1.csv", path.name))
+    if not book.exists():
+        raise FileNotFoundError(f"the orderbook file {book.name} is not beside {path.name}.")
+    return (lambda: open(path, "rb")), (lambda: open(book, "rb")), path.name
+
+
+def _first_bad(mask):
+    return int(np.flatnonzero(mask)[0])
+
+
+def read_lobster(path, *, levels=None):
+    """Read one LOBSTER day (message + orderbook files) into one row per event.
+
+    Parameters
+    ----------
+    path : str or Path
+        A LOBSTER zip holding ``TICKER_DATE_START_END_message_L.csv`` and
+        ``..._orderbook_L.csv``, or the message csv itself with its orderbook file beside it.
+    levels : int or None, default=None
+        Book levels to keep (``1..L``); ``None`` keeps all ``L`` levels of the file.
+
+    Returns
+    -------
+    events : pd.DataFrame
+        Indexed by a DatetimeIndex ``time`` (the date from the file name plus LOBSTER's
+        seconds after midnight, to the nanosecond), with columns ``type`` (1 submission,
+        2 partial cancellation, 3 deletion, 4 visible execution, 5 hidden execution),
+        ``order_id``, ``size``, ``price``, ``direction`` (-1 sell order, 1 buy order) and
+        ``ask_price_k, ask_size_k, bid_price_k, bid_size_k`` for ``k = 1..levels``: the book
+        *after* the event. Prices are in currency units (LOBSTER stores price x 10^4).
+
+    Notes
+    -----
+    * Empty book levels (LOBSTER's dummy prices +-9999999999 with size 0) become NaN prices
+      with size 0.
+    * Trading-halt messages (type 7) carry no order and repeat the previous book, so they are
+      dropped from the rows and listed in ``events.attrs["halts"]`` as
+      ``(timestamp, "halt" | "quoting" | "resume")`` pairs (LOBSTER's price -1 / 0 / 1).
+    * Raises ``ValueError`` naming the first offending row (0-based row of the message file)
+      for: wrong column counts, decreasing timestamps, unknown event types, directions other
+      than +-1, negative sizes, and a crossed book (best ask below best bid).
+    """
+    import re
+
+    open_msg, open_book, name = _lobster_members(path)
+    file_levels = int(re.search(r"_message_(\d+)\.csv$", name).group(1))
+    date = re.search(r"(\d{4}-\d{2}-\d{2})", name)
+    if date is None:
+        raise ValueError(f"cannot find the trading date (YYYY-MM-DD) in the file name {name}.")
+    if levels is None:
+        levels = file_levels
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not (
+            1 <= levels <= file_levels):
+        raise ValueError(f"levels must be an integer in 1..{file_levels} (the file's levels), "
+                         f"got {levels!r}.")
+    with open_msg() as f:
+        msg = pd.read_csv(f, header=None, dtype=np.float64)
+    with open_book() as f:
+        book = pd.read_csv(f, header=None, dtype=np.float64)
+    if msg.shape[1] != 6:
+        raise ValueError(f"the message file has {msg.shape[1]} columns; LOBSTER messages have 6 "
+                         "(time, type, order id, size, price, direction).")
+    if book.shape[1] != 4 * file_levels:
+        raise ValueError(f"the orderbook file has {book.shape[1]} columns but {4 * file_levels} "
+                         f"are expected for {file_levels} levels (ask price, ask size, bid price, "
+                         "bid size per level).")
+    if len(msg) != len(book):
+        raise ValueError(f"the message file has {len(msg)} rows but the orderbook file "
+                         f"{len(book)}; they must match row for row.")
+    m = msg.to_numpy()
+    if np.isnan(m).any():
+        raise ValueError(f"row {_first_bad(np.isnan(m).any(axis=1))} of the message file has a "
+                         "missing value.")
+    ns = np.round(m[:, 0] * 1e9).astype(np.int64)    # float64 keeps ns exactly below 1e5 s
+    if (np.diff(ns) < 0).any():
+        i = _first_bad(np.diff(ns) < 0) + 1
+        raise ValueError(f"row {i} of the message file has timestamp {m[i, 0]!r}, earlier than "
+                         f"row {i - 1} ({m[i - 1, 0]!r}): timestamps must not decrease.")
+    kind = m[:, 1]
+    bad = ~np.isin(kind, _LOBSTER_TYPES)
+    if bad.any():
+        i = _first_bad(bad)
+        raise ValueError(f"row {i} of the message file has unknown event type {kind[i]:g}; "
+                         f"LOBSTER types are {_LOBSTER_TYPES}.")
+    bad = ~np.isin(m[:, 5], (-1, 1))
+    if bad.any():
+        i = _first_bad(bad)
+        raise ValueError(f"row {i} of the message file has direction {m[i, 5]:g}; it must be "
+                         "-1 (sell) or 1 (buy).")
+    if (m[:, 3] < 0).any():
+        i = _first_bad(m[:, 3] < 0)
+        raise ValueError(f"row {i} of the message file has a negative size {m[i, 3]:g}.")
+    b = book.to_numpy()[:, :4 * levels].reshape(len(book), levels, 4)
+    if np.isnan(b).any():
+        raise ValueError(f"row {_first_bad(np.isnan(b).any(axis=(1, 2)))} of the orderbook file "
+                         "has a missing value.")
+    if (b[:, :, [1, 3]] < 0).any():
+        i = _first_bad((b[:, :, [1, 3]] < 0).any(axis=(1, 2)))
+        raise ValueError(f"row {i} of the orderbook file has a negative size.")
+    ask, bid = b[:, :, 0].copy(), b[:, :, 2].copy()
+    ask[ask >= _DUMMY_PRICE] = np.nan
+    bid[bid <= -_DUMMY_PRICE] = np.nan
+    crossed = ask[:, 0] < bid[:, 0]       # NaN compares False: one-sided books pass
+    if crossed.any():
+        i = _first_bad(crossed)
+        raise ValueError(f"row {i} of the orderbook file is crossed: best ask "
+                         f"{ask[i, 0] / 1e4:g} < best bid {bid[i, 0] / 1e4:g}.")
+    start = pd.Timestamp(date.group(1))
+    index = pd.DatetimeIndex(start + pd.to_timedelta(ns, unit="ns"), name="time")
+    halt = kind == 7
+    out = {"type": kind.astype(np.int64), "order_id": m[:, 2].astype(np.int64),
+           "size": m[:, 3].astype(np.int64), "price": m[:, 4] / 1e4,
+           "direction": m[:, 5].astype(np.int64)}
+    for k in range(levels):
+        out[f"ask_price_{k + 1}"] = ask[:, k] / 1e4
+        out[f"ask_size_{k + 1}"] = b[:, k, 1].astype(np.int64)
+        out[f"bid_price_{k + 1}"] = bid[:, k] / 1e4
+        out[f"bid_size_{k + 1}"] = b[:, k, 3].astype(np.int64)
+    events = pd.DataFrame(out, index=index)
+    halts = [(index[i], _HALT_STATES.get(int(m[i, 4]), "halt")) for i in np.flatnonzero(halt)]
+    events = events[~halt]
+    events.attrs["halts"] = halts
+    return events
+
+
+def read_bars(path):
+    """Read an OHLCV bar or tick CSV (``Date,Time,Open,...`` or ``Datetime,Open,...`` rows).
+
+    Returns a DataFrame indexed by a DatetimeIndex ``time`` with float columns ``open, high,
+    low, close, volume`` and ``open_interest`` when present. Files whose rows hold a separate
+    time field the header does not name (``Date,Open,...`` over ``2006-01-02,09:01:00,...``)
+    are read too. Raises ``ValueError`` naming the row for missing columns, unparseable or
+    decreasing timestamps, negative volume and ``high < low``.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    with open(path) as f:
+        header = [h.strip().lower() for h in f.readline().split(",")]
+        first = f.readline().split(",")
+    names = list(header)
+    if names and names[0] == "date" and len(first) == len(header) + 1:
+        names = ["date", "clock"] + names[1:]
+    raw = pd.read_csv(path, header=None, skiprows=1, names=names, dtype=str)
+    if "datetime" in raw:
+        stamps = raw["datetime"]
+    elif "date" in raw:
+        stamps = raw["date"] + (" " + raw["clock"] if "clock" in raw else
+                                " " + raw["time"] if "time" in raw else "")
+    else:
+        raise ValueError(f"{path.name} has no 'Date' or 'Datetime' column (header: {header}).")
+    need = ["open", "high", "low", "close", "volume"]
+    missing = [c for c in need if c not in raw]
+    if missing:
+        raise ValueError(f"{path.name} misses the columns {missing} (header: {header}).")
+    index = pd.to_datetime(stamps, errors="coerce")
+    if index.isna().any():
+        i = _first_bad(index.isna().to_numpy())
+        raise ValueError(f"row {i} of {path.name} has an unreadable timestamp {stamps[i]!r}.")
+    index = pd.DatetimeIndex(index, name="time")
+    cols = need + (["openinterest"] if "openinterest" in raw else [])
+    try:
+        values = raw[cols].astype(np.float64)
+    except ValueError as err:
+        raise ValueError(f"{path.name} has a non-numeric price or volume: {err}") from None
+    if values.isna().any(axis=None):
+        i = _first_bad(values.isna().any(axis=1).to_numpy())
+        raise ValueError(f"row {i} of {path.name} has a missing value.")
+    bad = np.diff(index.asi8) < 0
+    if bad.any():
+        i = _first_bad(bad) + 1
+        raise ValueError(f"row {i} of {path.name} has timestamp {index[i]}, earlier than row "
+                         f"{i - 1} ({index[i - 1]}).")
+    if (values["volume"] < 0).any():
+        raise ValueError(f"row {_first_bad((values['volume'] < 0).to_numpy())} of {path.name} "
+                         "has a negative volume.")
+    if (values["high"] < values["low"]).any():
+        raise ValueError(f"row {_first_bad((values['high'] < values['low']).to_numpy())} of "
+                         f"{path.name} has high < low.")
+    values = values.rename(columns={"openinterest": "open_interest"})
+    values.index = index
+    return values

@@ -3,6 +3,6 @@
 from ._quantize import MuLaw, Quantizer
 from .orderbook import OrderBookImage
 from .spectrogram import Spectrogram
+from .ticks import TickFeatures
 
-__all__ = ["MuLaw", "Quantizer"]
-__all__ += ["OrderBookImage", "Spectrogram"]
+__all__ = ["MuLaw", "OrderBookImage", "Quantizer", "Spectrogram", "TickFeatures"]
