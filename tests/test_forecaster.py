@@ -201,3 +201,18 @@ def test_differences_reject_levels_and_bad_values():
     with pytest.raises(ValueError, match="integer-level"):
         WaveNetForecaster(**TINY, differences=1, distribution="categorical",
                           quantization="levels", n_bins=3).fit(np.zeros(100))
+
+
+@pytest.mark.parametrize("differences", [0, 1])
+def test_score_steps_black_box_causal(ar2, differences):
+    """Perturbing y[t] (hugely, so any data-dependent rescaling would show) changes no score
+    before t; the scores from t on do change."""
+    y = ar2[:300]
+    f = WaveNetForecaster(differences=differences, **TINY).fit(y)
+    base = f.score_steps(y)
+    for t in (40, 150, 299):
+        bumped = y.copy()
+        bumped[t] += 50.0
+        steps = f.score_steps(bumped)
+        np.testing.assert_array_equal(steps[:t], base[:t])
+        assert steps[t] != base[t]

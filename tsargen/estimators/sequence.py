@@ -859,6 +859,16 @@ class WaveNetForecaster(_WaveNetParams):
         loc[:, unscaled], scale[:, unscaled] = 0.0, 1.0
         return loc, scale
 
+    def _fitted_scaling(self, n_series):
+        """``(loc, scale)`` of ``n_series`` series from the fitted scaling: per series when the
+        count matches the fit, else the pooled one (mean loc, root-mean-square scale)."""
+        loc, scale = self.scaler_["loc"], self.scaler_["scale"]
+        if loc.shape[0] != n_series:
+            loc = np.repeat(loc.mean(axis=0, keepdims=True), n_series, axis=0)
+            scale = np.repeat(np.sqrt((scale ** 2).mean(axis=0, keepdims=True)), n_series,
+                              axis=0)
+        return loc, scale
+
     # ------------------------------------------------------------------ fit
     def fit(self, y, X=None, *, checkpoint=None):
         """Fit one global model on a series ``y`` or a list of series, with optional
@@ -1070,7 +1080,11 @@ class WaveNetForecaster(_WaveNetParams):
     # ------------------------------------------------------------------ scoring and updating
     def score_steps(self, y, X=None):
         """One-step log-likelihood (nats, original units) of every element of ``y``, each step
-        conditioned on the steps before it; shaped like ``y`` (NaN where ``y`` is missing)."""
+        conditioned on the steps before it; shaped like ``y`` (NaN where ``y`` is missing).
+
+        Each series is standardised with a scaling fixed at fit time — series ``i``'s own when
+        ``y`` holds as many series as were fitted, else the pooled training scaling — so a
+        step's score depends on nothing after it."""
         check_is_fitted(self)
         values, metas, many = self._check_targets(y)
         if values[0].shape[1] != self.n_channels_:
@@ -1078,7 +1092,7 @@ class WaveNetForecaster(_WaveNetParams):
                              f"{self.n_channels_}.")
         covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
         modelled = [self._difference(v) for v in values]
-        loc, scale = self._series_scaling(modelled, self.unscaled_channels_)
+        loc, scale = self._fitted_scaling(len(modelled))
         outs = []
         cov_t = None
         if covs is not None:
