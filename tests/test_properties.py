@@ -12,14 +12,14 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tsargen import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity, WaveNetDensity,
-                     WaveNetForecaster)
+from tsargen import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
+                     PixelRNNDensity, SignalImageForecaster, WaveNetDensity, WaveNetForecaster)
 from tsargen import metrics
-from tsargen.transforms import MuLaw, Quantizer
+from tsargen.transforms import MuLaw, OrderBookImage, Quantizer, Spectrogram, TickFeatures
 
 from .conftest import TINY
 
@@ -34,10 +34,13 @@ IMAGE_FAST = dict(n_layers=1, hidden_channels=4, max_epochs=1, batch_size=8, ran
 def call(fn, *args, **kwargs):
     """Run ``fn``; a ValueError/TypeError with a message is an accepted outcome (-> None)."""
     try:
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
     except (ValueError, TypeError) as err:
         assert str(err).strip(), f"{type(err).__name__} without a message"
+        event(f"{getattr(fn, '__name__', 'call')}: {type(err).__name__}")
         return None
+    event(f"{getattr(fn, '__name__', 'call')}: ok")
+    return out
 
 
 def finite(x):
@@ -229,9 +232,14 @@ def test_density_sample_arguments(density, n, length):
 
 # ------------------------------------------------------------------ images
 @PROPERTY
-@given(X=images(), kind=st.sampled_from([PixelCNNDensity, GatedPixelCNNDensity]))
+@given(X=images(), kind=st.sampled_from([
+    PixelCNNDensity, GatedPixelCNNDensity, dict(cls=PixelRNNDensity, kind="row_lstm"),
+    dict(cls=PixelRNNDensity, kind="diagonal_bilstm")]))
 def test_image_fit_any_stack(X, kind):
-    d = call(kind(n_levels=4, **IMAGE_FAST).fit, X)
+    extra = {}
+    if isinstance(kind, dict):
+        kind, extra = kind["cls"], {"kind": kind["kind"]}
+    d = call(kind(n_levels=4, **IMAGE_FAST, **extra).fit, X)
     if d is None:
         return
     steps = d.score_steps(X)
@@ -264,9 +272,11 @@ def test_image_methods(image_density, X, n_known, size):
 # ------------------------------------------------------------------ classifier
 @PROPERTY
 @given(X=panels(max_n=8, max_len=20),
-       y=st.lists(st.one_of(st.sampled_from(["a", "b", None]), st.floats(0, 1)),
-                  min_size=0, max_size=8))
-def test_classifier_fit_any_input(X, y):
+       labels=st.lists(st.one_of(st.sampled_from(["a", "b"] * 8 + [None]), st.floats(0, 1)),
+                    min_size=0, max_size=8),
+       matched=st.booleans())
+def test_classifier_fit_any_input(X, labels, matched):
+    y = (labels * len(X))[:len(X)] if matched and labels else labels
     clf = call(GenerativeClassifier(WaveNetDensity(**FAST)).fit, X, y)
     if clf is None:
         return
@@ -308,3 +318,82 @@ def test_metrics_any_input(n, data):
     if value is not None:
         assert value.shape == y_true.shape
         assert np.isfinite(value[np.isfinite(y_true)]).all()
+
+
+# ------------------------------------------------------------------ signal-images
+@PROPERTY
+@given(y=st.integers(0, 30).flatmap(lambda t: arrays((t, 4))),
+       horizon=st.integers(-1, 3), context=st.integers(-1, 6))
+def test_signal_image_forecaster_any_stream(y, horizon, context):
+    density = GatedPixelCNNDensity(n_levels=8, n_layers=1, hidden_channels=4,
+                                   input_kernel_size=3, max_epochs=1, batch_size=4)
+    f = call(SignalImageForecaster(density, horizon=horizon, context=context, n_paths=3,
+                                   random_state=0).fit, y)
+    if f is None:
+        return
+    point = f.predict()
+    assert point.shape == (horizon, 4) and finite(point)
+    assert np.isfinite(f.score(y))
+
+
+@PROPERTY
+@given(x=st.sampled_from([None, 1, 2]).flatmap(
+    lambda c: st.integers(0, 300).flatmap(lambda t: arrays((t,) if c is None else (t, c)))),
+    n_fft=st.sampled_from([1, 8, 16, 64]))
+def test_spectrogram_any_signal(x, n_fft):
+    spec = Spectrogram(n_fft=n_fft, n_iter=2)
+    frames = call(spec.fit_transform, x)
+    if frames is None:
+        return
+    assert frames.shape[0] >= 1 and frames.shape[1] == n_fft // 2 + 1 and finite(frames)
+    back = spec.inverse_transform(frames)
+    assert finite(back)
+
+
+@st.composite
+def event_frames(draw, max_n=12):
+    """LOBSTER-like event frames with random (possibly invalid) values."""
+    n = draw(st.integers(0, max_n))
+    steps = draw(hnp.arrays(np.int64, n, elements=st.integers(-2, 10 ** 9)))
+    index = pd.DatetimeIndex(pd.Timestamp("2012-06-21 09:30") + pd.to_timedelta(
+        np.cumsum(steps), "ns"))
+    mid = 100 + draw(hnp.arrays(np.int64, n, elements=st.integers(-5, 5))).cumsum() * 0.01
+    half = draw(hnp.arrays(np.int64, n, elements=st.integers(-1, 3))) * 0.01
+    frame = pd.DataFrame({
+        "type": draw(hnp.arrays(np.int64, n, elements=st.integers(0, 8))),
+        "order_id": np.arange(n),
+        "size": draw(arrays((n,), dtypes=[np.float64, np.int64], low=-2, high=500)),
+        "price": mid + 0.01 * draw(hnp.arrays(np.int64, n, elements=st.integers(-3, 3))),
+        "direction": draw(hnp.arrays(np.int64, n, elements=st.sampled_from([-1, 0, 1]))),
+        "ask_price_1": mid + half, "ask_size_1": draw(arrays((n,), dtypes=[np.int64], low=0,
+                                                              high=900)),
+        "bid_price_1": mid - half, "bid_size_1": draw(arrays((n,), dtypes=[np.int64], low=0,
+                                                              high=900)),
+    }, index=index)
+    drop = draw(st.sampled_from([None, None, "type", "ask_price_1", "size"]))
+    return frame if drop is None else frame.drop(columns=drop)
+
+
+@PROPERTY
+@given(events=event_frames())
+def test_tick_features_any_events(events):
+    tf = TickFeatures(tick_size=0.01)
+    feats = call(tf.fit_transform, events)
+    if feats is None:
+        return
+    assert len(feats) == len(events) and not np.isinf(feats.to_numpy()).any()
+    if np.isfinite(events.select_dtypes("number").to_numpy(np.float64)).all():
+        assert finite(feats)                     # NaN out only where a value was missing
+    back = tf.inverse_transform(feats)
+    assert len(back) == len(events)
+    np.testing.assert_array_equal(back.index.asi8, events.index.asi8)
+
+
+@PROPERTY
+@given(events=event_frames(), n_ticks=st.integers(-1, 4))
+def test_order_book_image_any_book(events, n_ticks):
+    book = events.drop(columns=[c for c in ("type", "order_id", "size", "price", "direction")
+                                if c in events])
+    image = call(OrderBookImage(n_ticks=n_ticks, tick_size=0.01).fit_transform, book)
+    if image is not None:
+        assert image.shape[0] == len(book) and finite(image)

@@ -199,6 +199,8 @@ class TickFeatures(TransformerMixin, BaseEstimator):
         out["log_dt"] = np.log1p(dt / _NS_PER_MS)
         if "size" in events:
             size = events["size"].to_numpy(np.float64)
+            if np.isinf(size).any():
+                raise ValueError(f"row {_rows(np.isinf(size))}: infinite size.")
             if (size < 0).any():
                 raise ValueError(f"row {_rows(size < 0)}: negative size.")
             out["log_size"] = np.log1p(size)
@@ -206,6 +208,10 @@ class TickFeatures(TransformerMixin, BaseEstimator):
         if "ask_size_1" in events and "bid_size_1" in events:
             qa = events["ask_size_1"].to_numpy(np.float64)
             qb = events["bid_size_1"].to_numpy(np.float64)
+            for name, q in (("ask_size_1", qa), ("bid_size_1", qb)):
+                if np.isinf(q).any() or (q < 0).any():
+                    raise ValueError(f"row {_rows(np.isinf(q) | (q < 0))}: {name} must be a "
+                                     "finite non-negative size.")
             tot = qa + qb
             out["imbalance"] = np.divide(qb - qa, tot, out=np.zeros_like(tot), where=tot > 0)
         if "price" in events:
