@@ -180,6 +180,29 @@ def test_any_image_size_and_config_round_trip():
 
 
 # ---------------------------------------------------------------------- generation
+@pytest.mark.parametrize("c,n_classes,n_row_features,n_layers", [(1, 0, 0, 1), (3, 2, 2, 2)])
+def test_cached_steps_equal_the_full_forward_pass(c, n_classes, n_row_features, n_layers):
+    """Teacher-forced: every cached step reproduces the full network's output, from any
+    first row (aligned with the downsampling or not), for sizes that do not divide it."""
+    net = _net(c, n_levels=5, n_classes=n_classes, n_row_features=n_row_features,
+               n_layers=n_layers)
+    h, w = 9, 7
+    x = torch.randint(0, 5, (2, c, h, w)).double()
+    labels = torch.tensor([0, 1]) if n_classes else None
+    rc = torch.randn(2, n_row_features, h, dtype=torch.float64) if n_row_features else None
+    full = net(x, labels, rc)
+    for first in (0, 3, 4, 8):
+        filled = x.clone()
+        filled[:, :, first:] = 0
+        stepper = net.stepper(filled, first, labels, rc)
+        for i in range(first, h):
+            stepper.begin_row(i)
+            for j in range(w):
+                assert (stepper.raw(i, j) - full[:, :, i, j]).abs().max() < 1e-10
+                filled[:, :, i, j] = x[:, :, i, j]
+                stepper.end_pixel(i, j)
+
+
 @pytest.mark.parametrize("c,n_classes,n_row_features", [(1, 0, 0), (3, 2, 0), (1, 2, 3)])
 def test_cached_generation_equals_naive(c, n_classes, n_row_features):
     net = _net(c, n_levels=6, n_classes=n_classes, n_row_features=n_row_features)
