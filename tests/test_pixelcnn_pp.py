@@ -194,7 +194,7 @@ def test_cached_steps_equal_the_full_forward_pass(c, n_classes, n_row_features, 
     for first in (0, 3, 4, 8):
         filled = x.clone()
         filled[:, :, first:] = 0
-        stepper = net.stepper(filled, first, labels, rc)
+        stepper = net.stepper(filled, first, labels, row_cond=rc)
         for i in range(first, h):
             stepper.begin_row(i)
             for j in range(w):

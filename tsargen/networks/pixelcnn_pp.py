@@ -282,17 +282,14 @@ class PixelCNNPP(nn.Module):
         return down_shift(self.ul_init_v(xin)) + right_shift(self.ul_init_h(xin))
 
     def _ul_stream(self, ul, reads, bias):
-        """Raw mixture parameters ``(B, P, Hp, Wc)`` from the initial ``ul`` map ``(B, nf, Hp,
-        Wc)`` and the ``u`` maps. ``Wc`` (a multiple of the factor) may be less than the
-        width of the ``u`` maps: ``ul`` never reads columns to its right, so the first ``Wc``
-        columns of the output are exact."""
+        """Raw mixture parameters ``(B, P, Hp, Wp)`` from the initial ``ul`` map ``(B, nf, Hp,
+        Wp)`` and the ``u`` maps of :meth:`_u_stream`."""
         n_layers = len(self.down_ul) // self.n_stages
-        width = ul.shape[-1]
         reads = iter(reads)
         skips, block = [ul], 0
         for stage in range(self.n_stages):
             for _ in range(n_layers):
-                a = next(reads)[..., :width >> stage]
+                a = next(reads)
                 ul = self.down_ul[block](ul, a, bias=self._block_bias(bias, 1, block, 2 ** stage))
                 skips.append(ul)
                 block += 1
@@ -303,7 +300,7 @@ class PixelCNNPP(nn.Module):
         up = 0
         for stage, size in zip(reversed(range(self.n_stages)), self.up_sizes):
             for _ in range(size):
-                a = torch.cat([next(reads)[..., :width >> stage], skips.pop()], dim=1)
+                a = torch.cat([next(reads), skips.pop()], dim=1)
                 ul = self.up_ul[up](ul, a, bias=self._block_bias(bias, 1, block, 2 ** stage))
                 up += 1
                 block += 1
@@ -342,7 +339,7 @@ class PixelCNNPP(nn.Module):
         labels = self.check_labels(labels)
         row_cond = self.check_row_cond(row_cond, n, height)
         x, first = start_image(self, n, height, width, known)
-        stepper = self.stepper(x, first, labels, row_cond, naive)
+        stepper = self.stepper(x, first, labels, naive, row_cond=row_cond)
         for i in range(first, height):
             stepper.begin_row(i)
             for j in range(width):
@@ -351,7 +348,7 @@ class PixelCNNPP(nn.Module):
         return x
 
     @torch.no_grad()
-    def stepper(self, x, first_row, labels=None, row_cond=None, naive=False):
+    def stepper(self, x, first_row, labels=None, naive=False, *, row_cond=None):
         """Per-pixel source of raw parameters for an image ``x (B, C, H, W)`` whose rows
         ``< first_row`` are known and whose later pixels are written into ``x`` as they are
         drawn: ``begin_row(i)``, ``raw(i, j) -> (B, P)``, ``end_pixel(i, j)``."""
@@ -369,10 +366,10 @@ class _NaiveStepper:
     def begin_row(self, i):
         pass
 
-    def raw(self, i, j):
+    def raw(self, i, j, x=None):
         return self.net(self.x, self.labels, self.row_cond)[:, :, i, j]          # (B, P)
 
-    def end_pixel(self, i, j):
+    def end_pixel(self, i, j, x=None):
         pass
 
 
@@ -538,7 +535,9 @@ class _PixelCache:
     def _read(self, b, scale, row, col):
         return self.reads[b][:, :, row - self.lo // scale, col]
 
-    def raw(self, i, j):
+    def raw(self, i, j, x=None):
+        """Raw parameters ``(B, P)`` of pixel ``(i, j)`` (``x`` is ignored: the stepper reads
+        the image it was built on)."""
         net, stages, nl = self.net, self.net.n_stages, self.n_layers
         # the initial ul at (i, j): the row above (cols j-1..j+1) and the pixel to the left
         ul = 0.0
@@ -587,5 +586,5 @@ class _PixelCache:
         w, b = self.out
         return torch.addmm(b, F.elu(ul), w)                                      # (B, P)
 
-    def end_pixel(self, i, j):
+    def end_pixel(self, i, j, x=None):
         self.xin[:, :-1, i + 1, j + 1] = self.net.likelihood.values(self.x[:, :, i, j])
