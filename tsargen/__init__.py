@@ -1,13 +1,11 @@
 """tsargen: autoregressive generative models for signals."""
 
-from .estimators import GenerativeClassifier, WaveNetDensity, WaveNetForecaster, load
-from .estimators import GatedPixelCNNDensity, PixelCNNDensity
-from .estimators import PixelRNNDensity
-from .estimators import SignalImageForecaster
+from .estimators import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
+                         PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster, WaveNetDensity,
+                         WaveNetForecaster, load)
 
 __version__ = "0.1.0"
 
-__all__ = ["GenerativeClassifier", "WaveNetDensity", "WaveNetForecaster", "load", "__version__"]
-__all__ += ["GatedPixelCNNDensity", "PixelCNNDensity"]
-__all__ += ["PixelRNNDensity"]
-__all__ += ["SignalImageForecaster"]
+__all__ = ["GatedPixelCNNDensity", "GenerativeClassifier", "PixelCNNDensity", "PixelCNNPPDensity",
+           "PixelRNNDensity", "SignalImageForecaster", "WaveNetDensity", "WaveNetForecaster",
+           "load", "__version__"]

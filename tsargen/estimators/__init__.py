@@ -2,12 +2,10 @@
 
 from ._base import TsargenEstimator, load
 from .classifier import GenerativeClassifier
-from .image import GatedPixelCNNDensity, PixelCNNDensity
-from .image import PixelRNNDensity
+from .image import GatedPixelCNNDensity, PixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity
 from .sequence import WaveNetDensity, WaveNetForecaster
 from .signal_image import SignalImageForecaster
 
-__all__ = ["GenerativeClassifier", "TsargenEstimator", "WaveNetDensity", "WaveNetForecaster", "load"]
-__all__ += ["GatedPixelCNNDensity", "PixelCNNDensity"]
-__all__ += ["PixelRNNDensity"]
-__all__ += ["SignalImageForecaster"]
+__all__ = ["GatedPixelCNNDensity", "GenerativeClassifier", "PixelCNNDensity", "PixelCNNPPDensity",
+           "PixelRNNDensity", "SignalImageForecaster", "TsargenEstimator", "WaveNetDensity",
+           "WaveNetForecaster", "load"]

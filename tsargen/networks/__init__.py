@@ -1,15 +1,12 @@
 """Network architectures, one per file."""
 
-from .wavenet import WaveNet, generate
-from .pixelcnn import PixelCNN
 from .gated_pixelcnn import GatedPixelCNN
+from .pixelcnn import PixelCNN
+from .pixelcnn_pp import PixelCNNPP
 from .pixelrnn import PixelRNN
+from .wavenet import WaveNet, generate
 
-NETWORKS = {"WaveNet": WaveNet}
-NETWORKS["PixelCNN"] = PixelCNN
-NETWORKS["GatedPixelCNN"] = GatedPixelCNN
-NETWORKS["PixelRNN"] = PixelRNN
+# class name -> class, for loading saved models (tsargen.load never unpickles classes)
+NETWORKS = {net.__name__: net for net in (WaveNet, PixelCNN, GatedPixelCNN, PixelCNNPP, PixelRNN)}
 
-__all__ = ["NETWORKS", "WaveNet", "generate"]
-__all__ += ["PixelCNN", "GatedPixelCNN"]
-__all__ += ["PixelRNN"]
+__all__ = ["NETWORKS", "GatedPixelCNN", "PixelCNN", "PixelCNNPP", "PixelRNN", "WaveNet", "generate"]
