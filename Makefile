@@ -12,7 +12,7 @@ demo: setup
 	$(PY) -m tsargen.demo
 
 test: setup
-	$(PY) -m pytest tsargen tests
+	$(PY) -m pytest README.md tsargen tests
 
 bench: setup
 	$(PY) -m benchmarks.generation

@@ -129,9 +129,9 @@ MODELS = {
                    patience=3)),
     "pixelcnn_pp": dict(
         label="PixelCNN++", cls="PixelCNNPPDensity", fixed={},
-        digits=dict(n_layers=4, hidden_channels=48, n_mixtures=5, dropout=0.1, max_epochs=40,
+        digits=dict(n_layers=2, hidden_channels=32, n_mixtures=5, dropout=0.5, max_epochs=40,
                     batch_size=32, lr=2e-3, patience=6),
-        mnist=dict(n_layers=3, hidden_channels=32, n_mixtures=3, dropout=0.0, max_epochs=4,
+        mnist=dict(n_layers=2, hidden_channels=32, n_mixtures=3, dropout=0.0, max_epochs=3,
                    batch_size=32, lr=2e-3, patience=3),
         cifar=dict(n_layers=3, hidden_channels=48, n_mixtures=5, dropout=0.0, max_epochs=3,
                    batch_size=16, lr=2e-3, patience=3)),
