@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tsargen import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
-                     PixelRNNDensity, SignalImageForecaster, WaveNetDensity, WaveNetForecaster)
+                     PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster, WaveNetDensity,
+                     WaveNetForecaster)
 from tsargen import metrics
 from tsargen.transforms import MuLaw, OrderBookImage, Quantizer, Spectrogram, TickFeatures
 
@@ -233,7 +234,8 @@ def test_density_sample_arguments(density, n, length):
 # ------------------------------------------------------------------ images
 @PROPERTY
 @given(X=images(), kind=st.sampled_from([
-    PixelCNNDensity, GatedPixelCNNDensity, dict(cls=PixelRNNDensity, kind="row_lstm"),
+    PixelCNNDensity, GatedPixelCNNDensity, PixelCNNPPDensity,
+    dict(cls=PixelRNNDensity, kind="row_lstm"),
     dict(cls=PixelRNNDensity, kind="diagonal_bilstm")]))
 def test_image_fit_any_stack(X, kind):
     extra = {}
