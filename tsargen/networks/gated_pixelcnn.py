@@ -38,7 +38,7 @@ from ..nn.causal import group_ids
 from ..nn.gated import GatedPixelLayer, gated_activation
 from ..nn.heads import HeadSet
 from ..nn.masked import MaskedConv2d
-from .pixelcnn import (NaiveStepper, RowBuffer, bias_of, check_row_cond, colour_ids,
+from .pixelcnn import (LevelImageNetwork, NaiveStepper, RowBuffer, bias_of, colour_ids,
                        conv_matrix, level_heads, sample_raster, start_image)
 
 
@@ -53,7 +53,7 @@ def gated_layer_with_row_bias(layer, v, h, labels, row_bias):
     return gated_activation(zv), h_out if layer.first else h + h_out
 
 
-class GatedPixelCNN(nn.Module):
+class GatedPixelCNN(LevelImageNetwork):
     """Gated PixelCNN: vertical and horizontal gated stacks, softmax per sub-pixel.
 
     Parameters
@@ -121,18 +121,6 @@ class GatedPixelCNN(nn.Module):
         self.receptive_field = input_kernel_size // 2 + n_layers * (kernel_size // 2)
 
     # ------------------------------------------------------------------ full forward pass
-    def scale(self, x):
-        """Levels ``0..n_levels-1`` -> ``[-1, 1]``."""
-        return x * (2.0 / max(self.n_levels - 1, 1)) - 1.0
-
-    def check_labels(self, labels):
-        if self.n_classes and labels is None:
-            raise ValueError("this network is class-conditional: pass labels")
-        return labels if self.n_classes else None
-
-    def check_row_cond(self, row_cond, n, height):
-        return check_row_cond(self.n_row_features, row_cond, n, height)
-
     def forward(self, x, labels=None, row_cond=None):
         """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
         logits ``(B, C*L, H, W)``."""

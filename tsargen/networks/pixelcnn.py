@@ -98,7 +98,25 @@ class PixelCNNBlock(nn.Module):
         return h + self.expand(F.relu(z))
 
 
-class PixelCNN(nn.Module):
+class LevelImageNetwork(nn.Module):
+    """What every image network of the family shares: the level scaling of its input and the
+    checks of labels and per-row covariates. Subclasses set ``n_levels``, ``n_classes`` and
+    ``n_row_features``."""
+
+    def scale(self, x):
+        """Levels ``0..n_levels-1`` -> ``[-1, 1]``."""
+        return x * (2.0 / max(self.n_levels - 1, 1)) - 1.0
+
+    def check_labels(self, labels):
+        if self.n_classes and labels is None:
+            raise ValueError("this network is class-conditional: pass labels")
+        return labels if self.n_classes else None
+
+    def check_row_cond(self, row_cond, n, height):
+        return check_row_cond(self.n_row_features, row_cond, n, height)
+
+
+class PixelCNN(LevelImageNetwork):
     """PixelCNN: masked conv stack with an ``n_levels``-way softmax per sub-pixel.
 
     Parameters
@@ -166,18 +184,6 @@ class PixelCNN(nn.Module):
         self.receptive_field = input_kernel_size // 2 + n_layers * (kernel_size // 2)
 
     # ------------------------------------------------------------------ full forward pass
-    def scale(self, x):
-        """Levels ``0..n_levels-1`` -> ``[-1, 1]``."""
-        return x * (2.0 / max(self.n_levels - 1, 1)) - 1.0
-
-    def check_labels(self, labels):
-        if self.n_classes and labels is None:
-            raise ValueError("this network is class-conditional: pass labels")
-        return labels if self.n_classes else None
-
-    def check_row_cond(self, row_cond, n, height):
-        return check_row_cond(self.n_row_features, row_cond, n, height)
-
     def forward(self, x, labels=None, row_cond=None):
         """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
         logits ``(B, C*L, H, W)``."""
@@ -234,12 +240,10 @@ def check_row_cond(n_row_features, row_cond, n, height):
             raise ValueError("this network has no row covariates (n_row_features=0): pass "
                              "row_cond=None")
         return None
-    if row_cond is None:
-        raise ValueError(f"this network takes {n_row_features} covariates per row: pass "
-                         f"row_cond of shape ({n}, {n_row_features}, {height})")
-    if tuple(row_cond.shape) != (n, n_row_features, height):
-        raise ValueError(f"row_cond has shape {tuple(row_cond.shape)}; expected ({n}, "
-                         f"{n_row_features}, {height})")
+    if row_cond is None or tuple(row_cond.shape) != (n, n_row_features, height):
+        got = None if row_cond is None else tuple(row_cond.shape)
+        raise ValueError(f"row_cond must have shape ({n}, {n_row_features}, {height}) "
+                         f"(B, F, H), as expected from the batch and image height; got {got}")
     return row_cond
 
 

@@ -58,7 +58,7 @@ from ..nn.masked import (DownRightShiftedConv2d, DownRightShiftedConvTranspose2d
                          DownShiftedConv2d, DownShiftedConvTranspose2d, down_shift, right_shift)
 from ..nn.pixel_mixture import PixelLogisticMixture
 from ..nn.resnet import GatedResnet, concat_elu
-from .pixelcnn import start_image
+from .pixelcnn import LevelImageNetwork, start_image
 
 U_KERNEL, UL_KERNEL = (2, 3), (2, 2)
 
@@ -100,7 +100,7 @@ def _reach(n_layers, n_stages):
     return ul
 
 
-class PixelCNNPP(nn.Module):
+class PixelCNNPP(LevelImageNetwork):
     """PixelCNN++: down-shifted / down-right-shifted streams over three resolutions, gated
     residual blocks, and a discretized logistic mixture per pixel.
 
@@ -202,23 +202,6 @@ class PixelCNNPP(nn.Module):
         self.receptive_field = max(_reach(n_layers, n_stages))
 
     # ------------------------------------------------------------------ inputs
-    def check_labels(self, labels):
-        if self.n_classes and labels is None:
-            raise ValueError("this network is class-conditional: pass labels")
-        return labels if self.n_classes else None
-
-    def check_row_cond(self, row_cond, n, height):
-        if not self.n_row_features:
-            if row_cond is not None:
-                raise ValueError("this network has no row features (n_row_features=0): "
-                                 "pass row_cond=None")
-            return None
-        if row_cond is None or tuple(row_cond.shape) != (n, self.n_row_features, height):
-            got = None if row_cond is None else tuple(row_cond.shape)
-            raise ValueError(f"row_cond must have shape ({n}, {self.n_row_features}, "
-                             f"{height}) (B, F, H); got {got}")
-        return row_cond
-
     def _pad(self, t, dims):
         """Zero-pad the last ``dims`` axes of ``t`` at the end up to a multiple of the factor."""
         pads = []

@@ -61,8 +61,8 @@ from ..nn.causal import group_ids
 from ..nn.heads import HeadSet
 from ..nn.masked import MaskedConv2d
 from ..nn.recurrent import DiagonalBiLSTM, RowLSTM, lstm_cell
-from .pixelcnn import (RowBuffer, bias_of, colour_ids, conv_matrix, level_heads,
-                       sample_raster, start_image)
+from .pixelcnn import (LevelImageNetwork, RowBuffer, bias_of, colour_ids, conv_matrix,
+                       level_heads, sample_raster, start_image)
 
 KINDS = ("row_lstm", "diagonal_bilstm")
 
@@ -125,7 +125,7 @@ class PixelRNNLayer(nn.Module):
         return (out, states) if keep else out
 
 
-class PixelRNN(nn.Module):
+class PixelRNN(LevelImageNetwork):
     """PixelRNN: masked input conv, residual Row LSTM or Diagonal BiLSTM layers, softmax per
     sub-pixel.
 
@@ -196,27 +196,6 @@ class PixelRNN(nn.Module):
         self.receptive_field = math.inf
 
     # ------------------------------------------------------------------ full forward pass
-    def scale(self, x):
-        """Levels ``0..n_levels-1`` -> ``[-1, 1]``."""
-        return x * (2.0 / max(self.n_levels - 1, 1)) - 1.0
-
-    def check_labels(self, labels):
-        if self.n_classes and labels is None:
-            raise ValueError("this network is class-conditional: pass labels")
-        return labels if self.n_classes else None
-
-    def check_row_cond(self, row_cond, n, height):
-        if not self.n_row_features:
-            if row_cond is not None:
-                raise ValueError("this network has no row covariates (n_row_features=0): "
-                                 "pass row_cond=None")
-            return None
-        if row_cond is None or tuple(row_cond.shape) != (n, self.n_row_features, height):
-            got = None if row_cond is None else tuple(row_cond.shape)
-            raise ValueError(f"row_cond must have shape ({n}, {self.n_row_features}, "
-                             f"{height}) (B, F, H); got {got}")
-        return row_cond
-
     def forward(self, x, labels=None, row_cond=None):
         """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
         logits ``(B, C*L, H, W)``."""
