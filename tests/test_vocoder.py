@@ -264,3 +264,19 @@ def test_fsdd_clip_frames_cover_the_clip(data_dir):
     assert frames.shape == (1 + len(x) // 64, 40)
     d = WaveNetDensity(**{**AUDIO, "cond_hop": 64}, **TINY)
     assert len(d._check_covariates([frames], [len(x)], "fit")) == 1
+
+
+def test_float_audio_recipe_samples_waveforms_and_writes_wav(clips, tmp_path):
+    """A 256-way mu-law softmax fitted on float audio directly: ``sample`` returns float
+    waveforms in [-1, 1], which write_wav/read_wav round-trip as int16."""
+    from tsargen.audio import write_wav
+    waves, _, mels = clips
+    d = WaveNetDensity(distribution="categorical", quantization="mu_law", n_bins=256,
+                       cond_hop=HOP, **TINY).fit(waves, covariates=mels)
+    x = d.sample(2, length=300, covariates=mels[0], random_state=0)    # one array: all samples
+    assert x.shape == (2, 300) and x.dtype.kind == "f"
+    assert np.abs(x).max() <= 1.0                               # the mu-law bins' span
+    assert len(np.unique(np.round(x, 6))) > 20                 # a waveform, not a few levels
+    write_wav(tmp_path / "s.wav", x[0], SR)
+    back, sr = read_wav(tmp_path / "s.wav")
+    assert sr == SR and np.abs(back - x[0]).max() <= 1 / 32767 + 1e-9
