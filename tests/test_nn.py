@@ -145,6 +145,26 @@ def test_head_sample_mean_matches_mean(name):
     assert abs(draws.mean() - head.mean(raw)[0, 0]) < 0.05
 
 
+@pytest.mark.parametrize("quantization", ["uniform", "levels"])
+def test_binned_head_draws_follow_bin_probabilities_per_channel(quantization):
+    # two channels with different bin edges: each draw lands in its own channel's bins with the
+    # head's probabilities (and on the integer levels themselves for quantization="levels")
+    head = make_head("categorical", n_bins=4, quantization=quantization, n_channels=2).double()
+    head.fit(torch.tensor([[0.0, 100.0], [1.0, 300.0]], dtype=torch.float64))
+    raw = torch.tensor([[[2.0, 0.0, -1.0, 1.0], [-2.0, 1.0, 0.5, 0.0]]], dtype=torch.float64)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        draws = head.sample(raw.expand(40000, 2, 4))                    # (N, C)
+    idx = head.bin_index(draws)
+    if quantization == "levels":
+        assert torch.equal(draws, idx.to(draws.dtype))
+    else:
+        lo, hi = head.edges[:, 0], head.edges[:, -1]
+        assert bool(((draws >= lo) & (draws <= hi)).all())
+    freq = torch.stack([(idx == k).double().mean(0) for k in range(4)], dim=-1)   # (C, 4)
+    torch.testing.assert_close(freq, torch.softmax(raw[0], -1), atol=0.01, rtol=0)
+
+
 def test_headset_mixed_heads_layout():
     hs = HeadSet([{"name": "categorical", "kwargs": {"n_bins": 3, "quantization": "levels"},
                    "channels": [1]},

@@ -221,18 +221,27 @@ class BinnedHead(Head):
 
     def sample(self, raw):
         idx = self._sample_bin(raw)
-        if self.discrete:
-            return self._per_channel(self.centers, idx)
-        lo = self._per_channel(self.edges[:, :-1].contiguous(), idx)
-        return lo + torch.rand_like(lo) * self._per_channel(self.widths, idx)
+        if self.discrete:                                   # unit bins centred on the levels
+            return idx.to(self.edges.dtype)
+        # uniform within the bin: lerp between its edges, looked up in the flat (C * (n_bins+1))
+        # edge table
+        if self.n_channels > 1:
+            idx = idx + torch.arange(self.n_channels, device=idx.device) * (self.n_bins + 1)
+        flat = self.edges.view(-1)
+        return torch.lerp(flat[idx], flat[idx + 1], torch.rand(idx.shape, dtype=flat.dtype,
+                                                              device=flat.device))
 
     def mean(self, raw):
         return (self.log_prob_bins(raw).exp() * self.centers).sum(-1)
 
+    def _bin_probs(self, raw):
+        """Probability of every bin, ``(..., C, n_bins)``."""
+        return torch.softmax(self.log_prob_bins(raw), dim=-1)
+
     def _sample_bin(self, raw):
         # inverse CDF: one uniform per draw and a binary search, far cheaper per step than
         # torch.distributions.Categorical
-        cdf = torch.softmax(self.log_prob_bins(raw), dim=-1).cumsum_(-1)
+        cdf = self._bin_probs(raw).cumsum_(-1)
         u = torch.rand(cdf.shape[:-1] + (1,), dtype=cdf.dtype, device=cdf.device)
         idx = torch.searchsorted(cdf, u * cdf[..., -1:])[..., 0]
         return idx.clamp_(max=self.n_bins - 1)
@@ -254,6 +263,9 @@ class CategoricalHead(BinnedHead):
 
     def log_prob_bins(self, raw):
         return F.log_softmax(raw, dim=-1)
+
+    def _bin_probs(self, raw):
+        return torch.softmax(raw, dim=-1)
 
     def _log_mass(self, raw, idx):
         return _pick(F.log_softmax(raw, dim=-1), idx)
