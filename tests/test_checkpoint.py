@@ -16,7 +16,8 @@ import torch
 from sklearn.mixture import GaussianMixture
 
 import tsargen
-from tsargen import GenerativeClassifier, PixelCNNDensity, WaveNetDensity, WaveNetForecaster
+from tsargen import (GenerativeClassifier, PixelCNNDensity, SignalImageForecaster, WaveNetDensity,
+                     WaveNetForecaster)
 from tsargen.estimators import _training
 from tsargen.estimators._base import read_checked
 
@@ -35,8 +36,12 @@ def _series():
     return np.cumsum(rng.normal(size=400)) * 0.1 + np.sin(np.arange(400) / 6)
 
 
+def _network(est):
+    return est.density_.network_ if isinstance(est, SignalImageForecaster) else est.network_
+
+
 def _same_weights(a, b):
-    sa, sb = a.network_.state_dict(), b.network_.state_dict()
+    sa, sb = _network(a).state_dict(), _network(b).state_dict()
     assert sa.keys() == sb.keys()
     return all(torch.equal(sa[k], sb[k]) for k in sa)
 
@@ -101,6 +106,9 @@ def _interrupt_after(monkeypatch, n_saves):
      lambda: (np.random.default_rng(0).normal(size=(12, 40)), np.repeat([0, 1], 6))),
     (lambda: PixelCNNDensity(**TINY_IMAGE, n_levels=4),
      lambda: (np.random.default_rng(0).integers(0, 4, size=(30, 5, 5)), None)),
+    (lambda: SignalImageForecaster(PixelCNNDensity(**TINY_IMAGE, n_levels=4, patience=100),
+                                   horizon=2, context=3, transform="uniform"),
+     lambda: (np.random.default_rng(0).normal(size=(60, 6)), None)),
 ])
 def test_interrupted_density_fit_resumes_exactly(tmp_path, monkeypatch, make, data):
     X, y = data()

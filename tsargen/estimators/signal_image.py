@@ -26,7 +26,7 @@ from ..audio import mu_law_decode
 from ..transforms import MuLaw, Quantizer
 from ._base import (TsargenEstimator, _check_values, check_horizon, check_index, check_series,
                     future_index, make_seed, seeded)
-from ._training import MIN_BATCHES
+from ._training import MIN_BATCHES, fit_fingerprint
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
 
@@ -286,11 +286,14 @@ class SignalImageForecaster(TsargenEstimator):
         return (values + self.loc_).reshape(levels.shape)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, y, X=None):
+    def fit(self, y, X=None, *, checkpoint=None):
         """Fit on one signal-image stream ``y`` (``(T, n_bins)`` / ``(T, n_bins, n_channels)``
         array, or a DataFrame with one column per bin) or a list of them, with optional
         per-row covariates ``X`` (``(T, n_features)`` per stream, known in advance when
-        forecasting). Returns self."""
+        forecasting). Returns self.
+
+        ``checkpoint``: a file the training state is saved to after every epoch and resumed
+        from when it exists (an interrupted fit then ends exactly as an uninterrupted one)."""
         base = self._check_params()
         values, metas, many = self._check_targets(y, fitted=False)
         lengths = [v.shape[0] for v in values]
@@ -321,7 +324,9 @@ class SignalImageForecaster(TsargenEstimator):
             density._fit_network(
                 net, lambda: bank.train_batches(density.batch_size),
                 (lambda: bank.val_batches(density.batch_size)) if bank.n_val else None,
-                (need, self.n_bins_), 4, np.int64)
+                (need, self.n_bins_), 4, np.int64, checkpoint=checkpoint,
+                fingerprint="" if checkpoint is None else fit_fingerprint(
+                    self, len(levels), *map(torch.as_tensor, levels), *(cov_t or ())))
         self.density_ = density
         self.transform_kind_ = kind
         self.history_ = levels
