@@ -186,6 +186,25 @@ def lsd_db(truth, point):
     return float(np.mean(np.sqrt(np.mean((truth - point) ** 2, axis=-1))) * 20 / math.log(10))
 
 
+def wavenet_bins(levels, cut, ctx, fh, n_levels, n_paths, origins, train, width):
+    """``WaveNetForecaster`` with the bins of a row as jointly dependent channels (one
+    ``n_levels``-way categorical each), receptive field 16 rows, fitted on ``levels[:cut]``
+    -> (test NLL per element, sampled level paths (O, P, fh, W), fit s, sample s, epochs)."""
+    wn = WaveNetForecaster(n_layers=4, kernel_size=2, residual_channels=width,
+                           skip_channels=width, distribution="categorical",
+                           quantization="levels", n_bins=n_levels, channel_dependence="joint",
+                           horizon=fh, context=ctx, n_paths=n_paths, random_state=0, **train)
+    t0 = time.perf_counter()
+    wn.fit(levels[:cut].astype(float))
+    fit_s = time.perf_counter() - t0
+    log(f"WaveNet (bins as channels): fit {fit_s:.0f}s ({wn.n_iter_} epochs)")
+    nll = float(-wn.score_steps(levels[cut:].astype(float))[ctx:].mean())
+    t0 = time.perf_counter()
+    paths = np.stack(wn.sample(n_paths, fh, y=[levels[o - ctx:o].astype(float)
+                                                for o in origins], random_state=1))
+    return nll, paths, fit_s, time.perf_counter() - t0, wn.n_iter_
+
+
 # ---------------------------------------------------------------------------- sections
 def _origins(n_total, first, n_origins, need):
     return np.linspace(first, n_total - need, n_origins).astype(int)
@@ -245,26 +264,12 @@ def run_ecg(args, models, quick):
         log(f"ECG {name}: NLL {nll:.3f}, sample {sample_s:.1f}s, {rows[name]}")
 
     if args.baselines:
-        rf_layers = 4                                            # receptive field 16 frames
-        wn = WaveNetForecaster(n_layers=rf_layers, kernel_size=2, residual_channels=66,
-                               skip_channels=66, distribution="categorical",
-                               quantization="levels", n_bins=n_levels,
-                               channel_dependence="joint", horizon=fh, context=ctx,
-                               n_paths=n_paths, random_state=0, **train)
-        t0 = time.perf_counter()
-        wn.fit(levels[:cut].astype(float))
-        fit_s = time.perf_counter() - t0
-        log(f"ECG WaveNet: fit {fit_s:.0f}s ({wn.n_iter_} epochs)")
-        steps = wn.score_steps(levels[cut:].astype(float))
-        nll = float(-steps[ctx:].mean())
-        t0 = time.perf_counter()
-        lv = np.stack(wn.sample(n_paths, fh, y=[levels[o - ctx:o].astype(float)
-                                                 for o in origins], random_state=1))
-        sample_s = time.perf_counter() - t0
+        nll, lv, fit_s, sample_s, epochs = wavenet_bins(levels, cut, ctx, fh, n_levels,
+                                                        n_paths, origins, train, width=66)
         paths = q.inverse_transform(lv.reshape(-1, 1).astype(np.int64)).reshape(lv.shape)
         name = "WaveNet (bins as channels)"
         rows[name] = {"NLL": nll, **_forecast_metrics(paths, truth, cuts), "fit s": fit_s,
-                      "sample s": sample_s, "epochs": wn.n_iter_}
+                      "sample s": sample_s, "epochs": epochs}
         plot["panels"][f"{name} median"] = np.median(paths[mid], axis=0).round(4).tolist()
         log(f"ECG WaveNet: {rows[name]}")
 
@@ -341,22 +346,11 @@ def run_lobster(args, models, quick):
                                                    scale=0.5),
                                "fit s": 0.0, "sample s": 0.0}
         log(f"LOBSTER persistence: {rows['persistence']}")
-        wn = WaveNetForecaster(n_layers=4, kernel_size=2, residual_channels=64,
-                               skip_channels=64, distribution="categorical",
-                               quantization="levels", n_bins=n_levels,
-                               channel_dependence="joint", horizon=fh, context=ctx,
-                               n_paths=n_paths, random_state=0, **train)
-        t0 = time.perf_counter()
-        wn.fit(levels[:cut].astype(float))
-        fit_s = time.perf_counter() - t0
-        nll = float(-wn.score_steps(levels[cut:].astype(float))[ctx:].mean())
-        t0 = time.perf_counter()
-        paths = np.stack(wn.sample(n_paths, fh, y=[levels[o - ctx:o].astype(float)
-                                                    for o in origins], random_state=1))
-        sample_s = time.perf_counter() - t0
+        nll, paths, fit_s, sample_s, epochs = wavenet_bins(levels, cut, ctx, fh, n_levels,
+                                                           n_paths, origins, train, width=64)
         name = "WaveNet (bins as channels)"
         rows[name] = {"NLL": nll, **_forecast_metrics(paths, truth, cuts, scale=0.5),
-                      "fit s": fit_s, "sample s": sample_s, "epochs": wn.n_iter_,
+                      "fit s": fit_s, "sample s": sample_s, "epochs": epochs,
                       "paths/s": n_paths * len(origins) / sample_s}
         plot["panels"][f"{name} median"] = np.median(paths[mid], axis=0).tolist()
         log(f"LOBSTER WaveNet: {rows[name]}")
