@@ -111,6 +111,18 @@ def test_discretized_logistic_mixture_levels_exact_and_safe(scale):
                                torch.ones(6, 1, dtype=torch.float64), atol=1e-5, rtol=0)
 
 
+def test_discretized_logistic_mixture_huge_scales_stay_finite_in_float32():
+    # a log-scale so large that 1/s underflows float32 must still give every level a finite
+    # log-mass (an inner level's mass is tiny but not zero)
+    head = make_head("discretized_logistic_mixture", n_bins=256, quantization="levels",
+                     n_mixtures=2, n_channels=1)
+    raw = torch.tensor([[[0.0, 0.0, 0.3, -0.2, 150.0, 300.0]]])            # (1, C, 3M)
+    levels = torch.arange(256, dtype=torch.float32)
+    logp = head.log_prob(raw.expand(256, 1, 6), levels[:, None])
+    assert torch.isfinite(logp).all()
+    assert abs(float(logp.double().exp().sum()) - 1.0) < 1e-4
+
+
 def test_categorical_levels_exact():
     head = make_head("categorical", n_bins=7, quantization="levels").double()
     raw = torch.randn(3, 1, 7, dtype=torch.float64)

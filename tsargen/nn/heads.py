@@ -90,13 +90,21 @@ def _pick(values, component):
     return values.gather(-1, component[..., None])[..., 0]
 
 
+MIN_LOG_SCALE, MAX_LOG_SCALE = -7.0, 7.0
+
+
 class _MixtureParams:
-    """Split ``raw (..., 3M)`` into mixture logits, locations and clamped log-scales."""
+    """Split ``raw (..., 3M)`` into mixture logits, locations and log-scales clamped to
+    ``[MIN_LOG_SCALE, MAX_LOG_SCALE]``.
+
+    NOTE: PixelCNN++ clamps log-scales below at -7 only; the upper clamp keeps ``1/s`` from
+    underflowing, which would give an inner bin of the discretized mixture ``-inf`` log-mass.
+    """
 
     @staticmethod
     def split(raw, m):
         logits, loc, log_scale = raw.split(m, dim=-1)
-        return logits, loc, log_scale.clamp(min=-7.0)
+        return logits, loc, log_scale.clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
 
     @staticmethod
     def draw_component(logits):

@@ -27,9 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .heads import _log1mexp
-
-MIN_LOG_SCALE, MAX_LOG_SCALE = -7.0, 7.0
+from .heads import MAX_LOG_SCALE, MIN_LOG_SCALE, _log1mexp
 
 
 class PixelLogisticMixture(nn.Module):
