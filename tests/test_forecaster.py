@@ -337,3 +337,15 @@ def test_seasonal_lag_params_clone_and_save_round_trip(tmp_path):
     assert g.seasonal_lag == 8
     np.testing.assert_array_equal(g.predict(), f.predict())
     np.testing.assert_array_equal(g.score_steps(_seasonal(100)), f.score_steps(_seasonal(100)))
+
+
+@pytest.mark.parametrize("params", [{}, {"differences": 1}, {"seasonal_lag": 8}])
+def test_predict_from_history_uses_fitted_scaling(ar2, params):
+    """A new history is standardised with the fitted scaler: the forecast depends on the last
+    context only, not on how much earlier history is passed (nor on its mean and spread)."""
+    f = WaveNetForecaster(**TINY, **params).fit(ar2[:500])
+    need = f.receptive_field_ + f._n_lost()
+    long = np.concatenate([ar2[500:900] * 5.0 + 20.0, ar2[900:1000]])   # odd early history
+    np.testing.assert_array_equal(f.predict(6, y=long), f.predict(6, y=long[-need:]))
+    np.testing.assert_array_equal(f.sample(4, 6, y=long, random_state=1),
+                                  f.sample(4, 6, y=long[-need:], random_state=1))

@@ -706,7 +706,8 @@ class WaveNetForecaster(_WaveNetParams):
     __doc__ = """Probabilistic multi-step forecaster: a WaveNet sampled forward in time.
 
     One global model for one series or a list of series, each standardised by its own mean and
-    standard deviation (kept in ``scaler_``). Forecasts come from ``n_paths`` sample paths drawn
+    standard deviation at fit time (kept in ``scaler_`` and reused for new histories passed
+    as ``y=``). Forecasts come from ``n_paths`` sample paths drawn
     with cached generation; ``predict`` is their median, drawn with a fixed seed, so it is
     deterministic for a fitted model.
 
@@ -996,8 +997,7 @@ class WaveNetForecaster(_WaveNetParams):
                 raise ValueError(f"a history has {short} timesteps but seasonal_lag="
                                  f"{self.seasonal_lag} and differences={self.differences} need at "
                                  f"least {self._n_lost()} to anchor the forecast: pass a longer y.")
-            loc, scale = self._series_scaling([self._difference(v) for v in values],
-                                              self.unscaled_channels_)
+            loc, scale = self._fitted_scaling(len(values))
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
                                           extra=fh)
         return fh, values, covs, loc, scale, metas, many
@@ -1057,7 +1057,10 @@ class WaveNetForecaster(_WaveNetParams):
         """Point forecast (median of the sample paths), deterministic for a fitted model.
 
         ``y=`` forecasts from a new history without refitting (its covariates ``X`` then cover
-        history and horizon); otherwise ``X`` covers the horizon only.
+        history and horizon); otherwise ``X`` covers the horizon only. A new history is
+        standardised with the fitted scaling, as in ``score_steps`` (series ``i``'s own when
+        ``y`` holds as many series as were fitted, else the pooled one), so the forecast depends
+        only on its last ``context`` modelled timesteps, not on how much history is passed.
         """
         fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
         paths = self._paths(fh, values, covs, loc, scale, self.n_paths, self._predict_seed())
