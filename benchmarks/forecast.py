@@ -257,6 +257,10 @@ OBSERVATIONS = [
     "its sCRPS.",
 ]
 
+# Extra WaveNet rows: (key of the data set's settings, row name, settings added to them).
+VARIANTS = [("wavenet_diff", "WaveNet (diff)", dict(differences=1)),
+            ("wavenet_seasonal", "WaveNet (seasonal)", {})]
+
 QUICK = dict(n_origins=5, wavenet=dict(max_epochs=3, patience=3, n_paths=50), fit_last=300,
              n_draws=50)
 
@@ -453,15 +457,13 @@ class VARModel:
 
 
 class WaveNet:
-    """WaveNetForecaster on the levels (``differences=0``, row "WaveNet") or with its
-    ``differences=1`` option (row "WaveNet (diff)": the network models first differences and
-    the sample paths are integrated back to levels by the estimator)."""
+    """WaveNetForecaster on the levels (row "WaveNet"), with its ``differences=1`` option (row
+    "WaveNet (diff)": the network models first differences and the sample paths are integrated
+    back to levels by the estimator) or with a ``seasonal_lag`` (row "WaveNet (seasonal)": the
+    network models seasonal differences, set in the data set's ``wavenet_seasonal``)."""
 
-    def __init__(self, params, n_draws=N_DRAWS, differences=0):
-        self.params, self.n_draws = dict(params), n_draws
-        if differences:
-            self.params["differences"] = differences
-        self.name = "WaveNet" if differences == 0 else "WaveNet (diff)"
+    def __init__(self, params, n_draws=N_DRAWS, name="WaveNet"):
+        self.params, self.n_draws, self.name = dict(params), n_draws, name
 
     def fit(self, train):
         self.model_ = WaveNetForecaster(random_state=SEED, **self.params).fit(train)
@@ -507,12 +509,13 @@ def make_methods(spec, n_channels, quick, n_draws, only=None, overrides=None):
         params.update(QUICK["wavenet"])
     params.update(overrides or {})
     methods.append(WaveNet(params, n_draws))
-    if "wavenet_diff" in spec:
-        params = dict(spec["wavenet_diff"], horizon=spec["horizon"])
-        if quick:
-            params.update(QUICK["wavenet"])
-        params.update(overrides or {})
-        methods.append(WaveNet(params, n_draws, differences=1))
+    for key, name, extra in VARIANTS:
+        if key in spec:
+            params = dict(spec[key], horizon=spec["horizon"], **extra)
+            if quick:
+                params.update(QUICK["wavenet"])
+            params.update(overrides or {})
+            methods.append(WaveNet(params, n_draws, name))
     return [m for m in methods if only is None or m.name in only]
 
 
@@ -608,8 +611,8 @@ def method_table(r):
     return "\n".join(lines)
 
 
-WAVENETS = ("WaveNet", "WaveNet (diff)")
-ALL_METHODS = ["seasonal naive", "ETS", "ARIMA", "VAR", "WaveNet", "WaveNet (diff)"]
+WAVENETS = ("WaveNet", "WaveNet (diff)", "WaveNet (seasonal)")
+ALL_METHODS = ["seasonal naive", "ETS", "ARIMA", "VAR", *WAVENETS]
 LONG_SETS = {"taylor", "ETTh1", "exchange_rate"}
 
 
@@ -754,7 +757,8 @@ def plot_results(results, out_dir, stem):
                             label="WaveNet 80%")
             ax.plot(t_fut, np.asarray(fan["point"])[:, ch], color="C0", lw=1.5,
                     label="WaveNet median")
-            for j, m in enumerate(("seasonal naive", "ETS", "ARIMA", "VAR", "WaveNet (diff)")):
+            for j, m in enumerate(("seasonal naive", "ETS", "ARIMA", "VAR", "WaveNet (diff)",
+                                   "WaveNet (seasonal)")):
                 if m in others:
                     ax.plot(t_fut, np.asarray(others[m])[:, ch], lw=0.9, ls="--",
                             color=f"C{j + 1}", label=m)
@@ -773,7 +777,7 @@ def plot_results(results, out_dir, stem):
     names = [r["name"] for r in results]
     width = 0.8 / len(methods)
     colors = {"seasonal naive": "C1", "ETS": "C2", "ARIMA": "C3", "VAR": "C4", "WaveNet": "C0",
-              "WaveNet (diff)": "C9"}
+              "WaveNet (diff)": "C9", "WaveNet (seasonal)": "C6"}
     for ax, key, label in ((axes[0], "mase", "MASE"), (axes[1], "scrps", "scaled CRPS")):
         for j, m in enumerate(methods):
             vals = [r["methods"].get(m, {}).get(key, np.nan) for r in results]
@@ -870,7 +874,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(RESULTS), help="output folder")
     parser.add_argument("--methods", default=None,
                         help="comma-separated subset of: seasonal naive,ETS,ARIMA,VAR,WaveNet,"
-                             "WaveNet (diff)")
+                             "WaveNet (diff),WaveNet (seasonal)")
     parser.add_argument("--wavenet", default=None, metavar="JSON",
                         help='override WaveNet settings for every data set, e.g. '
                              '\'{"n_layers": 6, "lr": 0.003}\' (to try settings on --split val)')
