@@ -216,3 +216,136 @@ def test_score_steps_black_box_causal(ar2, differences):
         steps = f.score_steps(bumped)
         np.testing.assert_array_equal(steps[:t], base[:t])
         assert steps[t] != base[t]
+
+
+def _seasonal(n, period=8, noise=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.sin(2 * np.pi * np.arange(n) / period) + noise * rng.normal(size=n)
+
+
+@pytest.mark.parametrize("differences", [0, 1])
+def test_seasonal_lag_likelihood_is_exact_in_original_units(differences):
+    """score_steps equals a hand computation: the network's Gaussian for the (differenced)
+    seasonal difference, shifted back by the known past and rescaled to original units."""
+    from scipy.stats import norm
+
+    from tsargen.nn.heads import MIN_SCALE
+
+    s = 8
+    y = _seasonal(200) + np.linspace(0, 3, 200)
+    f = WaveNetForecaster(**{**TINY, "max_epochs": 1}, seasonal_lag=s,
+                          differences=differences).fit(y)
+    w = np.full_like(y, np.nan)
+    w[s:] = y[s:] - y[:-s]
+    m = w.copy()
+    if differences:
+        m[1:] = np.diff(w)
+        m[:s + 1] = np.nan
+    loc, scale = f.scaler_["loc"][0, 0], f.scaler_["scale"][0, 0]
+    rf = f.receptive_field_
+    x = np.concatenate([np.full(rf, np.nan), (m - loc) / scale])
+    with torch.no_grad():
+        raw = f.network_(torch.tensor(x, dtype=torch.float32)[None, None])[0].double()
+    mu, sd = raw[0, rf:].numpy(), (torch.nn.functional.softplus(raw[1, rf:]) + MIN_SCALE).numpy()
+    # the level's predictive mean: known past (one season earlier, plus the last seasonal
+    # difference for d=1) + the network's mean; its sd: the network's, in original units
+    t = np.arange(s + differences, 200)
+    past = y[t - s] + (w[t - 1] if differences else 0.0)
+    expected = norm.logpdf(y[t], past + loc + scale * mu[t], scale * sd[t])
+    steps = f.score_steps(y)
+    assert np.isnan(steps[:s + differences]).all()
+    np.testing.assert_allclose(steps[t], expected, rtol=1e-4, atol=1e-4)
+    assert f.score(y) == pytest.approx(expected.mean(), rel=1e-4)
+
+
+def test_seasonal_lag_integrates_a_periodic_series_exactly():
+    s = 12
+    pattern = np.random.default_rng(3).normal(size=s)
+    y = np.tile(pattern, 20) + 0.5                        # purely periodic: seasonal diffs are 0
+    f = WaveNetForecaster(**{**TINY, "max_epochs": 1}, seasonal_lag=s).fit(y)
+    zeros = np.zeros((3, 30, 1))                          # paths of seasonal differences
+    levels = f._integrate(zeros, y[:, None])
+    np.testing.assert_allclose(levels[:, :, 0], np.tile(np.tile(pattern, 3)[:30] + 0.5, (3, 1)))
+    # a constant seasonal difference c adds c per season ahead; with d=1, zero second-order
+    # draws continue the last seasonal difference
+    levels = f._integrate(np.full((1, 30, 1), 2.0), y[:, None])[0, :, 0]
+    np.testing.assert_allclose(levels, np.tile(pattern, 3)[:30] + 0.5
+                               + 2.0 * (1 + np.arange(30) // s))
+    g = WaveNetForecaster(**{**TINY, "max_epochs": 1}, seasonal_lag=s, differences=1).fit(y)
+    trend = y + 0.1 * np.arange(y.size)                   # seasonal differences all 1.2
+    levels = g._integrate(np.zeros((1, 30, 1)), trend[:, None])[0, :, 0]
+    np.testing.assert_allclose(levels, np.tile(pattern, 3)[:30] + 0.5
+                               + 0.1 * np.arange(y.size, y.size + 30))
+    # a network whose draws are near 0 reproduces the pattern: the forecast of a periodic series
+    p = f.predict(30)
+    assert p.shape == (30,)
+    assert np.abs(p - (np.tile(pattern, 3)[:30] + 0.5)).max() < 0.5 * np.abs(pattern).max()
+
+
+def test_seasonal_lag_forecast_with_pandas_and_history():
+    idx = pd.date_range("2021-01-01", periods=240, freq="h")
+    y = pd.Series(_seasonal(240, period=24), index=idx, name="load")
+    f = WaveNetForecaster(**TINY, horizon=30, seasonal_lag=24).fit(y)
+    p = f.predict()
+    assert isinstance(p, pd.Series) and p.name == "load" and len(p) == 30
+    assert p.index[0] == idx[-1] + pd.Timedelta("1h")
+    paths = f.sample(5, 30, y=y.iloc[:100], random_state=0)
+    assert paths.shape == (150, 1) and np.isfinite(paths.to_numpy()).all()
+    with pytest.raises(ValueError, match="seasonal_lag=24"):
+        f.predict(3, y=y.iloc[:20])                       # too short to anchor a season
+
+
+def test_seasonal_lag_score_steps_black_box_causal():
+    y = _seasonal(300)
+    f = WaveNetForecaster(**TINY, seasonal_lag=8, differences=1).fit(y)
+    base = f.score_steps(y)
+    assert np.isnan(base[:9]).all() and np.isfinite(base[9:]).all()
+    for t in (40, 150, 299):
+        bumped = y.copy()
+        bumped[t] += 50.0
+        steps = f.score_steps(bumped)
+        np.testing.assert_array_equal(steps[:t], base[:t])
+        assert steps[t] != base[t]
+
+
+@pytest.mark.parametrize("lag", [0, -3, 2.5, True, "24"])
+def test_seasonal_lag_rejects_bad_values(lag):
+    with pytest.raises(ValueError, match="seasonal_lag"):
+        WaveNetForecaster(**TINY, seasonal_lag=lag).fit(_seasonal(100))
+
+
+def test_seasonal_lag_rejects_levels_and_short_series():
+    with pytest.raises(ValueError, match="integer-level"):
+        WaveNetForecaster(**TINY, seasonal_lag=4, distribution="categorical",
+                          quantization="levels", n_bins=3).fit(np.zeros(100))
+    with pytest.raises(ValueError, match="seasonal_lag"):
+        WaveNetForecaster(**TINY, seasonal_lag=100).fit(_seasonal(60))
+
+
+def test_seasonal_lag_params_clone_and_save_round_trip(tmp_path):
+    from sklearn.base import clone
+
+    import tsargen
+
+    f = WaveNetForecaster(**TINY, seasonal_lag=8, differences=1, horizon=10)
+    assert f.get_params()["seasonal_lag"] == 8
+    assert clone(f).get_params() == f.get_params()
+    assert WaveNetForecaster().get_params()["seasonal_lag"] is None
+    f.fit(_seasonal(200))
+    f.save(tmp_path / "f.pt")
+    g = tsargen.load(tmp_path / "f.pt")
+    assert g.seasonal_lag == 8
+    np.testing.assert_array_equal(g.predict(), f.predict())
+    np.testing.assert_array_equal(g.score_steps(_seasonal(100)), f.score_steps(_seasonal(100)))
+
+
+@pytest.mark.parametrize("params", [{}, {"differences": 1}, {"seasonal_lag": 8}])
+def test_predict_from_history_uses_fitted_scaling(ar2, params):
+    """A new history is standardised with the fitted scaler: the forecast depends on the last
+    context only, not on how much earlier history is passed (nor on its mean and spread)."""
+    f = WaveNetForecaster(**TINY, **params).fit(ar2[:500])
+    need = f.receptive_field_ + f._n_lost()
+    long = np.concatenate([ar2[500:900] * 5.0 + 20.0, ar2[900:1000]])   # odd early history
+    np.testing.assert_array_equal(f.predict(6, y=long), f.predict(6, y=long[-need:]))
+    np.testing.assert_array_equal(f.sample(4, 6, y=long, random_state=1),
+                                  f.sample(4, 6, y=long[-need:], random_state=1))

@@ -706,7 +706,8 @@ class WaveNetForecaster(_WaveNetParams):
     __doc__ = """Probabilistic multi-step forecaster: a WaveNet sampled forward in time.
 
     One global model for one series or a list of series, each standardised by its own mean and
-    standard deviation (kept in ``scaler_``). Forecasts come from ``n_paths`` sample paths drawn
+    standard deviation at fit time (kept in ``scaler_`` and reused for new histories passed
+    as ``y=``). Forecasts come from ``n_paths`` sample paths drawn
     with cached generation; ``predict`` is their median, drawn with a fixed seed, so it is
     deterministic for a fitted model.
 
@@ -722,7 +723,15 @@ class WaveNetForecaster(_WaveNetParams):
         Model the ``d``-th differences of the series (as ARIMA's ``d``) and integrate the
         sample paths back to levels: use 1 for trending or random-walk-like series. The
         log-likelihood is still that of the levels (the map is volume-preserving given the
-        past); the first ``d`` steps of ``score_steps`` are NaN.""" + (
+        past); the first ``d`` steps of ``score_steps`` are NaN.
+    seasonal_lag : int or None, default=None
+        Model the seasonal differences ``y[t] - y[t - s]`` with ``s = seasonal_lag`` (as
+        SARIMA's ``D=1``; applied before the regular ``differences``) and integrate the sample
+        paths back to levels, each step adding the value one season earlier (observed or
+        forecast). Use the period of a strong, stable cycle (e.g. 48 for half-hourly data with a
+        daily cycle). The log-likelihood is still that of the levels (the map is
+        volume-preserving given the past); the first ``s + d`` steps of ``score_steps`` are NaN,
+        and forecasting needs a history of at least ``s + d`` timesteps.""" + (
         _COMMON_DOC) + """
     Attributes
     ----------
@@ -743,8 +752,8 @@ class WaveNetForecaster(_WaveNetParams):
     ((12,), (12, 2))
     """
 
-    def __init__(self, *, horizon=1, context=None, n_paths=200, differences=0, n_stacks=1,
-                 n_layers=6,
+    def __init__(self, *, horizon=1, context=None, n_paths=200, differences=0,
+                 seasonal_lag=None, n_stacks=1, n_layers=6,
                  kernel_size=2, residual_channels=32, skip_channels=64, distribution="gaussian",
                  quantization="uniform", n_bins=256, n_mixtures=5, channel_dependence="joint",
                  max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10,
@@ -753,6 +762,7 @@ class WaveNetForecaster(_WaveNetParams):
         self.context = context
         self.n_paths = n_paths
         self.differences = differences
+        self.seasonal_lag = seasonal_lag
         self.n_stacks = n_stacks
         self.n_layers = n_layers
         self.kernel_size = kernel_size
@@ -780,6 +790,11 @@ class WaveNetForecaster(_WaveNetParams):
                                                                  numbers.Integral) or (
                 self.differences < 0):
             raise ValueError(f"differences must be an integer >= 0, got {self.differences!r}.")
+        lag = self.seasonal_lag
+        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, numbers.Integral)
+                                or lag < 1):
+            raise ValueError(f"seasonal_lag must be None or an integer >= 1 (the season's length "
+                             f"in timesteps), got {lag!r}.")
         for name in ("n_paths",) + (("context",) if self.context is not None else ()):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -831,23 +846,47 @@ class WaveNetForecaster(_WaveNetParams):
             raise ValueError("the covariate series in X have different numbers of columns.")
         return out
 
+    def _n_lost(self):
+        """Leading timesteps the differencing leaves undefined: ``s + d``."""
+        return (self.seasonal_lag or 0) + self.differences
+
+    def _seasonal_difference(self, v):
+        """``v[t] - v[t - s]``, same length, first ``s`` rows NaN (identity without a lag)."""
+        lag = self.seasonal_lag
+        if not lag:
+            return v
+        head = np.full((min(lag, v.shape[0]), v.shape[1]), np.nan)
+        return np.vstack([head, v[lag:] - v[:-lag]])
+
     def _difference(self, v):
-        """The modelled series: ``d``-th differences, same length, first ``d`` rows NaN."""
+        """The modelled series: ``d``-th differences of the seasonal differences, same length,
+        first ``s + d`` rows NaN."""
+        v = self._seasonal_difference(v)
         for _ in range(self.differences):
             v = np.vstack([np.full((1, v.shape[1]), np.nan), np.diff(v, axis=0)])
         return v
 
     def _integrate(self, draws, history):
-        """Sample paths of ``d``-th differences ``(n, fh, C)`` -> levels, anchored on the last
-        observed values of ``history (T, C)`` at every differencing order."""
-        if not self.differences:
+        """Sample paths of the modelled series ``(n, fh, C)`` -> levels, anchored on the last
+        observed values of ``history (T, C)`` at every differencing order: the regular
+        differences are summed up first, then each seasonal difference is added to the level
+        one season earlier (observed for the first season ahead, else a step of the path)."""
+        if not self.differences and not self.seasonal_lag:
             return draws
         filled = pd.DataFrame(history).ffill().to_numpy()
-        anchors = [filled]
+        anchors = [self._seasonal_difference(filled)]
         for _ in range(self.differences - 1):
             anchors.append(np.diff(anchors[-1], axis=0))
-        for level in reversed(anchors):
+        for level in reversed(anchors[:self.differences]):
             draws = level[-1] + np.cumsum(draws, axis=1)
+        lag = self.seasonal_lag
+        if lag:
+            n, fh, c = draws.shape
+            blocks = -(-fh // lag)                      # seasons ahead, the last one partial
+            padded = np.concatenate([draws, np.zeros((n, blocks * lag - fh, c))], axis=1)
+            summed = np.cumsum(padded.reshape(n, blocks, lag, c), axis=1)
+            draws = (summed.reshape(n, blocks * lag, c) + np.tile(filled[-lag:], (blocks, 1)))
+            draws = draws[:, :fh]
         return draws
 
     @staticmethod
@@ -886,12 +925,17 @@ class WaveNetForecaster(_WaveNetParams):
                              "pass a longer series or reduce n_layers / n_stacks.")
         if all(np.isnan(v).all() for v in values):
             raise ValueError("y has no observed values (all NaN).")
+        if self.seasonal_lag and max(lengths) <= self._n_lost():
+            raise ValueError(f"y has {max(lengths)} timesteps but seasonal_lag="
+                             f"{self.seasonal_lag} and differences={self.differences} leave "
+                             "none to model: pass a longer series or a shorter seasonal_lag.")
         c = values[0].shape[1]
         specs = self._head_specs(c, metas[0]["columns"])
         fixed = self._unscaled_channels(specs, c)
-        if self.differences and fixed.any():
-            raise ValueError("differences > 0 cannot be combined with integer-level channels "
-                             "(quantization='levels'); difference those channels yourself.")
+        if (self.differences or self.seasonal_lag) and fixed.any():
+            raise ValueError("differences > 0 or a seasonal_lag cannot be combined with "
+                             "integer-level channels (quantization='levels'); difference those "
+                             "channels yourself.")
         modelled = [self._difference(v) for v in values]
         loc, scale = self._series_scaling(modelled, fixed)
         cov_loc = cov_scale = None
@@ -948,8 +992,12 @@ class WaveNetForecaster(_WaveNetParams):
             if values[0].shape[1] != self.n_channels_:
                 raise ValueError(f"y has {values[0].shape[1]} channels but the model was "
                                  f"fitted on {self.n_channels_}.")
-            loc, scale = self._series_scaling([self._difference(v) for v in values],
-                                              self.unscaled_channels_)
+            short = min(v.shape[0] for v in values)
+            if short < self._n_lost():
+                raise ValueError(f"a history has {short} timesteps but seasonal_lag="
+                                 f"{self.seasonal_lag} and differences={self.differences} need at "
+                                 f"least {self._n_lost()} to anchor the forecast: pass a longer y.")
+            loc, scale = self._fitted_scaling(len(values))
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
                                           extra=fh)
         return fh, values, covs, loc, scale, metas, many
@@ -1009,7 +1057,10 @@ class WaveNetForecaster(_WaveNetParams):
         """Point forecast (median of the sample paths), deterministic for a fitted model.
 
         ``y=`` forecasts from a new history without refitting (its covariates ``X`` then cover
-        history and horizon); otherwise ``X`` covers the horizon only.
+        history and horizon); otherwise ``X`` covers the horizon only. A new history is
+        standardised with the fitted scaling, as in ``score_steps`` (series ``i``'s own when
+        ``y`` holds as many series as were fitted, else the pooled one), so the forecast depends
+        only on its last ``context`` modelled timesteps, not on how much history is passed.
         """
         fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
         paths = self._paths(fh, values, covs, loc, scale, self.n_paths, self._predict_seed())
