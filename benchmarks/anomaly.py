@@ -24,9 +24,9 @@ Protocol:
   so the model can learn when the next beat is due). Fitted once on the train part (its last
   10 % is the early-stopping validation part). ``score_steps`` on the test part, preceded by
   the last receptive-field steps of the train part as context, gives the one-step
-  log-likelihood of every sample given the past (in mV units; the forecaster standardises each
-  series it scores by that series' own mean and standard deviation per lead, here those of the
-  whole test part); the per-beat score is
+  log-likelihood of every sample given the past (in mV units; the forecaster standardises the
+  scored series with the mean and standard deviation per lead fitted on the train part, so a
+  step's score depends on nothing after it); the per-beat score is
   ``tsargen.anomaly.anomaly_score(steps, segments=...)``: the mean NLL (summed over the two
   leads) over ``[R - 0.25 s, R + 0.25 s)``. The settings were fixed before looking at any test
   AUC (they were not tuned).
