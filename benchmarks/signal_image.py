@@ -413,6 +413,26 @@ def plot_results(results, out_dir, stem):
     return files
 
 
+# Observations on the committed runs (2026-11-24), rendered under the tables; update on rerun.
+OBSERVATIONS = [
+    "PixelCNN++ loses on the order book (NLL 2.7x persistence): early stopping kept epoch 2 of "
+    "5, and in a separate diagnostic fit on the first 6000 training rows its training loss "
+    "rose and fell between epochs (3.10, 2.11, 2.27, 1.87 nats per bin at lr 3e-3; 2.93, "
+    "3.01, 3.97, 2.27 at lr 1e-3 without dropout). A likely cause, not verified: the "
+    "order-book levels are spiky (the empty level 16 dominates, bids and asks sit on either "
+    "side of it), a poor match for a 5-component discretized logistic mixture at this "
+    "budget.",
+    "PixelCNN++ samples are slow on wide images: its u stream is recomputed once per row "
+    "(see the NOTE in tsargen/networks/pixelcnn_pp.py), so 1000 ECG paths of 22 x 33 took "
+    "1514 s against 16-65 s for the other models.",
+    "WaveNet (bins as channels) splits its 64 residual channels into one group per bin (2 "
+    "channels each) under joint channel dependence, and on the order book it trains only ~9 s "
+    "in its 10 epochs: it loses to persistence on NLL there and wins on CRPS.",
+    "The PixelCNN-family receptive fields (12 rows here) cover the whole context, so a longer "
+    "context adds nothing without deeper networks.",
+]
+
+
 def write_report(results, meta, stem, plots):
     out = [f"# Signal-image forecasting ({'quick smoke run' if meta['quick'] else 'full run'})",
            "", f"`{meta['command']}` — {meta['date']}, {meta['machine']}, torch "
@@ -446,6 +466,8 @@ def write_report(results, meta, stem, plots):
                        ["persistence", "WaveNet (bins as channels)"])
         out += ["No seasonal-naive row: 1 s depth rows have no period within the 20 s horizon.",
                 ""]
+    if not meta["quick"]:
+        out += ["## Observations", ""] + [f"- {o}" for o in OBSERVATIONS] + [""]
     out += [f"![{p}]({p})" for p in plots]
     return "\n".join(out) + "\n"
 
