@@ -698,6 +698,13 @@ def cv_choice(name):
     return max((False, True), key=lambda tp: score[tp])
 
 
+def cv_accuracy(name, time_position):
+    """CV accuracy of the chosen setting (from the selection file)."""
+    sel_path = RESULTS / "classification_selection.json"
+    sel = json.loads(sel_path.read_text()).get(name) if sel_path.exists() else None
+    return None if not sel else sel[str(time_position)]["cv_accuracy"]
+
+
 def write_report(results, digits, meta, stem):
     md = [f"# Classification benchmark{' (QUICK smoke run: not meaningful)' if meta['quick'] else ''}",
           "",
@@ -710,7 +717,8 @@ def write_report(results, digits, meta, stem):
                "Test accuracy. tsargen rows: `GenerativeClassifier(WaveNetDensity(...))`, "
                "settings chosen by CV on the training split only "
                "(`classification_selection.md`). *CV choice* is the `time_position` value with "
-               "the better CV accuracy; the target is CV choice >= 1-NN DTW.", ""]
+               "the better CV accuracy (ties: lower CV log loss); the target is CV choice >= "
+               "1-NN DTW.", ""]
         head = ["data set", "n train / test", "1-NN Euclidean", "1-NN DTW",
                 "tsargen tp=False", "tsargen tp=True", "tsargen CV choice", "target met",
                 "published 1-NN DTW", "published ROCKET"]
@@ -736,7 +744,8 @@ def write_report(results, digits, meta, stem):
         if judged:
             md += ["", f"**Target (CV choice >= 1-NN DTW) met on {len(judged) - len(missed)} of "
                    f"{len(judged)} sets**" + ("." if not missed else "; missed on " + ", ".join(
-                       f"{n} ({fmt(c)} with time_position={tp} vs 1-NN DTW {fmt(d)})"
+                       f"{n} ({fmt(c)} with time_position={tp} vs 1-NN DTW {fmt(d)}; its CV "
+                       f"accuracy on the training split was {fmt(cv_accuracy(n, tp))})"
                        for n, tp, c, d in missed) + ".")]
         md += ["", "Run times (seconds; fit = all per-class densities, predict = the whole test "
                "split) and tsargen settings:", "",
@@ -772,8 +781,8 @@ def write_report(results, digits, meta, stem):
         if spread:
             md += ["### Seed spread where the target is missed", "",
                    "Same settings, refitted with other `random_state` values (test accuracy; "
-                   "seed 0 is the table above; a density averaged over k seeds uses seeds k*s .. k*s+k-1 "
-                   "for seed s):", "",
+                   "seed 0 is the table above; a density averaged over k seeds uses seeds "
+                   "k*s .. k*s+k-1 for seed s):", "",
                    "| data set | time_position | seed 0 | other seeds | mean of all |",
                    "|---|---|---:|---|---:|"]
             for r in spread:
