@@ -32,9 +32,13 @@ pixel; the colours are then drawn one after the other from the mixture). The nai
 a 28x28 greyscale image at batch 1 with the density's default architecture (256 levels) took
 0.8 s cached against 15 s naive (19x), with identical draws.
 
-NOTE (u stream): the ``u`` stream (rows above only) is not cached per position: it is
-recomputed once per row, over the rows within the receptive field of that row (its cost per
-image grows as ``H * min(H, receptive_field) * W``, against ``H * W`` per-pixel work for ``ul``).
+NOTE (u stream): the ``u`` stream (rows above only) is carried row by row (:class:`_URows`):
+at row ``i`` every ``u`` map at resolution ``1/s``, ``s`` dividing ``i``, gets its row ``i / s``
+from two-row buffers of its convs' inputs (and one tap row of a transposed conv), so its cost
+per image is ``H * W`` like the ``ul`` stream's. It used to be recomputed at every row over all
+the rows within the receptive field (``H * min(H, receptive_field) * W``): sampling 10 images
+of 38x33 with ``PixelCNNPP(n_channels=1, n_levels=32)`` on one thread went from 100 s to 17 s
+(5.8x), with identical draws.
 NOTE (image size): images whose height or width is not a multiple of 4 are padded internally
 with zeros at the bottom and the right (for all channels, the constant-one channel included,
 exactly as the convs' own zero padding); the outputs there are dropped. Padding after the last
@@ -480,6 +484,7 @@ class _URows:
             self.coarse[stage] = u
         return self.reads, bias
 
+
 class _PixelCache:
     """Cached generation (Ramachandran et al. 2017): every layer of the ``ul`` stream is
     computed once per position, when the first pixel that needs it comes up.
@@ -489,8 +494,9 @@ class _PixelCache:
     ``s`` dividing both ``i`` and ``j`` are computed: down the resolutions on the way down, up
     on the way up. The convs read only the previous and current row of their input
     (:class:`_RowPair`); the up pass reads its coarser input through the transposed conv's one
-    tap. The ``u`` stream, which depends on rows above only, is computed once per row over the
-    rows within the receptive field. Known rows fill the buffers through one forward pass.
+    tap. The ``u`` stream, which depends on rows above only, is computed one row at a time
+    (:class:`_URows`). Known rows fill the ``ul`` buffers through one forward pass and the
+    ``u`` buffers by stepping over them.
     """
 
     def __init__(self, net, x, first_row, labels, row_cond):
