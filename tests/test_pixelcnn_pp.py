@@ -203,6 +203,30 @@ def test_cached_steps_equal_the_full_forward_pass(c, n_classes, n_row_features, 
                 stepper.end_pixel(i, j)
 
 
+@pytest.mark.parametrize("n_stages,h,firsts", [(2, 23, (0, 13)), (3, 50, (0, 30, 35))])
+def test_incremental_u_stream_on_images_taller_than_the_receptive_field(n_stages, h, firsts):
+    """The u stream is carried row by row in buffers: teacher-forced cached steps still equal
+    the full pass far below the receptive field, for heights not a multiple of the factor and
+    first rows aligned or not, with labels and row covariates."""
+    net = _net(1, n_levels=5, n_classes=2, n_row_features=2, n_stages=n_stages,
+               hidden_channels=4)
+    assert h > net.receptive_field and h % net.factor
+    w = 3
+    x = torch.randint(0, 5, (2, 1, h, w)).double()
+    labels, rc = torch.tensor([0, 1]), torch.randn(2, 2, h, dtype=torch.float64)
+    full = net(x, labels, rc)
+    for first in firsts:
+        filled = x.clone()
+        filled[:, :, first:] = 0
+        stepper = net.stepper(filled, first, labels, row_cond=rc)
+        for i in range(first, h):
+            stepper.begin_row(i)
+            for j in range(w):
+                assert (stepper.raw(i, j) - full[:, :, i, j]).abs().max() < 1e-10
+                filled[:, :, i, j] = x[:, :, i, j]
+                stepper.end_pixel(i, j)
+
+
 @pytest.mark.parametrize("c,n_classes,n_row_features", [(1, 0, 0), (3, 2, 0), (1, 2, 3)])
 def test_cached_generation_equals_naive(c, n_classes, n_row_features):
     net = _net(c, n_levels=6, n_classes=n_classes, n_row_features=n_row_features)
