@@ -180,6 +180,22 @@ def test_any_image_size_and_config_round_trip():
 
 
 # ---------------------------------------------------------------------- generation
+def _assert_teacher_forced_steps_match(net, x, labels, rc, firsts):
+    """From each first row, every cached step (fed the true pixels) equals the full pass."""
+    full = net(x, labels, rc)
+    h, w = x.shape[2:]
+    for first in firsts:
+        filled = x.clone()
+        filled[:, :, first:] = 0
+        stepper = net.stepper(filled, first, labels, row_cond=rc)
+        for i in range(first, h):
+            stepper.begin_row(i)
+            for j in range(w):
+                assert (stepper.raw(i, j) - full[:, :, i, j]).abs().max() < 1e-10
+                filled[:, :, i, j] = x[:, :, i, j]
+                stepper.end_pixel(i, j)
+
+
 @pytest.mark.parametrize("c,n_classes,n_row_features,n_layers", [(1, 0, 0, 1), (3, 2, 2, 2)])
 def test_cached_steps_equal_the_full_forward_pass(c, n_classes, n_row_features, n_layers):
     """Teacher-forced: every cached step reproduces the full network's output, from any
@@ -190,17 +206,7 @@ def test_cached_steps_equal_the_full_forward_pass(c, n_classes, n_row_features, 
     x = torch.randint(0, 5, (2, c, h, w)).double()
     labels = torch.tensor([0, 1]) if n_classes else None
     rc = torch.randn(2, n_row_features, h, dtype=torch.float64) if n_row_features else None
-    full = net(x, labels, rc)
-    for first in (0, 3, 4, 8):
-        filled = x.clone()
-        filled[:, :, first:] = 0
-        stepper = net.stepper(filled, first, labels, row_cond=rc)
-        for i in range(first, h):
-            stepper.begin_row(i)
-            for j in range(w):
-                assert (stepper.raw(i, j) - full[:, :, i, j]).abs().max() < 1e-10
-                filled[:, :, i, j] = x[:, :, i, j]
-                stepper.end_pixel(i, j)
+    _assert_teacher_forced_steps_match(net, x, labels, rc, (0, 3, 4, 8))
 
 
 @pytest.mark.parametrize("n_stages,h,firsts", [(2, 23, (0, 13)), (3, 50, (0, 30, 35))])
@@ -214,17 +220,7 @@ def test_incremental_u_stream_on_images_taller_than_the_receptive_field(n_stages
     w = 3
     x = torch.randint(0, 5, (2, 1, h, w)).double()
     labels, rc = torch.tensor([0, 1]), torch.randn(2, 2, h, dtype=torch.float64)
-    full = net(x, labels, rc)
-    for first in firsts:
-        filled = x.clone()
-        filled[:, :, first:] = 0
-        stepper = net.stepper(filled, first, labels, row_cond=rc)
-        for i in range(first, h):
-            stepper.begin_row(i)
-            for j in range(w):
-                assert (stepper.raw(i, j) - full[:, :, i, j]).abs().max() < 1e-10
-                filled[:, :, i, j] = x[:, :, i, j]
-                stepper.end_pixel(i, j)
+    _assert_teacher_forced_steps_match(net, x, labels, rc, firsts)
 
 
 @pytest.mark.parametrize("c,n_classes,n_row_features", [(1, 0, 0), (3, 2, 0), (1, 2, 3)])
