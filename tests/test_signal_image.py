@@ -149,7 +149,7 @@ def test_covariates_change_the_forecast(fitted_cov):
     p1 = f.sample(20, X=np.zeros((2, 1)), random_state=0)
     p2 = f.sample(20, X=np.full((2, 1), 5.0), random_state=0)
     assert not np.array_equal(p1, p2)
-    with pytest.raises(ValueError, match="fitted with per-row covariates"):
+    with pytest.raises(ValueError, match="fitted with covariates"):
         f.predict()
     with pytest.raises(ValueError, match="3 rows but 2 are needed"):
         f.predict(X=np.zeros((3, 1)))

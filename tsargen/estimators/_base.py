@@ -104,6 +104,42 @@ def check_series(y, name="y", allow_nan=True, min_length=1):
     return values, info
 
 
+def check_covariates(X, lengths, many, where, n_cov=None, extra=0, unit="timestep"):
+    """Covariate series ``X`` (one per series of ``y``, or one when ``many`` is false) with
+    ``lengths[i] + extra`` rows each and no NaN/inf -> list of float arrays.
+
+    ``where`` names the calling method; ``n_cov`` is the fitted number of covariates (``None``
+    when fitting, 0 for a model fitted without them); ``unit`` names a row of ``y`` in
+    messages ("timestep", "row")."""
+    if X is None:
+        if n_cov:
+            raise ValueError(f"the model was fitted with covariates X: pass X to {where}() "
+                             f"(one row per {unit}"
+                             + (", covering history and forecast)." if extra else ")."))
+        return None
+    if n_cov is not None and not n_cov:
+        raise ValueError("the model was fitted without covariates; do not pass X.")
+    items = list(X) if many else [X]
+    if len(items) != len(lengths):
+        raise ValueError(f"X has {len(items)} covariate series but y has {len(lengths)}.")
+    out = []
+    for i, (item, t) in enumerate(zip(items, lengths)):
+        v, _ = check_series(item, f"X[{i}]" if many else "X", allow_nan=False)
+        need = t + extra
+        if v.shape[0] != need:
+            raise ValueError(f"X has {v.shape[0]} rows but {need} are needed"
+                             + (f" ({t} history + {extra} forecast {unit}s)" if extra and t
+                                else f" (one per forecast {unit})" if extra
+                                else f" (one per {unit} of y)") + ".")
+        if n_cov and v.shape[1] != n_cov:
+            raise ValueError(f"X has {v.shape[1]} columns but the model was fitted with "
+                             f"{n_cov}.")
+        out.append(v)
+    if len({v.shape[1] for v in out}) > 1:
+        raise ValueError("the covariate series in X have different numbers of columns.")
+    return out
+
+
 def is_series_list(y):
     return isinstance(y, (list, tuple)) and len(y) > 0 and not np.isscalar(y[0]) and (
         isinstance(y[0], (pd.Series, pd.DataFrame)) or np.ndim(y[0]) >= 1)

@@ -16,8 +16,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
-from ._base import (TsargenEstimator, check_horizon, check_labels, check_panel, check_series, future_index,
-                    is_series_list, make_seed, resolve_device, seeded)
+from ._base import (TsargenEstimator, check_covariates, check_horizon, check_labels, check_panel,
+                    check_series, future_index, is_series_list, make_seed, resolve_device, seeded)
 from ._training import SeriesBank, fit_fingerprint, train, window_nll
 
 _SCORE_BATCH = 256
@@ -818,33 +818,8 @@ class WaveNetForecaster(_WaveNetParams):
 
     def _check_covariates(self, X, lengths, many, where, extra=0):
         """Covariates per series: ``lengths[i] + extra`` rows each, no NaN/inf."""
-        n_cov = getattr(self, "n_covariates_", None) if where != "fit" else None
-        if X is None:
-            if n_cov:
-                raise ValueError(f"the model was fitted with covariates X: pass X to {where}() "
-                                 "(one row per timestep, plus the forecast horizon when "
-                                 "forecasting).")
-            return None
-        if where != "fit" and not n_cov:
-            raise ValueError("the model was fitted without covariates; do not pass X.")
-        items = list(X) if many else [X]
-        if len(items) != len(lengths):
-            raise ValueError(f"X has {len(items)} covariate series but y has {len(lengths)}.")
-        out = []
-        for i, (item, t) in enumerate(zip(items, lengths)):
-            v, _ = check_series(item, f"X[{i}]" if many else "X", allow_nan=False)
-            need = t + extra
-            if v.shape[0] != need:
-                raise ValueError(f"X has {v.shape[0]} rows but {need} are needed"
-                                 + (f" ({t} history + {extra} forecast steps)" if extra else
-                                    " (one per timestep of y)") + ".")
-            if n_cov and v.shape[1] != n_cov:
-                raise ValueError(f"X has {v.shape[1]} columns but the model was fitted with "
-                                 f"{n_cov}.")
-            out.append(v)
-        if len({v.shape[1] for v in out}) > 1:
-            raise ValueError("the covariate series in X have different numbers of columns.")
-        return out
+        n_cov = (getattr(self, "n_covariates_", None) or 0) if where != "fit" else None
+        return check_covariates(X, lengths, many, where, n_cov, extra)
 
     def _n_lost(self):
         """Leading timesteps the differencing leaves undefined: ``s + d``."""

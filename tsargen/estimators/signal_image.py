@@ -24,8 +24,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..audio import mu_law_decode
 from ..transforms import MuLaw, Quantizer
-from ._base import (TsargenEstimator, _check_values, check_horizon, check_index, check_series,
-                    future_index, make_seed, seeded)
+from ._base import (TsargenEstimator, _check_values, check_covariates, check_horizon, check_index,
+                    check_series, future_index, make_seed, seeded)
 from ._training import MIN_BATCHES, fit_fingerprint
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
@@ -202,33 +202,7 @@ class SignalImageForecaster(TsargenEstimator):
     def _check_covariates(self, X, lengths, many, where, extra=0):
         """Per-row covariates per stream: ``lengths[i] + extra`` rows each, finite."""
         n_cov = self.n_covariates_ if where != "fit" else None
-        if X is None:
-            if n_cov:
-                raise ValueError(f"the model was fitted with per-row covariates X: pass X to "
-                                 f"{where}() (one row per timestep"
-                                 + (", covering history and forecast rows)." if extra else ")."))
-            return None
-        if where != "fit" and not n_cov:
-            raise ValueError("the model was fitted without covariates; do not pass X.")
-        items = list(X) if many else [X]
-        if len(items) != len(lengths):
-            raise ValueError(f"X has {len(items)} covariate series but y has {len(lengths)}.")
-        out = []
-        for i, (item, t) in enumerate(zip(items, lengths)):
-            v, _ = check_series(item, f"X[{i}]" if many else "X", allow_nan=False)
-            need = t + extra
-            if v.shape[0] != need:
-                raise ValueError(f"X has {v.shape[0]} rows but {need} are needed"
-                                 + (f" ({t} history + {extra} forecast rows)" if extra and t
-                                    else " (one per forecast row)" if extra
-                                    else " (one per row of y)") + ".")
-            if n_cov and v.shape[1] != n_cov:
-                raise ValueError(f"X has {v.shape[1]} columns but the model was fitted with "
-                                 f"{n_cov}.")
-            out.append(v)
-        if len({v.shape[1] for v in out}) > 1:
-            raise ValueError("the covariate series in X have different numbers of columns.")
-        return out
+        return check_covariates(X, lengths, many, where, n_cov, extra, unit="row")
 
     # ------------------------------------------------------------------ quantisation
     def _fit_transform(self, values, n_levels):
