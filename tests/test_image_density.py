@@ -1,5 +1,6 @@
 """PixelCNNDensity / GatedPixelCNNDensity: exact normalisation, black-box causality, overfitting,
-sampling and completion, class conditioning, seeding, persistence, bad input."""
+sampling and completion, class conditioning, seeding, persistence, bad input. The black-box
+causality and persistence tests run on all five image densities (``ALL_DENSITIES``)."""
 
 import itertools
 import pickle
@@ -13,11 +14,23 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks
 
 import tsargen
-from tsargen import GatedPixelCNNDensity, PixelCNNDensity
+from tsargen import GatedPixelCNNDensity, PixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity
 
 DENSITIES = [PixelCNNDensity, GatedPixelCNNDensity]
 TINY_IMAGE = dict(n_layers=2, hidden_channels=6, kernel_size=3, input_kernel_size=3,
                   max_epochs=2, batch_size=8, random_state=0)
+# every image density with tiny settings, for the contract tests they all share
+ALL_DENSITIES = {
+    "pixelcnn": (PixelCNNDensity, TINY_IMAGE),
+    "gated_pixelcnn": (GatedPixelCNNDensity, TINY_IMAGE),
+    "pixelcnn_pp": (PixelCNNPPDensity, dict(n_layers=1, hidden_channels=8, n_mixtures=2,
+                                            dropout=0.0, max_epochs=1, batch_size=8,
+                                            random_state=0)),
+    **{kind: (PixelRNNDensity, dict(kind=kind, n_layers=2, hidden_channels=6,
+                                    input_kernel_size=3, max_epochs=1, batch_size=8,
+                                    random_state=0))
+       for kind in ("row_lstm", "diagonal_bilstm")},
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,17 +74,19 @@ def test_conditional_and_marginal_normalise_exactly(cls):
 
 
 # ---------------------------------------------------------------------- causality (black box)
-@pytest.mark.parametrize("cls", DENSITIES)
+@pytest.mark.parametrize("name", ALL_DENSITIES)
 @pytest.mark.parametrize("c", [1, 3])
-def test_score_steps_is_autoregressive_black_box(cls, c):
+def test_score_steps_is_autoregressive_black_box(name, c):
+    # 5 x 6: not multiples of PixelCNN++'s downsampling factor
+    cls, tiny = ALL_DENSITIES[name]
     rng = np.random.default_rng(2)
     X = rng.integers(0, 8, size=(6, 5, 6, c)).astype(np.uint8)
-    d = cls(**{**TINY_IMAGE, "max_epochs": 1}, n_levels=8).fit(X)
+    d = cls(**{**tiny, "max_epochs": 1}, n_levels=8).fit(X)
     base = d.score_steps(X)
     assert base.shape == X.shape
     np.testing.assert_allclose(base.sum((1, 2, 3)), d.score_samples(X))
     order = np.arange(5 * 6 * c).reshape(5, 6, c)          # raster, then colour
-    for i, j, ch in [(0, 0, 0), (2, 3, c - 1), (4, 5, 0), (3, 0, c // 2)]:
+    for i, j, ch in [(0, 0, 0), (2, 3, c - 1), (4, 5, 0), (3, 0, c // 2), (2, 2, 0)]:
         Xp = X.copy()
         Xp[:, i, j, ch] = (Xp[:, i, j, ch] + 3) % 8
         diff = d.score_steps(Xp) != base
@@ -187,12 +202,13 @@ def test_same_seed_same_model_and_global_rng_untouched(cls):
     assert not np.allclose(a.score_samples(X), c.score_samples(X))
 
 
-@pytest.mark.parametrize("cls", DENSITIES)
-def test_save_load_and_pickle(cls, tmp_path):
+@pytest.mark.parametrize("name", ALL_DENSITIES)
+def test_save_load_pickle_and_clone(name, tmp_path):
+    cls, tiny = ALL_DENSITIES[name]
     rng = np.random.default_rng(8)
     X = rng.integers(0, 4, size=(12, 4, 5, 3)).astype(np.uint8)
     y = np.array(["cat", "dog"] * 6)
-    d = cls(**TINY_IMAGE, n_levels=4).fit(X, y)
+    d = cls(**tiny, n_levels=4).fit(X, y)
     path = tmp_path / "image.tsargen"
     d.save(path)
     for other in (tsargen.load(path), pickle.loads(pickle.dumps(d))):
@@ -205,6 +221,8 @@ def test_save_load_and_pickle(cls, tmp_path):
                                       d.sample(2, y="dog", random_state=0))
         np.testing.assert_array_equal(other.complete(X[:1], n_known=2, y="cat", random_state=0),
                                       d.complete(X[:1], n_known=2, y="cat", random_state=0))
+        assert other.receptive_field_ == d.receptive_field_
+    assert clone(d).get_params() == d.get_params()
 
 
 # ---------------------------------------------------------------------- bad input

@@ -1,18 +1,16 @@
 """PixelCNN++: the discretized logistic mixture (exact normalisation, colour coupling, extreme
 parameters, sampling), the network (causality and no blind spot by gradient, receptive field,
 row covariates, cached == naive generation) and PixelCNNPPDensity (exact normalisation,
-black-box causality, completion, conditioning, persistence, bad input)."""
+completion, conditioning, bad input). Black-box causality and persistence:
+test_image_density.py."""
 
 import itertools
-import pickle
 
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone
 from sklearn.datasets import load_digits
 
-import tsargen
 from tsargen import PixelCNNPPDensity
 from tsargen.networks import NETWORKS, PixelCNNPP
 from tsargen.networks.pixelcnn_pp import _reach
@@ -263,25 +261,6 @@ def test_density_normalises_exactly_over_all_binary_3x3_images():
     assert abs(np.exp(rgb.score_samples(_all_images(2, 1, 2, 3))).sum() - 1.0) < 1e-4
 
 
-@pytest.mark.parametrize("c", [1, 3])
-def test_score_steps_is_autoregressive_black_box(c):
-    rng = np.random.default_rng(2)
-    X = rng.integers(0, 8, size=(4, 5, 6, c)).astype(np.uint8)   # 5 x 6: not multiples of 4
-    d = PixelCNNPPDensity(**TINY, n_levels=8).fit(X)
-    base = d.score_steps(X)
-    assert base.shape == X.shape
-    np.testing.assert_allclose(base.sum((1, 2, 3)), d.score_samples(X))
-    order = np.arange(5 * 6 * c).reshape(5, 6, c)              # raster, then colour
-    for i, j, ch in [(0, 0, 0), (2, 3, c - 1), (4, 5, 0), (3, 0, c // 2)]:
-        Xp = X.copy()
-        Xp[:, i, j, ch] = (Xp[:, i, j, ch] + 3) % 8
-        diff = d.score_steps(Xp) != base
-        assert not diff[:, order < order[i, j, ch]].any()   # no earlier entry changes
-        assert diff[:, i, j, ch].all()                      # its own entry does
-        if (order > order[i, j, ch]).any():
-            assert diff[:, order > order[i, j, ch]].any()
-
-
 def test_learns_digits_samples_completes_and_conditions():
     digits = load_digits()
     X, y = digits.images[:300].astype(np.uint8), digits.target[:300]
@@ -300,23 +279,6 @@ def test_learns_digits_samples_completes_and_conditions():
     assert not np.array_equal(out[0, :, 3:], out[1, :, 3:])
     # the net is in eval mode after fit: dropout off, scores deterministic
     assert np.array_equal(d.score_samples(X[:5], y[:5]), d.score_samples(X[:5], y[:5]))
-
-
-def test_save_load_pickle_and_clone(tmp_path):
-    rng = np.random.default_rng(8)
-    X = rng.integers(0, 4, size=(12, 4, 5, 3)).astype(np.uint8)
-    y = np.array(["cat", "dog"] * 6)
-    d = PixelCNNPPDensity(**TINY, n_levels=4).fit(X, y)
-    path = tmp_path / "pp.tsargen"
-    d.save(path)
-    for other in (tsargen.load(path), pickle.loads(pickle.dumps(d))):
-        assert type(other) is PixelCNNPPDensity and other.get_params() == d.get_params()
-        np.testing.assert_array_equal(other.score_steps(X, y), d.score_steps(X, y))
-        np.testing.assert_array_equal(other.sample(2, y="dog", random_state=0),
-                                      d.sample(2, y="dog", random_state=0))
-        np.testing.assert_array_equal(other.complete(X[:1], n_known=2, y="cat", random_state=0),
-                                      d.complete(X[:1], n_known=2, y="cat", random_state=0))
-    assert clone(d).get_params() == d.get_params()
 
 
 GOOD = np.random.default_rng(9).integers(0, 4, size=(6, 4, 4)).astype(np.uint8)

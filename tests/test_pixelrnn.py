@@ -1,15 +1,13 @@
 """PixelRNN (Row LSTM, Diagonal BiLSTM): skew/unskew, receptive fields by gradient (float64, no
-holes), black-box causality, exact normalisation, cached == naive generation, row covariates,
-class conditioning, completion, persistence, bad input."""
+holes), exact normalisation, cached == naive generation, row covariates, class conditioning,
+completion, bad input. Black-box causality and persistence: test_image_density.py."""
 
 import itertools
-import pickle
 
 import numpy as np
 import pytest
 import torch
 
-import tsargen
 from tsargen import PixelRNNDensity
 from tsargen.networks import NETWORKS, PixelRNN
 from tsargen.nn.recurrent import DiagonalBiLSTM, RowLSTM, skew, unskew
@@ -140,27 +138,7 @@ def test_rgb_network_is_autoregressive_by_gradient(kind):
                 assert seen[:, i - 1, j].all()                 # and the one above
 
 
-# ---------------------------------------------------------------------- black box
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("c", [1, 3])
-def test_score_steps_is_autoregressive_black_box(kind, c):
-    rng = np.random.default_rng(2)
-    X = rng.integers(0, 8, size=(6, 4, 5, c)).astype(np.uint8)
-    d = PixelRNNDensity(**TINY, kind=kind, n_levels=8).fit(X)
-    base = d.score_steps(X)
-    assert base.shape == X.shape
-    np.testing.assert_allclose(base.sum((1, 2, 3)), d.score_samples(X))
-    order = np.arange(4 * 5 * c).reshape(4, 5, c)
-    for i, j, ch in [(0, 0, 0), (1, 4, c - 1), (3, 4, 0), (2, 0, c // 2), (2, 2, 0)]:
-        Xp = X.copy()
-        Xp[:, i, j, ch] = (Xp[:, i, j, ch] + 3) % 8
-        diff = d.score_steps(Xp) != base
-        assert not diff[:, order < order[i, j, ch]].any()   # no earlier entry changes
-        assert diff[:, i, j, ch].all()                      # its own entry does
-        if (order > order[i, j, ch]).any():
-            assert diff[:, order > order[i, j, ch]].any()   # and some later one
-
-
+# ---------------------------------------------------------------------- normalisation
 @pytest.mark.parametrize("kind", KINDS)
 def test_probabilities_of_all_binary_3x3_images_sum_to_one(kind):
     rng = np.random.default_rng(0)
@@ -295,24 +273,6 @@ def test_labels_change_scores_and_complete_keeps_rows(kind):
     assert not np.array_equal(out[0, :, 2:], out[1, :, 2:])
     s = d.sample(3, y=1, length=3, width=6, random_state=0)
     assert s.shape == (3, 3, 6, 3) and s.max() <= 4
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_save_load_and_pickle(kind, tmp_path):
-    rng = np.random.default_rng(8)
-    X = rng.integers(0, 4, size=(10, 4, 5)).astype(np.uint8)
-    y = np.array(["cat", "dog"] * 5)
-    d = PixelRNNDensity(**TINY, kind=kind, n_levels=4).fit(X, y)
-    path = tmp_path / "pixelrnn.tsargen"
-    d.save(path)
-    for other in (tsargen.load(path), pickle.loads(pickle.dumps(d))):
-        assert type(other) is PixelRNNDensity and other.get_params() == d.get_params()
-        np.testing.assert_array_equal(other.score_steps(X, y), d.score_steps(X, y))
-        np.testing.assert_array_equal(other.sample(2, y="dog", random_state=0),
-                                      d.sample(2, y="dog", random_state=0))
-        np.testing.assert_array_equal(other.complete(X[:1], n_known=2, y="cat", random_state=0),
-                                      d.complete(X[:1], n_known=2, y="cat", random_state=0))
-        assert other.receptive_field_ == np.inf
 
 
 GOOD = np.random.default_rng(9).integers(0, 4, size=(6, 4, 4)).astype(np.uint8)
