@@ -141,11 +141,6 @@ class GatedPixelCNN(LevelImageNetwork):
                 maps.append(v)
         return self.out2(F.relu(self.out1(F.relu(h)))), maps
 
-    def log_prob(self, x, labels=None, row_cond=None):
-        """Log-probability of every sub-pixel, ``(B, C, H, W)``, in nats."""
-        raw = self(x, labels, row_cond).permute(0, 2, 3, 1)                 # (B, H, W, C*L)
-        return self.heads.log_prob(raw, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
     def generate(self, n, height, width, labels=None, known=None, naive=False, row_cond=None):

@@ -99,9 +99,15 @@ class PixelCNNBlock(nn.Module):
 
 
 class LevelImageNetwork(nn.Module):
-    """What every image network of the family shares: the level scaling of its input and the
-    checks of labels and per-row covariates. Subclasses set ``n_levels``, ``n_classes`` and
-    ``n_row_features``."""
+    """What every image network of the family shares: the level scaling of its input, the
+    checks of labels and per-row covariates, and ``log_prob`` through its heads. Subclasses set
+    ``n_levels``, ``n_classes``, ``n_row_features`` and ``heads`` (PixelCNN++ replaces the
+    heads by its pixel mixture and its own ``log_prob``)."""
+
+    def log_prob(self, x, labels=None, row_cond=None):
+        """Log-probability of every sub-pixel, ``(B, C, H, W)``, in nats."""
+        raw = self(x, labels, row_cond).permute(0, 2, 3, 1)                 # (B, H, W, C*L)
+        return self.heads.log_prob(raw, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
     def scale(self, x):
         """Levels ``0..n_levels-1`` -> ``[-1, 1]``."""
@@ -202,11 +208,6 @@ class PixelCNN(LevelImageNetwork):
                 maps.append(block.conv_input(h))                            # (B, h, H, W)
             h = block(h, labels, row_cond)
         return self.out2(F.relu(self.out1(F.relu(h)))), maps
-
-    def log_prob(self, x, labels=None, row_cond=None):
-        """Log-probability of every sub-pixel, ``(B, C, H, W)``, in nats."""
-        raw = self(x, labels, row_cond).permute(0, 2, 3, 1)                 # (B, H, W, C*L)
-        return self.heads.log_prob(raw, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()

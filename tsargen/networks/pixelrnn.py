@@ -217,11 +217,6 @@ class PixelRNN(LevelImageNetwork):
                 h = layer(h, image, labels, row_cond)
         return self.out2(F.relu(self.out1(F.relu(h)))), kept
 
-    def log_prob(self, x, labels=None, row_cond=None):
-        """Log-probability of every sub-pixel, ``(B, C, H, W)``, in nats."""
-        raw = self(x, labels, row_cond).permute(0, 2, 3, 1)                 # (B, H, W, C*L)
-        return self.heads.log_prob(raw, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
     def generate(self, n, height, width, labels=None, known=None, naive=False, row_cond=None):
