@@ -88,6 +88,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks import git_state
 from tsargen import WaveNetForecaster
 from tsargen.datasets import load_co2, load_sunspots
 from tsargen.metrics import crps, mase, smape
@@ -968,7 +969,7 @@ def main(argv=None):
                 split=args.split, quick=args.quick, threads=torch.get_num_threads(),
                 torch=torch.__version__, machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
                 elapsed_s=time.perf_counter() - t0,
-                date=time.strftime("%Y-%m-%d"), tsargen=_git_state())
+                date=time.strftime("%Y-%m-%d"), tsargen=git_state())
     json_path = out_dir / f"{stem}.json"
     json_path.write_text(json.dumps(dict(meta=meta, results=[
         {k: v for k, v in r.items() if k != "_plot"} for r in results]), indent=1))
@@ -977,19 +978,6 @@ def main(argv=None):
     print(f"wrote {json_path.with_suffix('.md')}, {json_path.name} and {len(plots)} plot(s) in "
           f"{meta['elapsed_s'] / 60:.1f} min")
     return 0
-
-
-def _git_state():
-    """HEAD commit and whether tsargen/ had uncommitted changes (for the report)."""
-    import subprocess
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "tsargen"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (+ uncommitted changes under tsargen/)" if dirty else "")
 
 
 def render(json_path, data_dir):

@@ -88,6 +88,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks import git_state
 import tsargen
 from tsargen import (GatedPixelCNNDensity, PixelCNNDensity, SignalImageForecaster,
                      WaveNetForecaster)
@@ -493,18 +494,6 @@ def _ratios(rows, metrics, refs):
     return (lines + [""]) if lines else []
 
 
-def _git_state():
-    import subprocess
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "tsargen"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (+ uncommitted changes under tsargen/)" if dirty else "")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (< 2 minutes)")
@@ -555,7 +544,7 @@ def main(argv=None):
                 quick=args.quick, threads=torch.get_num_threads(), torch=torch.__version__,
                 machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
                 elapsed_s=time.perf_counter() - T0, date=time.strftime("%Y-%m-%d"),
-                tsargen=_git_state())
+                tsargen=git_state())
     json_path.write_text(json.dumps({"meta": meta, "results": results}))
     plots = plot_results(results, out_dir, stem)
     (out_dir / f"{stem}.md").write_text(write_report(results, meta, stem, plots))
