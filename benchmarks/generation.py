@@ -420,7 +420,8 @@ NOTES = [
     "sigmoid, gate product, residual matmul; past taps of all layers in one batched matmul), "
     "each costing ~2 us of dispatch for ~4 kFLOP of work, so the step is bound by per-op "
     "overhead, not arithmetic. A `torch.compile` version of the whole step (inductor with the "
-    "C++ wrapper, sampling included) was measured at 1 path on this machine in a separate script, not by this benchmark: 226 us against "
+    "C++ wrapper, sampling included) was measured at 1 path on this machine in a separate "
+    "script, not by this benchmark: 226 us against "
     "255 us per sample for the eager step (interleaved, same run), i.e. 11% faster, for ~10 s "
     "of compilation per model and batch size. It is not shipped; the >= 100x target at 1 path "
     "stays missed with the eager step.",
