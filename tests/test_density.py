@@ -57,11 +57,14 @@ def test_gaussian_density_integrates_in_original_units():
     assert abs(total - 1.0) < 1e-2
 
 
-@pytest.mark.parametrize("dep", ["joint", "independent"])
-def test_score_steps_is_autoregressive_black_box(dep):
+@pytest.mark.parametrize("dep,tp", [("joint", False), ("independent", False), ("joint", True)])
+def test_score_steps_is_autoregressive_black_box(dep, tp):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(6, 30, 3))
-    d = WaveNetDensity(**TINY, channel_dependence=dep).fit(X)
+    # wider than TINY: with 8 units split over 3 channel groups a group's few ReLUs can all be
+    # off at a step, which hides a real dependence from this black-box check
+    wide = dict(TINY, residual_channels=16, skip_channels=16)
+    d = WaveNetDensity(**wide, channel_dependence=dep, time_position=tp).fit(X)
     base = d.score_steps(X)
     rf = d.receptive_field_
     for t, c in [(0, 0), (10, 1), (17, 2), (29, 0)]:
@@ -92,6 +95,25 @@ def test_shapes_and_sum(ar2):
     assert d3.score_steps(X3).shape == (12, 50, 2)
     assert d3.sample(4, length=9, random_state=0).shape == (4, 9, 2)
     assert d.sample(4, random_state=0).shape == (4, 50)      # training length by default
+
+
+def test_time_position_is_absolute_and_generates():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(8, 24))
+    d = WaveNetDensity(**TINY, time_position=True).fit(X)
+    # the same values at another position score differently; without positions they do not
+    shifted = np.roll(X, 5, axis=1)
+    steps, steps_shift = d.score_steps(X), d.score_steps(shifted)
+    assert not np.allclose(steps[:, 10:19], steps_shift[:, 15:24])
+    plain = WaveNetDensity(**TINY).fit(X)
+    rf = plain.receptive_field_
+    # steps rf..18 of X reappear at 5 + rf..23 of the shifted series with the same past
+    np.testing.assert_allclose(plain.score_steps(X)[:, rf:19],
+                               plain.score_steps(shifted)[:, 5 + rf:24], rtol=1e-4, atol=1e-5)
+    assert d.sample(3, random_state=0).shape == (3, 24)
+    out = d.complete(X[:2], n_known=12, n_samples=2, random_state=0)
+    assert out.shape == (2, 2, 24) and np.array_equal(out[:, :, :12], np.broadcast_to(
+        X[:2, :12], (2, 2, 12)))
 
 
 def test_unequal_lengths_list():

@@ -22,6 +22,7 @@ from ._training import SeriesBank, fit_fingerprint, train, window_nll
 
 _SCORE_BATCH = 256
 _SCORE_ELEMENTS = 2 ** 18        # timesteps per scoring batch (bounds activation memory)
+POSITION_HARMONICS = 2           # Fourier harmonics of the time_position covariates
 
 
 def _scale_stats(values):
@@ -279,10 +280,12 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
 
     Parameters
     ----------""" + _COMMON_DOC + """    time_position : bool, default=False
-        Condition every step on its absolute position ``t / n`` (``n``: the longest training
-        series) as a local covariate. Makes the density non-stationary: use it when *where* in
-        the series a pattern happens matters (shape-type classes). Not combinable with
-        ``covariates=``.
+        Condition every step on its absolute position ``u = t / n`` (``n``: the longest
+        training series) as local covariates: ``u`` and the low Fourier features
+        ``sin(2 pi k u)``, ``cos(2 pi k u)`` for ``k = 1, 2`` (smooth bases the network builds a
+        position-dependent profile from; ``u`` alone must be bent by the gates). Makes the
+        density non-stationary: use it when *where* in the series a pattern happens matters
+        (shape-type classes). Not combinable with ``covariates=``.
     cond_hop : int, default=1
         Timesteps per row of the local covariates passed as ``covariates=`` (the hop length of
         frame-rate features such as log-mel frames; 1 = one row per timestep). Row ``j`` of a
@@ -528,10 +531,17 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
 
     @staticmethod
     def _positions(lengths, ref):
-        """Position covariate ``(t + 1) / ref`` per series, or None without ``time_position``."""
+        """Position covariates per series, ``(T_i, 1 + 2 * POSITION_HARMONICS)``: ``u = (t + 1)
+        / ref`` and ``sin, cos(2 pi k u)``; None without ``time_position``."""
         if ref is None:
             return None
-        return [torch.arange(1, t + 1, dtype=torch.float32)[:, None] / ref for t in lengths]
+        k = torch.arange(1, POSITION_HARMONICS + 1, dtype=torch.float64)
+        out = []
+        for t in lengths:
+            u = torch.arange(1, t + 1, dtype=torch.float64)[:, None] / ref      # (T, 1)
+            angle = 2.0 * math.pi * k * u                                        # (T, K)
+            out.append(torch.cat([u, angle.sin(), angle.cos()], dim=1).float())
+        return out
 
     def _split(self, lengths, n):
         """Validation by whole series when there are >= 5, else by the last part of each."""
@@ -659,7 +669,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
                                cond_index=index)
         else:
             cond = self._positions([length], self.position_ref_)
-            cond = None if cond is None else cond[0].expand(n_samples, length, 1)
+            cond = None if cond is None else cond[0].expand(n_samples, -1, -1)
             x = self._generate(history, length, cond=cond, labels=labels, seed=seed)
         x = self._unscale(x)
         return x[:, :, 0] if self.n_channels_ == 1 and self.input_kind_ != "3d" else x
@@ -695,7 +705,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
             out[:, :, n_known:] = new.reshape(n_samples, len(series), t - n_known, -1)
         elif n_known < t:
             cond = self._positions([t], self.position_ref_)
-            cond = None if cond is None else cond[0].expand(known.shape[0], t, 1)
+            cond = None if cond is None else cond[0].expand(known.shape[0], -1, -1)
             new = self._unscale(self._generate(known, t - n_known, cond=cond, labels=labels,
                                                seed=seed))
             out[:, :, n_known:] = new.reshape(n_samples, len(series), t - n_known, -1)
