@@ -86,6 +86,7 @@ From the repository root::
     python -m benchmarks.classification --quick      # smoke run (< 2 min), *_quick files
     python -m benchmarks.classification --select     # the CV search behind SETTINGS (~1.5 h)
     python -m benchmarks.classification --select --datasets ItalyPowerDemand  # one set
+    python -m benchmarks.classification --select --time-position true   # only tp=True
     python -m benchmarks.classification --datasets GunPoint,ItalyPowerDemand --no-digits
 
 The sktime data sets load from files inside the installed sktime package (no download); a set
@@ -410,13 +411,14 @@ def greedy(train, y_train, tp, best, steps, cv, label, log):
     return best, score, trials
 
 
-def select(names, log):
-    """Greedy CV search; returns {name: {tp: {"best": setting, "trials": [...], ...}}}."""
+def select(names, log, tps=(False, True)):
+    """Greedy CV search for the ``time_position`` values ``tps``; returns {name: {tp:
+    {"best": setting, "trials": [...], ...}}}."""
     out = {}
     for name in names:
         train, y_train, _, _ = load_ucr(name)
         out[name] = {}
-        for tp in (False, True):
+        for tp in tps:
             best, score, trials = greedy(
                 train, y_train, tp, dict(BASE), ("downsample", "distribution", "size",
                                                  "channels"), dict(n_splits=3), name, log)
@@ -437,12 +439,15 @@ def setting_cells(s):
 
 
 def write_selection(sel, path):
-    """Write ``sel`` merged into the existing selection file (data sets not searched in this run
-    keep their earlier results)."""
+    """Write ``sel`` merged into the existing selection file (data sets and ``time_position``
+    values not searched in this run keep their earlier results)."""
     merged = {}
     if path.with_suffix(".json").exists():
         merged = json.loads(path.with_suffix(".json").read_text())
-    merged.update({n: {str(tp): r for tp, r in v.items()} for n, v in sel.items()})
+    for n, v in sel.items():
+        merged.setdefault(n, {}).update({str(tp): r for tp, r in v.items()})
+    merged = {n: {tp: merged[n][tp] for tp in ("False", "True") if tp in merged[n]}
+              for n in merged}
     merged = {n: merged[n] for n in LOADERS if n in merged}
     lines = ["# Classification: hyperparameter search (training split only)", "",
              "Greedy search on the published *training* split, pooled CV accuracy (ties: pooled "
@@ -830,6 +835,8 @@ def main(argv=None):
                         help="run the CV hyperparameter search on the training splits")
     parser.add_argument("--datasets", default=",".join(LOADERS),
                         help="comma-separated subset of " + ",".join(LOADERS))
+    parser.add_argument("--time-position", choices=("both", "false", "true"), default="both",
+                        help="with --select: the time_position values to search")
     parser.add_argument("--no-digits", action="store_true", help="skip the digits section")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -846,7 +853,8 @@ def main(argv=None):
         print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)
 
     if args.select:
-        sel = select(names, log)
+        tps = {"both": (False, True), "false": (False,), "true": (True,)}[args.time_position]
+        sel = select(names, log, tps)
         write_selection(sel, RESULTS / "classification_selection")
         log("wrote classification_selection.md/.json")
         return
