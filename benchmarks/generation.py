@@ -210,14 +210,12 @@ def time_cached(net, hist, n_steps, cap):
         return c.per(i)
 
     b = hist.shape[0]
-    zeros, buf = hist.new_zeros(b, 1), hist.new_empty(n_steps, b, 1)
-    pos = [0]
+    zeros, drawn, heads = hist.new_zeros(b, 1), [], net.heads
 
     def full_step():                                # the cached loop of generate()
-        x_t = net.heads.sample(net.step(zeros, state))
+        x_t = heads.sample(net.step(zeros, state))
         net.commit(state, x_t)
-        buf[pos[0] % n_steps] = x_t
-        pos[0] += 1
+        drawn.append(x_t)
 
     def net_step():
         net.step(zeros, state)
@@ -228,7 +226,7 @@ def time_cached(net, hist, n_steps, cap):
         torch.manual_seed(1)
         out["steady"] = loop(full_step)
         out["step_commit"] = loop(net_step)
-        out["sample"] = loop(lambda: net.heads.sample(raw))
+        out["sample"] = loop(lambda: heads.sample(raw))
     return out
 
 
@@ -416,15 +414,17 @@ NOTES = [
     "identical work in both algorithms; see its column for what it costs next to the network "
     "step. It caps the cached / naive ratio at 1 path and the end-to-end FLOP fraction at 100 "
     "paths; the network-only columns show the step without it.",
-    "At 1 path the cached step is ~80 small tensor ops (per layer: current-tap matmul, "
-    "sigmoid, gate product, residual matmul; past taps of all layers in one batched matmul), "
-    "each costing ~2 us of dispatch for ~4 kFLOP of work, so the step is bound by per-op "
-    "overhead, not arithmetic. A `torch.compile` version of the whole step (inductor with the "
-    "C++ wrapper, sampling included) was measured at 1 path on this machine in a separate "
-    "script, not by this benchmark: 226 us against "
-    "255 us per sample for the eager step (interleaved, same run), i.e. 11% faster, for ~10 s "
-    "of compilation per model and batch size. It is not shipped; the >= 100x target at 1 path "
-    "stays missed with the eager step.",
+    "At 1 path the cached step is bound by per-op dispatch (about 1 us per tensor op, for "
+    "~4 kFLOP of work each), not by arithmetic, so it is written to run few ops: at up to "
+    "`FUSED_MAX_BATCH` (4) paths a block's residual 1x1 conv and the next block's current tap "
+    "are one in-place matmul (3 ops per block instead of 4, for twice the FLOPs of those two "
+    "matmuls); larger batches, where FLOPs matter, run the unfused step. The inputs of a "
+    "generated value are folded into the input conv (one op per commit), and the head draws "
+    "both uniforms of a value in one call. Earlier measurements of this step, before these "
+    "changes, from separate scripts and not this benchmark: a `torch.compile` version of the "
+    "whole step (inductor with the C++ wrapper) was only 11% faster than the eager step of "
+    "then (226 against 255 us per sample), for ~10 s of compilation per model and batch size; "
+    "it is not shipped.",
     "Threads: the default run uses 1 intra-op thread. On the 2-core machine shared with other "
     "jobs where this benchmark was written, a run with 2 threads (`--threads 1,2`) stalled: "
     "whenever the other core is busy, every parallel region (MKL/oneDNN matmuls, batched "

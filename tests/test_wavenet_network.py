@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from tsargen.networks import WaveNet, generate
+from tsargen.networks.wavenet import FUSED_MAX_BATCH
 
 HEADS = {
     "gaussian": {"name": "gaussian"},
@@ -55,11 +56,14 @@ def test_channel_dependence_within_a_step(dep):
 
 @pytest.mark.parametrize("head", list(HEADS))
 @pytest.mark.parametrize("dep", ["joint", "independent"])
-def test_step_equals_full_forward(head, dep):
-    net = _net(head, c=2, dep=dep, cond_channels=2, n_classes=3).float()
-    x = torch.randn(3, 2, 40)
+@pytest.mark.parametrize("batch,kernel_size", [(3, 2), (FUSED_MAX_BATCH + 2, 2),
+                                               (1, 3), (FUSED_MAX_BATCH + 1, 3)])
+def test_step_equals_full_forward(head, dep, batch, kernel_size):
+    # batch <= FUSED_MAX_BATCH runs the fused small-batch step, larger batches the other one
+    net = _net(head, c=2, dep=dep, cond_channels=2, n_classes=3, kernel_size=kernel_size).float()
+    x = torch.randn(batch, 2, 40)
     x[0, 1, 5] = float("nan")                                   # missing values are flagged
-    cond, labels = torch.randn(3, 2, 40), torch.tensor([0, 2, 1])
+    cond, labels = torch.randn(batch, 2, 40), torch.arange(batch) % 3
     full = net(x, cond, labels)
     state = net.init_state(x[:, :, :12], cond[:, :, :12], labels)
     for t in range(12, 40):
@@ -70,17 +74,18 @@ def test_step_equals_full_forward(head, dep):
 
 @pytest.mark.parametrize("head", list(HEADS))
 @pytest.mark.parametrize("dep", ["joint", "independent"])
-def test_cached_generation_equals_naive(head, dep):
+@pytest.mark.parametrize("batch", [2, FUSED_MAX_BATCH + 1])
+def test_cached_generation_equals_naive(head, dep, batch):
     net = _net(head, c=2, dep=dep, cond_channels=1, n_classes=2)
-    hist = torch.randn(2, 2, 6, dtype=torch.float64)
-    cond = torch.randn(2, 1, 6 + 15, dtype=torch.float64)
-    labels = torch.tensor([1, 0])
+    hist = torch.randn(batch, 2, 6, dtype=torch.float64)
+    cond = torch.randn(batch, 1, 6 + 15, dtype=torch.float64)
+    labels = torch.arange(batch) % 2
     out = []
     for naive in (False, True):
         with torch.random.fork_rng():
             torch.manual_seed(3)
             out.append(generate(net, hist, 15, cond, labels, naive=naive))
-    assert out[0].shape == (2, 2, 15)
+    assert out[0].shape == (batch, 2, 15)
     torch.testing.assert_close(out[0], out[1], atol=1e-10, rtol=0)
 
 

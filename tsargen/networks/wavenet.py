@@ -38,6 +38,8 @@ from ..nn.causal import ChannelMaskedConv1d, group_ids, split_evenly
 from ..nn.gated import ResidualBlock
 from ..nn.heads import HeadSet
 
+FUSED_MAX_BATCH = 4     # paths up to which a step runs the fused per-block ops (see init_state)
+
 
 class WaveNet(nn.Module):
     """Dilated causal conv stacks with distribution heads.
@@ -141,7 +143,13 @@ class WaveNet(nn.Module):
     #   so the residual 1x1 conv (bias included) is one addmm per block and the skip 1x1 convs of
     #   all blocks (biases included) are one matmul per step;
     # * all weights are pre-transposed and contiguous, all buffers preallocated, and every op
-    #   writes in place or into a precomputed view.
+    #   writes in place or into a precomputed view;
+    # * at small batch (<= FUSED_MAX_BATCH paths, where a step is bound by per-op dispatch, not by
+    #   FLOPs) a block's residual 1x1 conv and the next block's current tap are ONE in-place
+    #   addmm: block l's row [f | g | h] holds the gate product in the g slot after gating, the
+    #   next row holds its past taps and biases, and adding [u_l, h_l] @ W'_l to it gives
+    #   [p_l+1 | h_l+1] (W'_l: the residual weights times [W_cur | I], and [W_cur | I]). 3 ops
+    #   per block instead of 4, for twice the FLOPs of those two matmuls.
     #
     # init_state builds the state; step and commit only run the per-step ops.
 
@@ -194,18 +202,19 @@ class WaveNet(nn.Module):
             w, bo = blk.out.masked_weight()[:, :, 0], _bias(blk.out)          # (R + S, R)
             wr.append(torch.cat([-w[:r].T, bo[None, :r]]).contiguous())         # (R + 1, R)
             ws.append(torch.cat([-w[r:].T, bo[None, r:]]))                     # (R + 1, S)
-        ws = torch.cat(ws).contiguous()                                          # (n(R+1), S)
 
         # ring rows of the past taps (oldest first) as a function of time
         lag = torch.tensor([(k - 1 - j) * blk.dilated.dilation[0]
                             for blk in blocks for j in range(k - 1)], dtype=torch.long, device=dev)
         rep = torch.tensor(lens, dtype=torch.long, device=dev).repeat_interleave(k - 1)
         base = torch.tensor(offs, dtype=torch.long, device=dev).repeat_interleave(k - 1)
-        index = {"lag": lag, "len": rep, "base": base, "table": None}
+        index = {"lag": lag, "len": rep, "base": base, "reads": None}
         period = math.lcm(*lens) if k > 1 else 1
-        if k > 1 and period * n * (k - 1) <= 2 ** 20:                    # small: tabulate
+        if k > 1 and period <= 4096 and period * n * (k - 1) <= 2 ** 20:  # small: tabulate
             times = torch.arange(period, device=dev)[:, None]
-            index["table"] = (times - lag) % rep + base                           # (period, n(k-1))
+            table = (times - lag) % rep + base                                 # (period, n(k-1))
+            index["reads"] = list(table)
+            index["writes"] = list(table[:, ::k - 1].contiguous())    # oldest tap's rows
             index["period"] = period
 
         # input conv (mask A): past taps give a per-step constant, the current tap (joint
@@ -215,28 +224,68 @@ class WaveNet(nn.Module):
         w_past = w_in[:, :, :k - 1].permute(2, 1, 0).reshape(-1, r).contiguous()
         xs = [x_in[:, :, t] if t >= 0 else new(b, 2 * c) for t in range(t0 - k + 1, t0)]
 
-        hbuf = new(n, b, r)                                                     # block inputs
-        ubuf = new(b, n, r + 1)                                                 # gated outputs
-        ubuf[:, :, r] = 1.0
-        pbuf = new(n, b, 2 * r)                                                 # pre-activations
+        # a generated step's inputs are [(x - loc) / scale, 0 flags]: with one past tap (k = 2)
+        # commit folds that into the input conv, (b_in + shift @ W, inv * W) on the value rows
+        inv, shift = 1.0 / self.input_scale, -self.input_loc / self.input_scale
+        fold = None
+        if k == 2:
+            fold = (_bias(self.input) + shift @ w_past[:c], (inv[:, None] * w_past[:c]).contiguous())
         in_cur = bool(w_cur.any())
-        inp = new(b, r) if in_cur else hbuf[0]
+        fused = b <= FUSED_MAX_BATCH
+        if fused:
+            # one row [f | g | h] per block, all rows one (n, B, 3R) buffer: the past taps write
+            # [p | 0] plus the previous block's residual bias (br, and br @ W_cur for p), then
+            # block l's addmm adds [h_l+1 @ W_cur | h_l+1] to row l+1 in place
+            pre = new(n, b, 3 * r)
+            hbuf = pre[:, :, 2 * r:]                                               # (n, B, R)
+            wp = torch.cat([wp, wp.new_zeros(wp.shape[0], r, r)], dim=2)
+            bias = torch.cat([bias, bias.new_zeros(n, b, r)], dim=2)
+            if n > 1:
+                br = torch.stack([w[r] for w in wr[:-1]])                            # (n-1, R)
+                bias[1:, :, :2 * r] += torch.bmm(br[:, None, :], wc[1:])
+                bias[1:, :, 2 * r:] += br[:, None, :]
+            inp, h0 = new(b, r), (new(b, r) if in_cur else None)
+            eye = torch.eye(r, dtype=wc.dtype, device=dev)
+            layers = []
+            for i in range(n):
+                w = nxt = None
+                if i + 1 < n:              # rows: -u (in the g slot), then h       (2R, 3R)
+                    w = torch.cat([torch.cat([wr[i][:r] @ wc[i + 1], wr[i][:r]], dim=1),
+                                   torch.cat([wc[i + 1], eye], dim=1)]).contiguous()
+                    nxt = pre[i + 1]
+                layers.append((pre[i, :, :2 * r], pre[i, :, :r], pre[i, :, r:2 * r],
+                               pre[i, :, r:], nxt, w))
+            first = (torch.cat([wc[0], eye], dim=1).contiguous(), pre[0])
+            urows = pre[:, :, r:2 * r]                                   # -u of every block
+            ws_u = torch.cat([w[:r] for w in ws]).contiguous()                       # (nR, S)
+            skip_w = (ws_u, sum(w[r] for w in ws))
+        else:
+            hbuf = new(n, b, r)                                                 # block inputs
+            ubuf = new(b, n, r + 1)                                             # gated outputs
+            ubuf[:, :, r] = 1.0
+            pre = pbuf = new(n, b, 2 * r)                                       # pre-activations
+            inp = new(b, r) if in_cur else hbuf[0]
+            h0, first, urows = hbuf[0], None, ubuf
+            skip_w = (torch.cat(ws).contiguous(), None)                         # (n(R+1), S)
+            layers = []
+            for i in range(n):
+                layers.append((pbuf[i], pbuf[i, :, :r], pbuf[i, :, r:], ubuf[:, i, :r],
+                               ubuf[:, i], hbuf[i], hbuf[i + 1] if i + 1 < n else None, wc[i],
+                               wr[i] if i + 1 < n else None))
         if xs:
             torch.addmm(_bias(self.input), torch.cat(xs, dim=1), w_past, out=inp)
         else:
             inp.copy_(_bias(self.input).expand_as(inp))
-        layers = []
-        for i in range(n):
-            layers.append((pbuf[i], pbuf[i, :, :r], pbuf[i, :, r:], ubuf[:, i, :r], ubuf[:, i],
-                           hbuf[i], hbuf[i + 1] if i + 1 < n else None, wc[i],
-                           wr[i] if i + 1 < n else None))
         p1, p2 = self.post1, self.post2
         state = {
-            "t": t0, "k": k, "index": index, "ring": ring, "idx": None,
-            "hp": new(n * (k - 1), b, r), "wp": wp, "bias": bias, "cw": cw, "pbuf": pbuf,
-            "layers": layers, "hbuf": hbuf, "u2d": ubuf.view(b, n * (r + 1)), "ws": ws,
+            "t": t0, "k": k, "index": index, "ring": ring, "idx": None, "fused": fused,
+            "hp": new(n * (k - 1), b, r), "wp": wp, "bias": bias, "cw": cw, "pre": pre,
+            "pre_p": pre[:, :, :2 * r], "first": first, "h0": h0,
+            "layers": layers, "hbuf": hbuf, "urows": urows, "skip_w": skip_w,
             "in_cur": in_cur, "w_cur": w_cur, "w_past": w_past, "b_in": _bias(self.input),
+            "standardise": (inv, shift, new(b, c)), "fold": fold,
             "inp": inp, "xs": xs,
+            "post_bufs": (new(b, skip_w[0].shape[1]), new(b, skip_w[0].shape[1])),
             "post": (p1.masked_weight()[:, :, 0].T.contiguous(), _bias(p1),
                      p2.masked_weight()[:, :, 0].T.contiguous(), _bias(p2)),
         }
@@ -251,7 +300,6 @@ class WaveNet(nn.Module):
         b = cond_t.shape[0]
         return (cond_t @ state["cw"]).view(b, len(self.blocks), -1).transpose(0, 1)
 
-    @torch.no_grad()
     def step(self, x_t, state, cond_t=None, cond_proj=None):
         """Raw parameters ``(B, P)`` for the next timestep given the past in ``state``.
 
@@ -260,36 +308,55 @@ class WaveNet(nn.Module):
         ``x_t`` is fine. ``cond_t (B, K)`` are the step's local covariates, or ``cond_proj``
         their :meth:`cond_projection`. Call :meth:`commit` with the full ``x_t`` to advance.
         """
+        if torch.is_grad_enabled():        # (a no_grad decorator costs ~2 us per call)
+            with torch.no_grad():
+                return self.step(x_t, state, cond_t, cond_proj)
         st = state
-        pbuf, k = st["pbuf"], st["k"]
+        pre, k = st["pre"], st["k"]
         if st["in_cur"]:
-            torch.addmm(st["inp"], self._inputs(x_t[:, :, None])[:, :, 0], st["w_cur"],
-                        out=st["hbuf"][0])
+            torch.addmm(st["inp"], _step_inputs(st, x_t), st["w_cur"], out=st["h0"])
         if k == 2:
             hp = torch.index_select(st["ring"], 0, st["idx"], out=st["hp"])
-            torch.baddbmm(st["bias"], hp, st["wp"], out=pbuf)
+            torch.baddbmm(st["bias"], hp, st["wp"], out=pre)
         elif k > 2:
             hp = torch.index_select(st["ring"], 0, st["idx"], out=st["hp"])
-            n, b = pbuf.shape[:2]
+            n, b = pre.shape[:2]
             torch.add(torch.bmm(hp, st["wp"]).view(n, k - 1, b, -1).sum(1), st["bias"],
-                      out=pbuf)
+                      out=pre)
         else:
-            pbuf.copy_(st["bias"])
+            pre.copy_(st["bias"])
         if st["cw"] is not None:
-            pbuf.add_(self.cond_projection(st, cond_t) if cond_proj is None else cond_proj)
-        for p, pf, pg, uf, ua, h, h_next, wc, wr in st["layers"]:
-            p.addmm_(h, wc)                                     # + current tap
-            p.sigmoid_()                                        # [sigmoid 2f, sigmoid g]
-            torch.addcmul(pg, pf, pg, value=-2.0, out=uf)       # -tanh(f) sigmoid(g)
-            if wr is not None:
-                torch.addmm(h, ua, wr, out=h_next)              # residual
+            st["pre_p"].add_(self.cond_projection(st, cond_t) if cond_proj is None else cond_proj)
+        w_skip, b_skip = st["skip_w"]
+        skip, hidden = st["post_bufs"]
+        if st["fused"]:
+            w0, out0 = st["first"]
+            out0.addmm_(st["h0"] if st["in_cur"] else st["inp"], w0)      # + [h_0 W_cur | h_0]
+            for p, pf, pg, gh, nxt, w in st["layers"]:
+                p.sigmoid_()                                    # [sigmoid 2f, sigmoid g]
+                pg.addcmul_(pf, pg, value=-2.0)                 # -tanh(f) sigmoid(g)
+                if w is not None:
+                    nxt.addmm_(gh, w)                           # + [h W_cur | h] of the next
+            u2d = st["urows"].transpose(0, 1).reshape(pre.shape[1], -1)      # (B, nR)
+            torch.addmm(b_skip, u2d, w_skip, out=skip).relu_()
+        else:
+            for p, pf, pg, uf, ua, h, h_next, wc, wr in st["layers"]:
+                p.addmm_(h, wc)                                 # + current tap
+                p.sigmoid_()                                    # [sigmoid 2f, sigmoid g]
+                torch.addcmul(pg, pf, pg, value=-2.0, out=uf)   # -tanh(f) sigmoid(g)
+                if wr is not None:
+                    torch.addmm(h, ua, wr, out=h_next)          # residual
+            torch.mm(st["urows"].view(pre.shape[1], -1), w_skip, out=skip).relu_()
         w1, b1, w2, b2 = st["post"]
-        skip = torch.mm(st["u2d"], st["ws"]).relu_()
-        return torch.addmm(b2, torch.addmm(b1, skip, w1).relu_(), w2)
+        torch.addmm(b1, skip, w1, out=hidden).relu_()
+        return torch.addmm(b2, hidden, w2)                     # a new tensor: callers keep it
 
-    @torch.no_grad()
     def commit(self, state, x_t):
-        """Push the generated timestep ``x_t (B, C)`` into every queue."""
+        """Push the generated timestep ``x_t (B, C)`` (finite: sampled values are) into every
+        queue."""
+        if torch.is_grad_enabled():
+            with torch.no_grad():
+                return self.commit(state, x_t)
         st = state
         # no hidden unit sees the last channel of its own step (mask A), so the block inputs of
         # the last step() call are final
@@ -297,11 +364,12 @@ class WaveNet(nn.Module):
             st["ring"].index_copy_(0, st["write"], st["hbuf"])
         st["t"] += 1
         _advance(st)
-        x_in = self._inputs(x_t[:, :, None])[:, :, 0]
         xs = st["xs"]
-        if xs:
+        if st["fold"] is not None:         # one past tap: standardisation folded in
+            torch.addmm(st["fold"][0], x_t, st["fold"][1], out=st["inp"])
+        elif xs:
             xs.pop(0)
-            xs.append(x_in)
+            xs.append(_step_inputs(st, x_t))
             past = xs[0] if len(xs) == 1 else torch.cat(xs, dim=1)
             torch.addmm(st["b_in"], past, st["w_past"], out=st["inp"])
         else:
@@ -315,15 +383,24 @@ def _bias(conv):
     return conv.weight.new_zeros(conv.weight.shape[0])
 
 
+def _step_inputs(state, x_t):
+    """The network inputs ``(B, 2C)`` of a generated step ``x_t (B, C)``: standardised values
+    and all-zero missing flags (what :meth:`WaveNet._inputs` gives for finite values, in two
+    ops instead of eight)."""
+    inv, shift, flags = state["standardise"]
+    return torch.cat([torch.addcmul(shift, x_t, inv), flags], dim=1)
+
+
 def _advance(state):
     """Ring rows read (past taps, oldest first) and written at the state's current time."""
     ix, t = state["index"], state["t"]
     if state["k"] < 2:
         return
-    if ix["table"] is not None:
-        idx = ix["table"][t % ix["period"]]
-    else:
-        idx = (t - ix["lag"]) % ix["len"] + ix["base"]
+    if ix["reads"] is not None:                    # tabulated: two list look-ups
+        state["idx"] = ix["reads"][t % ix["period"]]
+        state["write"] = ix["writes"][t % ix["period"]]
+        return
+    idx = (t - ix["lag"]) % ix["len"] + ix["base"]
     state["idx"] = idx
     state["write"] = idx[::state["k"] - 1]         # the oldest tap's row is overwritten
 
@@ -343,7 +420,7 @@ def generate(net, history, n_steps, cond=None, labels=None, naive=False, cond_in
     """
     b, c, t0 = history.shape
     passes = range(c) if net.joint else [None]
-    out = history.new_empty(n_steps, b, c)                                  # time-first
+    out = []                                                   # x_t (B, C) per step
     zeros = history.new_zeros(b, c)
     if cond is not None and cond_index is None:
         cond_index = torch.arange(t0 + n_steps, device=history.device)
@@ -360,8 +437,9 @@ def generate(net, history, n_steps, cond=None, labels=None, naive=False, cond_in
     else:
         state = net.init_state(history, cond_window(0, t0), labels)
         frame, proj = None, None
+    heads, joint = net.heads, net.joint                 # (attribute look-ups cost per step)
     for t in range(n_steps):
-        x_t = zeros if not net.joint else history.new_zeros(b, c)
+        x_t = zeros if not joint else history.new_zeros(b, c)
         if cond is not None and not naive and columns[t0 + t] != frame:
             frame = columns[t0 + t]
             proj = net.cond_projection(state, cond[:, :, frame])
@@ -372,7 +450,7 @@ def generate(net, history, n_steps, cond=None, labels=None, naive=False, cond_in
                 raw = net(seq[:, :, lo:t0 + t + 1], cond_window(lo, t0 + t + 1), labels)[:, :, -1]
             else:
                 raw = net.step(x_t, state, cond_proj=proj)
-            draw = net.heads.sample(raw)
+            draw = heads.sample(raw)
             if ch is None:
                 x_t = draw
             else:
@@ -381,5 +459,5 @@ def generate(net, history, n_steps, cond=None, labels=None, naive=False, cond_in
             seq[:, :, t0 + t] = x_t
         else:
             net.commit(state, x_t)
-        out[t] = x_t
-    return out.permute(1, 2, 0).contiguous()
+        out.append(x_t)
+    return torch.stack(out, dim=2) if out else history.new_empty(b, c, 0)

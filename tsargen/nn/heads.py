@@ -228,16 +228,18 @@ class BinnedHead(Head):
         return lp
 
     def sample(self, raw):
-        idx = self._sample_bin(raw)
+        edges = self.edges
+        # one call draws both uniforms of a value, (2, ..., C, 1): the bin's and the position in
+        # it (each half contiguous, as searchsorted wants)
+        u = torch.rand((2,) + raw.shape[:-1] + (1,), dtype=edges.dtype, device=edges.device)
+        idx = self._sample_bin(raw, u[0])
         if self.discrete:                                   # unit bins centred on the levels
-            return idx.to(self.edges.dtype)
-        # uniform within the bin: lerp between its edges, looked up in the flat (C * (n_bins+1))
-        # edge table
+            return idx.to(edges.dtype)
+        # uniform within the bin: lerp between its edges, taken from the (C, n_bins + 1) edge
+        # table read as flat
         if self.n_channels > 1:
             idx = idx + torch.arange(self.n_channels, device=idx.device) * (self.n_bins + 1)
-        flat = self.edges.view(-1)
-        return torch.lerp(flat[idx], flat[idx + 1], torch.rand(idx.shape, dtype=flat.dtype,
-                                                              device=flat.device))
+        return torch.lerp(edges.take(idx), edges.take(idx + 1), u[1].squeeze(-1))
 
     def mean(self, raw):
         return (self.log_prob_bins(raw).exp() * self.centers).sum(-1)
@@ -246,13 +248,12 @@ class BinnedHead(Head):
         """Probability of every bin, ``(..., C, n_bins)``."""
         return torch.softmax(self.log_prob_bins(raw), dim=-1)
 
-    def _sample_bin(self, raw):
-        # inverse CDF: one uniform per draw and a binary search, far cheaper per step than
-        # torch.distributions.Categorical
+    def _sample_bin(self, raw, u):
+        """Bin index ``(..., C)`` of a draw; ``u (..., C, 1)``: uniforms on [0, 1) to use."""
+        # inverse CDF: a binary search, far cheaper per step than torch.distributions.Categorical
+        # (a rounded total below u lands past the last bin: the clamp puts it there)
         cdf = self._bin_probs(raw).cumsum_(-1)
-        u = torch.rand(cdf.shape[:-1] + (1,), dtype=cdf.dtype, device=cdf.device)
-        idx = torch.searchsorted(cdf, u * cdf[..., -1:])[..., 0]
-        return idx.clamp_(max=self.n_bins - 1)
+        return torch.searchsorted(cdf, u.to(cdf.dtype)).squeeze_(-1).clamp_(max=self.n_bins - 1)
 
     def log_prob_bins(self, raw):
         """Log-probability of every bin, ``(..., C, n_bins)``."""
@@ -330,7 +331,8 @@ class DiscretizedLogisticMixtureHead(BinnedHead):
         idx_b = idx.expand(*raw.shape[:-1], self.n_bins)                    # (..., C, n_bins)
         return torch.logsumexp(self._component_log_mass(raw_b, idx_b), dim=-1)
 
-    def _sample_bin(self, raw):
+    def _sample_bin(self, raw, u):
+        # (u unused: the logistic draw needs its own uniforms.)
         # A logistic draw binned on the internal axis (tails to the edge bins) has exactly the
         # discretized distribution, without evaluating every bin.
         logits, loc, log_scale = _MixtureParams.split(raw, self.n_mixtures)
@@ -397,6 +399,10 @@ class HeadSet(nn.Module):
             idx = torch.tensor([starts[c] + j for c in s["channels"] for j in range(head.n_params)])
             self.register_buffer(f"_param_index{i}", idx, persistent=False)
             self._identity.append(s["channels"] == list(range(self.n_channels)))
+        # one head for all channels in order (the common case): no splitting or recombining,
+        # which costs microseconds per call when sampling one step at a time
+        # (a tuple, so the head is not registered twice as a submodule)
+        self._single = (self.heads[0],) if len(self.specs) == 1 and self._identity[0] else None
 
     def _split(self, raw):
         """Yield ``(head, channels, raw_h (..., C_h, P_h))`` for each head."""
@@ -425,6 +431,9 @@ class HeadSet(nn.Module):
 
     def sample(self, raw):
         """``raw (..., P)`` -> ``(..., C)``."""
+        if self._single is not None:
+            head, = self._single
+            return head.sample(raw.unflatten(-1, (self.n_channels, head.n_params)))
         return self._combine([(ch, h.sample(r)) for h, ch, r in self._split(raw)], raw[..., :1])
 
     def mean(self, raw):
