@@ -282,6 +282,7 @@ class WaveNet(nn.Module):
             "hp": new(n * (k - 1), b, r), "wp": wp, "bias": bias, "cw": cw, "pre": pre,
             "pre_p": pre[:, :, :2 * r], "first": first, "h0": h0,
             "layers": layers, "hbuf": hbuf, "urows": urows, "skip_w": skip_w,
+            "u2d_shape": (b, skip_w[0].shape[0]),
             "in_cur": in_cur, "w_cur": w_cur, "w_past": w_past, "b_in": _bias(self.input),
             "standardise": (inv, shift, new(b, c)), "fold": fold,
             "inp": inp, "xs": xs,
@@ -337,7 +338,7 @@ class WaveNet(nn.Module):
                 pg.addcmul_(pf, pg, value=-2.0)                 # -tanh(f) sigmoid(g)
                 if w is not None:
                     nxt.addmm_(gh, w)                           # + [h W_cur | h] of the next
-            u2d = st["urows"].transpose(0, 1).reshape(pre.shape[1], -1)      # (B, nR)
+            u2d = st["urows"].transpose(0, 1).reshape(st["u2d_shape"])      # (B, nR)
             torch.addmm(b_skip, u2d, w_skip, out=skip).relu_()
         else:
             for p, pf, pg, uf, ua, h, h_next, wc, wr in st["layers"]:
@@ -346,7 +347,7 @@ class WaveNet(nn.Module):
                 torch.addcmul(pg, pf, pg, value=-2.0, out=uf)   # -tanh(f) sigmoid(g)
                 if wr is not None:
                     torch.addmm(h, ua, wr, out=h_next)          # residual
-            torch.mm(st["urows"].view(pre.shape[1], -1), w_skip, out=skip).relu_()
+            torch.mm(st["urows"].view(st["u2d_shape"]), w_skip, out=skip).relu_()
         w1, b1, w2, b2 = st["post"]
         torch.addmm(b1, skip, w1, out=hidden).relu_()
         return torch.addmm(b2, hidden, w2)                     # a new tensor: callers keep it
