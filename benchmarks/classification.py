@@ -11,10 +11,11 @@ JapaneseVowels 270/370):
   density per class fitted on that class's training series, Bayes rule with the training class
   frequencies as priors. Reported twice, with ``time_position=False`` (a stationary
   autoregressive likelihood) and ``time_position=True`` (every step also conditioned on its
-  absolute position ``t / n``), each with its own settings chosen by cross-validation on the
-  training split (below). Multichannel sets (BasicMotions: 6 channels, JapaneseVowels: 12) are
-  modelled jointly by one network per class; JapaneseVowels (lengths 7-26 in train, 7-29 in
-  test) is passed as a list of ``(T_i, 12)`` arrays, unpadded.
+  absolute position: ``u = t / n`` and ``sin, cos(2 pi k u)``, ``k = 1, 2``), each with its own
+  settings chosen by cross-validation on the training split (below). Multichannel sets
+  (BasicMotions: 6 channels, JapaneseVowels: 12) are modelled jointly by one network per class;
+  JapaneseVowels (lengths 7-26 in train, 7-29 in test) is passed as a list of ``(T_i, 12)``
+  arrays, unpadded.
 * ``tsargen (CV choice)`` -- whichever of the two ``time_position`` settings had the better
   cross-validated accuracy on the training split (ties: lower CV log loss). This is the row the
   target (>= 1-NN DTW) is judged on.
