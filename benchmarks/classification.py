@@ -142,22 +142,22 @@ SETTINGS = {
     "GunPoint": {
         False: dict(downsample=3, distribution="student_t", size="small",
                     channel_dependence="joint"),
-        True: dict(downsample=2, distribution="gaussian", size="small",
+        True: dict(downsample=1, distribution="gaussian", size="small",
                    channel_dependence="joint")},
     "ItalyPowerDemand": {       # stage 2 (5-fold CV x 2) of the search
         False: dict(downsample=1, distribution="gaussian", size="tiny",
                     channel_dependence="joint", rf="series", epochs=20, seeds=3),
-        True: dict(downsample=1, distribution="gaussian", size="tiny",
-                   channel_dependence="joint", rf="series", epochs=20, seeds=3)},
+        True: dict(downsample=1, distribution="student_t", size="small",
+                   channel_dependence="joint", rf="size", epochs=20, seeds=3)},
     "BasicMotions": {
         False: dict(downsample=2, distribution="student_t", size="small",
                     channel_dependence="joint"),
-        True: dict(downsample=1, distribution="student_t", size="small",
+        True: dict(downsample=3, distribution="student_t", size="tiny",
                    channel_dependence="joint")},
     "JapaneseVowels": {
         False: dict(downsample=1, distribution="gaussian", size="small",
                     channel_dependence="independent"),
-        True: dict(downsample=1, distribution="gaussian", size="small",
+        True: dict(downsample=1, distribution="student_t", size="wide",
                    channel_dependence="independent")},
 }
 
