@@ -229,7 +229,8 @@ class WaveNet(nn.Module):
         inv, shift = 1.0 / self.input_scale, -self.input_loc / self.input_scale
         fold = None
         if k == 2:
-            fold = (_bias(self.input) + shift @ w_past[:c], (inv[:, None] * w_past[:c]).contiguous())
+            wv = w_past[:c]                                                    # value rows
+            fold = (_bias(self.input) + shift @ wv, (inv[:, None] * wv).contiguous())
         in_cur = bool(w_cur.any())
         fused = b <= FUSED_MAX_BATCH
         if fused:
