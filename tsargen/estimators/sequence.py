@@ -733,7 +733,9 @@ class WaveNetForecaster(_WaveNetParams):
         Model the ``d``-th differences of the series (as ARIMA's ``d``) and integrate the
         sample paths back to levels: use 1 for trending or random-walk-like series. The
         log-likelihood is still that of the levels (the map is volume-preserving given the
-        past); the first ``d`` steps of ``score_steps`` are NaN.
+        past); the first ``d`` steps of ``score_steps`` are NaN. Differenced series (here and
+        with ``seasonal_lag``) are scaled but not centred, so the network's zero output means
+        no drift, not the training period's mean change.
     seasonal_lag : int or None, default=None
         Model the seasonal differences ``y[t] - y[t - s]`` with ``s = seasonal_lag`` (as
         SARIMA's ``D=1``; applied before the regular ``differences``) and integrate the sample
@@ -875,12 +877,15 @@ class WaveNetForecaster(_WaveNetParams):
         return draws
 
     @staticmethod
-    def _series_scaling(values, unscaled):
-        """Per-series (loc, scale), each ``(n_series, C)``; integer-level channels stay as is."""
+    def _series_scaling(values, unscaled, center=True):
+        """Per-series (loc, scale), each ``(n_series, C)``; integer-level channels stay as is,
+        and ``center=False`` keeps loc at 0 (scale only)."""
         stats = [_scale_stats(v) for v in values]
         loc = np.stack([s[0] for s in stats])
         scale = np.stack([s[1] for s in stats])
         loc[:, unscaled], scale[:, unscaled] = 0.0, 1.0
+        if not center:
+            loc[:] = 0.0
         return loc, scale
 
     def _fitted_scaling(self, n_series):
@@ -922,7 +927,11 @@ class WaveNetForecaster(_WaveNetParams):
                              "integer-level channels (quantization='levels'); difference those "
                              "channels yourself.")
         modelled = [self._difference(v) for v in values]
-        loc, scale = self._series_scaling(modelled, fixed)
+        # differenced series are scaled, not centred: a network output of 0 is then no drift
+        # (the random walk / seasonal naive), as ARIMA with d >= 1 has no constant by default;
+        # a drift the data support is still learnt
+        loc, scale = self._series_scaling(modelled, fixed, center=not (
+            self.differences or self.seasonal_lag))
         cov_loc = cov_scale = None
         if covs is not None:
             cov_loc, cov_scale = _scale_stats(np.concatenate(covs))
