@@ -384,6 +384,7 @@ def main(argv=None):
     models, fit_info = fit_models(data, args.epochs, q)
     bits.update(model_bits(models, data))
     spd = speed(models["mel"], data, q)
+    load = os.getloadavg()[0]                       # how busy the machine was while timing
     idx, gen, dist = vocode(models, data, args.vocode_clips, rng)
     png = f"{stem}_vocoded.png"
     plot(data, idx, gen, out / png)
@@ -394,6 +395,7 @@ def main(argv=None):
            "n_train_samples": int(sum(len(v) for v in data["train"]["levels"])),
            "n_test_samples": int(sum(len(v) for v in data["test"]["levels"])),
            "bits": bits, "baseline_s": baseline_s, "lpc": lpc_info, "fit": fit_info, "speed": spd,
+           "load_average": load,
            "vocode_clips": [data["test"]["files"][i] for i in idx], "vocode": dist, "png": png,
            "wall_s": time.perf_counter() - T0, "notes": []}
     res["notes"] = notes(res)
@@ -432,9 +434,12 @@ def notes(res):
                f"{one['cached_over_naive']:.0f}x the naive one at 1 stream (the gap grows with "
                f"the receptive field). Batched streams amortise it: {many['cached_x_realtime']:.1f}x"
                f" real time and {many['cached_over_naive']:.0f}x naive at 64 streams.")
-    out.append("* The machine was shared with other benchmark jobs during the run (2 cores, load "
-               "average about 9): absolute times and rates are depressed and indicative only; "
-               "the cached/naive ratios come from interleaved repetitions in this run.")
+    load = res.get("load_average")
+    out.append("* The machine was shared with other jobs during the run ("
+               + (f"{os.cpu_count()} cores, 1-minute load average {load:.1f} after the speed "
+                  "measurement" if load is not None else "load not recorded")
+               + "): absolute times and rates are indicative only; the cached/naive ratios "
+               "come from interleaved repetitions in this run.")
     out.append("* Budget: small networks, a subset of clips and few epochs on one shared CPU "
                "core; published WaveNets train for days on GPUs, so absolute quality here is far "
                "from theirs.")
