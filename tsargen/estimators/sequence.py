@@ -7,6 +7,7 @@ are reported in the data's original units by adding the log-Jacobian ``-log(scal
 
 import math
 import numbers
+import os
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ import torch
 from sklearn.base import DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..networks.ensemble import WaveNetEnsemble
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
 from ._base import (TsargenEstimator, check_covariates, check_horizon, check_labels, check_panel,
@@ -50,7 +52,7 @@ class _WaveNetParams(TsargenEstimator):
 
     def _check_params(self):
         for name in ("n_stacks", "n_layers", "residual_channels", "skip_channels", "max_epochs",
-                     "batch_size", "n_bins", "n_mixtures", "patience"):
+                     "batch_size", "n_bins", "n_mixtures", "patience", "n_networks"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
@@ -134,7 +136,7 @@ class _WaveNetParams(TsargenEstimator):
                     net.input_scale[s["channels"]] = max(half, 0.5)
         return net
 
-    def _fit_network(self, net, bank, device, checkpoint=None):
+    def _fit_network(self, net, bank, device, checkpoint=None, desc=None):
         """Fit heads on the training values, then run the training loop (resumable from
         ``checkpoint``, see :func:`~tsargen.estimators._training.train`)."""
         values = torch.cat([bank.data[bank.offsets[i] + a: bank.offsets[i] + b]
@@ -147,10 +149,27 @@ class _WaveNetParams(TsargenEstimator):
             (lambda: bank.val_batches(self.batch_size)) if has_val else None,
             lambda n, b: window_nll(n, b, bank.pad),
             max_epochs=self.max_epochs, lr=self.lr, patience=self.patience,
-            verbose=self.verbose, device=device, desc=type(self).__name__, checkpoint=checkpoint,
+            verbose=self.verbose, device=device, desc=desc or type(self).__name__,
+            checkpoint=checkpoint,
             fingerprint="" if checkpoint is None else fit_fingerprint(
                 self, bank.data, bank.cov, bank.labels, bank.train_ranges, bank.val_ranges))
         return result
+
+    def _ensemble(self, net, build, bank, device, seed, checkpoint=None):
+        """``net`` alone, or with ``n_networks > 1`` the element-wise mixture of ``net`` and
+        ``n_networks - 1`` more networks from ``build()``, each initialised and trained on
+        ``bank`` under a seed of its own (checkpoints: ``checkpoint`` + ``".<i>"``)."""
+        if self.n_networks == 1:
+            return net
+        nets, name = [net], type(self).__name__
+        for i in range(1, self.n_networks):
+            with seeded(int(np.random.SeedSequence([seed, i]).generate_state(1)[0]), device):
+                other = build()
+                self._fit_network(other, bank, device,
+                                  None if checkpoint is None else f"{os.fspath(checkpoint)}.{i}",
+                                  desc=f"{name} [network {i + 1}/{self.n_networks}]")
+            nets.append(other.cpu())
+        return WaveNetEnsemble(nets)
 
     def _n_targets(self, lengths):
         return max(1, min(max(self._receptive_field(), 32), max(lengths)))
@@ -265,6 +284,13 @@ _COMMON_DOC = """
     n_mixtures : int, default=5
     channel_dependence : {"joint", "independent"}, default="joint"
         ``"joint"``: channel ``c`` is conditioned on channels ``< c`` of the same timestep.
+    n_networks : int, default=1
+        Networks trained independently (each from its own seed, on the same data) and combined
+        as a deep ensemble: every element's predictive distribution is the equal-weight mixture
+        of theirs (:class:`~tsargen.networks.ensemble.WaveNetEnsemble`). Likelihoods stay exact;
+        fitting and sampling cost ``n_networks`` times as much. Averaging removes much of the
+        run-to-run spread of single fits; ``loss_curve_`` and ``val_loss_curve_`` are those of
+        the first network.
     max_epochs, batch_size, lr, validation_fraction, patience
         Training: Adam, early stopping on a validation split, best weights restored.
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -293,7 +319,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
 
     Attributes
     ----------
-    network_ : WaveNet
+    network_ : WaveNet, or WaveNetEnsemble when ``n_networks > 1``
     receptive_field_ : int
     n_channels_ : int
     scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_channels,)
@@ -351,7 +377,8 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
 
     def __init__(self, *, n_stacks=1, n_layers=6, kernel_size=2, residual_channels=32,
                  skip_channels=64, distribution="gaussian", quantization="uniform", n_bins=256,
-                 n_mixtures=5, channel_dependence="joint", time_position=False, cond_hop=1,
+                 n_mixtures=5, channel_dependence="joint", n_networks=1, time_position=False,
+                 cond_hop=1,
                  max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10,
                  device="auto", random_state=None, verbose=False):
         self.n_stacks = n_stacks
@@ -364,6 +391,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self.n_bins = n_bins
         self.n_mixtures = n_mixtures
         self.channel_dependence = channel_dependence
+        self.n_networks = n_networks
         self.time_position = time_position
         self.cond_hop = cond_hop
         self.max_epochs = max_epochs
@@ -502,16 +530,19 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         else:
             cond, hop = [_as_tensor((v - cov_scaler["loc"]) / cov_scaler["scale"])
                          for v in covs], self.cond_hop
+        def build():
+            return self._build_network(specs, c, cond_channels=0 if cond is None
+                                       else cond[0].shape[1],
+                                       n_classes=0 if classes is None else len(classes))
+
         with seeded(seed, device):
             train_ranges, val_ranges = self._split(lengths, n)
-            net = self._build_network(specs, c, cond_channels=0 if cond is None
-                                      else cond[0].shape[1],
-                                      n_classes=0 if classes is None else len(classes))
+            net = build()
             bank = SeriesBank(scaled, rf, self._n_targets(lengths), covariates=cond,
                               labels=labels, train_ranges=train_ranges, val_ranges=val_ranges,
                               cov_hop=hop)
             result = self._fit_network(net, bank, device, checkpoint)
-        self.network_ = net.cpu().eval()
+        self.network_ = self._ensemble(net.cpu(), build, bank, device, seed, checkpoint).eval()
         self.receptive_field_ = rf
         self.n_channels_ = c
         self.scaler_ = {"loc": loc, "scale": scale}
@@ -747,7 +778,7 @@ class WaveNetForecaster(_WaveNetParams):
         _COMMON_DOC) + """
     Attributes
     ----------
-    network_ : WaveNet
+    network_ : WaveNet, or WaveNetEnsemble when ``n_networks > 1``
     receptive_field_ : int
     n_channels_ : int
     scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_series, n_channels)
@@ -768,7 +799,7 @@ class WaveNetForecaster(_WaveNetParams):
                  seasonal_lag=None, n_stacks=1, n_layers=6,
                  kernel_size=2, residual_channels=32, skip_channels=64, distribution="gaussian",
                  quantization="uniform", n_bins=256, n_mixtures=5, channel_dependence="joint",
-                 max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10,
+                 n_networks=1, max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10,
                  device="auto", random_state=None, verbose=False):
         self.horizon = horizon
         self.context = context
@@ -785,6 +816,7 @@ class WaveNetForecaster(_WaveNetParams):
         self.n_bins = n_bins
         self.n_mixtures = n_mixtures
         self.channel_dependence = channel_dependence
+        self.n_networks = n_networks
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -943,14 +975,17 @@ class WaveNetForecaster(_WaveNetParams):
             raise ValueError("validation_fraction leaves no training timesteps; lower it.")
         seed = make_seed(self.random_state)
         device = self._device()
+        def build():
+            return self._build_network(specs, c, cond_channels=0 if covs is None
+                                       else covs[0].shape[1])
+
         with seeded(seed, device):
-            net = self._build_network(specs, c, cond_channels=0 if covs is None
-                                      else covs[0].shape[1])
+            net = build()
             bank = SeriesBank(scaled, rf, self._n_targets(cut), covariates=cov_t,
                               train_ranges=[(0, k) for k in cut],
                               val_ranges=[(k, t) for k, t in zip(cut, lengths)])
             result = self._fit_network(net, bank, device, checkpoint)
-        self.network_ = net.cpu().eval()
+        self.network_ = self._ensemble(net.cpu(), build, bank, device, seed, checkpoint).eval()
         self.receptive_field_ = rf
         self.n_channels_ = c
         self.n_covariates_ = 0 if covs is None else covs[0].shape[1]

@@ -1,5 +1,6 @@
 """Network architectures, one per file."""
 
+from .ensemble import WaveNetEnsemble
 from .gated_pixelcnn import GatedPixelCNN
 from .pixelcnn import PixelCNN
 from .pixelcnn_pp import PixelCNNPP
@@ -7,6 +8,8 @@ from .pixelrnn import PixelRNN
 from .wavenet import WaveNet, generate
 
 # class name -> class, for loading saved models (tsargen.load never unpickles classes)
-NETWORKS = {net.__name__: net for net in (WaveNet, PixelCNN, GatedPixelCNN, PixelCNNPP, PixelRNN)}
+NETWORKS = {net.__name__: net for net in (WaveNet, WaveNetEnsemble, PixelCNN, GatedPixelCNN,
+                                          PixelCNNPP, PixelRNN)}
 
-__all__ = ["NETWORKS", "GatedPixelCNN", "PixelCNN", "PixelCNNPP", "PixelRNN", "WaveNet", "generate"]
+__all__ = ["NETWORKS", "GatedPixelCNN", "PixelCNN", "PixelCNNPP", "PixelRNN", "WaveNet",
+           "WaveNetEnsemble", "generate"]
