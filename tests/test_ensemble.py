@@ -148,3 +148,13 @@ def test_density_ensemble_save_load_pickle(tmp_path):
 def test_bad_n_networks(bad):
     with pytest.raises(ValueError, match="n_networks"):
         WaveNetForecaster(**TINY, n_networks=bad).fit(np.arange(100.0))
+
+
+def test_ensemble_checkpoints_one_file_per_network(tmp_path, ar2):
+    y, path = ar2[:300], tmp_path / "fit.ckpt"
+    a = WaveNetForecaster(**TINY, n_networks=2).fit(y, checkpoint=path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.ckpt", "fit.ckpt.1"]
+    b = WaveNetForecaster(**TINY, n_networks=2).fit(y, checkpoint=path)      # resumed: done
+    np.testing.assert_array_equal(a.score_steps(y), b.score_steps(y))
+    np.testing.assert_array_equal(a.score_steps(y), WaveNetForecaster(
+        **TINY, n_networks=2).fit(y).score_steps(y))
