@@ -675,8 +675,8 @@ def backtest(name, data_dir, split, quick, only=None, overrides=None, spread_see
             method.fit(train)
             fit_s = time.perf_counter() - t0
             per_origin, last, pred_s = evaluate(method, y, train, origins, h, sp, scale)
-        if method.name == "WaveNet":
-            out["fan"] = last
+        if method.name in WAVENETS and out["fan"] is None:   # the first WaveNet row present
+            out["fan"] = dict(last, method=method.name)
         out.setdefault("last_points", {})[method.name] = last["point"]
         res = dict(per_origin.mean().to_dict(), fit_s=fit_s, predict_s=pred_s,
                    settings=method.settings_, per_origin=per_origin.to_dict(orient="list"))
@@ -899,6 +899,7 @@ def plot_results(results, out_dir, stem):
         t_fut = np.arange(o, o + h)
         q10, q50, q90 = (np.asarray(fan[k]) for k in ("q10", "q50", "q90"))
         others = r.get("last_points", {})
+        fan_name = fan.get("method", "WaveNet")
         for ch in range(nrows * ncols):
             ax = axes[ch // ncols][ch % ncols]
             if ch >= c:
@@ -907,12 +908,12 @@ def plot_results(results, out_dir, stem):
             ax.plot(t_hist, y[o - n_hist:o, ch], color="0.3", lw=1, label="history")
             ax.plot(t_fut, y[o:o + h, ch], color="k", lw=1.2, label="truth")
             ax.fill_between(t_fut, q10[:, ch], q90[:, ch], color="C0", alpha=0.3,
-                            label="WaveNet 80%")
+                            label=f"{fan_name} 80%")
             ax.plot(t_fut, np.asarray(fan["point"])[:, ch], color="C0", lw=1.5,
-                    label="WaveNet median")
+                    label=f"{fan_name} median")
             for j, m in enumerate(("seasonal naive", "ETS", "ARIMA", "VAR", "WaveNet (diff)",
                                    "WaveNet (seasonal)")):
-                if m in others:
+                if m in others and m != fan_name:
                     ax.plot(t_fut, np.asarray(others[m])[:, ch], lw=0.9, ls="--",
                             color=f"C{j + 1}", label=m)
             ax.set_title(r["channels"][ch], fontsize=9)
