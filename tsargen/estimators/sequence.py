@@ -378,9 +378,8 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     def __init__(self, *, n_stacks=1, n_layers=6, kernel_size=2, residual_channels=32,
                  skip_channels=64, distribution="gaussian", quantization="uniform", n_bins=256,
                  n_mixtures=5, channel_dependence="joint", n_networks=1, time_position=False,
-                 cond_hop=1,
-                 max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10,
-                 device="auto", random_state=None, verbose=False):
+                 cond_hop=1, max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1,
+                 patience=10, device="auto", random_state=None, verbose=False):
         self.n_stacks = n_stacks
         self.n_layers = n_layers
         self.kernel_size = kernel_size
@@ -530,6 +529,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         else:
             cond, hop = [_as_tensor((v - cov_scaler["loc"]) / cov_scaler["scale"])
                          for v in covs], self.cond_hop
+
         def build():
             return self._build_network(specs, c, cond_channels=0 if cond is None
                                        else cond[0].shape[1],
@@ -799,8 +799,8 @@ class WaveNetForecaster(_WaveNetParams):
                  seasonal_lag=None, n_stacks=1, n_layers=6,
                  kernel_size=2, residual_channels=32, skip_channels=64, distribution="gaussian",
                  quantization="uniform", n_bins=256, n_mixtures=5, channel_dependence="joint",
-                 n_networks=1, max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1, patience=10,
-                 device="auto", random_state=None, verbose=False):
+                 n_networks=1, max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1,
+                 patience=10, device="auto", random_state=None, verbose=False):
         self.horizon = horizon
         self.context = context
         self.n_paths = n_paths
