@@ -951,7 +951,39 @@ def plot_results(results, out_dir, stem):
     fig.savefig(path, dpi=90)
     plt.close(fig)
     files.append(path)
+    rows = [(r, m) for r in results for m in WAVENETS
+            if r["methods"].get(m, {}).get("seed_spread")]
+    if rows:
+        files.append(plot_seed_spread(rows, out_dir / f"{stem}_seeds.png", plt))
     return files
+
+
+def plot_seed_spread(rows, path, plt):
+    """MASE and sCRPS of every seed of every WaveNet row, as a ratio to the best statsmodels
+    model of its data set (below the line: WaveNet better)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(rows) + 1.4), sharey=True)
+    labels = [f"{r['name']}: {m}" for r, m in rows]
+    for ax, key, label in ((axes[0], "mase", "MASE"), (axes[1], "scrps", "sCRPS")):
+        for i, (r, m) in enumerate(rows):
+            stats = [v[key] for k, v in r["methods"].items() if k in ("ETS", "ARIMA", "VAR")]
+            ratio = np.asarray(r["methods"][m]["seed_spread"][key]) / min(stats)
+            ax.plot(ratio[1:], np.full(len(ratio) - 1, i), "o", color="0.55", ms=5,
+                    label="other seeds" if i == 0 else None)
+            ax.plot(ratio[:1], [i], "o", color="C0", ms=7, label="seed 0 (reported)"
+                    if i == 0 else None)
+        ax.axvline(1.0, color="C3", lw=1, label="best statsmodels model")
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{label} / best statsmodels {label} (log scale; < 1: WaveNet better)",
+                      fontsize=8)
+        ax.tick_params(labelsize=8)
+    axes[0].set_yticks(range(len(rows)), labels)
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Seed spread of the WaveNet rows", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def write_report(results, meta, stem, plots):
@@ -987,7 +1019,8 @@ def write_report(results, meta, stem, plots):
                 "Every WaveNet row refitted with other `random_state` values (same settings, "
                 "same origins). The tables above report seed 0, fixed before any result was "
                 "seen; these refits show how much of a margin is run-to-run noise.", "",
-                spread_table(results), ""] if spread_table(results) else []),
+                spread_table(results), "", f"![seed spread]({stem}_seeds.png)", ""]
+               if spread_table(results) else []),
              "## All methods", "",
              overview_table(results), "",
              f"![MASE and sCRPS per method]({stem}_mase.png)", "",
