@@ -51,8 +51,9 @@ From the repository root, under ``nice``::
     nice -n 10 python -m benchmarks.audio --quick    # smoke run (~1-2 min), *_quick files
 
 Options: ``--train-clips``, ``--test-clips``, ``--epochs``, ``--vocode-clips``, ``--data-dir``,
-``--out``, ``--render results/audio.json`` (rewrite the report from saved numbers). Writes ``audio.md``, ``audio.json`` and ``audio_vocoded.png`` to
-``benchmarks/results/`` (``audio_quick*`` with ``--quick``). Progress lines carry timestamps.
+``--out``, ``--render results/audio.json`` (rewrite the report from saved numbers). Writes
+``audio.md``, ``audio.json`` and ``audio_vocoded.png`` to ``benchmarks/results/``
+(``audio_quick*`` with ``--quick``). Progress lines carry timestamps.
 """
 
 import argparse
@@ -413,8 +414,9 @@ def notes(res):
                f"{best_base:.3f} bits/sample ("
                + ("WaveNet better" if b["unconditional"] < best_base else
                   "**WaveNet loses** at this training budget") + ").")
-    out.append(f"* Digit conditioning changes held-out NLL by {b['digit'] - b['unconditional']:+.3f}"
-               f" bits/sample; the log-mel vocoder by {b['mel'] - b['unconditional']:+.3f} "
+    digit = b["digit"] - b["unconditional"]
+    out.append(f"* Digit conditioning changes held-out NLL by {digit:+.3f} bits/sample; the "
+               f"log-mel vocoder by {b['mel'] - b['unconditional']:+.3f} "
                "(side information, not a fair density comparison).")
     one = s[1] if 1 in s else s[str(1)]
     out.append(f"* Cached generation at 1 stream: {one['cached_samples_per_s']:.0f} samples/s "
@@ -438,8 +440,9 @@ def notes(res):
                + f"with a receptive field of only {res['receptive_field']} samples the cached "
                "path is only "
                f"{one['cached_over_naive']:.0f}x the naive one at 1 stream (the gap grows with "
-               f"the receptive field). Batched streams amortise it: {many['cached_x_realtime']:.1f}x"
-               f" real time and {many['cached_over_naive']:.0f}x naive at 64 streams.")
+               "the receptive field). Batched streams amortise it: "
+               f"{many['cached_x_realtime']:.1f}x real time and {many['cached_over_naive']:.0f}x "
+               "naive at 64 streams.")
     load = res.get("load_average")
     out.append("* The machine was shared with other jobs during the run ("
                + (f"{os.cpu_count()} cores, 1-minute load average {load:.1f} after the speed "

@@ -1041,8 +1041,9 @@ class WaveNetForecaster(_WaveNetParams):
         cond = None
         if covs is not None:
             cl, cs = self.cov_scaler_["loc"], self.cov_scaler_["scale"]
-            cond = torch.stack([_as_tensor(((cv - cl) / cs)[-(ctx + fh):]) if cv.shape[0] >= ctx + fh
-                                else torch.cat([torch.zeros(ctx + fh - cv.shape[0], cv.shape[1]),
+            need = ctx + fh
+            cond = torch.stack([_as_tensor(((cv - cl) / cs)[-need:]) if cv.shape[0] >= need
+                                else torch.cat([torch.zeros(need - cv.shape[0], cv.shape[1]),
                                                 _as_tensor((cv - cl) / cs)])
                                 for cv in covs])                              # (S, ctx+fh, K)
             cond = cond.repeat_interleave(n_paths, 0)
