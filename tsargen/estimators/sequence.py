@@ -567,12 +567,10 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         if ref is None:
             return None
         k = torch.arange(1, POSITION_HARMONICS + 1, dtype=torch.float64)
-        out = []
-        for t in lengths:
-            u = torch.arange(1, t + 1, dtype=torch.float64)[:, None] / ref      # (T, 1)
-            angle = 2.0 * math.pi * k * u                                        # (T, K)
-            out.append(torch.cat([u, angle.sin(), angle.cos()], dim=1).float())
-        return out
+        u = torch.arange(1, max(lengths) + 1, dtype=torch.float64)[:, None] / ref  # (T, 1)
+        angle = 2.0 * math.pi * k * u                                            # (T, K)
+        full = torch.cat([u, angle.sin(), angle.cos()], dim=1).float()
+        return [full[:t] for t in lengths]           # a series' positions are a prefix
 
     def _split(self, lengths, n):
         """Validation by whole series when there are >= 5, else by the last part of each."""
