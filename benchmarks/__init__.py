@@ -1,5 +1,6 @@
 """Benchmarks of tsargen (run as ``python -m benchmarks.<name>``)."""
 
+import platform
 import subprocess
 from pathlib import Path
 
@@ -16,3 +17,14 @@ def git_state():
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + (" (+ uncommitted changes under tsargen/)" if dirty else "")
+
+
+def cpu_model():
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

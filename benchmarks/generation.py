@@ -66,6 +66,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks import cpu_model
 from tsargen.networks import WaveNet, generate
 
 HERE = Path(__file__).resolve().parent
@@ -78,16 +79,6 @@ TARGET_RATIO, TARGET_FRACTION = 100.0, 0.40
 
 
 # ---------------------------------------------------------------------------------- machine
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_info():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {

@@ -60,6 +60,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks import cpu_model
 from tsargen import WaveNetForecaster
 from tsargen.estimators._training import SeriesBank
 from tsargen.networks import WaveNet
@@ -75,16 +76,6 @@ CONFIGS = {
                                  skip_channels=64, batch_size=4),
 }
 LR, CLIP = 1e-3, 1.0
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def load_series(data_dir):

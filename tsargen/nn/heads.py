@@ -41,7 +41,23 @@ class Head(nn.Module):
         return {"n_channels": self.n_channels}
 
 
-class GaussianHead(Head):
+class _LocationScaleHead(Head):
+    """A torch distribution built by ``_dist(raw)`` whose mean is the location ``raw[..., 0]``."""
+
+    def _dist(self, raw):
+        raise NotImplementedError
+
+    def log_prob(self, raw, x):
+        return self._dist(raw).log_prob(x)
+
+    def sample(self, raw):
+        return self._dist(raw).sample()
+
+    def mean(self, raw):
+        return raw[..., 0]
+
+
+class GaussianHead(_LocationScaleHead):
     """Normal distribution: ``(loc, softplus -> scale)``."""
 
     n_params = 2
@@ -50,17 +66,8 @@ class GaussianHead(Head):
         return torch.distributions.Normal(raw[..., 0], F.softplus(raw[..., 1]) + MIN_SCALE,
                                           validate_args=False)
 
-    def log_prob(self, raw, x):
-        return self._dist(raw).log_prob(x)
 
-    def sample(self, raw):
-        return self._dist(raw).sample()
-
-    def mean(self, raw):
-        return raw[..., 0]
-
-
-class StudentTHead(Head):
+class StudentTHead(_LocationScaleHead):
     """Student's t: ``(loc, softplus -> scale, 2 + softplus -> df)``; df > 2 keeps a variance."""
 
     n_params = 3
@@ -69,15 +76,6 @@ class StudentTHead(Head):
         return torch.distributions.StudentT(2.0 + F.softplus(raw[..., 2]), raw[..., 0],
                                             F.softplus(raw[..., 1]) + MIN_SCALE,
                                             validate_args=False)
-
-    def log_prob(self, raw, x):
-        return self._dist(raw).log_prob(x)
-
-    def sample(self, raw):
-        return self._dist(raw).sample()
-
-    def mean(self, raw):
-        return raw[..., 0]
 
 
 def _logistic_sample(loc, log_scale):
