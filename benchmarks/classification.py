@@ -74,6 +74,14 @@ n_bins=17``). Both use fixed settings (not tuned; ``batch_size=16``, ``max_epoch
 of the top-class probability) and a reliability diagram of ``predict_proba``; ``1-NN
 Euclidean`` on the 64 pixels as the baseline.
 
+**Where the decision is made.** Also reported per tsargen row: the accuracy on the training
+split itself (in-sample), and for the equal-length sets the *evidence* along the series: per
+test series and step, ``log p(x_t | x_<t, true class)`` minus the same under the strongest
+other class, summed over channels (``score_steps`` of the per-class densities; for a seed
+average, the steps of the mixture). Its running sum, averaged over the correctly and over the
+wrongly classified series, is plotted (``classification_evidence.png``) and summarised by the
+share of the final evidence gained in the steepest 5 % of steps.
+
 **Times.** ``fit s`` is the wall time of ``GenerativeClassifier.fit`` (all per-class densities,
 one after the other, ``torch.set_num_threads(1)``); ``predict s`` the wall time of
 ``predict_proba`` on the whole test split (for 1-NN: the distance matrix and the arg-min). The
@@ -83,7 +91,7 @@ How to run
 ----------
 From the repository root::
 
-    python -m benchmarks.classification              # full run (about 8 min on 2 CPU cores)
+    python -m benchmarks.classification              # full run (about 10 min, 1 thread)
     python -m benchmarks.classification --quick      # smoke run (< 2 min), *_quick files
     python -m benchmarks.classification --select     # the CV search behind SETTINGS (~1.5 h)
     python -m benchmarks.classification --select --datasets ItalyPowerDemand  # one set
@@ -94,7 +102,7 @@ The sktime data sets load from files inside the installed sktime package (no dow
 whose loader fails is skipped with a note in the report. Results go to
 ``benchmarks/results/classification.md`` (``classification_quick.md`` with ``--quick``), a JSON
 file with the numbers, and PNGs (``classification_accuracy.png``,
-``classification_digits_reliability.png``).
+``classification_digits_reliability.png``, ``classification_evidence.png``).
 """
 
 import argparse
@@ -298,6 +306,14 @@ class SeedAverage(BaseEstimator):
         scores = np.stack([e.score_samples(X) for e in self.estimators_])
         return logsumexp(scores, axis=0) - np.log(len(self.estimators_))
 
+    def score_steps(self, X):
+        """Steps of the mixture (a panel ``X (n, T, C)``): differences of ``log mean_s
+        p_s(x_<=t)`` over the prefixes in raster order, so they add up to ``score_samples``."""
+        steps = np.stack([e.score_steps(X) for e in self.estimators_])     # (S, n, T, C)
+        flat = np.nan_to_num(steps.reshape(len(steps), len(X), -1))         # (S, n, T*C)
+        prefix = logsumexp(np.cumsum(flat, axis=2), axis=0) - np.log(len(steps))   # (n, T*C)
+        return np.diff(prefix, axis=1, prepend=0.0).reshape(steps.shape[1:])
+
 
 def network_kwargs(setting, n_channels, length):
     """WaveNet size: ``SIZES[size]``; ``rf="series"`` adds layers until the receptive field
@@ -342,6 +358,39 @@ def proba_tsargen(clf, test, setting):
     t0 = time.perf_counter()
     proba = clf.predict_proba(as_panel(downsample(test, setting["downsample"])))
     return proba, time.perf_counter() - t0
+
+
+def evidence(clf, test, y_test, setting):
+    """Per-step evidence for the true class, ``(n_test, T)`` on the densities' (downsampled)
+    time axis: ``log p(x_t | x_<t, true class)`` minus the same under the strongest other class
+    (the one with the largest total likelihood), summed over channels. Its sum over ``t`` is the
+    log-likelihood ratio the Bayes rule compares (priors left out). Equal-length sets only."""
+    X = as_panel(downsample(test, setting["downsample"]))
+    steps = np.stack([e.score_steps(X).sum(-1) for e in clf.estimators_])    # (K, n, T)
+    idx = np.arange(len(y_test))
+    true = np.searchsorted(clf.classes_, y_test)
+    totals = steps.sum(-1)                                                    # (K, n)
+    totals[true, idx] = -np.inf
+    rival = totals.argmax(0)
+    return steps[true, idx] - steps[rival, idx]
+
+
+def evidence_summary(ev, correct, k):
+    """Mean cumulative evidence of the correctly and of the wrongly classified series, on the
+    original time axis (the centres of the ``k``-step blocks)."""
+    cum = np.cumsum(ev, axis=1)
+    mean = (lambda sel: cum[sel].mean(0).tolist() if sel.any() else None)
+    return dict(t=((np.arange(ev.shape[1]) + 0.5) * k - 0.5).tolist(),
+                correct=mean(correct), wrong=mean(~correct),
+                n_correct=int(correct.sum()), n_wrong=int((~correct).sum()))
+
+
+def concentration(curve, frac=0.05):
+    """Share of a mean cumulative evidence curve's final value gained in its steepest ``frac``
+    of steps (near ``frac``: evidence spread evenly; near 1: decided in a few steps)."""
+    inc = np.diff(np.asarray(curve), prepend=0.0)
+    k = max(1, int(round(frac * len(inc))))
+    return float(np.sort(inc)[-k:].sum() / curve[-1])
 
 
 def log_loss(proba, codes):
@@ -522,14 +571,22 @@ def run_dataset(name, quick, log):
         clf, fit_s = fit_tsargen(train, y_train, setting, tp, quick)
         proba, pred_s = proba_tsargen(clf, test, setting)
         pred = classes[proba.argmax(1)]
+        in_sample, _ = proba_tsargen(clf, train, setting)
         rows.append(dict(method=f"tsargen WaveNetDensity (time_position={tp})",
                          time_position=tp, setting=setting,
                          accuracy=float(np.mean(pred == y_test)),
+                         train_accuracy=float(np.mean(classes[in_sample.argmax(1)] == y_train)),
                          log_loss=log_loss(proba, codes), fit_s=fit_s, predict_s=pred_s,
                          epochs=[int(e.n_iter_) for e in clf.estimators_]))
+        if len(info["lengths"]) == 1:
+            rows[-1]["evidence"] = evidence_summary(evidence(clf, test, y_test, setting),
+                                                    pred == y_test, setting["downsample"])
         log(f"  tsargen tp={tp} {setting}: {rows[-1]['accuracy']:.3f} (fit {fit_s:.1f} s, "
             f"predict {pred_s:.1f} s, epochs {rows[-1]['epochs']})")
     out = dict(name=name, info=info, rows=rows)
+    if len(info["lengths"]) == 1 and info["n_channels"] == 1:
+        out["profiles"] = {str(k): np.mean([s[:, 0] for s, y in zip(test, y_test) if y == k],
+                                           axis=0).tolist() for k in classes}
     acc = {row["method"]: row["accuracy"] for row in rows}
     choice = cv_choice(name)
     if (not quick and choice is not None
@@ -663,6 +720,43 @@ def plot_accuracy(results, path):
     plt.close(fig)
 
 
+def plot_evidence(results, path):
+    """Mean cumulative evidence for the true class along the series (one row per equal-length
+    set, one column per ``time_position``), correctly vs wrongly classified test series."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sets = [r for r in results if any("evidence" in row for row in r["rows"])]
+    if not sets:
+        return False
+    fig, axes = plt.subplots(len(sets), 2, figsize=(10, 2.8 * len(sets)), squeeze=False)
+    for ax_row, r in zip(axes, sets):
+        rows = [row for row in r["rows"] if "evidence" in row]
+        for ax, row in zip(ax_row, rows):
+            ev = row["evidence"]
+            if r.get("profiles"):               # where the series' shapes are, for reading
+                twin = ax.twinx()
+                for prof in r["profiles"].values():
+                    twin.plot(prof, color="0.75", lw=1)
+                twin.set_yticks([])
+            for key, color in (("correct", "C0"), ("wrong", "C3")):
+                if ev[key] is not None:
+                    ax.plot(ev["t"], ev[key], color=color, lw=2,
+                            label=f"{key}ly classified ({ev['n_' + key]})")
+            ax.axhline(0.0, color="k", lw=0.8, ls=":")
+            ax.set_zorder(ax.get_zorder() + 1)          # the curves above the grey profiles
+            ax.patch.set_visible(False)
+            ax.set_title(f"{r['name']}, time_position={row['time_position']} "
+                         f"(test acc {row['accuracy']:.3f})", fontsize=9)
+            ax.set_xlabel("time step")
+            ax.set_ylabel("cumulative evidence (nats)")
+            ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def plot_reliability(digits, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -754,9 +848,10 @@ def write_report(results, digits, meta, stem):
                        f"accuracy on the training split was {fmt(cv_accuracy(n, tp))})"
                        for n, tp, c, d in missed) + ".")]
         md += ["", "Run times (seconds; fit = all per-class densities, predict = the whole test "
-               "split) and tsargen settings:", "",
-               "| data set | method | accuracy | log loss | fit s | predict s | settings | "
-               "epochs per class |", "|---|---|---:|---:|---:|---:|---|---|"]
+               "split) and tsargen settings; *train accuracy*: the fitted classifier on its own "
+               "training series (in-sample):", "",
+               "| data set | method | accuracy | train accuracy | log loss | fit s | predict s "
+               "| settings | epochs per class |", "|---|---|---:|---:|---:|---:|---:|---|---|"]
         for r in results:
             for row in r["rows"]:
                 s = row.get("setting")
@@ -771,6 +866,7 @@ def write_report(results, digits, meta, stem):
                     + (f", mean of {s['seeds']} seeds' densities" if s.get("seeds", 1) > 1
                        else ""))
                 md.append(f"| {r['name']} | {row['method']} | {fmt(row['accuracy'])} | "
+                          f"{fmt(row.get('train_accuracy'))} | "
                           f"{fmt(row.get('log_loss'))} | {row['fit_s']:.1f} | "
                           f"{row['predict_s']:.1f} | {setting} | "
                           f"{','.join(map(str, row.get('epochs', [])))} |")
@@ -807,6 +903,29 @@ def write_report(results, digits, meta, stem):
                       acc["tsargen WaveNetDensity (time_position=True)"])
             md.append(f"* {r['name']}: {fmt(f_)} → {fmt(t_)} ({t_ - f_:+.3f}).")
         md.append("")
+        if meta.get("evidence_plot"):
+            md += ["Where along the series the decision is made: for every equal-length test "
+                   "series, the per-step evidence for its true class is `log p(x_t | x_<t, true "
+                   "class)` minus the same under the strongest other class (summed over "
+                   "channels; its sum over the series is the log-likelihood ratio Bayes rule "
+                   "compares, priors aside). The plot shows its running sum averaged over the "
+                   "correctly and over the wrongly classified series (grey: the class means of "
+                   "the test series, univariate sets). A wrongly classified series ends below "
+                   "zero; where its curve falls is where the model's evidence goes wrong. "
+                   "*Steepest 5 %*: the share of the correctly classified series' mean final "
+                   "evidence gained in the 5 % of steps where it grows most.", "",
+                   "| data set | time_position | correctly / wrongly classified | mean final "
+                   "evidence, correct / wrong (nats) | steepest 5 % |", "|---|---|---|---|---:|"]
+            for r in results:
+                for row in r["rows"]:
+                    ev = row.get("evidence")
+                    if ev is None:
+                        continue
+                    md.append(f"| {r['name']} | {row['time_position']} | {ev['n_correct']} / "
+                              f"{ev['n_wrong']} | {ev['correct'][-1]:.1f} / "
+                              f"{'–' if ev['wrong'] is None else format(ev['wrong'][-1], '.1f')} "
+                              f"| {concentration(ev['correct']):.0%} |")
+            md += ["", "![evidence](" + stem + "_evidence.png)", ""]
     for note in meta.get("skipped", []):
         md.append(f"* skipped: {note}")
     if digits is not None:
@@ -877,6 +996,7 @@ def main(argv=None):
                 skipped=skipped)
     if results:
         plot_accuracy(results, RESULTS / f"{stem}_accuracy.png")
+        meta["evidence_plot"] = plot_evidence(results, RESULTS / f"{stem}_evidence.png")
     if digits is not None:
         plot_reliability(digits, RESULTS / f"{stem}_digits_reliability.png")
     write_report(results, digits, meta, stem)
