@@ -388,6 +388,8 @@ def evidence_summary(ev, correct, k):
 def concentration(curve, frac=0.05):
     """Share of a mean cumulative evidence curve's final value gained in its steepest ``frac``
     of steps (near ``frac``: evidence spread evenly; near 1: decided in a few steps)."""
+    if curve[-1] <= 0:                                  # no net evidence to share out
+        return float("nan")
     inc = np.diff(np.asarray(curve), prepend=0.0)
     k = max(1, int(round(frac * len(inc))))
     return float(np.sort(inc)[-k:].sum() / curve[-1])
@@ -924,7 +926,7 @@ def write_report(results, digits, meta, stem):
                     md.append(f"| {r['name']} | {row['time_position']} | {ev['n_correct']} / "
                               f"{ev['n_wrong']} | {ev['correct'][-1]:.1f} / "
                               f"{'–' if ev['wrong'] is None else format(ev['wrong'][-1], '.1f')} "
-                              f"| {concentration(ev['correct']):.0%} |")
+                              f"| {fmt(100 * concentration(ev['correct']), 0)}% |")
             md += ["", "![evidence](" + stem + "_evidence.png)", ""]
     for note in meta.get("skipped", []):
         md.append(f"* skipped: {note}")
