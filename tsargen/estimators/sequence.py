@@ -973,6 +973,7 @@ class WaveNetForecaster(_WaveNetParams):
             raise ValueError("validation_fraction leaves no training timesteps; lower it.")
         seed = make_seed(self.random_state)
         device = self._device()
+
         def build():
             return self._build_network(specs, c, cond_channels=0 if covs is None
                                        else covs[0].shape[1])
