@@ -43,7 +43,8 @@ def test_failed_refit_keeps_previous_model():
     ({"lr": -1.0}, "lr"), ({"validation_fraction": 1.0}, "validation_fraction"),
     ({"channel_dependence": "both"}, "channel_dependence"), ({"horizon": 0}, "horizon"),
     ({"distribution": "poisson"}, "unknown distribution"), ({"device": "tpu"}, "device"),
-    ({"distribution": {"a": "gaussian"}}, "channel"),
+    ({"distribution": {"a": "gaussian"}}, "channel"), ({"ema_decay": 1.0}, "ema_decay"),
+    ({"ema_decay": -0.1}, "ema_decay"), ({"ema_decay": True}, "ema_decay"),
 ])
 def test_bad_hyperparameters(params, match):
     with pytest.raises(ValueError, match=match):

@@ -104,7 +104,11 @@ def _interrupt_after(monkeypatch, n_saves):
 @pytest.mark.parametrize("make,data", [
     (lambda: WaveNetDensity(**{**TINY, "max_epochs": 3, "patience": 100}),
      lambda: (np.random.default_rng(0).normal(size=(12, 40)), np.repeat([0, 1], 6))),
+    (lambda: WaveNetDensity(**{**TINY, "max_epochs": 3, "patience": 100, "ema_decay": 0.9}),
+     lambda: (np.random.default_rng(0).normal(size=(12, 40)), None)),
     (lambda: PixelCNNDensity(**TINY_IMAGE, n_levels=4),
+     lambda: (np.random.default_rng(0).integers(0, 4, size=(30, 5, 5)), None)),
+    (lambda: PixelCNNDensity(**TINY_IMAGE, n_levels=4, ema_decay=0.9),
      lambda: (np.random.default_rng(0).integers(0, 4, size=(30, 5, 5)), None)),
     (lambda: SignalImageForecaster(PixelCNNDensity(**TINY_IMAGE, n_levels=4, patience=100),
                                    horizon=2, context=3, transform="uniform"),
@@ -121,7 +125,7 @@ def test_interrupted_density_fit_resumes_exactly(tmp_path, monkeypatch, make, da
     resumed = make().fit(X, y, checkpoint=ckpt)
     whole = make().fit(X, y)
     assert _same_weights(resumed, whole) and resumed.loss_curve_ == whole.loss_curve_
-    assert resumed.n_iter_ == whole.n_iter_
+    assert resumed.n_iter_ == whole.n_iter_ and resumed.val_loss_curve_ == whole.val_loss_curve_
 
 
 def test_finished_checkpoint_returns_the_model_without_training(tmp_path, monkeypatch):

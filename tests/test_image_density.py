@@ -255,6 +255,7 @@ def test_fit_rejects_bad_images(X, exc, match):
     ({"input_kernel_size": 1}, "input_kernel_size"), ({"hidden_channels": 0}, "hidden_channels"),
     ({"lr": -1.0}, "lr"), ({"validation_fraction": 1.0}, "validation_fraction"),
     ({"device": "tpu"}, "device"), ({"batch_size": 2.5}, "batch_size"),
+    ({"ema_decay": 1.0}, "ema_decay"),
 ])
 def test_bad_hyperparameters(params, match):
     with pytest.raises(ValueError, match=match):

@@ -1,10 +1,11 @@
-"""The training loop: lazy windows, NaN masking, early stopping with best-weights restore."""
+"""The training loop: lazy windows, NaN masking, early stopping with best-weights restore,
+Polyak weight averaging."""
 
 import numpy as np
 import torch
 
 from tsargen import WaveNetForecaster
-from tsargen.estimators._training import SeriesBank
+from tsargen.estimators._training import SeriesBank, train
 
 from .conftest import TINY
 
@@ -60,3 +61,52 @@ def test_loss_ignores_nan_targets():
     keep = torch.ones(2, 8, dtype=torch.bool)
     s, n = window_nll(net, (net_in, None, None, keep), 4)
     assert torch.isfinite(s) and int(n) == 15
+
+
+def _regression():
+    """A linear least-squares problem, its fixed batches and a loss that records the weights
+    every training step starts from."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.1 * torch.randn(64, generator=g)
+    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 64, 8)]
+    iterates = []
+
+    def loss_fn(net, batch):
+        if net.training:
+            iterates.append([p.detach().clone() for p in net.parameters()])
+        r = net(batch[0]).squeeze(-1) - batch[1]
+        return (r ** 2).sum(), torch.tensor(r.numel())
+    return batches, iterates, loss_fn
+
+
+def _linear():
+    torch.manual_seed(0)
+    return torch.nn.Linear(3, 1)
+
+
+def test_weight_averaging_is_the_exponential_average_of_the_iterates():
+    batches, iterates, loss_fn = _regression()
+    plain = _linear()
+    train(plain, lambda: batches, None, loss_fn, max_epochs=3, lr=0.05, patience=10)
+    steps = iterates[1:] + [[p.detach() for p in plain.parameters()]]   # after steps 1..n
+    decay = 0.8
+    avg = steps[0]                                    # starts at the weights after step 1
+    for w in steps[1:]:
+        avg = [decay * a + (1 - decay) * b for a, b in zip(avg, w)]
+    averaged = _linear()
+    train(averaged, lambda: batches, None, loss_fn, max_epochs=3, lr=0.05, patience=10,
+          ema_decay=decay)
+    for got, want, last in zip(averaged.parameters(), avg, steps[-1]):
+        torch.testing.assert_close(got.detach(), want, rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(got, last)          # not the last iterate
+
+
+def test_weight_averaging_is_what_validation_scores_and_restores():
+    batches, iterates, loss_fn = _regression()
+    net = _linear()
+    out = train(net, lambda: batches[:6], lambda: batches[6:], loss_fn, max_epochs=6, lr=0.2,
+                patience=100, ema_decay=0.9)
+    with torch.no_grad():
+        s, n = map(sum, zip(*[loss_fn(net.eval(), b) for b in batches[6:]]))
+    assert abs(float(s / n) - min(out["val_loss_curve"])) < 1e-6

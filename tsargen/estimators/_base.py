@@ -197,6 +197,14 @@ def check_labels(y, n, classes, fitting=False, what="series"):
     return torch.as_tensor(np.searchsorted(classes, y))
 
 
+def check_ema_decay(value):
+    """``ema_decay``: None (no weight averaging) or a number in [0, 1)."""
+    if value is not None and not (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                                  and 0 <= value < 1):
+        raise ValueError(f"ema_decay must be None or a number in [0, 1) (e.g. 0.99), got "
+                         f"{value!r}.")
+
+
 def check_horizon(horizon):
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon <= 0:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")

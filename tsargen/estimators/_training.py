@@ -142,6 +142,8 @@ def fit_fingerprint(estimator, *data):
     arrays, None or plain values). A checkpoint is resumed only by a fit with the same digest."""
     params = estimator.get_params(deep=False)
     params = {k: v for k, v in params.items() if k not in ("verbose", "device")}
+    if params.get("ema_decay", 0) is None:   # absent before it existed: old checkpoints resume
+        del params["ema_decay"]
     if "random_state" in params and not isinstance(params["random_state"], numbers.Integral):
         params["random_state"] = None
     h = hashlib.sha256(f"{type(estimator).__name__}|{sorted(params.items(), key=str)!r}".encode())
@@ -224,7 +226,8 @@ class _Loss(torch.nn.Module):
 
 # ---------------------------------------------------------------------------- the loop
 def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience, grad_clip=1.0,
-          verbose=False, device="cpu", desc="fit", checkpoint=None, fingerprint=""):
+          verbose=False, device="cpu", desc="fit", checkpoint=None, fingerprint="",
+          ema_decay=None):
     """Adam with gradient clipping, early stopping on the validation loss, best weights restored.
 
     Parameters
@@ -241,6 +244,10 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
         uninterrupted one. A file from another fit raises ``ValueError``.
     fingerprint : str
         Digest of the fit's parameters and data (see :func:`fit_fingerprint`).
+    ema_decay : float in [0, 1) or None
+        Polyak averaging: after every optimiser step the averaged weights move to ``decay *
+        averaged + (1 - decay) * current``. Validation, early stopping and the returned net use
+        the averaged weights (the training loss is that of the current ones).
 
     Under ``torch.distributed`` (e.g. launched by ``torchrun``) the net is wrapped in
     DistributedDataParallel, each rank trains on its shard of every epoch's batches, losses are
@@ -258,6 +265,10 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
         torch.cuda.set_device(device)
     net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
+    # the averaged copy starts as the weights after the first step (AveragedModel's rule)
+    ema = None if ema_decay is None else torch.optim.swa_utils.AveragedModel(
+        net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
+    judged = net if ema is None else ema.module.eval()   # the weights validation scores
     curve, val_curve = [], []
     best, best_state, best_epoch, bad = math.inf, None, 0, 0
     start, finished = 0, False
@@ -266,6 +277,8 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
         try:
             net.load_state_dict(ckpt["net"])
             opt.load_state_dict(ckpt["optimizer"])
+            if ema is not None:
+                ema.load_state_dict(ckpt["ema"])
             start, finished = int(ckpt["epoch"]), bool(ckpt["finished"])
             best, best_epoch, bad = float(ckpt["best"]), int(ckpt["best_epoch"]), int(ckpt["bad"])
             best_state = ckpt["best_state"]
@@ -302,7 +315,8 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
                        "finished": done, "net": net.state_dict(), "optimizer": opt.state_dict(),
                        "best": best, "best_epoch": best_epoch, "bad": bad,
                        "best_state": best_state, "loss_curve": curve,
-                       "val_loss_curve": val_curve, "rng": _rng_state(device)},
+                       "val_loss_curve": val_curve, "rng": _rng_state(device),
+                       "ema": None if ema is None else ema.state_dict()},
                       checkpoint, CHECKPOINT_FORMAT)
 
     bar = tqdm(range(start, max_epochs), desc=desc, disable=not verbose or rank != 0,
@@ -319,6 +333,8 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
             (loss_sum / n.clamp(min=1) if ddp else loss_sum / n).backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
             opt.step()
+            if ema is not None:
+                ema.update_parameters(net)
             total += loss_sum.detach()
             count += n
         total, count = reduce(total, count) if ddp else (total, count)
@@ -335,7 +351,7 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
                 for i, batch in enumerate(val_batches()):
                     if i % world != rank:
                         continue
-                    s, n = loss_fn(net, to_device(batch))
+                    s, n = loss_fn(judged, to_device(batch))
                     v_total, v_count = v_total + s.item(), v_count + n.item()
                 v_total, v_count = reduce(v_total, v_count)
             score = v_total / max(v_count, 1)
@@ -345,7 +361,7 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
         stop = False
         if score < best - 1e-6:
             best, best_epoch, bad = score, epoch, 0
-            best_state = copy.deepcopy(net.state_dict())
+            best_state = copy.deepcopy(judged.state_dict())
         else:
             bad += 1
             stop = val_batches is not None and bad >= patience
@@ -355,6 +371,8 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
     bar.close()
     if best_state is not None and val_batches is not None:
         net.load_state_dict(best_state)
+    elif ema is not None and curve:
+        net.load_state_dict(ema.module.state_dict())
     net.eval()
     return {"loss_curve": curve, "val_loss_curve": val_curve, "best_epoch": best_epoch + 1,
             "n_epochs": len(curve)}

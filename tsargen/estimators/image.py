@@ -35,7 +35,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
-from ._base import TsargenEstimator, check_labels, make_seed, resolve_device, seeded
+from ._base import (TsargenEstimator, check_ema_decay, check_labels, make_seed,
+                    resolve_device, seeded)
 from ._training import MIN_BATCHES, fit_fingerprint, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
@@ -123,6 +124,7 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         vf = self.validation_fraction
         if not (isinstance(vf, numbers.Real) and not isinstance(vf, bool) and 0 <= vf < 1):
             raise ValueError(f"validation_fraction must be in [0, 1), got {vf!r}.")
+        check_ema_decay(self.ema_decay)
         resolve_device(self.device)
         self._check_network_params()
 
@@ -194,9 +196,9 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         H)])`` from ``train_batches()`` (one epoch per call) and set the fitted attributes of an
         unconditional density. Run it under :func:`seeded`. ``checkpoint``: see ``fit``."""
         result = train(net, train_batches, val_batches, _image_nll, max_epochs=self.max_epochs,
-                       lr=self.lr, patience=self.patience, verbose=self.verbose,
-                       device=self._device(), desc=type(self).__name__, checkpoint=checkpoint,
-                       fingerprint=fingerprint)
+                       lr=self.lr, patience=self.patience, ema_decay=self.ema_decay,
+                       verbose=self.verbose, device=self._device(), desc=type(self).__name__,
+                       checkpoint=checkpoint, fingerprint=fingerprint)
         self.network_ = net.cpu().eval()
         self.receptive_field_ = net.receptive_field
         self.n_channels_ = net.n_channels
@@ -419,6 +421,10 @@ _COMMON_DOC = """
     max_epochs, batch_size, lr, validation_fraction, patience
         Training: Adam, early stopping on a random validation split of the images, best
         weights restored. An epoch is at least 32 batches.
+    ema_decay : float in [0, 1) or None, default=None
+        Polyak averaging of the weights: after every optimiser step the averaged weights move
+        to ``ema_decay * averaged + (1 - ema_decay) * current``; validation, early stopping and
+        the fitted network use the averaged weights. ``None``: the current weights.
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState or None
         Controls initialisation, the split, shuffling and sampling; the global RNGs are
@@ -454,7 +460,7 @@ class _ConvImageDensity(_ImageDensity):
 
     def __init__(self, *, n_layers=5, hidden_channels=64, kernel_size=3, input_kernel_size=7,
                  n_levels=256, max_epochs=20, batch_size=32, lr=1e-3, validation_fraction=0.1,
-                 patience=5, device="auto", random_state=None, verbose=False):
+                 patience=5, ema_decay=None, device="auto", random_state=None, verbose=False):
         self.n_layers = n_layers
         self.hidden_channels = hidden_channels
         self.kernel_size = kernel_size
@@ -465,6 +471,7 @@ class _ConvImageDensity(_ImageDensity):
         self.lr = lr
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.ema_decay = ema_decay
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -589,7 +596,8 @@ class PixelCNNPPDensity(_ImageDensity):
         The architecture defaults are small, CPU-sized settings; with them (and ``lr=2e-3``,
         ``max_epochs=40``, the defaults here) the model reached 77.4 nats per image on the
         held-out 20% of scikit-learn's digits (8x8, ``n_levels=17``, seeds 0 and 1) after a
-        few CPU-minutes of training (30-37 epochs). Images of any size are accepted (padded internally to a multiple of 4).""" + _COMMON_DOC.replace("max_epochs, batch_size, lr", "max_epochs=40, batch_size, lr=2e-3") + """
+        few CPU-minutes of training (30-37 epochs). Images of any size are accepted (padded
+        internally to a multiple of 4).""" + _COMMON_DOC.replace("max_epochs, batch_size, lr", "max_epochs=40, batch_size, lr=2e-3") + """
     Examples
     --------
     >>> import numpy as np
@@ -607,7 +615,7 @@ class PixelCNNPPDensity(_ImageDensity):
 
     def __init__(self, *, n_layers=2, hidden_channels=32, n_mixtures=5, dropout=0.5,
                  n_levels=256, max_epochs=40, batch_size=32, lr=2e-3, validation_fraction=0.1,
-                 patience=5, device="auto", random_state=None, verbose=False):
+                 patience=5, ema_decay=None, device="auto", random_state=None, verbose=False):
         self.n_layers = n_layers
         self.hidden_channels = hidden_channels
         self.n_mixtures = n_mixtures
@@ -618,6 +626,7 @@ class PixelCNNPPDensity(_ImageDensity):
         self.lr = lr
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.ema_decay = ema_decay
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -695,8 +704,8 @@ class PixelRNNDensity(_ImageDensity):
 
     def __init__(self, *, kind="diagonal_bilstm", n_layers=2, hidden_channels=32, kernel_size=3,
                  input_kernel_size=7, n_levels=256, max_epochs=20, batch_size=32, lr=1e-3,
-                 validation_fraction=0.1, patience=5, device="auto", random_state=None,
-                 verbose=False):
+                 validation_fraction=0.1, patience=5, ema_decay=None, device="auto",
+                 random_state=None, verbose=False):
         self.kind = kind
         self.n_layers = n_layers
         self.hidden_channels = hidden_channels
@@ -708,6 +717,7 @@ class PixelRNNDensity(_ImageDensity):
         self.lr = lr
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.ema_decay = ema_decay
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

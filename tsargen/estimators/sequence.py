@@ -18,8 +18,9 @@ from sklearn.utils.validation import check_is_fitted
 from ..networks.ensemble import WaveNetEnsemble
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
-from ._base import (TsargenEstimator, check_covariates, check_horizon, check_labels, check_panel,
-                    check_series, future_index, is_series_list, make_seed, resolve_device, seeded)
+from ._base import (TsargenEstimator, check_covariates, check_ema_decay, check_horizon,
+                    check_labels, check_panel, check_series, future_index, is_series_list,
+                    make_seed, resolve_device, seeded)
 from ._training import SeriesBank, fit_fingerprint, train, window_nll
 
 _SCORE_BATCH = 256
@@ -66,6 +67,7 @@ class _WaveNetParams(TsargenEstimator):
                 and 0 <= self.validation_fraction < 1):
             raise ValueError("validation_fraction must be in [0, 1), got "
                              f"{self.validation_fraction!r}.")
+        check_ema_decay(self.ema_decay)
         if self.channel_dependence not in ("joint", "independent"):
             raise ValueError("channel_dependence must be 'joint' or 'independent', got "
                              f"{self.channel_dependence!r}.")
@@ -149,6 +151,7 @@ class _WaveNetParams(TsargenEstimator):
             (lambda: bank.val_batches(self.batch_size)) if has_val else None,
             lambda n, b: window_nll(n, b, bank.pad),
             max_epochs=self.max_epochs, lr=self.lr, patience=self.patience,
+            ema_decay=self.ema_decay,
             verbose=self.verbose, device=device, desc=desc or type(self).__name__,
             checkpoint=checkpoint,
             fingerprint="" if checkpoint is None else fit_fingerprint(
@@ -293,6 +296,13 @@ _COMMON_DOC = """
         the first network.
     max_epochs, batch_size, lr, validation_fraction, patience
         Training: Adam, early stopping on a validation split, best weights restored.
+    ema_decay : float in [0, 1) or None, default=None
+        Polyak averaging of the weights: after every optimiser step the averaged weights move
+        to ``ema_decay * averaged + (1 - ema_decay) * current``; validation, early stopping and
+        the fitted network use the averaged weights. Averaging smooths the noise of the last
+        steps, which matters for small data where early stopping otherwise keeps whichever
+        noisy iterate scored best (e.g. 0.99 averages over about the last 100 steps).
+        ``None``: the current weights.
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState or None
         Controls initialisation, window sampling and sampling; the global RNGs are untouched.
@@ -379,7 +389,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
                  skip_channels=64, distribution="gaussian", quantization="uniform", n_bins=256,
                  n_mixtures=5, channel_dependence="joint", n_networks=1, time_position=False,
                  cond_hop=1, max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1,
-                 patience=10, device="auto", random_state=None, verbose=False):
+                 patience=10, ema_decay=None, device="auto", random_state=None, verbose=False):
         self.n_stacks = n_stacks
         self.n_layers = n_layers
         self.kernel_size = kernel_size
@@ -398,6 +408,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self.lr = lr
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.ema_decay = ema_decay
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -798,7 +809,7 @@ class WaveNetForecaster(_WaveNetParams):
                  kernel_size=2, residual_channels=32, skip_channels=64, distribution="gaussian",
                  quantization="uniform", n_bins=256, n_mixtures=5, channel_dependence="joint",
                  n_networks=1, max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1,
-                 patience=10, device="auto", random_state=None, verbose=False):
+                 patience=10, ema_decay=None, device="auto", random_state=None, verbose=False):
         self.horizon = horizon
         self.context = context
         self.n_paths = n_paths
@@ -820,6 +831,7 @@ class WaveNetForecaster(_WaveNetParams):
         self.lr = lr
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.ema_decay = ema_decay
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

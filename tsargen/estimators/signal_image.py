@@ -64,7 +64,8 @@ class SignalImageForecaster(TsargenEstimator):
         ``PixelCNNDensity``, ``GatedPixelCNNDensity`` (default: 3 gated layers of 32 maps,
         64 levels, at most 10 epochs), ``PixelCNNPPDensity`` or ``PixelRNNDensity``; it is
         cloned and its training settings (``max_epochs``, ``batch_size``, ``lr``,
-        ``validation_fraction``, ``patience``, ``device``, ``verbose``) are used. Its
+        ``validation_fraction``, ``patience``, ``ema_decay``, ``device``, ``verbose``) are
+        used. Its
         ``n_levels`` is replaced by the number of levels of ``transform``.
     transform : {None, "levels", "uniform", "quantile", "mu_law"} or Quantizer or MuLaw
         How values become integer levels, fitted in ``fit`` and inverted on output.
