@@ -103,7 +103,7 @@ def test_weight_averaging_is_the_exponential_average_of_the_iterates():
 
 
 def test_weight_averaging_is_what_validation_scores_and_restores():
-    batches, iterates, loss_fn = _regression()
+    batches, _, loss_fn = _regression()
     net = _linear()
     out = train(net, lambda: batches[:6], lambda: batches[6:], loss_fn, max_epochs=6, lr=0.2,
                 patience=100, ema_decay=0.9)

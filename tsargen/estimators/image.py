@@ -597,7 +597,8 @@ class PixelCNNPPDensity(_ImageDensity):
         ``max_epochs=40``, the defaults here) the model reached 77.4 nats per image on the
         held-out 20% of scikit-learn's digits (8x8, ``n_levels=17``, seeds 0 and 1) after a
         few CPU-minutes of training (30-37 epochs). Images of any size are accepted (padded
-        internally to a multiple of 4).""" + _COMMON_DOC.replace("max_epochs, batch_size, lr", "max_epochs=40, batch_size, lr=2e-3") + """
+        internally to a multiple of 4).""" + _COMMON_DOC.replace(
+        "max_epochs, batch_size, lr", "max_epochs=40, batch_size, lr=2e-3") + """
     Examples
     --------
     >>> import numpy as np
