@@ -301,8 +301,9 @@ _COMMON_DOC = """
         to ``ema_decay * averaged + (1 - ema_decay) * current``; validation, early stopping and
         the fitted network use the averaged weights. Averaging smooths the noise of the last
         steps, which matters for small data where early stopping otherwise keeps whichever
-        noisy iterate scored best (e.g. 0.99 averages over about the last 100 steps).
-        ``None``: the current weights.
+        noisy iterate scored best (e.g. 0.99 averages over about the last 100 steps). Fits
+        that early-stop within a few epochs can get worse (the average still holds the first
+        iterates): validate it. ``None``: the current weights.
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState or None
         Controls initialisation, window sampling and sampling; the global RNGs are untouched.
