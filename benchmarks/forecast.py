@@ -31,7 +31,8 @@ Methods:
   next to, not instead of, the default ``WaveNet`` (``differences=0``).
 * ``WaveNet (seasonal)`` (taylor and ETTh1: strong daily cycles) -- the same, with
   ``WaveNetForecaster(seasonal_lag=period)``: the network models the differences to the value
-  one day earlier and the estimator adds them back. Also reported next to ``WaveNet``.
+  one day earlier and the estimator adds them back (taylor's row also averages the weights,
+  ``ema_decay=0.99``). Also reported next to ``WaveNet``.
 * ``seasonal naive`` -- the value one season earlier; Gaussian predictive distribution with
   the in-sample seasonal-difference RMSE ``s`` and standard deviation ``s * sqrt(k + 1)`` for
   steps in the ``k``-th season ahead (the usual seasonal-naive interval).
