@@ -44,9 +44,10 @@ NOTE (image size): images whose height or width is not a multiple of 4 are padde
 with zeros at the bottom and the right (for all channels, the constant-one channel included,
 exactly as the convs' own zero padding); the outputs there are dropped. Padding after the last
 row and column cannot reach earlier pixels, so this keeps the model autoregressive.
-NOTE (training): no weight normalisation with data-dependent init, no Polyak averaging and no
-learning-rate decay (the estimator trains with plain Adam and early stopping); the class and row
-biases of the blocks start at zero / at PyTorch's default init.
+NOTE (training): no weight normalisation with data-dependent init and no learning-rate decay
+(the estimator trains with plain Adam and early stopping); Polyak averaging of the weights, which
+the paper used for evaluation (decay 0.9995), is the estimator's ``ema_decay`` and off by
+default; the class and row biases of the blocks start at zero / at PyTorch's default init.
 NOTE (row covariates): ``row_cond`` is a tsargen extension for signal-images (time = rows),
 not in the paper; it is off (``n_row_features=0``) in :class:`~tsargen.PixelCNNPPDensity`.
 NOTE (input): like the paper the input gets a constant channel of ones (so zero padding is
