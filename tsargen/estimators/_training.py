@@ -142,8 +142,6 @@ def fit_fingerprint(estimator, *data):
     arrays, None or plain values). A checkpoint is resumed only by a fit with the same digest."""
     params = estimator.get_params(deep=False)
     params = {k: v for k, v in params.items() if k not in ("verbose", "device")}
-    if params.get("ema_decay", 0) is None:   # absent before it existed: old checkpoints resume
-        del params["ema_decay"]
     if "random_state" in params and not isinstance(params["random_state"], numbers.Integral):
         params["random_state"] = None
     h = hashlib.sha256(f"{type(estimator).__name__}|{sorted(params.items(), key=str)!r}".encode())
@@ -371,7 +369,7 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
     bar.close()
     if best_state is not None and val_batches is not None:
         net.load_state_dict(best_state)
-    elif ema is not None and curve:
+    elif ema is not None:
         net.load_state_dict(ema.module.state_dict())
     net.eval()
     return {"loss_curve": curve, "val_loss_curve": val_curve, "best_epoch": best_epoch + 1,
