@@ -429,20 +429,14 @@ def notes(res):
                "* **The vocoder is not closer** to the originals than unconditional samples "
                f"(frame L1 {v['mel']['frame_l1']:.2f} vs {v['unconditional']['frame_l1']:.2f}).")
     many = s[64] if 64 in s else s[str(64)]
-    slow = one["cached_x_realtime"] < 1
-    out.append("* **Where tsargen loses:** "
-               + (f"one stream is generated at {one['cached_x_realtime']:.2f}x real time on "
-                  "this core (a Python loop of small ops per sample; batch size 1 cannot fill "
-                  "the CPU), and " if slow else
-                  f"one stream runs at only {one['cached_x_realtime']:.2f}x real time on this "
-                  "core (a Python loop of small ops per sample; batch size 1 cannot fill the "
-                  "CPU); ")
-               + f"with a receptive field of only {res['receptive_field']} samples the cached "
-               "path is only "
-               f"{one['cached_over_naive']:.0f}x the naive one at 1 stream (the gap grows with "
-               "the receptive field). Batched streams amortise it: "
-               f"{many['cached_x_realtime']:.1f}x real time and {many['cached_over_naive']:.0f}x "
-               "naive at 64 streams.")
+    verb = "is generated at" if one["cached_x_realtime"] < 1 else "runs at only"
+    out.append(f"* **Where tsargen loses:** one stream {verb} {one['cached_x_realtime']:.2f}x "
+               "real time on this core (a Python loop of small ops per sample; batch size 1 "
+               f"cannot fill the CPU); with a receptive field of only {res['receptive_field']} "
+               f"samples the cached path is only {one['cached_over_naive']:.0f}x the naive one "
+               "at 1 stream (the gap grows with the receptive field). Batched streams amortise "
+               f"it: {many['cached_x_realtime']:.1f}x real time and "
+               f"{many['cached_over_naive']:.0f}x naive at 64 streams.")
     load = res.get("load_average")
     out.append("* The machine was shared with other jobs during the run ("
                + (f"{os.cpu_count()} cores, 1-minute load average {load:.1f} after the speed "
