@@ -591,7 +591,8 @@ def run_dataset(name, quick, log):
             f"predict {pred_s:.1f} s, epochs {rows[-1]['epochs']})")
     out = dict(name=name, info=info, rows=rows, ablation={})
     for tp in (False, True):
-        # the same settings with the other time_position: its effect without the search's
+        # the same settings with the other time_position: its effect with the search's other
+        # choices held fixed
         setting = SETTINGS[name][tp]
         clf, _ = fit_tsargen(train, y_train, setting, not tp, quick)
         proba, _ = proba_tsargen(clf, test, setting)
