@@ -68,6 +68,30 @@ def test_continuation_from_end_anchor():
         tf.inverse_transform(pd.DataFrame(tail.iloc[1:].to_dict("list")))
 
 
+@pytest.mark.parametrize("unit", ["us", "ms", "s"])
+def test_timestamps_of_any_unit_are_read_as_time(unit):
+    # pandas stores date_range / to_datetime indexes in us (or coarser) by default
+    ev = make_events(60)
+    ev.index = pd.date_range("2012-06-21 09:30", periods=60, freq="250ms" if unit != "s"
+                             else "2s", name="time").as_unit(unit)
+    tf = TickFeatures().fit(ev)
+    f = tf.transform(ev)
+    step_ms = 250.0 if unit != "s" else 2000.0
+    np.testing.assert_allclose(f["log_dt"].iloc[1:], np.log1p(step_ms))
+    assert (tf.inverse_transform(f).index == ev.index).all()
+    assert tf.end_anchor(ev)["time_ns"] == ev.index[-1].value
+
+
+@pytest.mark.parametrize("drop", [[], ["bid_size_1"], ["ask_size_1", "bid_size_1"], ["type"],
+                                  ["price", "size", "direction"]])
+def test_feature_names_match_the_transform(drop):
+    ev = make_events(30).drop(columns=drop)
+    tf = TickFeatures().fit(ev)
+    assert list(tf.transform(ev).columns) == list(tf.get_feature_names_out())
+    out = TickFeatures().set_output(transform="pandas").fit(ev).transform(ev)
+    assert list(out.columns) == list(tf.get_feature_names_out())
+
+
 @pytest.mark.parametrize("change, match", [
     (lambda e: e.iloc[::-1], "earlier"),
     (lambda e: e.assign(ask_price_1=e["ask_price_1"] + 0.001), "tick grid"),

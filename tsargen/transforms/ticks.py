@@ -138,7 +138,7 @@ class TickFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"events misses the columns {missing}.")
         if len(events) == 0:
             raise ValueError("events is empty.")
-        ns = events.index.asi8
+        ns = events.index.as_unit("ns").asi8    # pandas may store us or ms: read as ns
         if (np.diff(ns) < 0).any():
             i = _rows(np.diff(ns) < 0) + 1
             raise ValueError(f"row {i}: timestamp {events.index[i]} is earlier than the row "
@@ -228,10 +228,10 @@ class TickFeatures(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
         cols = set(self.feature_names_in_)
-        names = [n for n, need in (("type", "type"), ("direction", "direction"),
-                                   ("mid_move", None), ("log_dt", None), ("log_size", "size"),
-                                   ("spread", None), ("imbalance", "ask_size_1"),
-                                   ("price_offset", "price")) if need is None or need in cols]
+        names = [n for n, need in (("type", ("type",)), ("direction", ("direction",)),
+                                   ("mid_move", ()), ("log_dt", ()), ("log_size", ("size",)),
+                                   ("spread", ()), ("imbalance", ("ask_size_1", "bid_size_1")),
+                                   ("price_offset", ("price",))) if cols.issuperset(need)]
         return np.asarray(names, dtype=object)
 
     def inverse_transform(self, features, anchor=None):
