@@ -22,6 +22,7 @@ Y = np.random.default_rng(0).normal(size=200)
     (np.array(["a"] * 200), TypeError, "numeric"),
     ("hello", TypeError, "array-like"),
     (np.full(200, np.nan), ValueError, "no observed"),
+    (np.c_[Y, np.full(200, np.nan)], ValueError, r"channel\(s\) \[1\]"),
 ])
 def test_forecaster_fit_rejects(y, exc, match):
     f = WaveNetForecaster(**TINY)

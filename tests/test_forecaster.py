@@ -97,6 +97,30 @@ def test_list_of_series_global_model():
     assert f.scaler_["loc"].shape == (3, 1)
 
 
+@pytest.mark.parametrize("params", [{}, {"differences": 1}])
+def test_global_model_scales_each_new_history_by_its_own_statistics(params):
+    """Histories other than the fitted ones are new series: each is standardised by its own
+    mean and scale, so forecasts follow an affine change of units (and a fitted series passed
+    alone scores as within the fitted panel)."""
+    rng = np.random.default_rng(5)
+    t = np.arange(200)
+    small = 10 + np.sin(t / 3) + 0.1 * rng.normal(size=200)
+    big = 10_000 + 1000 * np.sin(t / 3) + 100 * rng.normal(size=200)
+    f = WaveNetForecaster(**TINY, horizon=4, **params).fit([small, big])
+    np.testing.assert_allclose(f.score_steps(small), f.score_steps([small, big])[0],
+                               rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(f.predict(y=1000 * small - 3), 1000 * f.predict(y=small) - 3,
+                               rtol=1e-4)
+    np.testing.assert_allclose(f.score(1000 * small - 3), f.score(small) - np.log(1000),
+                               rtol=1e-4)
+
+
+def test_constant_series_is_scaled_by_its_magnitude():
+    f = WaveNetForecaster(**TINY, horizon=3).fit(np.full(200, 0.001))
+    assert f.scaler_["scale"][0, 0] == pytest.approx(0.001)
+    assert np.abs(f.predict_interval(coverage=0.9) - 0.001).max() < 0.01
+
+
 def test_covariates_known_future_are_used():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(1200, 1))

@@ -8,6 +8,7 @@ are reported in the data's original units by adding the log-Jacobian ``-log(scal
 import math
 import numbers
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -29,13 +30,29 @@ POSITION_HARMONICS = 2           # Fourier harmonics of the time_position covari
 
 
 def _scale_stats(values):
-    """Per-channel (loc, scale) of ``values (N, C)``, NaN-aware; constant channels get scale 1."""
-    with np.errstate(all="ignore"):
+    """Per-channel (loc, scale) of ``values (N, C)``, NaN-aware. A constant channel is scaled
+    by its magnitude (1 when it is 0), so a series constant at 0.001 keeps forecasts of
+    that size."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN channels: handled below
         loc = np.nanmean(values, axis=0) if values.size else np.zeros(values.shape[1])
         scale = np.nanstd(values, axis=0) if values.size else np.ones(values.shape[1])
     loc = np.where(np.isfinite(loc), loc, 0.0)
-    scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
+    flat = ~(np.isfinite(scale) & (scale > 1e-12 * np.maximum(np.abs(loc), 1.0)))
+    scale = np.where(flat, np.where(np.abs(loc) > 1e-12, np.abs(loc), 1.0), scale)
     return loc, scale
+
+
+def _check_observed(series, name):
+    """Every channel needs an observed value somewhere, or the network cannot learn it."""
+    seen = np.logical_or.reduce([np.isfinite(v).any(axis=0) for v in series])      # (C,)
+    if not seen.any():
+        raise ValueError(f"{name} has no observed values (no timesteps, or all NaN); pass "
+                         "series with data.")
+    if not seen.all():
+        raise ValueError(f"{name} has no observed value in channel(s) "
+                         f"{np.flatnonzero(~seen).tolist()} (all NaN): drop those channels or "
+                         "pass data for them.")
 
 
 def _as_tensor(values):
@@ -510,9 +527,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self._check_params()
         series, kind = self._check_X(X, fitted=False)
         labels = self._check_labels(y, len(series), fitting=True)
-        if not any(np.isfinite(s).any() for s in series):
-            raise ValueError("X has no observed values (no timesteps, or all NaN); pass series "
-                             "with data.")
+        _check_observed(series, "X")
         covs = self._check_covariates(covariates, [s.shape[0] for s in series], "fit")
         cov_scaler = None
         if covs is not None:
@@ -757,8 +772,9 @@ class WaveNetForecaster(_WaveNetParams):
     __doc__ = """Probabilistic multi-step forecaster: a WaveNet sampled forward in time.
 
     One global model for one series or a list of series, each standardised by its own mean and
-    standard deviation at fit time (kept in ``scaler_`` and reused for new histories passed
-    as ``y=``). Forecasts come from ``n_paths`` sample paths drawn
+    standard deviation at fit time (kept in ``scaler_``). Histories passed as ``y=`` reuse
+    that scaling when there are as many as at fit (the same series, continued); any other
+    number of histories are new series, each standardised by its own statistics. Forecasts come from ``n_paths`` sample paths drawn
     with cached generation; ``predict`` is their median, drawn with a fixed seed, so it is
     deterministic for a fitted model.
 
@@ -931,15 +947,14 @@ class WaveNetForecaster(_WaveNetParams):
             loc[:] = 0.0
         return loc, scale
 
-    def _fitted_scaling(self, n_series):
-        """``(loc, scale)`` of ``n_series`` series from the fitted scaling: per series when the
-        count matches the fit, else the pooled one (mean loc, root-mean-square scale)."""
-        loc, scale = self.scaler_["loc"], self.scaler_["scale"]
-        if loc.shape[0] != n_series:
-            loc = np.repeat(loc.mean(axis=0, keepdims=True), n_series, axis=0)
-            scale = np.repeat(np.sqrt((scale ** 2).mean(axis=0, keepdims=True)), n_series,
-                              axis=0)
-        return loc, scale
+    def _history_scaling(self, modelled):
+        """``(loc, scale)`` for the modelled (differenced) histories: as many as at fit are the
+        fitted series (their fitted scaling); any other count, new series, each gets its own
+        mean and scale, as every series did at fit."""
+        if len(modelled) == self.scaler_["loc"].shape[0]:
+            return self.scaler_["loc"], self.scaler_["scale"]
+        return self._series_scaling(modelled, self.unscaled_channels_, center=not (
+            self.differences or self.seasonal_lag))
 
     # ------------------------------------------------------------------ fit
     def fit(self, y, X=None, *, checkpoint=None):
@@ -956,8 +971,7 @@ class WaveNetForecaster(_WaveNetParams):
         if max(lengths) <= rf:
             raise ValueError(f"y has {max(lengths)} timesteps but the receptive field is {rf}: "
                              "pass a longer series or reduce n_layers / n_stacks.")
-        if all(np.isnan(v).all() for v in values):
-            raise ValueError("y has no observed values (all NaN).")
+        _check_observed(values, "y")
         if self.seasonal_lag and max(lengths) <= self._n_lost():
             raise ValueError(f"y has {max(lengths)} timesteps but seasonal_lag="
                              f"{self.seasonal_lag} and differences={self.differences} leave "
@@ -1038,7 +1052,7 @@ class WaveNetForecaster(_WaveNetParams):
                 raise ValueError(f"a history has {short} timesteps but seasonal_lag="
                                  f"{self.seasonal_lag} and differences={self.differences} need at "
                                  f"least {self._n_lost()} to anchor the forecast: pass a longer y.")
-            loc, scale = self._fitted_scaling(len(values))
+            loc, scale = self._history_scaling([self._difference(v) for v in values])
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
                                           extra=fh)
         return fh, values, covs, loc, scale, metas, many
@@ -1185,7 +1199,7 @@ class WaveNetForecaster(_WaveNetParams):
                              f"{self.n_channels_}.")
         covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
         modelled = [self._difference(v) for v in values]
-        loc, scale = self._fitted_scaling(len(modelled))
+        loc, scale = self._history_scaling(modelled)
         outs = []
         cov_t = None
         if covs is not None:
