@@ -73,13 +73,31 @@ def test_pandas_in_pandas_out_with_future_index():
     assert isinstance(out, pd.Series) and out.name == "load" and out.index[0] == idx[-1] + idx.freq
 
 
-def test_irregular_index_extends_by_most_common_step():
-    days = pd.bdate_range("2022-01-03", periods=200)     # weekends missing
+def test_trading_days_with_holidays_continue_on_business_days():
+    days = pd.bdate_range("2022-01-03", periods=200)     # weekends missing, ends on a Friday
     idx = days.delete([10, 50])                           # and a couple of holidays
     y = pd.Series(np.random.default_rng(2).normal(size=len(idx)), index=idx)
     f = WaveNetForecaster(**TINY, horizon=3).fit(y)
-    fut = f.predict().index
-    assert fut[0] > idx[-1] and len(fut) == 3
+    assert list(f.predict().index) == list(pd.bdate_range(idx[-1], periods=4)[1:])
+
+
+@pytest.mark.parametrize("freq, tz", [("MS", None), ("ME", None), ("QS", None), ("QE-NOV", None),
+                                      ("YS", None), ("W-WED", None), ("B", "US/Eastern"),
+                                      ("D", None)])
+def test_calendar_index_with_gaps_keeps_its_calendar(freq, tz):
+    from tsargen.estimators._base import future_index
+    full = pd.date_range("2001-01-01 09:00", periods=40, freq=freq, tz=tz)
+    idx = full[:36].delete([4, 20])                        # no inferable freq any more
+    assert pd.infer_freq(idx) is None
+    assert list(future_index(idx, 4)) == list(full[36:])
+
+
+def test_intraday_gaps_extend_by_most_common_step():
+    from tsargen.estimators._base import future_index
+    day = pd.date_range("2020-01-02 09:30", periods=390, freq="min")    # market hours
+    idx = day.append(day + pd.Timedelta(1, "D"))
+    assert list(future_index(idx, 2)) == [pd.Timestamp("2020-01-03 16:00"),
+                                          pd.Timestamp("2020-01-03 16:01")]
 
 
 def test_numeric_event_time_index():

@@ -218,12 +218,45 @@ def _most_common_step(index):
     return steps.mode().iloc[0]
 
 
+#: Calendar frequencies tried for a day-or-coarser index with gaps (no inferable freq).
+_CALENDAR_FREQS = (("D", "B") + tuple(f"W-{d}" for d in ("MON", "TUE", "WED", "THU", "FRI",
+                                                           "SAT", "SUN"))
+                   + ("MS", "ME", "BMS", "BME")
+                   + tuple(f"{q}-{m}" for q in ("QS", "QE", "YS", "YE")
+                           for m in ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG",
+                                     "SEP", "OCT", "NOV", "DEC")))
+
+
+def _calendar_freq(index):
+    """The calendar frequency every entry of ``index`` lies on, with the most gaps of exactly
+    one period (e.g. ``"MS"`` for monthly data with a missing month, ``"B"`` for trading
+    days with holidays), or None when the most common step does that as well or better.
+    Judged on the last 400 entries: the recent calendar is the one the future continues."""
+    index = index[-400:]
+    step = _most_common_step(index)
+    if step < pd.Timedelta(1, "D"):
+        return None                                     # intraday: market hours, events
+    best, best_share = None, np.mean(np.asarray(index[1:] - index[:-1]) == step.to_timedelta64())
+    for freq in _CALENDAR_FREQS:
+        grid = pd.date_range(index[0], index[-1], freq=freq)
+        pos = grid.get_indexer(index)
+        if len(grid) > 100 * len(index) or (pos < 0).any():
+            continue
+        share = np.mean(np.diff(pos) == 1)
+        if share > best_share:
+            best, best_share = freq, share
+    return best
+
+
 def future_index(index, horizon):
-    """The ``horizon`` steps after ``index``: by its frequency, else its most common step."""
+    """The ``horizon`` steps after ``index``: by its frequency (inferred, or the calendar
+    frequency it lies on when it has gaps), else its most common step."""
     if index is None:
         return None
     if isinstance(index, pd.DatetimeIndex):
         freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
+        if freq is None and len(index) >= 3:
+            freq = _calendar_freq(index)
         if freq is not None:
             return pd.date_range(index[-1], periods=horizon + 1, freq=freq, tz=index.tz)[1:]
         step = _most_common_step(index) if len(index) > 1 else pd.Timedelta(1, "D")
