@@ -39,6 +39,21 @@ def test_forecaster_save_load_identical(tmp_path, fitted_forecaster):
     assert g.loss_curve_ == f.loss_curve_
 
 
+@pytest.mark.parametrize("index, name", [
+    (pd.period_range("2000-01", periods=120, freq="M"), "sales"),
+    (pd.date_range("2000-01-01", periods=120, freq="W-SUN", tz="Europe/Paris"),
+     pd.Timestamp("2020-01-01", tz="UTC")),
+    (pd.RangeIndex(120, name="step"), pd.Period("2020Q1", freq="Q")),
+])
+def test_forecaster_save_load_keeps_pandas_time_metadata(tmp_path, index, name):
+    y = pd.Series(np.random.default_rng(1).normal(size=120), index=index, name=name)
+    f = WaveNetForecaster(**TINY, horizon=3).fit(y)
+    f.save(tmp_path / "m.tsargen")
+    g = tsargen.load(tmp_path / "m.tsargen")
+    pd.testing.assert_series_equal(g.predict(), f.predict())
+    assert g.predict().name == name
+
+
 def test_density_save_load_and_pickle(tmp_path):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(10, 20))

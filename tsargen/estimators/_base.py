@@ -321,6 +321,13 @@ def _encode(value, path):
         return value
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
+    if isinstance(value, pd.Timestamp):            # e.g. a series named by a date
+        return {"__time__": "timestamp", "text": value.isoformat(),
+                "tz": None if value.tz is None else str(value.tz)}
+    if isinstance(value, pd.Period):
+        return {"__time__": "period", "text": str(value), "freq": value.freqstr}
+    if isinstance(value, pd.Timedelta):
+        return {"__time__": "timedelta", "text": value.isoformat()}
     if _is_tsargen_estimator(value):              # a nested estimator, fitted or not
         return {"__estimator__": type(value).__name__, "params": _json_params(value),
                 "fitted": {k: _encode(v, f"{path}.{k}") for k, v in vars(value).items()
@@ -332,15 +339,18 @@ def _encode(value, path):
         return {"__network__": name, "config": json.dumps(value.config),
                 "state": {k: v.detach().cpu() for k, v in value.state_dict().items()}}
     if isinstance(value, pd.Index):
+        name = _encode(value.name, f"{path}.name")
         if isinstance(value, pd.DatetimeIndex):
             return {"__index__": "datetime", "values": torch.from_numpy(value.asi8.copy()),
                     "unit": value.unit, "tz": None if value.tz is None else str(value.tz),
-                    "freq": None if value.freq is None else value.freqstr, "name": value.name}
+                    "freq": None if value.freq is None else value.freqstr, "name": name}
+        if isinstance(value, pd.PeriodIndex):
+            return {"__index__": "period", "values": torch.from_numpy(value.asi8.copy()),
+                    "freq": value.freqstr, "name": name}
         if isinstance(value, pd.RangeIndex):
             return {"__index__": "range", "start": value.start, "stop": value.stop,
-                    "step": value.step, "name": value.name}
-        return {"__index__": "other", "values": _encode(value.to_numpy(), path),
-                "name": value.name}
+                    "step": value.step, "name": name}
+        return {"__index__": "other", "values": _encode(value.to_numpy(), path), "name": name}
     if isinstance(value, np.ndarray):
         if np.issubdtype(value.dtype, np.number) or value.dtype == bool:
             return {"__ndarray__": torch.from_numpy(np.array(value, copy=True, order="C"))}
@@ -369,19 +379,27 @@ def _decode(value):
         net = NETWORKS[value["__network__"]](**json.loads(value["config"]))
         net.load_state_dict(value["state"])
         return net.eval()
+    if "__time__" in value:
+        kind, text = value["__time__"], value["text"]
+        if kind == "timestamp":
+            return pd.Timestamp(text).tz_convert(value["tz"]) if value["tz"] else pd.Timestamp(text)
+        return pd.Period(text, freq=value["freq"]) if kind == "period" else pd.Timedelta(text)
     if "__index__" in value:
-        kind = value["__index__"]
+        kind, name = value["__index__"], _decode(value["name"])
         if kind == "datetime":
             idx = pd.DatetimeIndex(value["values"].numpy().astype(f"datetime64[{value['unit']}]"),
-                                   name=value["name"])
+                                   name=name)
             if value["tz"]:
                 idx = idx.tz_localize("UTC").tz_convert(value["tz"])
             if value["freq"]:
                 idx = pd.DatetimeIndex(idx, freq=value["freq"])
             return idx
+        if kind == "period":
+            return pd.PeriodIndex.from_ordinals(value["values"].numpy(), freq=value["freq"],
+                                                name=name)
         if kind == "range":
-            return pd.RangeIndex(value["start"], value["stop"], value["step"], name=value["name"])
-        return pd.Index(_decode(value["values"]), name=value["name"])
+            return pd.RangeIndex(value["start"], value["stop"], value["step"], name=name)
+        return pd.Index(_decode(value["values"]), name=name)
     if "__ndarray__" in value:
         return value["__ndarray__"].numpy()
     if "__objarray__" in value:
