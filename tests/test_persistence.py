@@ -106,8 +106,13 @@ def test_loading_never_executes_code(tmp_path, capsys):
                                  "sha256": hashlib.sha256(blob).hexdigest(),
                                  "payload": torch.frombuffer(bytearray(blob), dtype=torch.uint8)})]:
         torch.save(obj, tmp_path / name)
-        with pytest.raises(ValueError, match="not a readable"):
+        with pytest.raises(ValueError, match="never unpickles") as err:
             tsargen.load(tmp_path / name)
+        assert "weights_only" not in str(err.value)       # no advice to turn the safety off
+    with open(tmp_path / "plain.pkl", "wb") as fh:
+        pickle.dump({"w": np.ones(3)}, fh)
+    with pytest.raises(ValueError, match="not a readable.*never unpickles"):
+        tsargen.load(tmp_path / "plain.pkl")
     assert "code ran" not in capsys.readouterr().out
 
 

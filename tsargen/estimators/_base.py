@@ -10,6 +10,7 @@ import io
 import json
 import numbers
 import os
+import pickle
 import tempfile
 
 import numpy as np
@@ -512,7 +513,12 @@ def _safe_load(source, path, what):
         return torch.load(source, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
-    except Exception as err:  # truncated zip, wrong format, or objects weights_only refuses
+    except pickle.UnpicklingError:  # objects weights_only refuses (torch's advice would be
+        # to turn the safety off, the opposite of what loading a tsargen file promises)
+        raise ValueError(f"{path} is not a readable tsargen {what} file (one written by "
+                         "save() holds only tensors and plain data; this one holds other Python "
+                         "objects, which tsargen never unpickles).") from None
+    except Exception as err:  # truncated zip, wrong format
         first = str(err).splitlines()[0] if str(err) else ""
         raise ValueError(f"{path} is not a readable tsargen {what} file ({type(err).__name__}: "
                          f"{first})") from None
