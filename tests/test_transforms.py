@@ -36,6 +36,29 @@ def test_errors():
         MuLaw().fit(np.array([[np.inf]]))
 
 
+@pytest.mark.parametrize("transformer", [Quantizer(n_bins=4), MuLaw(mu=3)],
+                         ids=["Quantizer", "MuLaw"])
+def test_inverse_transform_checks_levels(transformer):
+    t = transformer.fit(np.linspace(-1, 1, 9)[:, None])          # levels 0..3 for both
+    for bad, match in ((1.7, "integers"), (4, r"\[0, 3\]"), (-1, r"\[0, 3\]"),
+                       (np.inf, "inf")):
+        with pytest.raises(ValueError, match=match):
+            t.inverse_transform(np.array([[bad]]))
+    with pytest.raises(TypeError, match="numeric"):
+        t.inverse_transform(np.array([["1"]]))
+    # NaN is a missing level: it comes back as NaN, the other rows as usual
+    back = t.inverse_transform(np.array([[np.nan], [3.0]]))
+    assert np.isnan(back[0, 0]) and back[1, 0] == t.inverse_transform(np.array([[3]]))[0, 0]
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_quantizer_constant_column_roundtrips(strategy):
+    x = np.array([[0.1, 0.0], [0.1, 1.0], [0.1, 2.0]])
+    q = Quantizer(n_bins=4, strategy=strategy).fit(x)
+    back = q.inverse_transform(q.transform(x))
+    assert np.array_equal(back[:, 0], x[:, 0])
+
+
 @parametrize_with_checks([MuLaw(), Quantizer(n_bins=8)])
 def test_sklearn_contract(estimator, check):
     check(estimator)

@@ -26,12 +26,40 @@ class _LevelsTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []
         return tags
 
+    def _check_levels(self, X, n_levels):
+        """Validate ``inverse_transform``'s input -> (float levels, NaN mask)."""
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"levels must be numeric (integers 0..{n_levels - 1}), got dtype "
+                            f"{X.dtype}.")
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have shape (n, {self.n_features_in_}), got {X.shape}.")
+        X = X.astype(np.float64)
+        missing = np.isnan(X)
+        given = X[~missing]
+        bad = given[np.isinf(given)]
+        if bad.size:
+            raise ValueError(f"levels contain {bad[0]}; use NaN to mark a missing level.")
+        bad = given[given != np.round(given)]
+        if bad.size:
+            raise ValueError(f"levels must be integers, got {bad[0]:g}; round them first "
+                             "(transform returns integer levels).")
+        bad = given[(given < 0) | (given > n_levels - 1)]
+        if bad.size:
+            raise ValueError(f"levels must lie in [0, {n_levels - 1}], got {bad[0]:g}.")
+        return X, missing
+
 
 class MuLaw(_LevelsTransformer):
     """Mu-law companding to ``mu + 1`` integer levels (WaveNet's 8-bit audio encoding).
 
     Values are divided by ``scale`` (fitted as the largest absolute value per feature when
     ``scale=None``), clipped to [-1, 1] and companded.
+
+    ``inverse_transform`` takes integer levels ``0..mu`` (a float array of whole numbers is
+    fine); NaN marks a missing level and comes back as NaN. Fractional, out-of-range or
+    infinite levels are a ``ValueError``. ``transform`` refuses NaN: integer levels cannot
+    hold it.
 
     Examples
     --------
@@ -68,10 +96,10 @@ class MuLaw(_LevelsTransformer):
 
     def inverse_transform(self, X):
         check_is_fitted(self)
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != len(self.scale_):
-            raise ValueError(f"X must have shape (n, {len(self.scale_)}), got {X.shape}.")
-        return mu_law_decode(X, self.mu) * self.scale_
+        X, missing = self._check_levels(X, self.mu + 1)
+        out = mu_law_decode(np.where(missing, 0, X).astype(np.int64), self.mu) * self.scale_
+        out[missing] = np.nan
+        return out
 
 
 class Quantizer(_LevelsTransformer):
@@ -84,7 +112,14 @@ class Quantizer(_LevelsTransformer):
         Equal-width bins over the fitted range, or bins holding equal shares of the data.
 
     ``inverse_transform`` returns bin centres. Values outside the fitted range go to the outer
-    bins.
+    bins. A constant feature gets zero-width bins at its value: ``transform`` maps the value
+    to level ``n_bins - 1`` (values below it to 0) and every level maps back to the value, so
+    the constant round-trips exactly.
+
+    ``inverse_transform`` takes integer levels ``0..n_bins - 1`` (a float array of whole
+    numbers is fine); NaN marks a missing level and comes back as NaN. Fractional,
+    out-of-range or infinite levels are a ``ValueError``. ``transform`` refuses NaN: integer
+    levels cannot hold it.
 
     Examples
     --------
@@ -111,8 +146,9 @@ class Quantizer(_LevelsTransformer):
         for col in X.T:
             lo, hi = col.min(), col.max()
             if hi <= lo:
-                hi = lo + 1.0
-            if self.strategy == "uniform":
+                # a single value: every bin is that point, so its centre is the value exactly
+                e = np.full(self.n_bins + 1, lo)
+            elif self.strategy == "uniform":
                 e = lo + probs * (hi - lo)
             else:
                 # ties (discrete data) would leave empty bins: keep edges strictly increasing
@@ -133,10 +169,8 @@ class Quantizer(_LevelsTransformer):
 
     def inverse_transform(self, X):
         check_is_fitted(self)
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != len(self.bin_edges_):
-            raise ValueError(f"X must have shape (n, {len(self.bin_edges_)}), got {X.shape}.")
-        if X.size and (X.min() < 0 or X.max() >= self.n_bins):
-            raise ValueError(f"levels must lie in [0, {self.n_bins - 1}].")
+        X, missing = self._check_levels(X, self.n_bins)
         centres = 0.5 * (self.bin_edges_[:, 1:] + self.bin_edges_[:, :-1])
-        return np.take_along_axis(centres.T, X.astype(np.int64), axis=0)
+        out = np.take_along_axis(centres.T, np.where(missing, 0, X).astype(np.int64), axis=0)
+        out[missing] = np.nan
+        return out
