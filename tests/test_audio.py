@@ -40,6 +40,16 @@ def test_channels_and_errors(tmp_path):
         write_wav(tmp_path / "n.wav", np.array([0.0, np.nan]), 8000)
 
 
+def test_sample_rate_must_be_a_positive_whole_number(tmp_path):
+    write_wav(tmp_path / "w.wav", np.zeros(10), 8000.0)            # a whole float is fine
+    assert read_wav(tmp_path / "w.wav")[1] == 8000
+    for rate in (8000.7, 0, -8000, True, np.nan, "8000"):
+        with pytest.raises(ValueError, match="sample_rate must be a positive whole number"):
+            write_wav(tmp_path / "w.wav", np.zeros(10), rate)
+    with pytest.raises(ValueError, match="orig_rate"):
+        resample(np.zeros(10), 8000.5, 16000)
+
+
 def test_log_mel_frames_and_filterbank():
     sr = 8000
     t = np.arange(sr) / sr

@@ -9,6 +9,7 @@ Examples
 True
 """
 
+import numbers
 from fractions import Fraction
 
 import numpy as np
@@ -36,6 +37,15 @@ def mu_law_decode(levels, mu=255):
 
 # ---------------------------------------------------------------------------- wav files
 _INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+def _check_rate(rate, name):
+    """A sample rate as a positive int; whole floats (8000.0) pass, 8000.7 is an error."""
+    if (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
+            or not (np.isfinite(rate) and rate == round(rate) and 0 < rate < 2 ** 32)):
+        raise ValueError(f"{name} must be a positive whole number of samples per second "
+                         f"(e.g. 8000), got {rate!r}; resample to an integer rate first.")
+    return int(rate)
 
 
 def read_wav(path, *, channel=None, sample_rate=None):
@@ -88,9 +98,13 @@ def read_wav(path, *, channel=None, sample_rate=None):
 
 def write_wav(path, x, sample_rate, *, dtype="int16"):
     """Write float samples in [-1, 1] (clipped) as a mono wav of ``dtype`` int16, int32 or
-    float32. ``read_wav`` of an int16 file written here returns the same samples."""
+    float32. ``read_wav`` of an int16 file written here returns the same samples.
+
+    ``sample_rate`` must be a positive whole number of Hz (a wav header holds an integer);
+    ``8000.0`` is accepted, ``8000.7`` or ``0`` is a ``ValueError``."""
     from scipy.io import wavfile
 
+    sample_rate = _check_rate(sample_rate, "sample_rate")
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"x must be 1-D (mono samples), got shape {x.shape}.")
@@ -104,14 +118,15 @@ def write_wav(path, x, sample_rate, *, dtype="int16"):
         data = np.clip(x, -1.0, 1.0).astype(np.float32)
     else:
         raise ValueError(f"dtype must be int16, int32 or float32, got {dtype}.")
-    wavfile.write(path, int(sample_rate), data)
+    wavfile.write(path, sample_rate, data)
 
 
 def resample(x, orig_rate, new_rate):
-    """Polyphase resampling (scipy ``resample_poly``) by the exact rational ratio of rates."""
+    """Polyphase resampling (scipy ``resample_poly``) by the exact rational ratio of rates
+    (positive whole numbers of Hz)."""
     from scipy.signal import resample_poly
 
-    ratio = Fraction(int(new_rate), int(orig_rate))
+    ratio = Fraction(_check_rate(new_rate, "new_rate"), _check_rate(orig_rate, "orig_rate"))
     return resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator)
 
 
