@@ -1,4 +1,5 @@
-"""LOBSTER and bar readers: synthetic files for every check, real files when present."""
+"""LOBSTER and bar readers (synthetic files for every check, real files when present), the
+dataset loaders' input checks, and OrderBookImage on read_lobster's frames."""
 
 import zipfile
 
@@ -6,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsargen.datasets import read_bars, read_lobster
+from tsargen.datasets import load_macrodata, read_bars, read_lobster
+from tsargen.transforms import OrderBookImage
 
 MSG = [
     "34200.000000001,1,11,100,1000100,1",
@@ -100,6 +102,44 @@ def test_read_bars_both_layouts(tmp_path):
     q.write_text("Datetime,Open,High,Low,Close\n2015-09-23T20:57:42,1,1,1,1\n")
     with pytest.raises(ValueError, match="volume"):
         read_bars(q)
+
+
+def test_bad_dataset_inputs_are_named(tmp_path):
+    p = tmp_path / "bars.csv"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    with pytest.raises(ValueError, match="bars.csv is not a text CSV"):
+        read_bars(p)
+    with pytest.raises(ValueError, match=r"unknown columns \['nope'\].*'realgdp'"):
+        load_macrodata(["realgdp", "nope"])
+    with pytest.raises(ValueError, match=r"unknown columns \['infl'\]"):    # log of < 0
+        load_macrodata(["infl"])
+    assert load_macrodata("cpi").columns.tolist() == ["cpi"]
+
+
+# ---------------------------------------------------------------------------- OrderBookImage
+def test_order_book_image_gives_back_read_lobsters_frame(tmp_path):
+    book = read_lobster(write_pair(tmp_path)).iloc[:, 5:]      # 2 levels, bid level 2 empty
+    ob = OrderBookImage(n_ticks=3).fit(book)
+    back = ob.inverse_transform(ob.transform(book), mid=ob.mid_price(book))
+    assert back.equals(book)                 # same column order, dtypes, NaN and values
+    with pytest.raises(ValueError, match="finite signed log depths"):      # no int64 size
+        ob.inverse_transform(np.full((1, 6), np.nan), mid=100.0)
+
+
+def test_order_book_image_refuses_rows_without_a_mid(tmp_path):
+    book = read_lobster(write_pair(tmp_path)).iloc[:, 5:]
+    ob = OrderBookImage(n_ticks=3).fit(book)
+    one_sided, crossed = book.copy(), book.copy()
+    one_sided.iloc[2, book.columns.get_loc("bid_price_1")] = np.nan
+    crossed.iloc[1, book.columns.get_loc("ask_price_1")] = 99.0
+    for bad, match in ((one_sided, "row 2: the best ask or bid is missing"),
+                       (crossed, "row 1: the book is crossed")):
+        for method in (ob.transform, ob.mid_price):
+            with pytest.raises(ValueError, match=match):
+                method(bad)
+    # resampling keeps each interval's last row whole: no stale best bid fills the gap
+    with pytest.raises(ValueError, match=r"resampled row 0 \(.*09:30:01\).*missing"):
+        OrderBookImage(n_ticks=3, resample="1s").fit(book).transform(one_sided)
 
 
 def test_real_lobster_files(data_dir):

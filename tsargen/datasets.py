@@ -34,13 +34,24 @@ def load_co2(freq="MS"):
 
 def load_macrodata(columns=("realgdp", "realcons", "realinv")):
     """US quarterly macro series 1959Q1-2009Q3 (statsmodels), log-differenced x 100 (quarterly
-    growth in percent), as a DataFrame with a quarterly DatetimeIndex."""
+    growth in percent), as a DataFrame with a quarterly DatetimeIndex.
+
+    ``columns`` (a name or a list of names) picks among statsmodels' positive level series:
+    realgdp, realcons, realinv, realgovt, realdpi, cpi, m1, tbilrate, unemp, pop (``infl``
+    and ``realint`` take negative values, which have no logarithm)."""
     from statsmodels.datasets import macrodata
 
     df = macrodata.load_pandas().data
+    usable = [c for c in df.columns if c not in ("year", "quarter") and (df[c] > 0).all()]
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    bad = [c for c in columns if c not in usable]
+    if bad or not columns:
+        raise ValueError(f"{'unknown columns ' + repr(bad) if bad else 'no columns'}: "
+                         f"load_macrodata accepts one or more of {usable} (infl and realint "
+                         "go negative and have no logarithm).")
     index = pd.date_range("1959-01-01", periods=len(df), freq="QS")
-    values = 100 * np.diff(np.log(df[list(columns)].to_numpy(dtype=float)), axis=0)
-    return pd.DataFrame(values, index=index[1:], columns=list(columns))
+    values = 100 * np.diff(np.log(df[columns].to_numpy(dtype=float)), axis=0)
+    return pd.DataFrame(values, index=index[1:], columns=columns)
 
 
 # ---------------------------------------------------------------------------- market data files
@@ -211,13 +222,19 @@ def read_bars(path):
     from pathlib import Path
 
     path = Path(path)
-    with open(path) as f:
-        header = [h.strip().lower() for h in f.readline().split(",")]
-        first = f.readline().split(",")
-    names = list(header)
-    if names and names[0] == "date" and len(first) == len(header) + 1:
-        names = ["date", "clock"] + names[1:]
-    raw = pd.read_csv(path, header=None, skiprows=1, names=names, dtype=str)
+    try:
+        with open(path, encoding="utf-8") as f:
+            header = [h.strip().lower() for h in f.readline().split(",")]
+            first = f.readline().split(",")
+        names = list(header)
+        if names and names[0] == "date" and len(first) == len(header) + 1:
+            names = ["date", "clock"] + names[1:]
+        raw = pd.read_csv(path, header=None, skiprows=1, names=names, dtype=str,
+                          encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name} is not a text CSV file (it is not UTF-8 text); read_bars "
+                         "reads OHLCV text such as 'Date,Time,Open,High,Low,Close,Volume' "
+                         "rows.") from None
     if "datetime" in raw:
         stamps = raw["datetime"]
     elif "date" in raw:

@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 _COLUMN = re.compile(r"^(ask|bid)_(price|size)_(\d+)$")
+_MAX_LOG_DEPTH = float(np.log1p(2.0 ** 62))
 
 
 class OrderBookImage(TransformerMixin, BaseEstimator):
@@ -28,6 +29,11 @@ class OrderBookImage(TransformerMixin, BaseEstimator):
     ``j`` (``j = 0..n_ticks-1``) holds the bid size at ``mid - price`` in ``[j, j + 1)``
     ticks as ``-log1p(size)``, ask bin ``j`` the ask size at ``price - mid`` in ``[j, j + 1)``
     ticks as ``+log1p(size)``; levels further out are dropped, empty bins are 0.
+
+    Every row needs a best ask and a best bid (``ask_price_1``, ``bid_price_1``) with
+    ``ask >= bid``: the image is centred on their mid, which a one-sided or crossed book does
+    not have, so such a row is a ``ValueError`` naming it (drop those rows first). Missing
+    deeper levels (NaN price or size) are simply empty.
 
     Parameters
     ----------
@@ -62,7 +68,7 @@ class OrderBookImage(TransformerMixin, BaseEstimator):
     [-1.5, -0.5, 0.5, 1.5]
     >>> img.round(2).values.tolist()
     [[0.0, -5.3, 4.62, 0.0], [-2.4, 0.0, 0.0, 3.93]]
-    >>> ob.inverse_transform(img, mid=ob.mid_price(book)).equals(book.astype(float))
+    >>> ob.inverse_transform(img, mid=ob.mid_price(book)).equals(book)
     True
     """
 
@@ -117,12 +123,26 @@ class OrderBookImage(TransformerMixin, BaseEstimator):
                 raise ValueError("resample needs a DatetimeIndex on X (event times).")
             if not book.index.is_monotonic_increasing:
                 raise ValueError("X's time index is not increasing; sort it first.")
-            book = book.resample(self.resample, label="right", closed="right").last().ffill()
-            book = book.dropna(how="all")
+            # the whole last row of each interval: resample().last() would take each column's
+            # last non-NaN value and mix an emptied level with an older price
+            pos = pd.Series(np.arange(len(book)), index=book.index)
+            last = pos.resample(self.resample, label="right", closed="right").max()
+            last = last.ffill().dropna()
+            book = book.iloc[last.to_numpy(np.int64)].set_axis(last.index)
         values = book.to_numpy(dtype=np.float64)
         if np.isinf(values).any():
             raise ValueError("X contains inf; use NaN for missing book levels.")
         parts = values.reshape(len(values), 4, n_levels)
+        ask, bid = parts[:, 0, 0], parts[:, 2, 0]
+        for bad, what in ((~(np.isfinite(ask) & np.isfinite(bid)),
+                           "the best ask or bid is missing (one-sided book)"),
+                          (ask < bid, "the book is crossed (best ask < best bid)")):
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                where = f"row {i}" if self.resample is None else (
+                    f"resampled row {i} ({book.index[i]})")
+                raise ValueError(f"{where}: {what}; the mid price is undefined there. Drop "
+                                 "those rows first.")
         return book.index, parts[:, 0], parts[:, 1], parts[:, 2], parts[:, 3]
 
     # ------------------------------------------------------------------ API
@@ -164,12 +184,13 @@ class OrderBookImage(TransformerMixin, BaseEstimator):
 
     def inverse_transform(self, X, mid=None):
         """Book levels from depth rows: ``ask_price_k, ask_size_k, bid_price_k, bid_size_k``
-        for ``k = 1..n_levels_`` (nearest non-empty bins first; missing levels have NaN price
-        and size 0).
+        for ``k = 1..n_levels_``, in this order as :func:`~tsargen.datasets.read_lobster` has
+        them (nearest non-empty bins first; missing levels have NaN price and size 0).
 
         ``mid`` (one per row, or a scalar) places the bins on the price grid: a bin
         ``[j, j + 1)`` ticks from the mid holds the one grid price in it. Sizes are rounded
-        to whole units.
+        to whole units (int64, as ``read_lobster`` has them), so a lossless image gives back a
+        frame that ``equals`` the book.
         """
         check_is_fitted(self)
         if mid is None:
@@ -181,6 +202,10 @@ class OrderBookImage(TransformerMixin, BaseEstimator):
         if arr.ndim != 2 or arr.shape[1] != 2 * n:
             raise ValueError(f"X must have {2 * n} columns (2 * n_ticks), got shape "
                              f"{arr.shape}.")
+        # sizes come back as int64: a log depth beyond log1p(2**62) has no such size
+        if not (np.isfinite(arr) & (np.abs(arr) <= _MAX_LOG_DEPTH)).all():
+            raise ValueError(f"X must hold finite signed log depths within +-{_MAX_LOG_DEPTH:.1f} "
+                             "(log1p of a size); it has NaN, inf or larger values.")
         mids = np.broadcast_to(np.asarray(mid, dtype=np.float64).reshape(-1, 1),
                                (len(arr), 1))
         ticks = mids / self.tick_size
@@ -200,8 +225,8 @@ class OrderBookImage(TransformerMixin, BaseEstimator):
             if pad > 0:
                 size = np.pad(size, ((0, 0), (0, pad)))
                 price = np.pad(price, ((0, 0), (0, pad)), constant_values=np.nan)
-            out[side] = (np.round(price, 10), size)
+            out[side] = (np.round(price, 10), size.astype(np.int64))
         data = {f"{side}_{what}_{k + 1}": out[side][i][:, k]
-                for side in ("ask", "bid") for i, what in enumerate(("price", "size"))
-                for k in range(self.n_levels_)}
+                for k in range(self.n_levels_) for side in ("ask", "bid")
+                for i, what in enumerate(("price", "size"))}
         return pd.DataFrame(data, index=index)
