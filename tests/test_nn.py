@@ -90,8 +90,29 @@ def test_binned_density_integrates_to_one(name, kw, quantization):
     raw = torch.randn(4, 2, head.n_params, dtype=torch.float64) * 3     # (B, C, P)
     centers = head.centers.T                                             # (n_bins, C)
     logp = head.log_prob(raw[:, None].expand(4, 32, 2, head.n_params), centers.expand(4, 32, 2))
-    total = (logp.exp() * head.widths.T).sum(1)                          # density x width
-    torch.testing.assert_close(total, torch.ones(4, 2, dtype=torch.float64), atol=1e-5, rtol=0)
+    inside = (logp.exp() * head.widths.T).sum(1)         # constant within a bin: exact
+    # beyond the outer edges, out to 50 outer-bin widths (the rest is below 1e-20)
+    steps = torch.linspace(1e-12, 1.0, 200001, dtype=torch.float64)[:, None]     # (G, 1)
+    w_lo, w_hi = head.widths[:, 0], head.widths[:, -1]
+    for side, x in (("left", head.edges[:, 0] - 50 * w_lo * steps),
+                    ("right", head.edges[:, -1] + 50 * w_hi * steps)):   # (G, C)
+        dens = head.log_prob(raw[:, None].expand(4, len(x), 2, head.n_params),
+                             x.expand(4, -1, -1)).exp()                  # (B, G, C)
+        inside = inside + torch.trapezoid(dens, x[None].expand(4, -1, -1), dim=1).abs()
+    torch.testing.assert_close(inside, torch.ones(4, 2, dtype=torch.float64), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["categorical", "discretized_logistic_mixture"])
+def test_binned_density_sees_values_far_outside_the_fitted_range(name):
+    head = _binned(name, 32, n_channels=1, **({"n_mixtures": 2} if "mixture" in name else {}))
+    raw = torch.randn(1, 1, head.n_params, dtype=torch.float64)
+    hi, w = head.edges[0, -1], head.widths[0, -1]
+    x = torch.stack([hi - w / 2, hi + w, hi + 10 * w, hi + 1e6])[:, None]   # (4, 1)
+    lp = head.log_prob(raw.expand(4, 1, head.n_params), x)[:, 0]
+    # past the edge the log-density falls by one per outer-bin width; a huge outlier is
+    # far less likely than any value inside the range
+    torch.testing.assert_close(lp[1] - lp[2], torch.tensor(9.0, dtype=torch.float64))
+    assert lp[0] > lp[1] and lp[3] < lp[0] - 1e5
 
 
 @pytest.mark.parametrize("scale", [1.0, 30.0])
@@ -170,9 +191,13 @@ def test_binned_head_draws_follow_bin_probabilities_per_channel(quantization):
     idx = head.bin_index(draws)
     if quantization == "levels":
         assert torch.equal(draws, idx.to(draws.dtype))
-    else:
+    else:  # half of an outer bin's draws lie in its tail, beyond the fitted range
+        probs = torch.softmax(raw[0], -1)
         lo, hi = head.edges[:, 0], head.edges[:, -1]
-        assert bool(((draws >= lo) & (draws <= hi)).all())
+        torch.testing.assert_close((draws < lo).double().mean(0), probs[:, 0] / 2,
+                                   atol=0.01, rtol=0)
+        torch.testing.assert_close((draws > hi).double().mean(0), probs[:, -1] / 2,
+                                   atol=0.01, rtol=0)
     freq = torch.stack([(idx == k).double().mean(0) for k in range(4)], dim=-1)   # (C, 4)
     torch.testing.assert_close(freq, torch.softmax(raw[0], -1), atol=0.01, rtol=0)
 

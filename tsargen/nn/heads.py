@@ -152,6 +152,15 @@ class BinnedHead(Head):
         How :meth:`fit` places the edges. ``"levels"`` means integer data ``0..n_bins-1``:
         unit bins centred on the integers, and ``log_prob`` is then the exact log mass.
     n_channels : int
+
+    Notes
+    -----
+    On continuous data the density is the bin's mass over its width, and the outer bins
+    also cover what lies beyond the fitted edges: each splits its mass equally between a
+    uniform part over the bin and an exponential tail past the outer edge with the bin's
+    width as scale (continuous at the edge). The density is then proper on the whole line,
+    and a value far outside the fitted range gets a log-density that falls linearly with its
+    distance, so outliers stay visible to ``score_samples`` and anomaly scores.
     """
 
     def __init__(self, n_bins=256, quantization="uniform", n_channels=1):
@@ -206,6 +215,20 @@ class BinnedHead(Head):
     def centers(self):  # (C, n_bins)
         return 0.5 * (self.edges[:, 1:] + self.edges[:, :-1])
 
+    def _n_parts(self, idx):
+        """Parts a bin's mass is split into: 1, plus one per tail (outer bins, continuous)."""
+        return 1 + (idx == 0).long() + (idx == self.n_bins - 1).long()
+
+    @property
+    def _bin_means(self):  # (C, n_bins): mean of the density within each bin and its tails
+        if self.discrete:
+            return self.centers
+        w = self.widths
+        total = self.centers.clone()
+        total[:, 0] += self.edges[:, 0] - w[:, 0]          # left tail: mean edge - width
+        total[:, -1] += self.edges[:, -1] + w[:, -1]       # right tail: mean edge + width
+        return total / self._n_parts(torch.arange(self.n_bins, device=w.device))
+
     def bin_index(self, x):
         """Bin of each value ``x (..., C)``; values beyond the outer edges go to the outer bins."""
         flat = x.movedim(-1, 0).reshape(self.n_channels, -1).contiguous()
@@ -222,7 +245,10 @@ class BinnedHead(Head):
         idx = self.bin_index(x)
         lp = self._log_mass(raw, idx)
         if not self.discrete:
-            lp = lp - torch.log(self._per_channel(self.widths, idx))
+            width = self._per_channel(self.widths, idx)
+            lo, hi = self.edges[:, 0].to(x.dtype), self.edges[:, -1].to(x.dtype)
+            beyond = (lo - x).clamp(min=0) + (x - hi).clamp(min=0)    # only in outer bins
+            lp = lp - torch.log(width * self._n_parts(idx)) - beyond / width
         return lp
 
     def sample(self, raw):
@@ -233,14 +259,24 @@ class BinnedHead(Head):
         idx = self._sample_bin(raw, u[0])
         if self.discrete:                                   # unit bins centred on the levels
             return idx.to(edges.dtype)
-        # uniform within the bin: lerp between its edges, taken from the (C, n_bins + 1) edge
-        # table read as flat
+        # the second uniform picks the part of the bin (uniform, left or right tail: see the
+        # class notes) and, rescaled, the position in it
+        n_parts = self._n_parts(idx)
+        v = u[1].squeeze(-1) * n_parts
+        part = v.floor().clamp_(max=2).long()
+        v = v - part
+        left_tail = (part == 1) & (idx == 0)
+        right_tail = (part >= 1) & ~left_tail
+        flat = idx
         if self.n_channels > 1:
-            idx = idx + torch.arange(self.n_channels, device=idx.device) * (self.n_bins + 1)
-        return torch.lerp(edges.take(idx), edges.take(idx + 1), u[1].squeeze(-1))
+            flat = idx + torch.arange(self.n_channels, device=idx.device) * (self.n_bins + 1)
+        lo, hi = edges.take(flat), edges.take(flat + 1)
+        inside = torch.lerp(lo, hi, v)                      # uniform within the bin
+        depth = -(hi - lo) * torch.log1p(-v)                # exponential, scale = bin width
+        return torch.where(left_tail, lo - depth, torch.where(right_tail, hi + depth, inside))
 
     def mean(self, raw):
-        return (self.log_prob_bins(raw).exp() * self.centers).sum(-1)
+        return (self.log_prob_bins(raw).exp() * self._bin_means).sum(-1)
 
     def _bin_probs(self, raw):
         """Probability of every bin, ``(..., C, n_bins)``."""
