@@ -1,4 +1,4 @@
-"""Forecast and density metrics (numpy only).
+"""Forecast and density metrics (numpy; pandas inputs are checked, not aligned).
 
 Examples
 --------
@@ -9,11 +9,16 @@ Examples
 0.5
 >>> float(crps(np.array([0.0]), np.zeros((100, 1)))[0])   # a point mass on the truth
 0.0
+
+Inputs are compared by position. Two pandas inputs must share their index (and a pair of
+DataFrames their columns): a ValueError asks to align them rather than pairing rows silently.
 """
 
+import numbers
 import warnings
 
 import numpy as np
+import pandas as pd
 
 
 def _values(x, name):
@@ -30,7 +35,24 @@ def _values(x, name):
     return arr
 
 
+def _check_aligned(a, b, name_a, name_b, index=True):
+    """Two pandas inputs must label the same rows (and columns): metrics pair values by
+    position, so a reordered or shifted index would be scored against the wrong truth."""
+    pandas = (pd.Series, pd.DataFrame)
+    if not (isinstance(a, pandas) and isinstance(b, pandas)):
+        return
+    if index and not a.index.equals(b.index):
+        raise ValueError(f"{name_a} and {name_b} have different indexes; metrics compare values by "
+                         f"position, so align them first (e.g. {name_b}.reindex({name_a}.index)) "
+                         "or pass numpy arrays.")
+    if (isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)
+            and not a.columns.equals(b.columns)):
+        raise ValueError(f"{name_a} and {name_b} have different columns {list(a.columns)} and "
+                         f"{list(b.columns)}; select the same columns in the same order.")
+
+
 def _pair(y_true, y_pred):
+    _check_aligned(y_true, y_pred, "y_true", "y_pred")
     y_true, y_pred = _values(y_true, "y_true"), _values(y_pred, "y_pred")
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}.")
@@ -42,11 +64,26 @@ def _pair(y_true, y_pred):
 def mase(y_true, y_pred, y_train, sp=1):
     """Mean absolute scaled error: MAE over the in-sample MAE of the seasonal-naive forecast
     with period ``sp`` (Hyndman & Koehler 2006). Averaged over channels for 2-D input; NaN
-    marks missing values, which are skipped."""
+    marks missing values, which are skipped. ``sp`` is a positive integer smaller than
+    ``len(y_train)``, and ``y_train`` has the channels of ``y_true``."""
+    if isinstance(sp, bool) or not isinstance(sp, numbers.Integral) or sp < 1:
+        raise ValueError(f"sp must be a positive integer (the seasonal period in steps; 1 for "
+                         f"the naive forecast), got {sp!r}.")
+    _check_aligned(y_true, y_train, "y_true", "y_train", index=False)
     y_true, y_pred = _pair(y_true, y_pred)
     y_train = _values(y_train, "y_train")
+    if y_train.ndim == 0:
+        y_train = y_train[None]
+    if y_train.shape[1:] != y_true.shape[1:]:
+        n_train, n_true = int(np.prod(y_train.shape[1:])), int(np.prod(y_true.shape[1:]))
+        if n_train != 1 or n_true != 1:
+            raise ValueError(f"y_train has {n_train} channel(s) (shape {y_train.shape}) but "
+                             f"y_true has {n_true} (shape {y_true.shape}); pass the training "
+                             "part of the same series.")
+        y_train = y_train.reshape((len(y_train),) + y_true.shape[1:])  # (T,) vs (T, 1)
     if y_train.shape[0] <= sp:
-        raise ValueError(f"y_train needs more than sp={sp} timesteps, got {y_train.shape[0]}.")
+        raise ValueError(f"y_train needs more than sp={sp} timesteps, got {y_train.shape[0]}; "
+                         "lower sp or pass a longer training series.")
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)          # all-NaN columns -> NaN
         scale = np.nanmean(np.abs(y_train[sp:] - y_train[:-sp]), axis=0)
@@ -68,17 +105,42 @@ def smape(y_true, y_pred):
     return float(200.0 * np.nanmean(ratio))
 
 
+def _long_samples(samples, y_true):
+    """A long DataFrame of sample paths indexed by (sample, time) -> ``(n, h, C)`` array."""
+    if not (isinstance(samples, pd.DataFrame) and samples.index.nlevels == 2):
+        return samples
+    n = samples.index.get_level_values(0).nunique()
+    if n == 0 or len(samples) % n:
+        raise ValueError(f"samples has {len(samples)} rows for {n} sample paths; every path must "
+                         "cover the same times.")
+    times = samples.index.get_level_values(1)[:len(samples) // n]
+    if isinstance(y_true, (pd.Series, pd.DataFrame)) and not y_true.index.equals(times):
+        raise ValueError("samples (indexed by sample, time) and y_true have different times; "
+                         "align them first or pass numpy arrays.")
+    return samples.to_numpy(dtype=float).reshape(n, len(times), samples.shape[1])
+
+
 def crps(y_true, samples):
     """CRPS of each element from samples, ``E|X - y| - E|X - X'| / 2``, exact for the empirical
     distribution (sorted-sample form, O(n log n)). A NaN (missing) truth gives NaN there.
 
     ``samples`` has shape ``(n_samples, *y_true.shape)``; returns an array shaped like
-    ``y_true``. Average it for a summary.
+    ``y_true``. Average it for a summary. A forecaster's ``sample`` output fits as is: a
+    trailing channel axis of size 1 may be present on one side only (``(h,)`` truth with
+    ``(n, h, 1)`` samples), and the long DataFrame indexed by (sample, time) is reshaped to
+    ``(n, h, C)``.
     """
+    samples = _long_samples(samples, y_true)
     y_true = _values(y_true, "y_true")
     samples = _values(samples, "samples")
     if np.isnan(samples).any():
         raise ValueError("samples contain NaN; every sample path must be complete.")
+    if samples.ndim == 0:
+        raise ValueError("samples must have shape (n_samples, *y_true.shape), got a scalar.")
+    if samples.shape[1:] != y_true.shape:
+        trail = (lambda shape: shape[:-1] if shape[-1:] == (1,) else shape)
+        if trail(samples.shape[1:]) == trail(y_true.shape):
+            samples = samples.reshape(samples.shape[:1] + y_true.shape)   # one channel
     if samples.shape[1:] != y_true.shape:
         raise ValueError(f"samples must have shape (n_samples, *{y_true.shape}), got "
                          f"{samples.shape}.")
@@ -93,12 +155,22 @@ def crps(y_true, samples):
 
 def quantile_loss(y_true, y_quantiles, quantiles):
     """Mean pinball loss per quantile level: ``y_quantiles`` has shape ``(*y_true.shape, Q)``;
-    returns ``(Q,)``."""
+    returns ``(Q,)``. Each level of ``quantiles`` lies strictly between 0 and 1."""
+    _check_aligned(y_true, y_quantiles, "y_true", "y_quantiles")
     y_true = _values(y_true, "y_true")
-    q = _values(quantiles, "quantiles")
+    q = np.atleast_1d(_values(quantiles, "quantiles"))
+    if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
+        raise ValueError(f"quantiles must be levels strictly between 0 and 1 (e.g. [0.1, 0.5, "
+                         f"0.9]), got {quantiles!r}.")
     yq = _values(y_quantiles, "y_quantiles")
+    if np.ndim(quantiles) == 0 and yq.shape == y_true.shape:
+        yq = yq[..., None]                             # one level given as a scalar
+    if yq.shape[:-1] == y_true.shape and yq.shape[-1] != q.size:
+        raise ValueError(f"y_quantiles has {yq.shape[-1]} quantile(s) on its last axis but "
+                         f"quantiles lists {q.size}; pass one level per column.")
     if yq.shape != y_true.shape + q.shape:
-        raise ValueError(f"y_quantiles must have shape {y_true.shape + q.shape}, got {yq.shape}.")
+        raise ValueError(f"y_quantiles must have shape {y_true.shape + q.shape} (y_true's shape "
+                         f"plus one axis of {q.size} quantiles), got {yq.shape}.")
     diff = y_true[..., None] - yq
     loss = np.maximum(q * diff, (q - 1) * diff)
     return np.nanmean(loss.reshape(-1, q.size), axis=0)

@@ -59,8 +59,22 @@ def _one_origin(estimator, train, truth, origin, horizon, quantiles, sp, n_sampl
         lo, hi = min(quantiles), max(quantiles)
         if hi > lo:
             q_lo, q_hi = qs[int(np.argmin(quantiles))], qs[int(np.argmax(quantiles))]
-            row[f"coverage_{lo:g}_{hi:g}"] = float(np.mean((truth >= q_lo) & (truth <= q_hi)))
+            # over the observed truth only: a missing value is neither covered nor missed
+            observed = ~np.isnan(truth)
+            inside = (truth >= q_lo) & (truth <= q_hi)
+            row[f"coverage_{lo:g}_{hi:g}"] = float(np.mean(inside[observed]))
     return row
+
+
+def _at_origin(estimator, train, truth, origin, *args):
+    """:func:`_one_origin`, with a ValueError naming the origin (the message alone may speak
+    of "y", which is then a prefix of the user's series)."""
+    try:
+        return _one_origin(estimator, train, truth, origin, *args)
+    except ValueError as exc:
+        raise ValueError(f"backtest origin {origin} (training on the first {origin} timesteps "
+                         f"of y): {exc} If that history is too short, lower n_origins, step or "
+                         "horizon.") from exc
 
 
 def backtest(estimator, y, *, horizon, n_origins=5, step=None, quantiles=(0.1, 0.5, 0.9), sp=1,
@@ -74,6 +88,7 @@ def backtest(estimator, y, *, horizon, n_origins=5, step=None, quantiles=(0.1, 0
         random_state=...)`` adds CRPS, pinball losses and coverage), e.g.
         :class:`~tsargen.WaveNetForecaster`. It is cloned for every origin.
     y : array-like (T,) or (T, C), pandas Series or DataFrame
+        One series (a list of series is refused: backtest each one).
     horizon : int
         Steps forecast from each origin.
     n_origins : int, default=5
@@ -95,7 +110,8 @@ def backtest(estimator, y, *, horizon, n_origins=5, step=None, quantiles=(0.1, 0
     pandas.DataFrame
         One row per origin: ``origin`` (position in ``y``; the time stamp in column ``time``
         for pandas input), ``mase``, ``smape`` and, for forecasters that sample, ``crps``,
-        ``pinball_<q>`` and ``coverage_<lo>_<hi>``.
+        ``pinball_<q>`` and ``coverage_<lo>_<hi>`` (the share of the observed truth values
+        inside the interval). A ValueError at one origin names it.
     """
     horizon = _positive_int(horizon, "horizon")
     n_origins = _positive_int(n_origins, "n_origins")
@@ -104,6 +120,10 @@ def backtest(estimator, y, *, horizon, n_origins=5, step=None, quantiles=(0.1, 0
     q = np.atleast_1d(np.asarray(quantiles, dtype=float))
     if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
         raise ValueError(f"quantiles must lie strictly between 0 and 1, got {quantiles!r}.")
+    if isinstance(y, (list, tuple)) and any(
+            isinstance(s, (np.ndarray, pd.Series, pd.DataFrame)) for s in y):
+        raise ValueError(f"backtest evaluates one series, but y is a list of {len(y)} series; "
+                         "backtest each one, e.g. [backtest(estimator, s, ...) for s in y].")
     if not (isinstance(y, (pd.Series, pd.DataFrame)) or np.ndim(y) in (1, 2)):
         raise ValueError(f"y must be one series (T,) or (T, C); got shape {np.shape(y)}.")
     n = len(y)
@@ -117,8 +137,8 @@ def backtest(estimator, y, *, horizon, n_origins=5, step=None, quantiles=(0.1, 0
         return y.iloc[a:b] if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)[a:b]
 
     rows = Parallel(n_jobs=n_jobs)(
-        delayed(_one_origin)(clone(estimator), part(0, t), part(t, t + horizon), t, horizon,
-                             q, sp, n_samples, random_state)
+        delayed(_at_origin)(clone(estimator), part(0, t), part(t, t + horizon), t, horizon,
+                            q, sp, n_samples, random_state)
         for t in origins)
     table = pd.DataFrame(rows)
     if isinstance(y, (pd.Series, pd.DataFrame)):
