@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tsargen import WaveNetForecaster
+from tsargen import WaveNetDensity, WaveNetForecaster
 
 from .conftest import TINY
 
@@ -133,6 +133,26 @@ def test_global_model_scales_each_new_history_by_its_own_statistics(params):
                                rtol=1e-4)
 
 
+def test_levels_channels_must_hold_levels():
+    rng = np.random.default_rng(7)
+    kw = dict(TINY, distribution="categorical", quantization="levels", n_bins=8)
+    levels = rng.integers(0, 8, 300).astype(float)
+    for bad, what in [(levels + 100, "holds 107"), (np.r_[levels[:-1], 3.5], "holds 3.5"),
+                      (np.r_[-1.0, levels[1:]], "holds -1")]:
+        with pytest.raises(ValueError, match=f"{what} .*n_bins=8 takes the integers 0..7"):
+            WaveNetForecaster(**kw).fit(bad)
+    f = WaveNetForecaster(**kw).fit(np.r_[levels[:-1], np.nan])           # NaN: missing
+    with pytest.raises(ValueError, match="holds 9"):
+        f.score(np.r_[levels[:50], 9.0])
+    with pytest.raises(ValueError, match="holds 9"):
+        f.predict(y=np.r_[levels[:50], 9.0])
+    d = WaveNetDensity(**kw).fit(levels.reshape(10, 30))
+    with pytest.raises(ValueError, match="holds 8"):
+        d.score_samples(np.r_[levels[:29], 8.0][None])
+    with pytest.raises(ValueError, match="holds 2.5"):
+        WaveNetDensity(**kw).fit(np.r_[levels[:29], 2.5][None])
+
+
 def test_constant_series_is_scaled_by_its_magnitude():
     f = WaveNetForecaster(**TINY, horizon=3).fit(np.full(200, 0.001))
     assert f.scaler_["scale"][0, 0] == pytest.approx(0.001)
@@ -174,6 +194,10 @@ def test_update_checks_time_order():
     f = WaveNetForecaster(**TINY).fit(y.iloc[:150])
     with pytest.raises(ValueError, match="not after"):
         f.update(y.iloc[100:160])
+    with pytest.raises(ValueError, match="does not continue"):
+        f.update(y.iloc[150:].reset_index(drop=True))
+    with pytest.raises(ValueError, match="does not continue"):
+        f.update(y.iloc[150:].tz_localize("UTC"))
     f.update(y.iloc[150:])
     assert f.predict(2).index[0] == idx[-1] + pd.Timedelta("1D")
 

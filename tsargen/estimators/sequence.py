@@ -132,6 +132,31 @@ class _WaveNetParams(TsargenEstimator):
                              "channel, or a single name for all.")
         return [spec(positions[c], [c]) for c in range(n_channels)]
 
+    def _check_levels(self, values, name, specs=None):
+        """Channels with ``quantization="levels"`` must hold the integers ``0..n_bins-1`` (NaN:
+        missing). ``specs``: the head specs (default: the fitted network's)."""
+        if specs is None:
+            net = self.network_
+            specs = (net.members[0] if hasattr(net, "members") else net).heads.specs
+        n_levels = {c: s["kwargs"]["n_bins"] for s in specs
+                    if s["kwargs"].get("quantization") == "levels" for c in s["channels"]}
+        if not n_levels:
+            return
+        cols = sorted(n_levels)
+        top = np.array([n_levels[c] - 1 for c in cols], dtype=float)
+        for i, v in enumerate(values):
+            x = v[:, cols]                                              # (T, L)
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isnan(x) & ((x != np.round(x)) | (x < 0) | (x > top))
+            if bad.any():
+                t, j = np.argwhere(bad)[0]
+                where = f"{name}[{i}]" if len(values) > 1 else name
+                raise ValueError(
+                    f"{where} holds {x[t, j]:g} at timestep {t} of channel {cols[j]}, but "
+                    f"quantization='levels' with n_bins={n_levels[cols[j]]} takes the integers "
+                    f"0..{n_levels[cols[j]] - 1}: encode the data as levels (e.g. "
+                    "tsargen.transforms.Quantizer or MuLaw) or raise n_bins.")
+
     @staticmethod
     def _unscaled_channels(specs, n_channels):
         """Channels holding integer levels are not standardised."""
@@ -440,9 +465,11 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     # ------------------------------------------------------------------ validation
     def _check_X(self, X, fitted=True):
         series, kind = check_panel(X)
-        if fitted and series[0].shape[1] != self.n_channels_:
-            raise ValueError(f"X has {series[0].shape[1]} channels but the model was fitted on "
-                             f"{self.n_channels_}.")
+        if fitted:
+            if series[0].shape[1] != self.n_channels_:
+                raise ValueError(f"X has {series[0].shape[1]} channels but the model was fitted "
+                                 f"on {self.n_channels_}.")
+            self._check_levels(series, "X")
         return series, kind
 
     def _check_labels(self, y, n, fitting=False):
@@ -535,6 +562,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
             cov_scaler = {"loc": cov_loc, "scale": cov_scale}
         c = series[0].shape[1]
         specs = self._head_specs(c)
+        self._check_levels(series, "X", specs)
         loc, scale = _scale_stats(np.concatenate(series))
         fixed = self._unscaled_channels(specs, c)
         loc[fixed], scale[fixed] = 0.0, 1.0
@@ -887,6 +915,15 @@ class WaveNetForecaster(_WaveNetParams):
             raise ValueError(f"the series in {name} have different numbers of channels.")
         return values, metas, many
 
+    def _check_new_targets(self, y):
+        """:meth:`_check_targets` for a fitted model: its channel count and levels."""
+        values, metas, many = self._check_targets(y)
+        if values[0].shape[1] != self.n_channels_:
+            raise ValueError(f"y has {values[0].shape[1]} channels but the model was fitted on "
+                             f"{self.n_channels_}.")
+        self._check_levels(values, "y")
+        return values, metas, many
+
     def _check_covariates(self, X, lengths, many, where, extra=0):
         """Covariates per series: ``lengths[i] + extra`` rows each, no NaN/inf."""
         n_cov = (getattr(self, "n_covariates_", None) or 0) if where != "fit" else None
@@ -978,6 +1015,7 @@ class WaveNetForecaster(_WaveNetParams):
                              "none to model: pass a longer series or a shorter seasonal_lag.")
         c = values[0].shape[1]
         specs = self._head_specs(c, metas[0]["columns"])
+        self._check_levels(values, "y", specs)
         fixed = self._unscaled_channels(specs, c)
         if (self.differences or self.seasonal_lag) and fixed.any():
             raise ValueError("differences > 0 or a seasonal_lag cannot be combined with "
@@ -1043,10 +1081,7 @@ class WaveNetForecaster(_WaveNetParams):
             covs = None if future is None else [np.concatenate([h, f]) for h, f in
                                                 zip(self.history_X_, future)]
         else:
-            values, metas, many = self._check_targets(y)
-            if values[0].shape[1] != self.n_channels_:
-                raise ValueError(f"y has {values[0].shape[1]} channels but the model was "
-                                 f"fitted on {self.n_channels_}.")
+            values, metas, many = self._check_new_targets(y)
             short = min(v.shape[0] for v in values)
             if short < self._n_lost():
                 raise ValueError(f"a history has {short} timesteps but seasonal_lag="
@@ -1193,10 +1228,7 @@ class WaveNetForecaster(_WaveNetParams):
         ``y`` holds as many series as were fitted, else the pooled training scaling — so a
         step's score depends on nothing after it."""
         check_is_fitted(self)
-        values, metas, many = self._check_targets(y)
-        if values[0].shape[1] != self.n_channels_:
-            raise ValueError(f"y has {values[0].shape[1]} channels but the model was fitted on "
-                             f"{self.n_channels_}.")
+        values, metas, many = self._check_new_targets(y)
         covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
         modelled = [self._difference(v) for v in values]
         loc, scale = self._history_scaling(modelled)
@@ -1231,22 +1263,27 @@ class WaveNetForecaster(_WaveNetParams):
     def update(self, y, X=None):
         """Append new observations (and their covariates) to the stored history; no refit."""
         check_is_fitted(self)
-        values, metas, many = self._check_targets(y)
+        values, metas, many = self._check_new_targets(y)
         if many != self.multi_ or len(values) != len(self.history_):
             raise ValueError(f"update() needs as many series as fit ({len(self.history_)}).")
         covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update")
         for i, (v, meta) in enumerate(zip(values, metas)):
             old = self.meta_[i]
-            if v.shape[1] != self.n_channels_:
-                raise ValueError(f"y has {v.shape[1]} channels but the model was fitted on "
-                                 f"{self.n_channels_}.")
             if (old["index"] is None) != (meta["index"] is None):
                 raise ValueError("update() takes the same kind of input as fit (pandas or "
                                  "numpy).")
-            if old["index"] is not None and len(meta["index"]) and (
-                    meta["index"][0] <= old["index"][-1]):
-                raise ValueError(f"the new observations start at {meta['index'][0]}, not after "
-                                 f"the stored history's end {old['index'][-1]}.")
+            if old["index"] is not None and len(meta["index"]):
+                try:
+                    before = meta["index"][0] <= old["index"][-1]
+                except TypeError:       # e.g. a RangeIndex after dates, tz-aware after naive
+                    raise ValueError(
+                        f"the new observations' index ({type(meta['index']).__name__}, starting "
+                        f"{meta['index'][0]!r}) does not continue the stored one "
+                        f"({type(old['index']).__name__}, ending {old['index'][-1]!r}); pass "
+                        "them with the same kind of time index.") from None
+                if before:
+                    raise ValueError(f"the new observations start at {meta['index'][0]}, not "
+                                     f"after the stored history's end {old['index'][-1]}.")
         for i, v in enumerate(values):
             self.history_[i] = np.concatenate([self.history_[i], v])
             if covs is not None:
