@@ -160,6 +160,12 @@ def test_conditional_samples_depend_on_label():
                                                                            np.ones(40)).mean()
     with pytest.raises(ValueError, match="not seen in fit"):
         d.score_samples(X[:2], [0, 5])
+    # without labels a completion is drawn from the marginal: its class follows the known part
+    # (the prefix of a class-1 series is e^-100s less likely under class 0)
+    out = d.complete(X[30:50], n_known=10, n_samples=5, random_state=1)   # (5, 20, 20)
+    assert (out[:, :10, 10:].mean(axis=2) < 0).all() and (out[:, 10:, 10:].mean(axis=2) > 0).all()
+    prior_draws = d.complete(X[[0, 40]], n_known=0, n_samples=40, random_state=1)
+    assert 0.2 < (prior_draws.mean(axis=2) > 0).mean() < 0.8              # both classes drawn
 
 
 def test_same_seed_same_model_and_global_rng_untouched():

@@ -709,6 +709,18 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         return torch.as_tensor(np.random.RandomState(seed).choice(
             len(self.classes_), size=n, p=self.class_prior_))
 
+    def _posterior_labels(self, series, n_known, n_samples, covs, seed):
+        """One class per completion, ``(n_samples * n,)`` (sample-major), drawn from
+        ``p(k | first n_known steps)``: the marginal model's own view of the known part."""
+        scaled = None if covs is None else self._scale_covariates(covs)
+        log_post = np.log(self.class_prior_) + np.stack([                 # (n, K)
+            [np.nansum(st[:n_known]) for st in self._steps(series, torch.full(
+                (len(series),), k), scaled)] for k in range(len(self.classes_))], axis=1)
+        post = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+        cdf = np.cumsum(post / post.sum(axis=1, keepdims=True), axis=1)   # (n, K)
+        u = np.random.RandomState(seed).random_sample((n_samples, len(series), 1))
+        return torch.as_tensor((u > cdf[None, :, :-1]).sum(-1).reshape(-1))
+
     def _unscale(self, x):
         return x.double().numpy() * self.scaler_["scale"] + self.scaler_["loc"]
 
@@ -762,7 +774,10 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         """Keep the first ``n_known`` timesteps of each series in ``X`` and sample the rest.
 
         Returns ``(n_samples, *X.shape)``; the known part is copied bit for bit. A locally
-        conditioned model needs each series' ``covariates`` (covering the whole series).
+        conditioned model needs each series' ``covariates`` (covering the whole series). A
+        class-conditional model completes with the given labels ``y``, or without them from
+        the marginal over the classes: each completion draws its class from ``p(class | known
+        part)``.
         """
         check_is_fitted(self)
         series, kind = self._check_X(X)
@@ -775,9 +790,11 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         n_samples = check_horizon(n_samples)
         covs = self._check_covariates(covariates, [t] * len(series), "complete")
         seed = make_seed(random_state)
-        labels = self._sample_labels(y, len(series), seed)
-        if labels is not None:
-            labels = labels.repeat(n_samples)
+        if y is None and self.classes_ is not None:   # the marginal: classes given the known part
+            labels = self._posterior_labels(series, n_known, n_samples, covs, seed)
+        else:
+            labels = self._check_labels(y, len(series))
+            labels = None if labels is None else labels.repeat(n_samples)
         known = torch.stack(self._scale(series))[:, :n_known].repeat(n_samples, 1, 1)
         arr = np.stack(series)                                   # (n, T, C)
         out = np.repeat(arr[None], n_samples, axis=0)            # (n_samples, n, T, C)
