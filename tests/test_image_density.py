@@ -146,6 +146,12 @@ def test_class_conditional_samples_follow_the_label(cls):
     assert (mixed.mean((1, 2)) < 4).any() and (mixed.mean((1, 2)) > 4).any()
     completed = d.complete(bright[:2], n_known=2, y=["bright", "bright"], random_state=0)
     assert completed[:, :, 2:].mean() > 5.0
+    # without labels each completion draws its class given the known rows (the marginal);
+    # here they leave no doubt, so it draws exactly what the true labels give
+    both = np.concatenate([dark[:8], bright[:8]])
+    np.testing.assert_array_equal(
+        d.complete(both, n_known=2, n_samples=3, random_state=0),
+        d.complete(both, n_known=2, n_samples=3, y=y[np.r_[0:8, 30:38]], random_state=0))
     with pytest.raises(ValueError, match="not seen in fit"):
         d.sample(2, y=["dark", "grey"])
 
@@ -179,6 +185,11 @@ def test_float_levels_and_bool_images():
     b = GatedPixelCNNDensity(**TINY_IMAGE, n_levels=2).fit(X > 8)
     s = b.sample(3, random_state=0)
     assert s.dtype == bool and s.shape == (3, 8, 8)
+    # levels the training dtype cannot hold widen the output instead of wrapping
+    wide = GatedPixelCNNDensity(**TINY_IMAGE, n_levels=3).fit((X > 8)[:, :3, :3])
+    draws = wide.sample(200, random_state=0)
+    assert draws.dtype == np.uint8 and draws.max() == 2
+    assert wide.complete((X > 8)[:4, :3, :3], n_known=1, random_state=0).dtype == np.uint8
 
 
 # ---------------------------------------------------------------------- seeding, persistence

@@ -274,6 +274,16 @@ def future_index(index, horizon):
 
 
 # ---------------------------------------------------------------------------- randomness, device
+def draw_classes(log_lik, prior, n_samples, seed):
+    """Classes ``(n_samples * n,)`` (sample-major) drawn from the posterior
+    ``p(k | x_i) ∝ prior_k exp(log_lik[i, k])`` of each of ``n`` items, ``log_lik (n, K)``."""
+    log_post = np.log(prior) + log_lik
+    post = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+    cdf = np.cumsum(post / post.sum(axis=1, keepdims=True), axis=1)       # (n, K)
+    u = np.random.RandomState(seed).random_sample((n_samples, len(cdf), 1))
+    return torch.as_tensor((u > cdf[None, :, :-1]).sum(-1).reshape(-1))
+
+
 def make_seed(random_state):
     """An int seed from ``random_state`` (None, int or RandomState)."""
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
@@ -353,6 +363,9 @@ def _encode(value, path):
                     "step": value.step, "name": name}
         return {"__index__": "other", "values": _encode(value.to_numpy(), path), "name": name}
     if isinstance(value, np.ndarray):
+        if value.dtype.kind in "mM":              # datetime64 / timedelta64, e.g. class labels
+            return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value).view("i8").copy()),
+                    "dtype": value.dtype.str}
         if np.issubdtype(value.dtype, np.number) or value.dtype == bool:
             return {"__ndarray__": torch.from_numpy(np.array(value, copy=True, order="C"))}
         return {"__objarray__": [_encode(v, path) for v in value.tolist()],
@@ -402,7 +415,8 @@ def _decode(value):
             return pd.RangeIndex(value["start"], value["stop"], value["step"], name=name)
         return pd.Index(_decode(value["values"]), name=name)
     if "__ndarray__" in value:
-        return value["__ndarray__"].numpy()
+        array = value["__ndarray__"].numpy()
+        return array.view(value["dtype"]) if "dtype" in value else array
     if "__objarray__" in value:
         return np.array([_decode(v) for v in value["__objarray__"]], dtype=value["dtype"])
     if "__seq__" in value:
@@ -431,6 +445,8 @@ def _encode_json(value):
         return value
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":    # e.g. class priors
+        return {"__array__": value.tolist(), "dtype": value.dtype.str}
     if _is_tsargen_estimator(value):              # e.g. a density inside a forecaster
         return {"__estimator__": type(value).__name__,
                 "params": _encode_json(value.get_params(deep=False))}
@@ -442,6 +458,8 @@ def _decode_json(value):
         return {_decode_json(k): _decode_json(v) for k, v in value["__pairs__"]}
     if isinstance(value, dict) and "__estimator__" in value:
         return _tsargen_class(value["__estimator__"])(**_decode_json(value["params"]))
+    if isinstance(value, dict) and "__array__" in value:
+        return np.array(value["__array__"], dtype=value["dtype"])
     if isinstance(value, list):
         return [_decode_json(v) for v in value]
     return value
@@ -456,12 +474,7 @@ class TsargenEstimator(BaseEstimator):
         The file is written atomically (a temporary file, then renamed). Under
         ``torch.distributed`` only rank 0 writes; the other ranks return without writing.
         """
-        check_is_fitted(self)
-        fitted = {k: _encode(v, k) for k, v in vars(self).items()
-                  if k.endswith("_") and not k.startswith("__")}
-        if is_primary():
-            write_checked({"format": FORMAT, "class": type(self).__name__,
-                           "params": _json_params(self), "fitted": fitted}, path, FORMAT)
+        save_fitted(self, path)
         return self
 
     def __getstate__(self):
@@ -470,6 +483,18 @@ class TsargenEstimator(BaseEstimator):
         if isinstance(net, torch.nn.Module):
             state["network_"] = net.cpu()
         return state
+
+
+def save_fitted(est, path):
+    """Write fitted ``est`` (a class :func:`load` knows) as its JSON parameters and its fitted
+    attributes; everything is encoded before the file is opened, so a failure writes nothing."""
+    check_is_fitted(est)
+    fitted = {k: _encode(v, k) for k, v in vars(est).items()
+              if k.endswith("_") and not k.startswith("__")}
+    params = _json_params(est)
+    if is_primary():
+        write_checked({"format": FORMAT, "class": type(est).__name__, "params": params,
+                       "fitted": fitted}, path, FORMAT)
 
 
 def is_primary():
@@ -554,7 +579,8 @@ def load(path):
                [("class", str), ("params", str), ("fitted", dict)]):
         raise ValueError(f"{path} is not a complete tsargen model file (entries missing).")
     cls = getattr(estimators, payload["class"], None)
-    if not (isinstance(cls, type) and issubclass(cls, TsargenEstimator)):
+    if not (isinstance(cls, type) and issubclass(
+            cls, (TsargenEstimator, estimators.GenerativeClassifier))):
         raise ValueError(f"{path} names an unknown estimator class {payload['class']!r}.")
     try:
         est = cls(**_decode_json(json.loads(payload["params"])))

@@ -35,8 +35,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
-from ._base import (TsargenEstimator, check_ema_decay, check_labels, make_seed,
-                    resolve_device, seeded)
+from ._base import (TsargenEstimator, check_ema_decay, check_labels, draw_classes,
+                    make_seed, resolve_device, seeded)
 from ._training import MIN_BATCHES, fit_fingerprint, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
@@ -326,8 +326,18 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
             net.cpu()
         return out.permute(0, 2, 3, 1).round().long().cpu().numpy()
 
+    def _output_dtype(self, dtype):
+        """The training images' dtype, widened when it cannot hold every level (uint8 images
+        with n_levels=512 come back as uint16, not wrapped)."""
+        dtype, top = np.dtype(dtype), self.n_levels_ - 1
+        if dtype == bool:
+            return dtype if top <= 1 else np.min_scalar_type(top)
+        if dtype.kind in "ui" and top > np.iinfo(dtype).max:
+            return np.promote_types(dtype, np.min_scalar_type(top))
+        return dtype
+
     def _as_output(self, levels, ndim, dtype):
-        out = levels.astype(dtype)
+        out = levels.astype(self._output_dtype(dtype))
         return out if ndim == 4 else out[..., 0]
 
     def sample(self, n_samples=1, *, y=None, length=None, width=None, random_state=None):
@@ -388,18 +398,24 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
                              f"got {n_known!r}.")
         n_samples = _positive_int(n_samples, "n_samples")
         seed = make_seed(random_state)
-        labels = self._sample_labels(y, n, seed)
-        out = np.repeat(arr[None], n_samples, axis=0)                     # (S, n, H, W[, C])
+        out = np.repeat(arr[None], n_samples, axis=0).astype(            # (S, n, H, W[, C])
+            self._output_dtype(arr.dtype), copy=False)
         if n_known == height:
             return out
+        if y is None and self.classes_ is not None:   # the marginal: classes given the known rows
+            log_lik = np.stack([self._log_prob(values, torch.full((n,), k))[:, :n_known]
+                                .reshape(n, -1).sum(axis=1)
+                                for k in range(len(self.classes_))], axis=1)   # (n, K)
+            labels = draw_classes(log_lik, self.class_prior_, n_samples, seed)
+        else:
+            labels = self._check_labels(y, n)
+            labels = None if labels is None else labels.repeat(n_samples)
         known = torch.from_numpy(np.ascontiguousarray(
             values[:, :n_known].transpose(0, 3, 1, 2))).repeat(n_samples, 1, 1, 1)
-        levels = self._generate(n_samples * n, height, width,
-                                None if labels is None else labels.repeat(n_samples),
-                                known, seed)                              # (S*n, H, W, C)
+        levels = self._generate(n_samples * n, height, width, labels, known,
+                                seed)                                     # (S*n, H, W, C)
         new = levels[:, n_known:].reshape(n_samples, n, height - n_known, width, c)
-        out[:, :, n_known:] = new.astype(arr.dtype) if arr.ndim == 4 else (
-            new[..., 0].astype(arr.dtype))
+        out[:, :, n_known:] = new if arr.ndim == 4 else new[..., 0]
         return out
 
 

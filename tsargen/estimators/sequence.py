@@ -20,8 +20,8 @@ from ..networks.ensemble import WaveNetEnsemble
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
 from ._base import (TsargenEstimator, check_covariates, check_ema_decay, check_horizon,
-                    check_labels, check_panel, check_series, future_index, is_series_list,
-                    make_seed, resolve_device, seeded)
+                    check_labels, check_panel, check_series, draw_classes, future_index,
+                    is_series_list, make_seed, resolve_device, seeded)
 from ._training import SeriesBank, fit_fingerprint, train, window_nll
 
 _SCORE_BATCH = 256
@@ -713,13 +713,10 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         """One class per completion, ``(n_samples * n,)`` (sample-major), drawn from
         ``p(k | first n_known steps)``: the marginal model's own view of the known part."""
         scaled = None if covs is None else self._scale_covariates(covs)
-        log_post = np.log(self.class_prior_) + np.stack([                 # (n, K)
-            [np.nansum(st[:n_known]) for st in self._steps(series, torch.full(
-                (len(series),), k), scaled)] for k in range(len(self.classes_))], axis=1)
-        post = np.exp(log_post - log_post.max(axis=1, keepdims=True))
-        cdf = np.cumsum(post / post.sum(axis=1, keepdims=True), axis=1)   # (n, K)
-        u = np.random.RandomState(seed).random_sample((n_samples, len(series), 1))
-        return torch.as_tensor((u > cdf[None, :, :-1]).sum(-1).reshape(-1))
+        log_lik = np.stack([[np.nansum(st[:n_known]) for st in self._steps(                # (n, K)
+            series, torch.full((len(series),), k), scaled)] for k in range(len(self.classes_))],
+            axis=1)
+        return draw_classes(log_lik, self.class_prior_, n_samples, seed)
 
     def _unscale(self, x):
         return x.double().numpy() * self.scaler_["scale"] + self.scaler_["loc"]
