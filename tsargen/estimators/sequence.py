@@ -816,8 +816,8 @@ class WaveNetForecaster(_WaveNetParams):
     One global model for one series or a list of series, each standardised by its own mean and
     standard deviation at fit time (kept in ``scaler_``). Histories passed as ``y=`` reuse
     that scaling when there are as many as at fit (the same series, continued); any other
-    number of histories are new series, each standardised by its own statistics. Forecasts come from ``n_paths`` sample paths drawn
-    with cached generation; ``predict`` is their median, drawn with a fixed seed, so it is
+    number are new series, each forecast with its own history's mean and scale. Forecasts
+    come from ``n_paths`` sample paths drawn with cached generation; ``predict`` is their median, drawn with a fixed seed, so it is
     deterministic for a fitted model.
 
     Parameters
@@ -998,14 +998,22 @@ class WaveNetForecaster(_WaveNetParams):
             loc[:] = 0.0
         return loc, scale
 
-    def _history_scaling(self, modelled):
-        """``(loc, scale)`` for the modelled (differenced) histories: as many as at fit are the
-        fitted series (their fitted scaling); any other count, new series, each gets its own
-        mean and scale, as every series did at fit."""
-        if len(modelled) == self.scaler_["loc"].shape[0]:
-            return self.scaler_["loc"], self.scaler_["scale"]
-        return self._series_scaling(modelled, self.unscaled_channels_, center=not (
-            self.differences or self.seasonal_lag))
+    def _history_scaling(self, modelled, own=True):
+        """``(loc, scale)`` for the modelled (differenced) series: as many as at fit are the
+        fitted series (their fitted scaling). Any other count are new series: for forecasting
+        (``own``) each gets its own mean and scale from its history, as every series did at
+        fit (the forecast is then a distribution given the history, which may depend on all
+        of it); for scoring, the pooled fitted scaling (mean loc, root-mean-square scale), so
+        that the likelihood is a fixed density and each step depends only on earlier ones."""
+        loc, scale = self.scaler_["loc"], self.scaler_["scale"]
+        if len(modelled) == loc.shape[0]:
+            return loc, scale
+        if own:
+            return self._series_scaling(modelled, self.unscaled_channels_, center=not (
+                self.differences or self.seasonal_lag))
+        n = len(modelled)
+        return (np.repeat(loc.mean(axis=0, keepdims=True), n, axis=0),
+                np.repeat(np.sqrt((scale ** 2).mean(axis=0, keepdims=True)), n, axis=0))
 
     # ------------------------------------------------------------------ fit
     def fit(self, y, X=None, *, checkpoint=None):
@@ -1162,10 +1170,11 @@ class WaveNetForecaster(_WaveNetParams):
         """Point forecast (median of the sample paths), deterministic for a fitted model.
 
         ``y=`` forecasts from a new history without refitting (its covariates ``X`` then cover
-        history and horizon); otherwise ``X`` covers the horizon only. A new history is
-        standardised with the fitted scaling, as in ``score_steps`` (series ``i``'s own when
-        ``y`` holds as many series as were fitted, else the pooled one), so the forecast depends
-        only on its last ``context`` modelled timesteps, not on how much history is passed.
+        history and horizon); otherwise ``X`` covers the horizon only. When ``y`` holds as
+        many series as were fitted, they are the fitted series continued: each is standardised
+        with its fitted scaling, so the forecast depends only on its last ``context`` modelled
+        timesteps. Any other number of histories are new series, each standardised by the mean
+        and scale of the history passed.
         """
         fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
         paths = self._paths(fh, values, covs, loc, scale, self.n_paths, self._predict_seed())
@@ -1240,12 +1249,14 @@ class WaveNetForecaster(_WaveNetParams):
 
         Each series is standardised with a scaling fixed at fit time — series ``i``'s own when
         ``y`` holds as many series as were fitted, else the pooled training scaling — so a
-        step's score depends on nothing after it."""
+        step's score depends on nothing after it. (Forecasts for new series use each history's
+        own scaling instead, see :meth:`predict`; for a likelihood that would make every step
+        depend on the whole series.)"""
         check_is_fitted(self)
         values, metas, many = self._check_new_targets(y)
         covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
         modelled = [self._difference(v) for v in values]
-        loc, scale = self._history_scaling(modelled)
+        loc, scale = self._history_scaling(modelled, own=False)
         outs = []
         cov_t = None
         if covs is not None:
