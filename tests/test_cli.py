@@ -1,8 +1,10 @@
 """The ``tsargen`` command line and the rolling-origin backtest behind ``tsargen evaluate``."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import joblib
 import numpy as np
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 
 import tsargen
-from tsargen.cli import main, parse_value
+from tsargen.cli import _fitted_columns, main, parse_value
 from tsargen.metrics import crps, mase, smape
 from tsargen.model_selection import backtest
 
@@ -99,6 +101,89 @@ def test_sample_and_score(model, csv, tmp_path, capsys):
     assert printed == pytest.approx(tsargen.load(model).score(df.asfreq("D")), rel=1e-5)
 
 
+@pytest.fixture(scope="module")
+def load_model(csv):
+    """Fitted on the one column 'load' of a file that has two numeric columns."""
+    out = csv.parent / "load.tsargen"
+    assert main(["fit", str(csv), "--time-column", "date", "--columns", "load", "-o", str(out),
+                 "--param", "horizon=3"] + TINY_ARGS + ["--param=max_epochs=1"]) == 0
+    return out
+
+
+def test_a_fitted_model_reads_the_columns_it_was_fitted_on(load_model, csv, tmp_path, capsys):
+    # the file has load, temp and a text column; the model knows its target is 'load'
+    out, explicit = tmp_path / "fc.csv", tmp_path / "explicit.csv"
+    assert main(["forecast", str(load_model), "--data", str(csv), "--time-column", "date",
+                 "-o", str(out)]) == 0
+    assert main(["forecast", str(load_model), "--data", str(csv), "--time-column", "date",
+                 "--columns", "load", "-o", str(explicit)]) == 0
+    fc = pd.read_csv(out, index_col=0)
+    assert list(fc.columns) == ["load", "load_q0.1", "load_q0.5", "load_q0.9"]
+    pd.testing.assert_frame_equal(fc, pd.read_csv(explicit, index_col=0))
+    assert main(["sample", str(load_model), "-n", "2", "--data", str(csv), "--time-column",
+                 "date", "-o", str(out)]) == 0
+    assert list(pd.read_csv(out).columns) == ["sample", "time", "load"]
+    capsys.readouterr()
+    assert main(["score", str(load_model), str(csv), "--time-column", "date"]) == 0
+    assert main(["score", str(load_model), str(csv), "--time-column", "date", "--columns",
+                 "load"]) == 0
+    default, chosen = capsys.readouterr().out.split()
+    assert default == chosen
+    # explicit --columns still wins: any one column will do for a one-channel model
+    assert main(["score", str(load_model), str(csv), "--time-column", "date", "--columns",
+                 "temp"]) == 0
+    assert capsys.readouterr().out.strip() != default
+
+
+def test_fitted_columns_are_matched_by_name_and_order(model, csv, tmp_path, capsys):
+    # the two-column model on a file with its columns swapped, an extra numeric column first
+    df = pd.read_csv(csv)
+    shuffled = tmp_path / "shuffled.csv"
+    df.assign(humidity=1.0)[["humidity", "date", "temp", "load"]].to_csv(shuffled, index=False)
+    capsys.readouterr()
+    assert main(["score", str(model), str(shuffled), "--time-column", "date"]) == 0
+    assert main(["score", str(model), str(csv), "--time-column", "date", "--columns",
+                 "load,temp"]) == 0
+    default, chosen = capsys.readouterr().out.split()
+    assert default == chosen
+    # a file without one of them: one line naming it
+    lacking = tmp_path / "lacking.csv"
+    df[["date", "load"]].to_csv(lacking, index=False)
+    assert main(["forecast", str(model), "--data", str(lacking), "--time-column", "date"]) == 1
+    err = _one_line_error(capsys)
+    assert "['temp']" in err and "fitted on" in err and "--columns" in err
+
+
+def test_fitted_columns_of_series_frames_and_arrays():
+    def est(*metas):
+        return SimpleNamespace(meta_=list(metas))
+
+    assert _fitted_columns(est({"kind": "series", "name": "units"})) == ["units"]
+    assert _fitted_columns(est({"kind": "frame", "columns": [0.5, 1.5]})) == [0.5, 1.5]
+    assert _fitted_columns(est({"kind": "series", "name": None})) is None
+    assert _fitted_columns(est({"kind": "2d", "columns": None})) is None
+    assert _fitted_columns(est({"kind": "series", "name": "a"},
+                               {"kind": "series", "name": "b"})) is None   # a global model
+    assert _fitted_columns(SimpleNamespace()) is None
+
+
+def test_a_closed_stdout_stops_quietly(model, monkeypatch, capsys):
+    read, write = os.pipe()
+    os.close(read)                              # the reader is gone before anything is written
+    stdout = open(write, "w")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        status = main(["forecast", str(model)])
+        # stdout now writes to devnull: the interpreter's last flush must not fail again
+        stdout.write("more\n")
+        stdout.close()
+    finally:
+        if not stdout.closed:
+            os.close(stdout.fileno())          # the old code leaves a broken pipe behind
+    assert status == 141
+    assert capsys.readouterr().err == ""
+
+
 def test_density_fit_sample_score(tmp_path):
     rng = np.random.default_rng(1)
     panel = pd.DataFrame(rng.normal(size=(12, 20)), columns=[f"t{i}" for i in range(20)])
@@ -160,15 +245,24 @@ def test_demo_command_forwards_its_options(capsys):
     assert "--out" in capsys.readouterr().out
 
 
-def test_module_entry_point_in_a_subprocess(tmp_path):
+def test_module_entry_point_in_a_subprocess(model, tmp_path):
     bad = tmp_path / "x.csv"
     bad.write_text("a,b\n1,oops\n")
+    # alongside: 'tsargen forecast ... | head', with a reader that is gone before any output
+    piped = subprocess.Popen([sys.executable, "-m", "tsargen", "forecast", str(model)],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    piped.stdout.close()
     run = subprocess.run([sys.executable, "-m", "tsargen", "fit", str(bad), "-o",
                           str(tmp_path / "m")], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 1
     assert run.stderr.count("\n") == 1 and "not numeric" in run.stderr
     assert "Traceback" not in run.stderr
+    try:
+        _, err = piped.communicate(timeout=120)
+    finally:
+        piped.kill()
+    assert piped.returncode == 141 and err == ""               # no 'Broken pipe', no traceback
 
 
 # ---------------------------------------------------------------------- backtest

@@ -2,9 +2,9 @@
 
 Data files are CSV or Parquet (by extension; Parquet needs pyarrow or fastparquet) or ``.npy``
 arrays. For forecasters a file is one series: rows are timesteps, ``--time-column`` names the
-time index and ``--columns`` the target columns (default: every numeric column). For densities
-rows are samples (a panel ``(n_series, n_timesteps)``; ``--label-column`` gives class labels),
-or a ``.npy`` array of panels or images.
+time index and ``--columns`` the target columns (default: the columns a fitted model was fitted
+on, else every numeric column). For densities rows are samples (a panel ``(n_series,
+n_timesteps)``; ``--label-column`` gives class labels), or a ``.npy`` array of panels or images.
 
 Examples::
 
@@ -16,12 +16,15 @@ Examples::
     tsargen evaluate sales.csv --time-column date --horizon 14 --n-origins 5 --n-jobs 2
     tsargen demo
 
-Errors print one line to stderr and exit with status 1 (2 for a bad command line).
+Errors print one line to stderr and exit with status 1 (2 for a bad command line). When the
+reader of stdout goes away early (``tsargen forecast ... | head``), the command stops quietly
+with status 141, as a tool killed by SIGPIPE does.
 """
 
 import argparse
 import ast
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +40,10 @@ class CommandError(Exception):
 
 class UsageError(CommandError):
     """A malformed command line (exit status 2)."""
+
+
+class _OutputClosed(Exception):
+    """The reader of stdout closed the pipe (``| head``): stop quietly."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -176,9 +183,33 @@ def _load(path):
     return load(path)
 
 
+def _to_stdout(write):
+    """Call ``write(sys.stdout)`` and flush it; a reader that closed the pipe early raises
+    :class:`_OutputClosed` (only stdout's broken pipe: other errors keep their message)."""
+    try:
+        write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise _OutputClosed from None
+
+
+def _silence_stdout():
+    """Point stdout's descriptor at devnull, so that the interpreter's last flush of what is
+    still buffered does not fail again (the recipe of Python's ``signal`` docs)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced stdout without a descriptor
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def _write(df, out, index=True):
     if out in (None, "-"):
-        df.to_csv(sys.stdout, index=index)
+        _to_stdout(lambda f: df.to_csv(f, index=index))
     else:
         df.to_csv(out, index=index)
 
@@ -222,17 +253,51 @@ def cmd_fit(args):
           file=sys.stderr)
 
 
-def _history(args):
-    if args.data is None:
+def _fitted_columns(est):
+    """The column names a fitted forecaster was fitted on (a Series' name, a DataFrame's
+    columns), or None when it was fitted on arrays or its series disagree."""
+    metas = getattr(est, "meta_", None)
+    if not metas:
         return None
-    return _series(read_table(args.data, args.time_column, _split_columns(args.columns)))
+    names = set()
+    for meta in metas:
+        if meta.get("kind") == "series" and meta.get("name") is not None:
+            names.add((meta["name"],))
+        elif meta.get("kind") == "frame" and meta.get("columns") is not None:
+            names.add(tuple(meta["columns"]))
+        else:
+            return None
+    return list(names.pop()) if len(names) == 1 else None
+
+
+def _targets(path, args, est):
+    """Read a forecaster's data: ``--columns`` if given, else the columns ``est`` was fitted
+    on (matched by name, as text: a file's header is text), else every numeric column."""
+    columns = _split_columns(args.columns)
+    data = read_table(path, args.time_column, columns)
+    fitted = _fitted_columns(est) if columns is None else None
+    if fitted is None or not isinstance(data, pd.DataFrame):
+        return _series(data)
+    by_text = {}
+    for c in data.columns:
+        by_text.setdefault(str(c), c)
+    picked = [c if c in data.columns else by_text.get(str(c)) for c in fitted]
+    missing = [f for f, c in zip(fitted, picked) if c is None]
+    if missing:
+        raise CommandError(f"{path} has no column(s) {missing} that the model was fitted on "
+                           f"(columns: {list(data.columns)}); pick its targets with --columns.")
+    return _series(data[picked])
+
+
+def _history(args, est):
+    return None if args.data is None else _targets(args.data, args, est)
 
 
 def cmd_forecast(args):
     est = _load(args.model)
     if not _is_forecaster(est):
         raise CommandError(f"{args.model} holds a {type(est).__name__}, not a forecaster.")
-    y = _history(args)
+    y = _history(args, est)
     q = _quantiles(args.quantiles)
     point = est.predict(args.horizon, y=y)
     quant = est.predict_quantiles(args.horizon, quantiles=q, y=y)
@@ -257,7 +322,7 @@ def cmd_forecast(args):
 def cmd_sample(args):
     est = _load(args.model)
     if _is_forecaster(est):
-        y = _history(args)
+        y = _history(args, est)
         paths = est.sample(args.n_samples, args.horizon, y=y, random_state=args.seed)
         if isinstance(paths, pd.DataFrame):
             _write(paths, args.output)
@@ -281,16 +346,17 @@ def cmd_sample(args):
 
 def cmd_score(args):
     est = _load(args.model)
-    data = read_table(args.data, args.time_column, _split_columns(args.columns))
     if _is_forecaster(est):
-        y = _series(data)
+        y = _targets(args.data, args, est)
         if args.steps:
             steps = est.score_steps(y)
             _write(steps.to_frame() if isinstance(steps, pd.Series) else _frame(steps)
                    if isinstance(steps, np.ndarray) else steps, args.output)
         else:
-            print(f"{est.score(y):.6g}")
+            score = est.score(y)
+            _to_stdout(lambda f: print(f"{score:.6g}", file=f))
         return
+    data = read_table(args.data, args.time_column, _split_columns(args.columns))
     X, labels = _panel(data, args.label_column)
     scores = est.score_samples(X, labels)
     if args.steps:
@@ -328,6 +394,10 @@ def _data_options(p, columns_help="target columns, comma-separated (default: all
     p.add_argument("--columns", help=columns_help)
 
 
+FITTED_COLUMNS_HELP = ("target columns, comma-separated (default: those the forecaster was "
+                       "fitted on, else all numeric)")
+
+
 def build_parser():
     parser = _Parser(prog=PROG, description="Autoregressive generative models for signals.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -355,7 +425,7 @@ def build_parser():
     p.add_argument("--horizon", type=int, help="steps ahead (default: the model's horizon)")
     p.add_argument("--quantiles", default="0.1,0.5,0.9", help="comma-separated levels")
     p.add_argument("-o", "--output", help="CSV to write (default: stdout)")
-    _data_options(p)
+    _data_options(p, FITTED_COLUMNS_HELP)
     p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser("sample", help="draw sample paths / new samples as CSV",
@@ -369,7 +439,7 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", help="CSV (or .npy for densities) to write; default "
                    "stdout")
-    _data_options(p)
+    _data_options(p, FITTED_COLUMNS_HELP)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("score", help="log-likelihood of data under a model",
@@ -380,7 +450,7 @@ def build_parser():
     p.add_argument("--steps", action="store_true", help="per-element log-likelihoods")
     p.add_argument("--label-column", help="densities: column of class labels")
     p.add_argument("-o", "--output", help="CSV to write (default: stdout)")
-    _data_options(p)
+    _data_options(p, FITTED_COLUMNS_HELP)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("evaluate", help="rolling-origin backtest (MASE, sMAPE, CRPS, ...)",
@@ -406,7 +476,18 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run the command line; returns the exit status (0 success, 1 failure, 2 usage)."""
+    """Run the command line; returns the exit status (0 success, 1 failure, 2 usage, 141
+    when the reader of stdout closed it early)."""
+    try:
+        status = _run(argv)
+        _to_stdout(lambda f: None)      # flush what is buffered while a closed pipe is caught
+    except _OutputClosed:               # '| head' read enough: stop quietly, as with SIGPIPE
+        _silence_stdout()
+        return 141
+    return status
+
+
+def _run(argv):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
