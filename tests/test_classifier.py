@@ -169,3 +169,13 @@ EXPECTED_WAVENET = {
                                                                        WaveNetDensity) else {}))
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("priors", ["ab", "0.5", {"a": 0.5, "b": 0.5}, [1j, 0], object()],
+                         ids=["letters", "number-text", "dict", "complex", "object"])
+def test_priors_of_the_wrong_kind_name_priors(priors):
+    X, y = np.random.default_rng(5).normal(size=(10, 2)), ["a", "b"] * 5
+    clf = GenerativeClassifier(GaussianMixture(), priors=priors)     # __init__ only stores
+    with pytest.raises(ValueError, match=r"priors must be None .* or 2 non-negative numbers "
+                                         r"summing to 1, one per class"):
+        clf.fit(X, y)

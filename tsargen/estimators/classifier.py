@@ -13,7 +13,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from ._base import is_series_list
+from ._base import is_series_list, save_fitted
 
 
 def _check_X(X):
@@ -45,6 +45,13 @@ def _take(X, idx):
     if hasattr(X, "tocsr"):                      # sparse: the density will refuse it clearly
         return X.tocsr()[idx]
     return np.asarray(X)[idx]
+
+
+def _savable(est):
+    """True for an instance of a public tsargen estimator class, which ``load`` rebuilds."""
+    from .. import estimators
+
+    return getattr(estimators, type(est).__name__, None) is type(est)
 
 
 def _fit_one(estimator, X, checkpoint=None):
@@ -160,12 +167,22 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if self.priors is None:
             prior = counts / counts.sum()
         else:
-            prior = np.asarray(self.priors, dtype=float)
+            accepted = (f"None (the class frequencies) or {len(classes)} non-negative numbers "
+                        "summing to 1, one per class in the order of classes_")
+            prior = None
+            if not isinstance(self.priors, (str, bytes, dict)):
+                try:
+                    prior = np.asarray(self.priors, dtype=float)
+                except (TypeError, ValueError):
+                    pass
+            if prior is None:
+                raise ValueError(f"priors must be {accepted}; got {self.priors!r}.")
             if prior.shape != (len(classes),):
                 raise ValueError(f"priors must have one entry per class ({len(classes)}), got "
                                  f"shape {prior.shape}.")
             if (prior < 0).any() or not np.isclose(prior.sum(), 1.0):
-                raise ValueError("priors must be non-negative and sum to 1.")
+                raise ValueError(f"priors must be non-negative and sum to 1 ({accepted}); got "
+                                 f"{self.priors!r}.")
         if self.n_jobs is not None and not isinstance(self.n_jobs, numbers.Integral):
             raise ValueError(f"n_jobs must be an integer or None, got {self.n_jobs!r}.")
         base = self._base_estimator()
@@ -190,6 +207,24 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             self.n_features_in_ = X.shape[1]
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def save(self, path):
+        """Write the fitted classifier to one file; :func:`tsargen.load` reads it back.
+
+        Like the densities' ``save``: JSON parameters plus tensors, read with
+        ``torch.load(weights_only=True)``, so loading never executes code. Only tsargen
+        densities can be stored this way; for another ``estimator`` (e.g. ``GaussianMixture``)
+        this raises ``TypeError`` without writing anything: use pickle or joblib instead.
+        """
+        check_is_fitted(self)
+        foreign = [est for est in [self.estimator, *self.estimators_]
+                   if est is not None and not _savable(est)]
+        if foreign:
+            raise TypeError(f"save() stores tsargen densities only; this classifier holds a "
+                            f"{type(foreign[0]).__name__}. Save a GenerativeClassifier with a "
+                            "non-tsargen estimator with pickle or joblib instead.")
+        save_fitted(self, path)
         return self
 
     def predict_joint_log_proba(self, X):
