@@ -23,6 +23,12 @@ Y = np.random.default_rng(0).normal(size=200)
     ("hello", TypeError, "array-like"),
     (np.full(200, np.nan), ValueError, "no observed"),
     (np.c_[Y, np.full(200, np.nan)], ValueError, r"channel\(s\) \[1\]"),
+    (pd.Series(Y, index=[f"t{i}" for i in range(200)]), TypeError, "time index must be"),
+    (pd.Series(Y, index=pd.MultiIndex.from_product([["a", "b"], range(100)])), TypeError,
+     "long-format panels"),
+    (pd.Series(Y, index=pd.DatetimeIndex([pd.NaT] + list(pd.date_range("2020", periods=199)))),
+     ValueError, "missing time index"),
+    (pd.DataFrame(np.c_[Y, Y], columns=["a", "a"]), ValueError, r"duplicated column names \['a'\]"),
 ])
 def test_forecaster_fit_rejects(y, exc, match):
     f = WaveNetForecaster(**TINY)
@@ -90,8 +96,10 @@ def test_density_errors():
     d = WaveNetDensity(**TINY)
     with pytest.raises(ValueError, match="panel"):
         d.fit(np.ones(10))
-    with pytest.raises(ValueError, match="inf"):
+    with pytest.raises(ValueError, match=r"inf \(first at position \(0, 1\)\).*NaN to mark"):
         d.fit(np.array([[1.0, np.inf]]))
+    with pytest.raises(ValueError, match=r"indexed by time.*pass \[X\]"):
+        d.fit(pd.DataFrame(np.ones((50, 3)), index=pd.date_range("2020", periods=50)))
     with pytest.raises(ValueError, match="one label per series"):
         d.fit(np.ones((4, 6)), y=[0, 1])
     with pytest.raises(ValueError, match="missing labels"):
@@ -103,3 +111,9 @@ def test_density_errors():
         d.score_samples(np.ones((3, 12, 2)), y=[0, 0, 1])
     with pytest.raises(ValueError, match="n_known"):
         d.complete(np.ones((3, 12, 2)), n_known=13)
+    for call, match in [(lambda: d.sample(-1), "n_samples"),
+                        (lambda: d.sample(2, length=0), "length"),
+                        (lambda: d.complete(np.ones((3, 12, 2)), n_known=3, n_samples=0),
+                         "n_samples")]:
+        with pytest.raises(ValueError, match=f"^{match} must be a positive integer"):
+            call()

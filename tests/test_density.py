@@ -179,6 +179,8 @@ def test_same_seed_same_model_and_global_rng_untouched():
         assert torch.equal(va, vb), ka
     assert np.array_equal(a.sample(3, random_state=5), b.sample(3, random_state=5))
     assert not np.array_equal(a.sample(3, random_state=5), a.sample(3, random_state=6))
+    # random_state=None draws fresh entropy, not from the global generators
+    assert not np.array_equal(a.sample(3), a.sample(3))
     assert torch.equal(torch_state, torch.get_rng_state())
     assert all(np.array_equal(x, y) for x, y in zip(np_state[1:2], np.random.get_state()[1:2]))
     c = WaveNetDensity(**{**TINY, "random_state": 1}).fit(X)

@@ -100,6 +100,16 @@ def test_intraday_gaps_extend_by_most_common_step():
                                           pd.Timestamp("2020-01-03 16:01")]
 
 
+def test_elapsed_time_index_and_index_names_carry_over():
+    y = pd.Series(np.random.default_rng(3).normal(size=200),
+                  index=pd.timedelta_range(0, periods=200, freq="5s", name="elapsed"))
+    p = WaveNetForecaster(**TINY, horizon=2).fit(y).predict()
+    assert list(p.index) == [pd.Timedelta(seconds=1000), pd.Timedelta(seconds=1005)]
+    assert p.index.name == "elapsed"
+    z = y.set_axis(pd.date_range("2020", periods=200, freq="D", name="day"))
+    assert WaveNetForecaster(**TINY, horizon=2).fit(z).predict().index.name == "day"
+
+
 def test_numeric_event_time_index():
     y = pd.Series(np.random.default_rng(3).normal(size=200), index=np.arange(0, 400, 2))
     f = WaveNetForecaster(**TINY, horizon=3).fit(y)
@@ -133,6 +143,26 @@ def test_global_model_forecasts_new_series_with_their_own_scaling(params):
     a, b = f.score_steps(small), f.score_steps(bumped)
     np.testing.assert_array_equal(a[:150], b[:150])
     assert not np.allclose(a[150:], b[150:])
+
+
+def test_levels_channels_must_hold_levels():
+    rng = np.random.default_rng(7)
+    kw = dict(TINY, distribution="categorical", quantization="levels", n_bins=8)
+    levels = rng.integers(0, 8, 300).astype(float)
+    for bad, what in [(levels + 100, "holds 107"), (np.r_[levels[:-1], 3.5], "holds 3.5"),
+                      (np.r_[-1.0, levels[1:]], "holds -1")]:
+        with pytest.raises(ValueError, match=f"{what} .*n_bins=8 takes the integers 0..7"):
+            WaveNetForecaster(**kw).fit(bad)
+    f = WaveNetForecaster(**kw).fit(np.r_[levels[:-1], np.nan])           # NaN: missing
+    with pytest.raises(ValueError, match="holds 9"):
+        f.score(np.r_[levels[:50], 9.0])
+    with pytest.raises(ValueError, match="holds 9"):
+        f.predict(y=np.r_[levels[:50], 9.0])
+    d = WaveNetDensity(**kw).fit(levels.reshape(10, 30))
+    with pytest.raises(ValueError, match="holds 8"):
+        d.score_samples(np.r_[levels[:29], 8.0][None])
+    with pytest.raises(ValueError, match="holds 2.5"):
+        WaveNetDensity(**kw).fit(np.r_[levels[:29], 2.5][None])
 
 
 def test_constant_series_is_scaled_by_its_magnitude():

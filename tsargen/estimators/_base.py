@@ -37,12 +37,12 @@ class SeriesInfo:
 
 def _check_values(values, name, ensure_2d=False, allow_nd=False):
     """Numeric float64 array via scikit-learn's ``check_array`` (sparse, complex, object and
-    empty inputs get its messages); NaN allowed, inf refused."""
+    empty inputs get its messages); NaN allowed, inf refused (with its position, below)."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "USO" and values.dtype != object:
         raise TypeError(f"{name} must be numeric; got dtype {values.dtype}. Convert or drop the "
                         "non-numeric columns first.")
     try:
-        values = check_array(values, dtype=np.float64, ensure_all_finite="allow-nan",
+        values = check_array(values, dtype=np.float64, ensure_all_finite=False,
                              ensure_2d=ensure_2d, allow_nd=allow_nd, input_name=name,
                              ensure_min_samples=1, ensure_min_features=1)
     except ValueError as err:
@@ -60,6 +60,14 @@ def check_index(index, name):
     """A time index must increase strictly (no duplicates, no going back)."""
     if isinstance(index, pd.RangeIndex) and index.step > 0:
         return index
+    if not isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)) and not (
+            pd.api.types.is_numeric_dtype(index.dtype)) or isinstance(index, pd.MultiIndex):
+        raise TypeError(f"{name} has a {type(index).__name__} of dtype {index.dtype}; a time "
+                        "index must be a DatetimeIndex, PeriodIndex or numeric (for long-format "
+                        "panels, pass a list of series, one per entity). Convert it, e.g. with "
+                        "pd.to_datetime, or reset it.")
+    if index.hasnans:
+        raise ValueError(f"{name} has a missing time index entry (NaT/NaN); drop or fill it.")
     if index.has_duplicates:
         dup = index[index.duplicated()][0]
         raise ValueError(f"{name} has a duplicated time index entry ({dup}); aggregate or drop "
@@ -78,6 +86,10 @@ def check_series(y, name="y", allow_nan=True, min_length=1):
         info = SeriesInfo("series", check_index(y.index, name), None, y.name)
         values = y.to_numpy(dtype=np.float64, na_value=np.nan)[:, None]
     elif isinstance(y, pd.DataFrame):
+        if y.columns.has_duplicates:
+            raise ValueError(f"{name} has duplicated column names "
+                             f"{sorted(map(str, set(y.columns[y.columns.duplicated()])))}; "
+                             "rename them so every channel has its own name.")
         bad = [c for c in y.columns if not (pd.api.types.is_numeric_dtype(y[c].dtype)
                                             or pd.api.types.is_bool_dtype(y[c].dtype))]
         if bad:
@@ -149,6 +161,10 @@ def is_series_list(y):
 def check_panel(X, name="X"):
     """Validate a panel -> ``(list of float64 (T_i, C), kind)``; kind is ``"2d"``, ``"3d"`` or
     ``"list"`` so outputs can mirror the input."""
+    if isinstance(X, pd.DataFrame) and isinstance(X.index, (pd.DatetimeIndex, pd.PeriodIndex)):
+        raise ValueError(f"{name} is a DataFrame indexed by time, i.e. one series (timesteps x "
+                         f"channels), but a panel of series is expected: pass [{name}] for one "
+                         "series, or a list of series.")
     if isinstance(X, (list, tuple)):
         if len(X) == 0:
             raise ValueError(f"{name} is an empty list; pass at least one series.")
@@ -206,9 +222,10 @@ def check_ema_decay(value):
                          f"{value!r}.")
 
 
-def check_horizon(horizon):
+def check_horizon(horizon, name="horizon"):
+    """A positive integer count (``horizon``, or ``name`` such as ``n_samples``)."""
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon <= 0:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")
+        raise ValueError(f"{name} must be a positive integer, got {horizon!r}.")
     return int(horizon)
 
 
@@ -251,9 +268,11 @@ def _calendar_freq(index):
 
 def future_index(index, horizon):
     """The ``horizon`` steps after ``index``: by its frequency (inferred, or the calendar
-    frequency it lies on when it has gaps), else its most common step."""
-    if index is None:
-        return None
+    frequency it lies on when it has gaps), else its most common step; named like ``index``."""
+    return None if index is None else _future_index(index, horizon).rename(index.name)
+
+
+def _future_index(index, horizon):
     if isinstance(index, pd.DatetimeIndex):
         freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
         if freq is None and len(index) >= 3:
@@ -264,6 +283,9 @@ def future_index(index, horizon):
         return pd.DatetimeIndex([index[-1] + step * (k + 1) for k in range(horizon)])
     if isinstance(index, pd.PeriodIndex):
         return pd.period_range(index[-1] + 1, periods=horizon, freq=index.freq)
+    if isinstance(index, pd.TimedeltaIndex):           # elapsed time
+        step = _most_common_step(index) if len(index) > 1 else pd.Timedelta(1, "s")
+        return pd.TimedeltaIndex([index[-1] + step * (k + 1) for k in range(horizon)])
     if pd.api.types.is_numeric_dtype(index.dtype):
         step = _most_common_step(index) if len(index) > 1 else 1
         values = index[-1] + step * np.arange(1, horizon + 1)
@@ -285,7 +307,10 @@ def draw_classes(log_lik, prior, n_samples, seed):
 
 
 def make_seed(random_state):
-    """An int seed from ``random_state`` (None, int or RandomState)."""
+    """An int seed from ``random_state`` (None, int or RandomState). ``None`` draws fresh OS
+    entropy rather than from numpy's global generator, which is left untouched."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
 

@@ -738,7 +738,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         audio the samples are levels: see the class docstring for the waveform.
         """
         check_is_fitted(self)
-        n_samples = check_horizon(n_samples) if n_samples != 0 else 0
+        n_samples = check_horizon(n_samples, "n_samples") if n_samples != 0 else 0
         if covariates is not None and not isinstance(covariates, (list, tuple)) and (
                 np.ndim(covariates) == 2):
             covariates = [covariates] * n_samples
@@ -751,7 +751,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
                 raise ValueError("pass length= (the model was fitted on series of unequal "
                                  "length, so there is no default).")
             length = self.train_length_
-        length = check_horizon(length)
+        length = check_horizon(length, "length")
         seed = make_seed(random_state)
         covs = self._check_covariates(covariates, [length] * n_samples, "sample", exact=False)
         labels = self._sample_labels(y, n_samples, seed)
@@ -784,7 +784,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         if isinstance(n_known, bool) or not isinstance(n_known, numbers.Integral) or not (
                 0 <= n_known <= t):
             raise ValueError(f"n_known must be an integer in [0, {t}], got {n_known!r}.")
-        n_samples = check_horizon(n_samples)
+        n_samples = check_horizon(n_samples, "n_samples")
         covs = self._check_covariates(covariates, [t] * len(series), "complete")
         seed = make_seed(random_state)
         if y is None and self.classes_ is not None:   # the marginal: classes given the known part
@@ -1228,7 +1228,7 @@ class WaveNetForecaster(_WaveNetParams):
     def sample(self, n_samples=100, horizon=None, *, y=None, X=None, random_state=None):
         """Sample future paths: ``(n_samples, horizon, n_channels)``, or for pandas input a long
         DataFrame indexed by (sample, time)."""
-        n_samples = check_horizon(n_samples)
+        n_samples = check_horizon(n_samples, "n_samples")
         fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
         paths = self._paths(fh, values, covs, loc, scale, n_samples, make_seed(random_state))
         outs = []
