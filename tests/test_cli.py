@@ -234,6 +234,21 @@ def test_bad_input_gives_one_line_and_nonzero_exit(args, needle, csv, model, tmp
     assert needle in _one_line_error(capsys)
 
 
+@pytest.mark.parametrize("command", ["sample", "score", "forecast"])
+def test_a_saved_classifier_is_refused_in_one_line(command, tmp_path, capsys):
+    from tsargen import GenerativeClassifier, WaveNetDensity
+    rng = np.random.default_rng(0)
+    clf = GenerativeClassifier(WaveNetDensity(n_layers=1, residual_channels=2, skip_channels=2,
+                                              max_epochs=1, random_state=0))
+    clf.fit(rng.normal(size=(6, 10)), [0, 1] * 3).save(tmp_path / "clf.tsargen")
+    data = tmp_path / "x.csv"
+    pd.DataFrame(rng.normal(size=(6, 10))).to_csv(data, index=False)
+    args = [command, str(tmp_path / "clf.tsargen")] + {
+        "sample": [], "score": [str(data)], "forecast": ["--data", str(data)]}[command]
+    assert main(args) != 0
+    assert "holds a GenerativeClassifier" in _one_line_error(capsys)
+
+
 @pytest.mark.parametrize("command", ["fit", "forecast", "sample", "score", "evaluate"])
 def test_help_of_every_command(command, capsys):
     assert main([command, "--help"]) == 0

@@ -180,7 +180,11 @@ def _load(path):
 
     if not Path(path).is_file():
         raise CommandError(f"no such model file: {path}")
-    return load(path)
+    est = load(path)
+    if not (_is_forecaster(est) or hasattr(est, "score_samples")):
+        raise CommandError(f"{path} holds a {type(est).__name__}; the command line works with "
+                           "densities and forecasters.")
+    return est
 
 
 def _to_stdout(write):
