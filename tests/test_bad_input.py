@@ -76,6 +76,14 @@ def test_predict_errors():
         f.predict_interval(2, coverage=95)
 
 
+def test_score_without_a_scorable_step():
+    f = WaveNetForecaster(**TINY, differences=1).fit(Y)
+    with pytest.raises(ValueError, match="no step to score"):
+        f.score(np.array([1.0]))
+    with pytest.raises(ValueError, match="no step to score"):
+        f.score(np.full(20, np.nan))
+
+
 def test_covariate_errors():
     X = np.random.default_rng(1).normal(size=(200, 2))
     f = WaveNetForecaster(**TINY)
@@ -90,6 +98,11 @@ def test_covariate_errors():
         f.predict(4, X=X[:3])
     with pytest.raises(ValueError, match="columns"):
         f.predict(4, X=X[:4, :1])
+    with pytest.raises(ValueError, match=r"pass X to predict\(\) \(one row per timestep of the "
+                                         "forecast horizon"):
+        f.predict(4)
+    with pytest.raises(ValueError, match="covering history and forecast"):
+        f.predict(4, y=Y)
 
 
 def test_density_errors():

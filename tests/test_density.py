@@ -3,6 +3,7 @@
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -208,3 +209,19 @@ EXPECTED_FAILURES = {
     expected_failed_checks=lambda est: EXPECTED_FAILURES)
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+def test_dataframe_panels_keep_their_channel_names():
+    rng = np.random.default_rng(11)
+    frames = [pd.DataFrame({"price": rng.normal(size=20), "volume": rng.gamma(2.0, size=20)})
+              for _ in range(6)]
+    d = WaveNetDensity(**TINY, distribution={"price": "gaussian", "volume": "student_t"})
+    d.fit(frames)
+    assert d.channel_names_ == ["price", "volume"]
+    assert [s["name"] for s in d.network_.heads.specs] == ["gaussian", "student_t"]
+    assert np.isfinite(d.score_samples(frames[:2])).all()
+    with pytest.raises(ValueError, match="fitted on \\['price', 'volume'\\]"):
+        d.score_samples([f[["volume", "price"]] for f in frames[:2]])
+    with pytest.raises(ValueError, match="different columns"):
+        d.score_samples([frames[0], frames[1].rename(columns={"price": "p"})])
+

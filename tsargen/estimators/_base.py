@@ -128,7 +128,8 @@ def check_covariates(X, lengths, many, where, n_cov=None, extra=0, unit="timeste
         if n_cov:
             raise ValueError(f"the model was fitted with covariates X: pass X to {where}() "
                              f"(one row per {unit}"
-                             + (", covering history and forecast)." if extra else ")."))
+                             + (", covering history and forecast)." if extra and any(lengths)
+                                else " of the forecast horizon)." if extra else ")."))
         return None
     if n_cov is not None and not n_cov:
         raise ValueError("the model was fitted without covariates; do not pass X.")

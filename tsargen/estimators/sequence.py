@@ -55,6 +55,17 @@ def _check_observed(series, name):
                          "pass data for them.")
 
 
+def _panel_columns(X):
+    """Channel names of a panel given as a list of DataFrames (all the same), else None."""
+    if not (isinstance(X, (list, tuple)) and X and all(isinstance(s, pd.DataFrame) for s in X)):
+        return None
+    names = [list(s.columns) for s in X]
+    if any(n != names[0] for n in names):
+        raise ValueError("the DataFrames in X have different columns; give every series the "
+                         "same channels in the same order.")
+    return names[0]
+
+
 def _as_tensor(values):
     return torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float32)
 
@@ -375,6 +386,9 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     network_ : WaveNet, or WaveNetEnsemble when ``n_networks > 1``
     receptive_field_ : int
     n_channels_ : int
+    channel_names_ : list or None
+        Column names when fitted on a list of DataFrames (``distribution`` may then be keyed
+        by them, and later panels must have the same columns), else None.
     scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_channels,)
     classes_ : ndarray or None
         Labels of a class-conditional model (``fit(X, y)``).
@@ -469,6 +483,10 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
             if series[0].shape[1] != self.n_channels_:
                 raise ValueError(f"X has {series[0].shape[1]} channels but the model was fitted "
                                  f"on {self.n_channels_}.")
+            fitted_names, names = getattr(self, "channel_names_", None), _panel_columns(X)
+            if fitted_names is not None and names is not None and names != fitted_names:
+                raise ValueError(f"X has the columns {names} but the model was fitted on "
+                                 f"{fitted_names}: select and order them the same way.")
             self._check_levels(series, "X")
         return series, kind
 
@@ -561,7 +579,8 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
             cov_loc, cov_scale = _scale_stats(np.concatenate(covs))
             cov_scaler = {"loc": cov_loc, "scale": cov_scale}
         c = series[0].shape[1]
-        specs = self._head_specs(c)
+        columns = _panel_columns(X)
+        specs = self._head_specs(c, columns)
         self._check_levels(series, "X", specs)
         loc, scale = _scale_stats(np.concatenate(series))
         fixed = self._unscaled_channels(specs, c)
@@ -600,6 +619,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self.network_ = self._ensemble(net.cpu(), build, bank, device, seed, checkpoint).eval()
         self.receptive_field_ = rf
         self.n_channels_ = c
+        self.channel_names_ = columns
         self.scaler_ = {"loc": loc, "scale": scale}
         self.position_ref_ = position_ref
         self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
@@ -1283,6 +1303,11 @@ class WaveNetForecaster(_WaveNetParams):
         per_t = [np.asarray(s, dtype=float).reshape(len(s), -1) for s in steps]
         observed = np.concatenate([np.nansum(s, axis=1)[~np.isnan(s).all(axis=1)]
                                    for s in per_t])
+        if observed.size == 0:
+            raise ValueError("y has no step to score: every value is missing, or the series "
+                             f"is too short for differences={self.differences} and "
+                             f"seasonal_lag={self.seasonal_lag} (the first "
+                             f"{self._n_lost()} steps have no likelihood).")
         return float(observed.mean())
 
     def update(self, y, X=None):
