@@ -401,8 +401,9 @@ def write_markdown(path, info, args, cfg, flops, parts, rows, bounds, checks, so
 
 NOTES = [
     "`heads.sample` for the 256-way categorical head (inverse CDF: softmax, cumulative sum, "
-    "one uniform and a binary search per draw, then a uniform position inside the bin) is "
-    "identical work in both algorithms; see its column for what it costs next to the network "
+    "one uniform and a binary search per draw, then a uniform position inside the bin, or in "
+    "the exponential tail of an outer bin when one is drawn) is identical work in both "
+    "algorithms; see its column for what it costs next to the network "
     "step. It caps the cached / naive ratio at 1 path and the end-to-end FLOP fraction at 100 "
     "paths; the network-only columns show the step without it.",
     "At 1 path the cached step is bound by per-op dispatch (about 1 us per tensor op, for "

@@ -175,6 +175,9 @@ class BinnedHead(Head):
         else:
             edges = torch.linspace(-3.0, 3.0, self.n_bins + 1)
         self.register_buffer("edges", edges.repeat(n_channels, 1))  # (C, n_bins + 1)
+        outer = torch.zeros(self.n_bins, dtype=torch.bool)
+        outer[0] = outer[-1] = True
+        self.register_buffer("outer", outer, persistent=False)   # bins with a tail (continuous)
 
     def config(self):
         return {"n_bins": self.n_bins, "quantization": self.quantization,
@@ -259,21 +262,28 @@ class BinnedHead(Head):
         idx = self._sample_bin(raw, u[0])
         if self.discrete:                                   # unit bins centred on the levels
             return idx.to(edges.dtype)
-        # the second uniform picks the part of the bin (uniform, left or right tail: see the
-        # class notes) and, rescaled, the position in it
+        # uniform within the bin: lerp between its edges, taken from the (C, n_bins + 1) edge
+        # table read as flat
+        flat = idx
+        if self.n_channels > 1:
+            flat = idx + torch.arange(self.n_channels, device=idx.device) * (self.n_bins + 1)
+        lo, hi, v = edges.take(flat), edges.take(flat + 1), u[1].squeeze(-1)
+        if self.outer.take(idx).any():   # an outer bin: it has tails (kept off the fast path,
+            return self._with_tails(idx, lo, hi, v)   # where every op costs at 1 path)
+        return torch.lerp(lo, hi, v)
+
+    def _with_tails(self, idx, lo, hi, v):
+        """Draws in bins ``idx`` from uniforms ``v``: the uniform picks the part of the bin
+        (uniform, left or right tail: see the class notes) and, rescaled, the position in it."""
         n_parts = self._n_parts(idx)
-        v = u[1].squeeze(-1) * n_parts
+        v = v * n_parts
         part = v.floor().clamp_(max=2).long()
         v = v - part
         left_tail = (part == 1) & (idx == 0)
         right_tail = (part >= 1) & ~left_tail
-        flat = idx
-        if self.n_channels > 1:
-            flat = idx + torch.arange(self.n_channels, device=idx.device) * (self.n_bins + 1)
-        lo, hi = edges.take(flat), edges.take(flat + 1)
-        inside = torch.lerp(lo, hi, v)                      # uniform within the bin
         depth = -(hi - lo) * torch.log1p(-v)                # exponential, scale = bin width
-        return torch.where(left_tail, lo - depth, torch.where(right_tail, hi + depth, inside))
+        return torch.where(left_tail, lo - depth,
+                           torch.where(right_tail, hi + depth, torch.lerp(lo, hi, v)))
 
     def mean(self, raw):
         return (self.log_prob_bins(raw).exp() * self._bin_means).sum(-1)
