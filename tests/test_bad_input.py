@@ -70,10 +70,14 @@ def test_predict_errors():
         f.predict(2, y=np.ones((50, 2)))
     with pytest.raises(ValueError, match="without covariates"):
         f.predict(2, X=np.ones((2, 1)))
-    with pytest.raises(ValueError, match="quantiles"):
-        f.predict_quantiles(2, quantiles=(0.5, 1.2))
-    with pytest.raises(ValueError, match="coverage"):
-        f.predict_interval(2, coverage=95)
+    for bad in [(0.5, 1.2), [], "median", [[0.1, 0.9]]]:
+        with pytest.raises(ValueError, match="quantiles must be one or more levels"):
+            f.predict_quantiles(2, quantiles=bad)
+    for bad in [95, [0.5, 0.9], True]:
+        with pytest.raises(ValueError, match="coverage must be one number"):
+            f.predict_interval(2, coverage=bad)
+    iv = f.predict_interval(2, coverage=np.float32(0.5))
+    assert iv.shape == (2, 2)
 
 
 def test_score_without_a_scorable_step():

@@ -223,6 +223,27 @@ def check_ema_decay(value):
                          f"{value!r}.")
 
 
+def check_quantiles(quantiles):
+    """Quantile levels -> a 1-D float array, each strictly between 0 and 1 (at least one)."""
+    try:
+        q = np.atleast_1d(np.asarray(quantiles, dtype=float))
+    except (TypeError, ValueError):
+        q = np.array([np.nan])
+    if q.ndim != 1 or q.size == 0 or not np.all((q > 0) & (q < 1)):
+        raise ValueError("quantiles must be one or more levels strictly between 0 and 1, got "
+                         f"{quantiles!r}.")
+    return q
+
+
+def check_coverage(coverage):
+    """An interval coverage: one number strictly between 0 and 1."""
+    if not (isinstance(coverage, numbers.Real) and not isinstance(coverage, bool)
+            and 0 < coverage < 1):
+        raise ValueError("coverage must be one number strictly between 0 and 1 (e.g. 0.9), got "
+                         f"{coverage!r}; for several, call predict_interval once per coverage.")
+    return float(coverage)
+
+
 def check_horizon(horizon, name="horizon"):
     """A positive integer count (``horizon``, or ``name`` such as ``n_samples``)."""
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon <= 0:

@@ -19,9 +19,10 @@ from sklearn.utils.validation import check_is_fitted
 from ..networks.ensemble import WaveNetEnsemble
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
-from ._base import (TsargenEstimator, check_covariates, check_ema_decay, check_horizon,
-                    check_labels, check_panel, check_series, draw_classes, future_index,
-                    is_series_list, make_seed, resolve_device, seeded)
+from ._base import (TsargenEstimator, check_covariates, check_coverage, check_ema_decay,
+                    check_horizon, check_labels, check_panel, check_quantiles, check_series,
+                    draw_classes, future_index, is_series_list, make_seed, resolve_device,
+                    seeded)
 from ._training import SeriesBank, fit_fingerprint, train, window_nll
 
 _SCORE_BATCH = 256
@@ -1207,9 +1208,7 @@ class WaveNetForecaster(_WaveNetParams):
         Returns ``(horizon, n_quantiles)`` for a 1-D series, ``(horizon, n_channels,
         n_quantiles)`` for a 2-D one, or a DataFrame with columns ``(variable, quantile)``.
         """
-        q = np.atleast_1d(np.asarray(quantiles, dtype=float))
-        if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
-            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {quantiles!r}.")
+        q = check_quantiles(quantiles)
         fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
         paths = self._paths(fh, values, covs, loc, scale, self.n_paths, self._predict_seed())
         outs = []
@@ -1229,8 +1228,7 @@ class WaveNetForecaster(_WaveNetParams):
     def predict_interval(self, horizon=None, coverage=0.9, *, y=None, X=None):
         """Central prediction interval of the given coverage: ``(..., 2)`` as (lower, upper), or
         a DataFrame with columns ``(variable, coverage, "lower"/"upper")``."""
-        if not (isinstance(coverage, numbers.Real) and 0 < coverage < 1):
-            raise ValueError(f"coverage must lie strictly between 0 and 1, got {coverage!r}.")
+        coverage = check_coverage(coverage)
         lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
         quant = self.predict_quantiles(horizon, (lo, hi), y=y, X=X)
         outs = quant if isinstance(quant, list) else [quant]

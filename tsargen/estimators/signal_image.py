@@ -24,8 +24,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..audio import mu_law_decode
 from ..transforms import MuLaw, Quantizer
-from ._base import (TsargenEstimator, _check_values, check_covariates, check_horizon, check_index,
-                    check_series, future_index, make_seed, seeded)
+from ._base import (TsargenEstimator, _check_values, check_covariates, check_coverage,
+                    check_horizon, check_index, check_quantiles, check_series, future_index,
+                    make_seed, seeded)
 from ._training import MIN_BATCHES, fit_fingerprint
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
@@ -415,9 +416,7 @@ class SignalImageForecaster(TsargenEstimator):
     def predict_quantiles(self, horizon=None, quantiles=(0.1, 0.5, 0.9), *, y=None, X=None):
         """Per-bin forecast quantiles from the sample paths: ``(horizon, n_bins[, n_channels],
         n_quantiles)``, or a DataFrame with columns ``(bin, quantile)``."""
-        q = np.atleast_1d(np.asarray(quantiles, dtype=float))
-        if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
-            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {quantiles!r}.")
+        q = check_quantiles(quantiles)
         fh, levels, covs, metas, many = self._resolve(horizon, y, X)
         paths = self._paths(fh, levels, covs, self.n_paths, self._predict_seed())
         outs = []
@@ -435,8 +434,7 @@ class SignalImageForecaster(TsargenEstimator):
     def predict_interval(self, horizon=None, coverage=0.9, *, y=None, X=None):
         """Central per-bin prediction interval: ``(..., 2)`` as (lower, upper), or a DataFrame
         with columns ``(bin, coverage, "lower"/"upper")``."""
-        if not (isinstance(coverage, numbers.Real) and 0 < coverage < 1):
-            raise ValueError(f"coverage must lie strictly between 0 and 1, got {coverage!r}.")
+        coverage = check_coverage(coverage)
         quant = self.predict_quantiles(horizon, ((1 - coverage) / 2, (1 + coverage) / 2),
                                        y=y, X=X)
         outs = quant if isinstance(quant, list) else [quant]
