@@ -109,6 +109,25 @@ def test_covariate_errors():
         f.predict(4, y=Y)
 
 
+def test_covariate_frames_must_line_up_with_y():
+    idx = pd.date_range("2020", periods=230, freq="D")
+    y = pd.Series(Y, index=idx[:200])
+    X = pd.DataFrame({"a": np.sin(np.arange(230)), "b": np.cos(np.arange(230))}, index=idx)
+    f = WaveNetForecaster(**TINY, horizon=4)
+    with pytest.raises(ValueError, match="index does not match y's"):
+        f.fit(y, X=X.iloc[1:201])
+    f.fit(y, X=X.iloc[:200])
+    assert f.covariate_names_ == ["a", "b"]
+    f.predict(X=X.iloc[200:204])
+    with pytest.raises(ValueError, match=r"columns \['b', 'a'\] but the model was fitted with"):
+        f.predict(X=X.iloc[200:204][["b", "a"]])
+    with pytest.raises(ValueError, match="should cover the forecast horizon after"):
+        f.predict(X=X.iloc[196:200])
+    with pytest.raises(ValueError, match="index does not match y's"):
+        f.score(y.iloc[:100], X=X.iloc[50:150])
+    f.predict(X=X.iloc[200:204].reset_index(drop=True))       # positional X: taken as given
+
+
 def test_density_errors():
     d = WaveNetDensity(**TINY)
     with pytest.raises(ValueError, match="panel"):

@@ -67,6 +67,16 @@ def _panel_columns(X):
     return names[0]
 
 
+def _covariate_names(items):
+    """Column names of covariates given as DataFrames (all the same), else None."""
+    if not all(isinstance(x, pd.DataFrame) for x in items):
+        return None
+    names = [list(x.columns) for x in items]
+    if any(n != names[0] for n in names):
+        raise ValueError("the covariate DataFrames in X have different columns.")
+    return names[0]
+
+
 def _as_tensor(values):
     return torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float32)
 
@@ -871,6 +881,9 @@ class WaveNetForecaster(_WaveNetParams):
     receptive_field_ : int
     n_channels_ : int
     scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_series, n_channels)
+    covariate_names_ : list or None
+        Column names of ``X`` when it was fitted as DataFrames: later ``X`` must match them.
+        (A time index of ``X`` must also line up with ``y``'s.)
     loss_curve_, val_loss_curve_ : list of float
 
     Examples
@@ -959,10 +972,34 @@ class WaveNetForecaster(_WaveNetParams):
         self._check_levels(values, "y")
         return values, metas, many
 
-    def _check_covariates(self, X, lengths, many, where, extra=0):
-        """Covariates per series: ``lengths[i] + extra`` rows each, no NaN/inf."""
+    def _check_covariates(self, X, lengths, many, where, extra=0, metas=None):
+        """Covariates per series: ``lengths[i] + extra`` rows each, no NaN/inf. DataFrames must
+        keep the fitted column names, and a time index must line up with ``y``'s (``metas``;
+        ``lengths`` of 0: the stored histories, which ``X`` must follow)."""
         n_cov = (getattr(self, "n_covariates_", None) or 0) if where != "fit" else None
-        return check_covariates(X, lengths, many, where, n_cov, extra)
+        covs = check_covariates(X, lengths, many, where, n_cov, extra)
+        if covs is None:
+            return None
+        items = list(X) if many else [X]
+        names = _covariate_names(items)
+        fitted_names = getattr(self, "covariate_names_", None) if where != "fit" else None
+        if names is not None and fitted_names is not None and names != fitted_names:
+            raise ValueError(f"X has the columns {names} but the model was fitted with "
+                             f"{fitted_names}: select and order them the same way.")
+        for i, (item, meta, t) in enumerate(zip(items, metas or [], lengths)):
+            index = getattr(item, "index", None)
+            ref = meta["index"] if t else self.meta_[i]["index"]
+            if index is None or ref is None or isinstance(index, pd.RangeIndex) or (
+                    type(index) is not type(ref)):
+                continue                            # positional: nothing to line up
+            name = f"X[{i}]" if many else "X"
+            if t and not index[:t].equals(ref):
+                raise ValueError(f"{name}'s index does not match y's (first rows {list(index[:2])} "
+                                 f"vs {list(ref[:2])}): align them, e.g. X.reindex(y.index).")
+            if not t and len(index) and not index[0] > ref[-1]:
+                raise ValueError(f"{name} should cover the forecast horizon after the history's "
+                                 f"end {ref[-1]}, but starts at {index[0]}.")
+        return covs
 
     def _n_lost(self):
         """Leading timesteps the differencing leaves undefined: ``s + d``."""
@@ -1046,7 +1083,7 @@ class WaveNetForecaster(_WaveNetParams):
         self._check_params()
         values, metas, many = self._check_targets(y)
         lengths = [v.shape[0] for v in values]
-        covs = self._check_covariates(X, lengths, many, "fit")
+        covs = self._check_covariates(X, lengths, many, "fit", metas=metas)
         rf = self._receptive_field()
         if max(lengths) <= rf:
             raise ValueError(f"y has {max(lengths)} timesteps but the receptive field is {rf}: "
@@ -1101,6 +1138,8 @@ class WaveNetForecaster(_WaveNetParams):
         self.cov_scaler_ = None if covs is None else {"loc": cov_loc, "scale": cov_scale}
         self.history_ = values
         self.history_X_ = covs
+        self.covariate_names_ = None if X is None else _covariate_names(
+            list(X) if many else [X])
         self.meta_ = metas
         self.multi_ = many
         self.loss_curve_ = result["loss_curve"]
@@ -1120,7 +1159,8 @@ class WaveNetForecaster(_WaveNetParams):
         if y is None:
             values, metas, many = self.history_, self.meta_, self.multi_
             loc, scale = self.scaler_["loc"], self.scaler_["scale"]
-            future = self._check_covariates(X, [0] * len(values), many, "predict", extra=fh)
+            future = self._check_covariates(X, [0] * len(values), many, "predict", extra=fh,
+                                            metas=metas)
             covs = None if future is None else [np.concatenate([h, f]) for h, f in
                                                 zip(self.history_X_, future)]
         else:
@@ -1132,7 +1172,7 @@ class WaveNetForecaster(_WaveNetParams):
                                  f"least {self._n_lost()} to anchor the forecast: pass a longer y.")
             loc, scale = self._history_scaling([self._difference(v) for v in values])
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
-                                          extra=fh)
+                                          extra=fh, metas=metas)
         return fh, values, covs, loc, scale, metas, many
 
     def _paths(self, fh, values, covs, loc, scale, n_paths, seed):
@@ -1272,7 +1312,8 @@ class WaveNetForecaster(_WaveNetParams):
         depend on the whole series.)"""
         check_is_fitted(self)
         values, metas, many = self._check_new_targets(y)
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
+        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score",
+                                      metas=metas)
         modelled = [self._difference(v) for v in values]
         loc, scale = self._history_scaling(modelled, own=False)
         outs = []
@@ -1314,7 +1355,8 @@ class WaveNetForecaster(_WaveNetParams):
         values, metas, many = self._check_new_targets(y)
         if many != self.multi_ or len(values) != len(self.history_):
             raise ValueError(f"update() needs as many series as fit ({len(self.history_)}).")
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update")
+        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update",
+                                      metas=metas)
         for i, (v, meta) in enumerate(zip(values, metas)):
             old = self.meta_[i]
             if (old["index"] is None) != (meta["index"] is None):
