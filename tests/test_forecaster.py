@@ -426,3 +426,6 @@ def test_predict_from_history_uses_fitted_scaling(ar2, params):
     np.testing.assert_array_equal(f.predict(6, y=long), f.predict(6, y=long[-need:]))
     np.testing.assert_array_equal(f.sample(4, 6, y=long, random_state=1),
                                   f.sample(4, 6, y=long[-need:], random_state=1))
+    # several origins of the one fitted series at once: each still takes the fitted scaling
+    np.testing.assert_array_equal(f.predict(6, y=[long, ar2[:300]])[0],
+                                  f.predict(6, y=[long[-need:], ar2[:300]])[0])

@@ -846,8 +846,9 @@ class WaveNetForecaster(_WaveNetParams):
 
     One global model for one series or a list of series, each standardised by its own mean and
     standard deviation at fit time (kept in ``scaler_``). Histories passed as ``y=`` reuse
-    that scaling when there are as many as at fit (the same series, continued); any other
-    number are new series, each forecast with its own history's mean and scale. Forecasts
+    that scaling when the model has one series (any history is that series) or when a global
+    model gets as many as at fit (the same series, continued); any other number are new
+    series, each forecast with its own history's mean and scale. Forecasts
     come from ``n_paths`` sample paths drawn with cached generation; ``predict`` is their median, drawn with a fixed seed, so it is
     deterministic for a fitted model.
 
@@ -1057,15 +1058,20 @@ class WaveNetForecaster(_WaveNetParams):
         return loc, scale
 
     def _history_scaling(self, modelled, own=True):
-        """``(loc, scale)`` for the modelled (differenced) series: as many as at fit are the
-        fitted series (their fitted scaling). Any other count are new series: for forecasting
-        (``own``) each gets its own mean and scale from its history, as every series did at
-        fit (the forecast is then a distribution given the history, which may depend on all
-        of it); for scoring, the pooled fitted scaling (mean loc, root-mean-square scale), so
-        that the likelihood is a fixed density and each step depends only on earlier ones."""
+        """``(loc, scale)`` for the modelled (differenced) series. A model of one series takes
+        any series as that one (e.g. windows at several origins): its fitted scaling. A global
+        model's as many series as at fit are the fitted ones (their fitted scaling); any other
+        count are new series: for forecasting (``own``) each gets its own mean and scale from
+        its history, as every series did at fit (the forecast is then a distribution given the
+        history, which may depend on all of it); for scoring, the pooled fitted scaling (mean
+        loc, root-mean-square scale), so that the likelihood is a fixed density and each step
+        depends only on earlier ones."""
         loc, scale = self.scaler_["loc"], self.scaler_["scale"]
         if len(modelled) == loc.shape[0]:
             return loc, scale
+        if loc.shape[0] == 1:
+            n = len(modelled)
+            return np.repeat(loc, n, axis=0), np.repeat(scale, n, axis=0)
         if own:
             return self._series_scaling(modelled, self.unscaled_channels_, center=not (
                 self.differences or self.seasonal_lag))
@@ -1231,11 +1237,12 @@ class WaveNetForecaster(_WaveNetParams):
         """Point forecast (median of the sample paths), deterministic for a fitted model.
 
         ``y=`` forecasts from a new history without refitting (its covariates ``X`` then cover
-        history and horizon); otherwise ``X`` covers the horizon only. When ``y`` holds as
-        many series as were fitted, they are the fitted series continued: each is standardised
-        with its fitted scaling, so the forecast depends only on its last ``context`` modelled
-        timesteps. Any other number of histories are new series, each standardised by the mean
-        and scale of the history passed.
+        history and horizon); otherwise ``X`` covers the horizon only. A model of one series
+        takes every history as that series, and a global model takes as many as were fitted as
+        the fitted series continued: each is standardised with its fitted scaling, so the
+        forecast depends only on its last ``context`` modelled timesteps. Any other number of
+        histories for a global model are new series, each standardised by the mean and scale
+        of the history passed.
         """
         fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
         paths = self._paths(fh, values, covs, loc, scale, self.n_paths, self._predict_seed())
@@ -1306,7 +1313,8 @@ class WaveNetForecaster(_WaveNetParams):
         conditioned on the steps before it; shaped like ``y`` (NaN where ``y`` is missing).
 
         Each series is standardised with a scaling fixed at fit time — series ``i``'s own when
-        ``y`` holds as many series as were fitted, else the pooled training scaling — so a
+        ``y`` holds as many series as were fitted (or the one of a single-series model), else
+        the pooled training scaling — so a
         step's score depends on nothing after it. (Forecasts for new series use each history's
         own scaling instead, see :meth:`predict`; for a likelihood that would make every step
         depend on the whole series.)"""
