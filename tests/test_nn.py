@@ -144,6 +144,17 @@ def test_discretized_logistic_mixture_huge_scales_stay_finite_in_float32():
     assert abs(float(logp.double().exp().sum()) - 1.0) < 1e-4
 
 
+@pytest.mark.parametrize("loc", [3e5, 1e7, -3e5])
+def test_discretized_logistic_mixture_far_locations_stay_finite_in_float32(loc):
+    # an inner bin's width term must not come from subtracting two huge standardised edges
+    head = make_head("discretized_logistic_mixture", n_bins=256, quantization="levels",
+                     n_mixtures=1, n_channels=1)
+    raw = torch.tensor([[[0.0, loc, -7.0]]], requires_grad=True)           # (B, C, 3M)
+    lp = head.log_prob(raw, torch.tensor([[100.0]]))
+    (grad,) = torch.autograd.grad(lp.sum(), raw)
+    assert torch.isfinite(lp).all() and torch.isfinite(grad).all()
+
+
 def test_categorical_levels_exact():
     head = make_head("categorical", n_bins=7, quantization="levels").double()
     raw = torch.randn(3, 1, 7, dtype=torch.float64)

@@ -18,8 +18,9 @@ pixel only.
 
 NOTE (vertical stack): the paper masks an ``n x n`` conv and shifts its output down before the
 link; here the first layer's vertical conv reads the down-shifted image over ``n // 2`` rows, so
-every vertical map holds rows above the current one and the link needs no shift. The receptive
-field is the same.
+every vertical map holds rows above the current one and the link needs no shift. With the same
+kernel sizes the field reaches one row less far up (``r`` rows rather than the ``r + 1`` of the
+shifted ``ceil(n / 2)``-row conv); its columns are the same.
 NOTE (input layer): the first layer uses ``input_kernel_size`` (7 by default, as PixelCNN's
 input conv) and has no residual connection; the other ``n_layers`` layers use ``kernel_size``.
 NOTE (input): the levels enter the network rescaled to ``[-1, 1]``.

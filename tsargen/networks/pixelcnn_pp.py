@@ -6,14 +6,14 @@ Logistic Mixture Likelihood and Other Modifications" (arXiv:1701.05517):
 * §2.1-2.2 likelihood: a discretized logistic mixture over the whole pixel with a linear
   dependence between its colours (:class:`tsargen.nn.pixel_mixture.PixelLogisticMixture`);
   the network output at a pixel never sees that pixel, so there are no colour masks.
-* §2.3 no masks: two streams of shifted convs. ``u`` (down-shifted, ``2x3`` kernels) sees the
+* no masks: two streams of shifted convs. ``u`` (down-shifted, ``2x3`` kernels) sees the
   rows above; ``ul`` (down-right-shifted, ``2x2`` kernels) sees the rows above and the pixels to
   the left, and also reads ``u``. Together they have no blind spot.
-* §2.4 downsampling: three stages, with stride-2 convs between them on the way down (full, 1/2,
+* §2.3 downsampling: three stages, with stride-2 convs between them on the way down (full, 1/2,
   1/4 resolution) and stride-2 transposed convs on the way up.
-* §2.5 short-cut connections: every block of the up pass reads the output of the matching block
+* §2.4 short-cut connections: every block of the up pass reads the output of the matching block
   of the down pass (as in a U-net).
-* §2.6 regularisation: dropout inside every gated residual block
+* §2.5 regularisation: dropout inside every gated residual block
   (:class:`tsargen.nn.resnet.GatedResnet`: concatenated ELUs, a ``a * sigmoid(b)`` gate).
 * conditioning: a label embedding (the paper's ``h`` projected per block) and, optionally,
   per-row covariates ``row_cond (B, F, H)`` projected by a 1x1 map; both are added to every
@@ -118,7 +118,7 @@ class PixelCNNPP(LevelImageNetwork):
         Levels per sub-pixel (256 for uint8 images).
     n_layers : int
         Gated residual blocks per stage and stream (``nr_resnet``, 5 in the paper); the up
-        pass has one more in its two coarse stages, for the extra short-cut.
+        pass has one more in its two finer stages (1/2 and full resolution), for the extra short-cut.
     hidden_channels : int
         Feature maps of every stream (160 in the paper).
     n_mixtures : int
@@ -186,7 +186,7 @@ class PixelCNNPP(LevelImageNetwork):
                                            for _ in range(n_stages - 1))
         self.down_ul_stride = nn.ModuleList(DownRightShiftedConv2d(nf, nf, UL_KERNEL, stride=2)
                                             for _ in range(n_stages - 1))
-        # up pass: coarsest stage first; one extra block per coarse stage (more short-cuts)
+        # up pass: coarsest stage first; one extra block in each finer stage (more short-cuts)
         self.up_sizes = [n_layers + (s < n_stages - 1) for s in reversed(range(n_stages))]
         n_up = sum(self.up_sizes)
         self.up_u = nn.ModuleList(u_block(1) for _ in range(n_up))

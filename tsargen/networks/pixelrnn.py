@@ -10,6 +10,10 @@ one channel group per colour; the colour masks (R sees the previous pixels, G al
 and G of the same pixel) sit in the input conv, in every input-to-state conv (so in every gate)
 and in the 1x1 convs.
 
+NOTE (skip connections): the paper also adds learnable 1x1 skip connections from every layer to
+the output (§3.3); here only the residual connections are used, and the output convs read the
+last layer's map.
+
 * ``kind="row_lstm"`` (:class:`~tsargen.nn.recurrent.RowLSTM`): rows one at a time, ``1 x k``
   input-to-state and state-to-state convs. Its receptive field is a *triangle* above the
   pixel, by design: with ``r0 = input_kernel_size // 2``, ``s = kernel_size // 2`` and ``L``

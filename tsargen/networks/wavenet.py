@@ -23,6 +23,11 @@ the repetition keeps features at frame rate in memory (log-mels of a speech corp
 rate would cost gigabytes), needs no extra parameters, and lets cached generation compute each
 frame's projection once per frame; the dilated stacks smooth the steps between frames.
 
+NOTE (global conditioning): labels go through one learned embedding of size ``embedding_dim``
+shared by all layers, which each layer projects (``V_k^T e(label)``); with ``embedding_dim >=
+n_classes`` this equals the paper's one-hot ``V_k^T h``, otherwise it is a low-rank
+factorisation of it.
+
 NOTE (missing values): the input is ``[x with NaN -> 0, isnan(x)]``, so the network knows which
 past values were missing; estimators mask NaN targets out of the loss and left-pad series with
 NaN, so "no history" and "a history of zeros" are different inputs.

@@ -10,6 +10,13 @@ of ``n_bins`` bins with edges fitted from data (:meth:`BinnedHead.fit`); for con
 density is piecewise uniform, ``P(bin) / width(bin)``, and for integer levels (``discrete=True``,
 unit-width bins centred on the integers) ``log_prob`` is the exact log-probability mass.
 
+NOTE (binned heads on continuous data): WaveNet's softmax covers a bounded range (mu-law audio
+in [-1, 1]); here the two outer bins also carry exponential tails past the fitted edges (half
+their mass, the bin width as scale), so the density is proper on the whole line and values
+outside the training range keep a finite, falling log-density (:class:`BinnedHead`).
+NOTE (scales): the log-scales of the logistic heads are clamped to ``[-7, 7]`` (PixelCNN++
+clamps below only; see ``_MixtureParams``).
+
 Sampling draws from torch's global generator; estimators seed it inside ``torch.random.fork_rng``
 so that the caller's global state is left untouched.
 """
@@ -359,7 +366,9 @@ class DiscretizedLogisticMixtureHead(BinnedHead):
         lo = (-1.0 + 2.0 * idx / self.n_bins).to(raw.dtype)[..., None]
         a = (lo + 2.0 / self.n_bins - loc) * inv_s          # upper edge, standardised
         b = (lo - loc) * inv_s                              # lower edge
-        inner = F.logsigmoid(a) + F.logsigmoid(-b) + _log1mexp(b - a)
+        # b - a = -(2 / n_bins) / s, computed directly: the difference of two large
+        # standardised edges would cancel in float32 far from the mixture's location
+        inner = F.logsigmoid(a) + F.logsigmoid(-b) + _log1mexp(-(2.0 / self.n_bins) * inv_s)
         first, last = (idx == 0)[..., None], (idx == self.n_bins - 1)[..., None]
         mass = torch.where(first, F.logsigmoid(a), torch.where(last, F.logsigmoid(-b), inner))
         if self.n_bins == 1:

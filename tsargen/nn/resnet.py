@@ -1,7 +1,7 @@
 """PixelCNN++'s gated residual block and its concatenated ELU.
 
 Salimans, Karpathy, Chen and Kingma 2017, "PixelCNN++: Improving the PixelCNN with Discretized
-Logistic Mixture Likelihood and Other Modifications" (arXiv:1701.05517), §2.4-2.6: every block is
+Logistic Mixture Likelihood and Other Modifications" (arXiv:1701.05517), §2.4-2.5: every block is
 
     c1 = conv(concat_elu(x)) [+ nin(concat_elu(a))]      # a: a short-cut / auxiliary input
     c2 = conv(dropout(concat_elu(c1))) [+ conditioning bias]
