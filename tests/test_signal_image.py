@@ -256,6 +256,37 @@ def test_bad_input_raises_clear_errors(fitted):
         SignalImageForecaster(transform="log").fit(y)
     with pytest.raises(ValueError, match="horizon"):
         _forecaster(horizon=0).fit(y)
+    with pytest.raises(ValueError, match=r"y\[1\] has 3 rows, fewer than context=4"):
+        _forecaster().fit([y, y[:3]])
+    with pytest.raises(ValueError, match="n_levels"):
+        SignalImageForecaster(GatedPixelCNNDensity(n_levels=1, **TINY)).fit(y.astype(float))
+    with pytest.raises(ValueError, match=r"found 9\.5\. Use"):
+        _forecaster(transform="levels").fit(np.r_[y[:-1], np.full((1, 5), 9.5)])
+    with pytest.raises(ValueError, match="one row per row of y"):
+        _forecaster().fit(y, X=np.ones((40, 1))).score(y)
+
+
+def test_covariate_frames_must_line_up_with_the_stream():
+    idx = pd.date_range("2020", periods=50, freq="h")
+    y = pd.DataFrame(_levels_stream(40), index=idx[:40])
+    X = pd.DataFrame({"u": np.sin(np.arange(50.0)), "v": np.arange(50.0) / 50}, index=idx)
+    f = _forecaster(horizon=2).fit(y, X=X.iloc[:40])
+    assert f.covariate_names_ == ["u", "v"]
+    f.predict(X=X.iloc[40:42])
+    with pytest.raises(ValueError, match="fitted with \\['u', 'v'\\]"):
+        f.predict(X=X.iloc[40:42][["v", "u"]])
+    with pytest.raises(ValueError, match="after the history's end"):
+        f.predict(X=X.iloc[:2])
+    with pytest.raises(ValueError, match="index does not match y's"):
+        f.score(y, X=X.iloc[10:50])
+
+
+def test_a_short_validation_tail_is_widened_to_one_window():
+    # 10% of 40 rows is 4, fewer than one window (context 4 + horizon 2): the tail takes 6 rows
+    d = GatedPixelCNNDensity(n_levels=4, **{**TINY, "validation_fraction": 0.1, "max_epochs": 2})
+    f = SignalImageForecaster(d, horizon=2, context=4, n_paths=4, random_state=0)
+    f.fit(_levels_stream(40))
+    assert len(f.val_loss_curve_) == 2
 
 
 # ---------------------------------------------------------------------------- persistence

@@ -127,7 +127,7 @@ def check_covariates(X, lengths, many, where, n_cov=None, extra=0, unit="timeste
     if X is None:
         if n_cov:
             raise ValueError(f"the model was fitted with covariates X: pass X to {where}() "
-                             f"(one row per {unit}"
+                             f"(one row per {'row of y' if unit == 'row' else unit}"
                              + (", covering history and forecast)." if extra and any(lengths)
                                 else " of the forecast horizon)." if extra else ")."))
         return None
@@ -152,6 +152,44 @@ def check_covariates(X, lengths, many, where, n_cov=None, extra=0, unit="timeste
     if len({v.shape[1] for v in out}) > 1:
         raise ValueError("the covariate series in X have different numbers of columns.")
     return out
+
+
+def covariate_names(X, many):
+    """Column names of covariates given as DataFrames (all the same), else None."""
+    items = list(X) if many else [X]
+    if not all(isinstance(x, pd.DataFrame) for x in items):
+        return None
+    names = [list(x.columns) for x in items]
+    if any(n != names[0] for n in names):
+        raise ValueError("the covariate DataFrames in X have different columns.")
+    return names[0]
+
+
+def check_covariate_frames(X, many, lengths, metas, stored, fitted_names):
+    """Covariates given as pandas must keep the fitted column names (``fitted_names``) and line
+    up in time: with ``y``'s index (``metas``) for a stream of ``lengths[i] > 0`` rows, or after
+    the stored history's end (``stored``, the fitted metas) for a horizon-only ``X``
+    (``lengths[i] == 0``). A RangeIndex (or another kind of index than ``y``'s) is positional
+    and taken as given."""
+    names = covariate_names(X, many)
+    if names is not None and fitted_names is not None and names != fitted_names:
+        raise ValueError(f"X has the columns {names} but the model was fitted with "
+                         f"{fitted_names}: select and order them the same way.")
+    items = list(X) if many else [X]
+    for i, (item, t) in enumerate(zip(items, lengths)):
+        index = getattr(item, "index", None)
+        meta = (metas or [None] * len(items))[i] if t else (stored or [None] * len(items))[i]
+        ref = None if meta is None else meta["index"]
+        if index is None or ref is None or isinstance(index, pd.RangeIndex) or (
+                type(index) is not type(ref)):
+            continue
+        name = f"X[{i}]" if many else "X"
+        if t and not index[:t].equals(ref):
+            raise ValueError(f"{name}'s index does not match y's (first rows {list(index[:2])} "
+                             f"vs {list(ref[:2])}): align them, e.g. X.reindex(y.index).")
+        if not t and len(index) and not index[0] > ref[-1]:
+            raise ValueError(f"{name} should cover the forecast horizon after the history's end "
+                             f"{ref[-1]}, but starts at {index[0]}.")
 
 
 def is_series_list(y):

@@ -19,10 +19,10 @@ from sklearn.utils.validation import check_is_fitted
 from ..networks.ensemble import WaveNetEnsemble
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
-from ._base import (TsargenEstimator, check_covariates, check_coverage, check_ema_decay,
-                    check_horizon, check_labels, check_panel, check_quantiles, check_series,
-                    draw_classes, future_index, is_series_list, make_seed, resolve_device,
-                    seeded)
+from ._base import (TsargenEstimator, check_covariate_frames, check_covariates, check_coverage,
+                    check_ema_decay, check_horizon, check_labels, check_panel, check_quantiles,
+                    check_series, covariate_names, draw_classes, future_index, is_series_list,
+                    make_seed, resolve_device, seeded)
 from ._training import SeriesBank, fit_fingerprint, train, window_nll
 
 _SCORE_BATCH = 256
@@ -64,16 +64,6 @@ def _panel_columns(X):
     if any(n != names[0] for n in names):
         raise ValueError("the DataFrames in X have different columns; give every series the "
                          "same channels in the same order.")
-    return names[0]
-
-
-def _covariate_names(items):
-    """Column names of covariates given as DataFrames (all the same), else None."""
-    if not all(isinstance(x, pd.DataFrame) for x in items):
-        return None
-    names = [list(x.columns) for x in items]
-    if any(n != names[0] for n in names):
-        raise ValueError("the covariate DataFrames in X have different columns.")
     return names[0]
 
 
@@ -979,27 +969,10 @@ class WaveNetForecaster(_WaveNetParams):
         ``lengths`` of 0: the stored histories, which ``X`` must follow)."""
         n_cov = (getattr(self, "n_covariates_", None) or 0) if where != "fit" else None
         covs = check_covariates(X, lengths, many, where, n_cov, extra)
-        if covs is None:
-            return None
-        items = list(X) if many else [X]
-        names = _covariate_names(items)
-        fitted_names = getattr(self, "covariate_names_", None) if where != "fit" else None
-        if names is not None and fitted_names is not None and names != fitted_names:
-            raise ValueError(f"X has the columns {names} but the model was fitted with "
-                             f"{fitted_names}: select and order them the same way.")
-        for i, (item, meta, t) in enumerate(zip(items, metas or [], lengths)):
-            index = getattr(item, "index", None)
-            ref = meta["index"] if t else self.meta_[i]["index"]
-            if index is None or ref is None or isinstance(index, pd.RangeIndex) or (
-                    type(index) is not type(ref)):
-                continue                            # positional: nothing to line up
-            name = f"X[{i}]" if many else "X"
-            if t and not index[:t].equals(ref):
-                raise ValueError(f"{name}'s index does not match y's (first rows {list(index[:2])} "
-                                 f"vs {list(ref[:2])}): align them, e.g. X.reindex(y.index).")
-            if not t and len(index) and not index[0] > ref[-1]:
-                raise ValueError(f"{name} should cover the forecast horizon after the history's "
-                                 f"end {ref[-1]}, but starts at {index[0]}.")
+        if covs is not None:
+            check_covariate_frames(X, many, lengths, metas, getattr(self, "meta_", None),
+                                   getattr(self, "covariate_names_", None) if where != "fit"
+                                   else None)
         return covs
 
     def _n_lost(self):
@@ -1144,8 +1117,7 @@ class WaveNetForecaster(_WaveNetParams):
         self.cov_scaler_ = None if covs is None else {"loc": cov_loc, "scale": cov_scale}
         self.history_ = values
         self.history_X_ = covs
-        self.covariate_names_ = None if X is None else _covariate_names(
-            list(X) if many else [X])
+        self.covariate_names_ = None if X is None else covariate_names(X, many)
         self.meta_ = metas
         self.multi_ = many
         self.loss_curve_ = result["loss_curve"]

@@ -24,9 +24,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..audio import mu_law_decode
 from ..transforms import MuLaw, Quantizer
-from ._base import (TsargenEstimator, _check_values, check_covariates, check_coverage,
-                    check_horizon, check_index, check_quantiles, check_series, future_index,
-                    make_seed, seeded)
+from ._base import (TsargenEstimator, _check_values, check_covariate_frames, check_covariates,
+                    check_coverage, check_horizon, check_index, check_quantiles, check_series,
+                    covariate_names, future_index, make_seed, seeded)
 from ._training import MIN_BATCHES, fit_fingerprint
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
@@ -77,7 +77,8 @@ class SignalImageForecaster(TsargenEstimator):
         their per-channel median, then mu-law companded to ``density.n_levels`` levels
         (fine resolution near the median). A ``Quantizer`` / ``MuLaw`` instance sets the
         levels itself. ``None``: ``"levels"`` for integer data within the density's levels,
-        else ``"uniform"``. Forecasts of quantised data are bin centres.
+        else ``"uniform"``. Sample paths of quantised data are bin centres (levels);
+        ``predict`` (their median) and ``predict_quantiles`` interpolate between them.
     horizon : int, default=8
         Rows forecast (and rows per training window after the context).
     context : int, default=32
@@ -144,6 +145,7 @@ class SignalImageForecaster(TsargenEstimator):
             raise TypeError("density must be a tsargen image density (PixelCNNDensity, "
                             "GatedPixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity); got "
                             f"{type(density).__name__}.")
+        density._check_params()                 # e.g. its n_levels, before the levels are built
         t = self.transform
         if not (t is None or isinstance(t, (Quantizer, MuLaw)) or (
                 isinstance(t, str) and t in _STRATEGIES)):
@@ -201,10 +203,16 @@ class SignalImageForecaster(TsargenEstimator):
                              "transform new data with the same settings (same n_fft / levels).")
         return out, metas, many
 
-    def _check_covariates(self, X, lengths, many, where, extra=0):
-        """Per-row covariates per stream: ``lengths[i] + extra`` rows each, finite."""
+    def _check_covariates(self, X, lengths, many, where, extra=0, metas=None):
+        """Per-row covariates per stream: ``lengths[i] + extra`` rows each, finite; pandas
+        covariates keep the fitted columns and line up with ``y`` (``metas``) in time."""
         n_cov = self.n_covariates_ if where != "fit" else None
-        return check_covariates(X, lengths, many, where, n_cov, extra, unit="row")
+        covs = check_covariates(X, lengths, many, where, n_cov, extra, unit="row")
+        if covs is not None:
+            check_covariate_frames(X, many, lengths, metas, getattr(self, "meta_", None),
+                                   getattr(self, "covariate_names_", None) if where != "fit"
+                                   else None)
+        return covs
 
     # ------------------------------------------------------------------ quantisation
     def _fit_transform(self, values, n_levels):
@@ -227,7 +235,7 @@ class SignalImageForecaster(TsargenEstimator):
             if not integer:
                 bad = flat[(flat != np.round(flat)) | (flat < 0) | (flat > n_levels - 1)][0]
                 raise ValueError(f"transform='levels' needs integers 0..{n_levels - 1} (the "
-                                 f"density's n_levels); found {bad!r}. Use a quantising "
+                                 f"density's n_levels); found {float(bad):g}. Use a quantising "
                                  "transform ('uniform', 'quantile', 'mu_law') or raise "
                                  "n_levels.")
             return None, loc, "levels", n_levels
@@ -277,7 +285,12 @@ class SignalImageForecaster(TsargenEstimator):
         if max(lengths) < need:
             raise ValueError(f"y has {max(lengths)} rows but training windows need context + "
                              f"horizon = {need}: pass a longer stream or lower context/horizon.")
-        covs = self._check_covariates(X, lengths, many, "fit")
+        short = [i for i, t in enumerate(lengths) if t < self.context]
+        if short:
+            raise ValueError(f"y[{short[0]}] has {lengths[short[0]]} rows, fewer than "
+                             f"context={self.context}: it could neither train nor be forecast "
+                             "from; drop it or lower context.")
+        covs = self._check_covariates(X, lengths, many, "fit", metas=metas)
         self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
         q, loc, kind, n_levels = self._fit_transform(values, base.n_levels)
         self.quantizer_, self.loc_, self.n_levels_ = q, loc, int(n_levels)
@@ -307,6 +320,7 @@ class SignalImageForecaster(TsargenEstimator):
         self.transform_kind_ = kind
         self.history_ = levels
         self.history_X_ = covs
+        self.covariate_names_ = None if X is None else covariate_names(X, many)
         self.meta_ = metas
         self.multi_ = many
         self.loss_curve_ = density.loss_curve_
@@ -321,14 +335,15 @@ class SignalImageForecaster(TsargenEstimator):
         fh = check_horizon(self.horizon if horizon is None else horizon)
         if y is None:
             levels, metas, many = self.history_, self.meta_, self.multi_
-            future = self._check_covariates(X, [0] * len(levels), many, "predict", extra=fh)
+            future = self._check_covariates(X, [0] * len(levels), many, "predict", extra=fh,
+                                            metas=metas)
             covs = None if future is None else [np.concatenate([h, f]) for h, f in
                                                 zip(self.history_X_, future)]
         else:
             values, metas, many = self._check_targets(y)
             levels = [self._to_levels(v) for v in values]
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
-                                          extra=fh)
+                                          extra=fh, metas=metas)
         for i, lv in enumerate(levels):
             if lv.shape[0] < self.context:
                 raise ValueError(f"y{'[%d]' % i if many else ''} has {lv.shape[0]} rows but the "
@@ -478,7 +493,8 @@ class SignalImageForecaster(TsargenEstimator):
         """
         check_is_fitted(self)
         values, metas, many = self._check_targets(y)
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score")
+        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score",
+                                      metas=metas)
         outs = []
         for i, (v, meta) in enumerate(zip(values, metas)):
             lp = self._score_levels(self._to_levels(v), None if covs is None else covs[i])
@@ -527,7 +543,8 @@ class SignalImageForecaster(TsargenEstimator):
         values, metas, many = self._check_targets(y)
         if many != self.multi_ or len(values) != len(self.history_):
             raise ValueError(f"update() needs as many streams as fit ({len(self.history_)}).")
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update")
+        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update",
+                                      metas=metas)
         for old, meta in zip(self.meta_, metas):
             if (old["index"] is None) != (meta["index"] is None):
                 raise ValueError("update() takes the same kind of input as fit (pandas or "
@@ -549,8 +566,9 @@ class SignalImageForecaster(TsargenEstimator):
 class _WindowBank:
     """Streams of levels stored once; windows of ``length`` rows sliced per batch.
 
-    Validation (``validation_fraction`` of each stream's last rows) is tiled by disjoint windows
-    that lie wholly in that tail; training windows lie wholly before it.
+    Validation (``validation_fraction`` of each stream's last rows, widened to one window when
+    that is fewer rows) is tiled by disjoint windows that lie wholly in that tail; training
+    windows lie wholly before it.
     """
 
     def __init__(self, levels, covs, length, validation_fraction):
@@ -564,6 +582,8 @@ class _WindowBank:
                 cov_rows.append(covs[i])
             offsets.append(pos)
             n_val = int(math.ceil(validation_fraction * t)) if validation_fraction > 0 else 0
+            if 0 < n_val < length:               # a tail holds at least one whole window
+                n_val = length
             cut = t - n_val
             if cut < length:                     # too short to hold out a tail: train on all
                 cut, n_val = t, 0
