@@ -114,6 +114,8 @@ def test_bad_dataset_inputs_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"unknown columns \['infl'\]"):    # log of < 0
         load_macrodata(["infl"])
     assert load_macrodata("cpi").columns.tolist() == ["cpi"]
+    everything = load_macrodata(None)
+    assert "realgdp" in everything and "infl" not in everything and np.isfinite(everything).all().all()
 
 
 # ---------------------------------------------------------------------------- OrderBookImage

@@ -36,14 +36,15 @@ def load_macrodata(columns=("realgdp", "realcons", "realinv")):
     """US quarterly macro series 1959Q1-2009Q3 (statsmodels), log-differenced x 100 (quarterly
     growth in percent), as a DataFrame with a quarterly DatetimeIndex.
 
-    ``columns`` (a name or a list of names) picks among statsmodels' positive level series:
-    realgdp, realcons, realinv, realgovt, realdpi, cpi, m1, tbilrate, unemp, pop (``infl``
-    and ``realint`` take negative values, which have no logarithm)."""
+    ``columns`` (a name, a list of names, or None for all) picks among statsmodels' positive
+    level series: realgdp, realcons, realinv, realgovt, realdpi, cpi, m1, tbilrate, unemp, pop
+    (``infl`` and ``realint`` take negative values, which have no logarithm)."""
     from statsmodels.datasets import macrodata
 
     df = macrodata.load_pandas().data
     usable = [c for c in df.columns if c not in ("year", "quarter") and (df[c] > 0).all()]
-    columns = [columns] if isinstance(columns, str) else list(columns)
+    columns = (usable if columns is None else [columns] if isinstance(columns, str)
+               else list(columns))
     bad = [c for c in columns if c not in usable]
     if bad or not columns:
         raise ValueError(f"{'unknown columns ' + repr(bad) if bad else 'no columns'}: "
