@@ -838,9 +838,9 @@ class WaveNetForecaster(_WaveNetParams):
     standard deviation at fit time (kept in ``scaler_``). Histories passed as ``y=`` reuse
     that scaling when the model has one series (any history is that series) or when a global
     model gets as many as at fit (the same series, continued); any other number are new
-    series, each forecast with its own history's mean and scale. Forecasts
-    come from ``n_paths`` sample paths drawn with cached generation; ``predict`` is their median, drawn with a fixed seed, so it is
-    deterministic for a fitted model.
+    series, each forecast with its own history's mean and scale. Forecasts come from
+    ``n_paths`` sample paths drawn with cached generation; ``predict`` is their median, drawn
+    with a fixed seed, so it is deterministic for a fitted model.
 
     Parameters
     ----------

@@ -118,7 +118,8 @@ class PixelCNNPP(LevelImageNetwork):
         Levels per sub-pixel (256 for uint8 images).
     n_layers : int
         Gated residual blocks per stage and stream (``nr_resnet``, 5 in the paper); the up
-        pass has one more in its two finer stages (1/2 and full resolution), for the extra short-cut.
+        pass has one more in its two finer stages (1/2 and full resolution), for the extra
+        short-cut.
     hidden_channels : int
         Feature maps of every stream (160 in the paper).
     n_mixtures : int
