@@ -106,6 +106,21 @@ def test_bad_events(change, match):
         TickFeatures().fit(ev).transform(change(ev))
 
 
+@pytest.mark.parametrize("change, says", [
+    (lambda e: e.assign(type=np.where(np.arange(len(e)) == 5, 7, e["type"])),
+     "row 5: event type 7 is not one of"),
+    (lambda e: e.assign(ask_price_1=e["ask_price_1"] + 0.001), "ask_price_1 579.011 is not on"),
+])
+def test_messages_show_plain_numbers(change, says):
+    # numpy 2 reprs scalars as np.int64(7) / np.float64(579.011)
+    ev = make_events(50)
+    with pytest.raises(ValueError) as err:
+        TickFeatures().fit(ev).transform(change(ev))
+    assert says in str(err.value) and "np." not in str(err.value)
+    with pytest.raises(ValueError, match=r"got 0\.0\.$"):
+        TickFeatures(tick_size=np.float64(0)).fit(ev)
+
+
 def test_bad_tick_size_and_input_type():
     with pytest.raises(ValueError, match="tick_size"):
         TickFeatures(tick_size=0).fit(make_events(5))
@@ -227,6 +242,80 @@ def test_simulate_and_desk_questions(model):
         assert paths.mid_at(5)[0] == (paths.start_mid if k == 0 else paths.mid[0, k - 1])
     frame = paths.to_frame(0)
     assert isinstance(frame.index, pd.DatetimeIndex) and "mid_price" in frame
+    with pytest.raises(ValueError, match=r"seconds must be a finite number >= 0, got -1\.$"):
+        paths.mid_at(np.int64(-1))                      # not np.int64(-1) (numpy 2 repr)
+
+
+def test_simulate_checks_max_move_and_binned_against_the_fit(model):
+    f, ev, _ = model
+    ev = ev.iloc[:100]
+    # a smaller max_move used to be accepted and shift every sampled move (the mid drifts)
+    for wrong in (M - 1, M + 1, 32):
+        with pytest.raises(ValueError, match=rf"fitted with max_move={M} \(its move head has "
+                                             rf"{2 * M + 1} levels\); pass max_move={M}\."):
+            simulate(f, ev, n_paths=2, n_events=3, max_move=wrong, random_state=0)
+    with pytest.raises(ValueError, match=r"fitted with binned=True \(its log_dt head has "
+                                         rf"{DURATION_LEVELS} levels\); pass binned=True\."):
+        simulate(f, ev, n_paths=2, n_events=3, max_move=M, binned=False, random_state=0)
+    with pytest.raises(ValueError, match=r"max_move must be a positive integer, got 0\.$"):
+        simulate(f, ev, n_paths=2, n_events=3, max_move=np.int64(0))
+
+
+def test_simulate_checks_an_ensemble_and_other_models():
+    ev = make_events(200, seed=4)
+    y = event_series(ev, max_move=2)
+    f = WaveNetForecaster(**{**TINY, "n_layers": 2, "max_epochs": 1}, n_networks=2,
+                          distribution=event_distribution(max_move=2)).fit(y)
+    with pytest.raises(ValueError, match=r"fitted with max_move=2 .*; pass max_move=2\."):
+        simulate(f, ev, n_paths=2, n_events=3, max_move=1)
+    assert simulate(f, ev, n_paths=2, n_events=3, max_move=2).mid.shape == (2, 3)
+    other = WaveNetForecaster(**{**TINY, "n_layers": 2, "max_epochs": 1}).fit(
+        y[["move", "log_dt"]].to_numpy())
+    with pytest.raises(ValueError, match="fitted on 2 channels; simulate needs one fitted on "
+                                         "event_series"):
+        simulate(other, ev, n_paths=2, n_events=3, max_move=2)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({2: 8}, "move head has 8 levels, but event_series"),
+    ({3: 10}, "log_dt head has 10 levels, but event_series\\(binned=True\\) makes 64"),
+    ({4: 47}, "log_size head has 47 levels, but event_series\\(binned=True\\) makes 48"),
+])
+def test_simulate_names_heads_event_series_cannot_feed(change, match):
+    from types import SimpleNamespace
+    specs = [{"name": "categorical", "channels": [c],
+              "kwargs": {"quantization": "levels", "n_bins": change.get(c, n)}}
+             for c, n in enumerate((5, 2, 2 * M + 1, DURATION_LEVELS, 48))]
+    fake = SimpleNamespace(network_=SimpleNamespace(heads=SimpleNamespace(specs=specs)))
+    with pytest.raises(ValueError, match=match):         # before anything is sampled
+        simulate(fake, make_events(20), n_paths=2, n_events=3, max_move=M)
+
+
+def test_simulated_paths_keep_the_events_time_zone(model):
+    import datetime
+
+    import dateutil.tz
+    f, ev, _ = model
+    ev = ev.iloc[:100]
+    naive = simulate(f, ev, n_paths=3, n_events=5, max_move=M, random_state=0)
+    assert naive.start == ev.index[-1] and naive.start.tz is None
+    assert naive.to_frame(0).index.tz is None
+    pair = simulate(f, [ev, ev], n_paths=3, n_events=5, max_move=M, random_state=0)
+    for tz in ("America/New_York", dateutil.tz.gettz("Europe/Berlin"),
+               datetime.timezone(datetime.timedelta(hours=-4))):
+        local = ev.tz_localize(tz)
+        paths, also = simulate(f, [local, ev], n_paths=3, n_events=5, max_move=M,
+                               random_state=0)
+        assert paths.start == local.index[-1]                   # the same instant ...
+        assert paths.start.utcoffset() == local.index[-1].utcoffset()   # ... in the same zone
+        frame = paths.to_frame(1)
+        assert frame.index.tz is not None and (frame.index >= local.index[-1]).all()
+        expect = pd.to_datetime(paths.time_ns[1], unit="ns").tz_localize("UTC")
+        assert (frame.index == expect).all()
+        assert [t.utcoffset() for t in frame.index] == [t.tz_convert(local.index.tz).utcoffset()
+                                                        for t in expect]
+        np.testing.assert_array_equal(paths.mid, pair[0].mid)   # the zone changes no draw
+        assert also.start.tz is None                            # each origin keeps its own
 
 
 def test_continuous_duration_variant():
@@ -237,6 +326,10 @@ def test_continuous_duration_variant():
                                                           n_bins=16)).fit(y)
     paths = simulate(f, ev, n_paths=5, n_events=10, max_move=M, binned=False, random_state=1)
     assert paths.mid.shape == (5, 10) and (np.diff(paths.time_ns, axis=1) >= 0).all()
+    with pytest.raises(ValueError, match=r"fitted with binned=False \(its log_dt head is "
+                                         r"continuous: categorical with quantization='uniform'"
+                                         r"\); pass binned=False\."):
+        simulate(f, ev, n_paths=5, n_events=10, max_move=M, random_state=1)
 
 
 def test_real_day_round_trip(data_dir):

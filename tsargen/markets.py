@@ -41,7 +41,7 @@ Examples
 import numpy as np
 import pandas as pd
 
-from .transforms.ticks import TickFeatures
+from .transforms.ticks import TickFeatures, _show
 
 #: Model channels of :func:`event_series`, in the order of the joint factorisation.
 EVENT_CHANNELS = ("type", "direction", "move", "log_dt", "log_size")
@@ -51,6 +51,61 @@ LOG_BIN_WIDTH = 0.25
 DURATION_LEVELS, SIZE_LEVELS = 64, 48
 _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
+
+
+def _check_max_move(max_move):
+    if isinstance(max_move, bool) or not isinstance(max_move, (int, np.integer)) or max_move < 1:
+        raise ValueError(f"max_move must be a positive integer, got {_show(max_move)}.")
+
+
+def _head_description(spec):
+    kw = spec["kwargs"]
+    if kw.get("quantization") == "levels":
+        return f"has {kw['n_bins']} levels"
+    if "quantization" in kw:
+        return f"is continuous: {spec['name']} with quantization={kw['quantization']!r}"
+    return f"is continuous: {spec['name']}"
+
+
+def _check_fitted_layout(forecaster, max_move, binned):
+    """``max_move`` and ``binned`` must be those :func:`event_series` was called with to fit
+    ``forecaster``, read off its fitted heads (as built by :func:`event_distribution`): the
+    move head's ``2 * max_move + 1`` levels, and integer levels (``binned=True``) or a
+    continuous head (``binned=False``) for ``log_dt`` and ``log_size``. Nothing is checked
+    when the heads cannot be read (unfitted forecasters fail in ``sample``)."""
+    net = getattr(forecaster, "network_", None)
+    if net is None:
+        return
+    net = net.members[0] if hasattr(net, "members") else net              # an ensemble
+    specs = getattr(getattr(net, "heads", None), "specs", None)
+    if specs is None:
+        return
+    by_channel = {c: s for s in specs for c in s["channels"]}
+    if sorted(by_channel) != list(range(len(EVENT_CHANNELS))):
+        raise ValueError(f"the forecaster was fitted on {len(by_channel)} channels; simulate "
+                         f"needs one fitted on event_series (the {len(EVENT_CHANNELS)} "
+                         f"channels {list(EVENT_CHANNELS)}).")
+    move = by_channel[EVENT_CHANNELS.index("move")]
+    if move["kwargs"].get("quantization") == "levels":      # else max_move cannot be read
+        n_levels = move["kwargs"]["n_bins"]
+        if n_levels != 2 * max_move + 1:
+            if n_levels % 2 == 0:
+                raise ValueError(f"the forecaster's move head has {n_levels} levels, but "
+                                 "event_series(max_move=m) makes 2 * m + 1: refit it with "
+                                 "event_distribution(max_move=m).")
+            raise ValueError(f"the forecaster was fitted with max_move={(n_levels - 1) // 2} "
+                             f"(its move head has {n_levels} levels); pass "
+                             f"max_move={(n_levels - 1) // 2}.")
+    for name, levels in (("log_dt", DURATION_LEVELS), ("log_size", SIZE_LEVELS)):
+        spec = by_channel[EVENT_CHANNELS.index(name)]
+        fitted = spec["kwargs"].get("quantization") == "levels"
+        if fitted != bool(binned):
+            raise ValueError(f"the forecaster was fitted with binned={fitted} (its {name} head "
+                             f"{_head_description(spec)}); pass binned={fitted}.")
+        if fitted and spec["kwargs"]["n_bins"] < levels:
+            raise ValueError(f"the forecaster's {name} head has {spec['kwargs']['n_bins']} "
+                             f"levels, but event_series(binned=True) makes {levels}: refit it "
+                             "with event_distribution(binned=True).")
 
 
 def _features(events, tick_size):
@@ -84,8 +139,7 @@ def event_series(events, *, max_move=32, binned=True, tick_size=0.01):
     if missing:
         raise ValueError(f"events lack what the columns {missing} are made from (type, "
                          "direction, size).")
-    if isinstance(max_move, bool) or not isinstance(max_move, (int, np.integer)) or max_move < 1:
-        raise ValueError(f"max_move must be a positive integer, got {max_move!r}.")
+    _check_max_move(max_move)
     half = np.round(2.0 * f["mid_move"].to_numpy())
     move = np.clip(half, -max_move, max_move) + max_move
     log_dt, log_size = f["log_dt"].to_numpy(), f["log_size"].to_numpy()
@@ -135,20 +189,30 @@ class EventPaths:
         Time of the last observed event (the simulation origin).
     start_mid : float
         Mid price after the last observed event.
+    tz : tzinfo, str or None
+        Time zone of the observed events: :attr:`start` and :meth:`to_frame` give times in it
+        (naive, as UTC wall-clock times, when None). ``time_ns`` and ``start_ns`` count from
+        the epoch in UTC either way.
     """
 
-    def __init__(self, events, time_ns, mid, start_ns, start_mid):
+    def __init__(self, events, time_ns, mid, start_ns, start_mid, tz=None):
         self.events, self.time_ns, self.mid = events, time_ns, mid
         self.start_ns, self.start_mid = start_ns, start_mid
+        self.tz = tz
+
+    def _times(self, ns):
+        times = pd.DatetimeIndex(pd.to_datetime(np.atleast_1d(ns), unit="ns"), name="time")
+        return times if self.tz is None else times.tz_localize("UTC").tz_convert(self.tz)
 
     @property
     def start(self):
-        return pd.Timestamp(self.start_ns, unit="ns")
+        """Time of the last observed event, in the events' time zone."""
+        return self._times(self.start_ns)[0]
 
     def _horizon_ns(self, seconds):
         s = float(seconds)
         if not np.isfinite(s) or s < 0:
-            raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}.")
+            raise ValueError(f"seconds must be a finite number >= 0, got {_show(seconds)}.")
         return self.start_ns + int(round(s * _NS_PER_S))
 
     def censored(self, seconds):
@@ -168,10 +232,11 @@ class EventPaths:
         return np.where(self.censored(seconds), np.nan, out)
 
     def to_frame(self, path=0):
-        """One path as a DataFrame indexed by calendar time (``mid_price`` and the channels)."""
+        """One path as a DataFrame indexed by calendar time in the events' time zone
+        (``mid_price`` and the channels)."""
         df = pd.DataFrame(self.events[path], columns=list(EVENT_CHANNELS))
         df["mid_price"] = self.mid[path]
-        df.index = pd.DatetimeIndex(pd.to_datetime(self.time_ns[path], unit="ns"), name="time")
+        df.index = self._times(self.time_ns[path])
         return df
 
 
@@ -182,7 +247,8 @@ def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, binn
     Parameters
     ----------
     forecaster : fitted WaveNetForecaster
-        Fitted on :func:`event_series` (same ``max_move``).
+        Fitted on :func:`event_series` with the same ``max_move`` and ``binned`` (checked
+        against its fitted heads when they are those of :func:`event_distribution`).
     events : pd.DataFrame or list of DataFrame
         Recent raw events (at least the receptive field for full context); the last one is
         the simulation origin. A list simulates from several origins in one batch.
@@ -195,7 +261,10 @@ def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, binn
     Returns
     -------
     EventPaths, or a list of them for a list of ``events``
+        Times in each ``events``' time zone (naive when its index is).
     """
+    _check_max_move(max_move)
+    _check_fitted_layout(forecaster, max_move, binned)
     many = isinstance(events, (list, tuple))
     items = list(events) if many else [events]
     if not items:
@@ -209,7 +278,7 @@ def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, binn
     draws = draws if many else [draws]
     rng = np.random.default_rng(random_state)
     out = []
-    for tf, anchor, d in zip(tfs, anchors, draws):
+    for tf, anchor, d, e in zip(tfs, anchors, draws, items):
         d = np.asarray(d)
         move = np.round(d[..., 2]).astype(np.int64) - max_move          # half ticks
         log_dt = d[..., 3]
@@ -220,7 +289,8 @@ def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, binn
         out.append(EventPaths(d, anchor["time_ns"] + np.cumsum(dt, axis=1),
                               tf.to_price(start2 + np.cumsum(move, axis=1), half=True),
                               anchor["time_ns"],
-                              float(tf.to_price(np.array([start2]), half=True)[0])))
+                              float(tf.to_price(np.array([start2]), half=True)[0]),
+                              tz=e.index.tz))
     return out if many else out[0]
 
 

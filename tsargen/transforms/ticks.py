@@ -40,6 +40,12 @@ def _rows(mask):
     return int(np.flatnonzero(mask)[0])
 
 
+def _show(value):
+    """``value`` for an error message: numpy scalars as plain Python values (numpy 2 writes
+    ``np.int64(7)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 class TickFeatures(TransformerMixin, BaseEstimator):
     """Event stream -> event-time features, and back (timestamps and prices exactly).
 
@@ -101,7 +107,7 @@ class TickFeatures(TransformerMixin, BaseEstimator):
         t = self.tick_size
         if isinstance(t, bool) or not isinstance(t, numbers.Real) or not (np.isfinite(t)
                                                                            and t > 0):
-            raise ValueError(f"tick_size must be a positive number, got {t!r}.")
+            raise ValueError(f"tick_size must be a positive number, got {_show(t)}.")
         inv = 1.0 / t
         return int(round(inv)) if abs(inv - round(inv)) < 1e-9 * inv else None
 
@@ -113,7 +119,7 @@ class TickFeatures(TransformerMixin, BaseEstimator):
         bad = np.abs(k - out) > 1e-6
         if bad.any():
             i = _rows(bad)
-            raise ValueError(f"row {i}: {name} {prices[i]!r} is not on the tick grid "
+            raise ValueError(f"row {i}: {name} {_show(prices[i])} is not on the tick grid "
                              f"(tick_size={self.tick_size}); pass the instrument's tick_size.")
         return out.astype(np.int64)
 
@@ -185,8 +191,9 @@ class TickFeatures(TransformerMixin, BaseEstimator):
             kind = events["type"].to_numpy()
             bad = ~np.isin(kind, EVENT_TYPES)
             if bad.any():
-                raise ValueError(f"row {_rows(bad)}: event type {kind[_rows(bad)]!r} is not one "
-                                 f"of {EVENT_TYPES} (drop trading halts, type 7, first).")
+                i = _rows(bad)
+                raise ValueError(f"row {i}: event type {_show(kind[i])} is not one of "
+                                 f"{EVENT_TYPES} (drop trading halts, type 7, first).")
             out["type"] = (kind - 1).astype(np.float64)
         if "direction" in events:
             d = events["direction"].to_numpy()
