@@ -128,6 +128,25 @@ def test_interrupted_density_fit_resumes_exactly(tmp_path, monkeypatch, make, da
     assert resumed.n_iter_ == whole.n_iter_ and resumed.val_loss_curve_ == whole.val_loss_curve_
 
 
+@pytest.mark.parametrize("make,data", [
+    (lambda: WaveNetDensity(**{**TINY, "max_epochs": 3, "random_state": None}),
+     lambda: np.random.default_rng(0).normal(size=(12, 40))),
+    (lambda: PixelCNNDensity(**{**TINY_IMAGE, "random_state": None}, n_levels=4),
+     lambda: np.random.default_rng(0).integers(0, 4, size=(30, 5, 5))),
+])
+def test_without_an_integer_seed_the_checkpoint_keeps_the_fits_seed(tmp_path, monkeypatch,
+                                                                    make, data):
+    # the split and the initialisation are drawn from a fresh seed: a restarted fit must take
+    # the checkpoint's own seed, or its fingerprint (which covers the split) could never match
+    X, ckpt = data(), tmp_path / "n.ckpt"
+    real = _interrupt_after(monkeypatch, 2)
+    with pytest.raises(_Interrupt):
+        make().fit(X, checkpoint=ckpt)
+    monkeypatch.setattr(_training, "write_checked", real)
+    resumed = make().fit(X, checkpoint=ckpt)
+    assert resumed.n_iter_ == resumed.max_epochs and len(resumed.loss_curve_) == resumed.n_iter_
+
+
 def test_finished_checkpoint_returns_the_model_without_training(tmp_path, monkeypatch):
     y = _series()[:200]
     ckpt = tmp_path / "f.ckpt"

@@ -14,7 +14,7 @@ import os
 import torch
 from tqdm.auto import tqdm
 
-from ._base import read_checked, write_checked
+from ._base import make_seed, read_checked, write_checked
 
 
 # an epoch has at least this many optimiser steps, so that early stopping on short data acts on
@@ -168,6 +168,21 @@ def _set_rng_state(state, device):
         torch.cuda.set_rng_state(state["cuda"], torch.device(device))
 
 
+def fit_seed(random_state, checkpoint=None):
+    """The seed of a fit: from ``random_state``; without an integer one, a checkpoint being
+    resumed keeps the seed it was written with (the data split and the initialisation depend
+    on it, so a fresh draw could never match the checkpoint's fingerprint)."""
+    if checkpoint is not None and not isinstance(random_state, numbers.Integral) and (
+            os.path.exists(checkpoint)):
+        try:
+            stored = read_checked(checkpoint, CHECKPOINT_FORMAT, "checkpoint").get("seed")
+        except ValueError:           # unreadable: train() reports it with the usual message
+            stored = None
+        if stored is not None:
+            return int(stored)
+    return make_seed(random_state)
+
+
 def _read_checkpoint(path, expected):
     ckpt = read_checked(path, CHECKPOINT_FORMAT, "checkpoint")
     if ckpt.get("fingerprint") != expected:
@@ -225,7 +240,7 @@ class _Loss(torch.nn.Module):
 # ---------------------------------------------------------------------------- the loop
 def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience, grad_clip=1.0,
           verbose=False, device="cpu", desc="fit", checkpoint=None, fingerprint="",
-          ema_decay=None):
+          ema_decay=None, seed=None):
     """Adam with gradient clipping, early stopping on the validation loss, best weights restored.
 
     Parameters
@@ -314,7 +329,7 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
                        "best": best, "best_epoch": best_epoch, "bad": bad,
                        "best_state": best_state, "loss_curve": curve,
                        "val_loss_curve": val_curve, "rng": _rng_state(device),
-                       "ema": None if ema is None else ema.state_dict()},
+                       "ema": None if ema is None else ema.state_dict(), "seed": seed},
                       checkpoint, CHECKPOINT_FORMAT)
 
     bar = tqdm(range(start, max_epochs), desc=desc, disable=not verbose or rank != 0,

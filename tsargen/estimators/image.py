@@ -37,7 +37,7 @@ from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
 from ._base import (TsargenEstimator, check_ema_decay, check_labels, draw_classes,
                     make_seed, resolve_device, seeded)
-from ._training import MIN_BATCHES, fit_fingerprint, train
+from ._training import MIN_BATCHES, fit_fingerprint, fit_seed, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
 
@@ -168,7 +168,7 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
             prior = np.bincount(inverse) / len(inverse)
             codes = torch.as_tensor(inverse, dtype=torch.long)
         images = torch.from_numpy(np.ascontiguousarray(values.transpose(0, 3, 1, 2)))
-        seed = make_seed(self.random_state)
+        seed = fit_seed(self.random_state, checkpoint)
         with seeded(seed, self._device()):
             train_idx, val_idx = self._split(n)
             net = self._new_network(c, 0 if classes is None else len(classes))
@@ -177,7 +177,7 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
                 (lambda: self._val_batches(images, codes, val_idx)) if len(val_idx) else None,
                 (height, width), arr.ndim, arr.dtype, checkpoint=checkpoint,
                 fingerprint="" if checkpoint is None else fit_fingerprint(
-                    self, images, codes, train_idx, val_idx))
+                    self, images, codes, train_idx, val_idx), seed=seed)
         self.classes_ = classes
         self.class_prior_ = prior
         return self
@@ -191,14 +191,14 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         return net
 
     def _fit_network(self, net, train_batches, val_batches, image_shape, input_ndim, dtype,
-                     checkpoint=None, fingerprint=""):
+                     checkpoint=None, fingerprint="", seed=None):
         """Train ``net`` on batches ``(x (B, C, H, W) levels, labels or None[, row_cond (B, F,
         H)])`` from ``train_batches()`` (one epoch per call) and set the fitted attributes of an
         unconditional density. Run it under :func:`seeded`. ``checkpoint``: see ``fit``."""
         result = train(net, train_batches, val_batches, _image_nll, max_epochs=self.max_epochs,
                        lr=self.lr, patience=self.patience, ema_decay=self.ema_decay,
                        verbose=self.verbose, device=self._device(), desc=type(self).__name__,
-                       checkpoint=checkpoint, fingerprint=fingerprint)
+                       checkpoint=checkpoint, fingerprint=fingerprint, seed=seed)
         self.network_ = net.cpu().eval()
         self.receptive_field_ = net.receptive_field
         self.n_channels_ = net.n_channels

@@ -23,7 +23,7 @@ from ._base import (TsargenEstimator, check_covariate_frames, check_covariates, 
                     check_ema_decay, check_horizon, check_labels, check_panel, check_quantiles,
                     check_series, covariate_names, draw_classes, future_index, is_series_list,
                     make_seed, resolve_device, seeded)
-from ._training import SeriesBank, fit_fingerprint, train, window_nll
+from ._training import SeriesBank, fit_fingerprint, fit_seed, train, window_nll
 
 _SCORE_BATCH = 256
 _SCORE_ELEMENTS = 2 ** 18        # timesteps per scoring batch (bounds activation memory)
@@ -192,7 +192,7 @@ class _WaveNetParams(TsargenEstimator):
                     net.input_scale[s["channels"]] = max(half, 0.5)
         return net
 
-    def _fit_network(self, net, bank, device, checkpoint=None, desc=None):
+    def _fit_network(self, net, bank, device, checkpoint=None, desc=None, seed=None):
         """Fit heads on the training values, then run the training loop (resumable from
         ``checkpoint``, see :func:`~tsargen.estimators._training.train`)."""
         values = torch.cat([bank.data[bank.offsets[i] + a: bank.offsets[i] + b]
@@ -207,7 +207,7 @@ class _WaveNetParams(TsargenEstimator):
             max_epochs=self.max_epochs, lr=self.lr, patience=self.patience,
             ema_decay=self.ema_decay,
             verbose=self.verbose, device=device, desc=desc or type(self).__name__,
-            checkpoint=checkpoint,
+            checkpoint=checkpoint, seed=seed,
             fingerprint="" if checkpoint is None else fit_fingerprint(
                 self, bank.data, bank.cov, bank.labels, bank.train_ranges, bank.val_ranges))
         return result
@@ -593,7 +593,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
             labels = torch.as_tensor(codes)
         scaled = [_as_tensor((s - loc) / scale) for s in series]
         lengths = [s.shape[0] for s in series]
-        seed = make_seed(self.random_state)
+        seed = fit_seed(self.random_state, checkpoint)
         device = self._device()
         rf = self._receptive_field()
         n = len(series)
@@ -616,7 +616,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
             bank = SeriesBank(scaled, rf, self._n_targets(lengths), covariates=cond,
                               labels=labels, train_ranges=train_ranges, val_ranges=val_ranges,
                               cov_hop=hop)
-            result = self._fit_network(net, bank, device, checkpoint)
+            result = self._fit_network(net, bank, device, checkpoint, seed=seed)
         self.network_ = self._ensemble(net.cpu(), build, bank, device, seed, checkpoint).eval()
         self.receptive_field_ = rf
         self.n_channels_ = c
@@ -1095,7 +1095,7 @@ class WaveNetForecaster(_WaveNetParams):
         cut = [t - int(math.ceil(vf * t)) if vf > 0 else t for t in lengths]
         if vf > 0 and sum(cut) < 1:
             raise ValueError("validation_fraction leaves no training timesteps; lower it.")
-        seed = make_seed(self.random_state)
+        seed = fit_seed(self.random_state, checkpoint)
         device = self._device()
 
         def build():
@@ -1107,7 +1107,7 @@ class WaveNetForecaster(_WaveNetParams):
             bank = SeriesBank(scaled, rf, self._n_targets(cut), covariates=cov_t,
                               train_ranges=[(0, k) for k in cut],
                               val_ranges=[(k, t) for k, t in zip(cut, lengths)])
-            result = self._fit_network(net, bank, device, checkpoint)
+            result = self._fit_network(net, bank, device, checkpoint, seed=seed)
         self.network_ = self._ensemble(net.cpu(), build, bank, device, seed, checkpoint).eval()
         self.receptive_field_ = rf
         self.n_channels_ = c

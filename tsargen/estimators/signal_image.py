@@ -27,7 +27,7 @@ from ..transforms import MuLaw, Quantizer
 from ._base import (TsargenEstimator, _check_values, check_covariate_frames, check_covariates,
                     check_coverage, check_horizon, check_index, check_quantiles, check_series,
                     covariate_names, future_index, make_seed, seeded)
-from ._training import MIN_BATCHES, fit_fingerprint
+from ._training import MIN_BATCHES, fit_fingerprint, fit_seed
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
 
@@ -307,7 +307,7 @@ class SignalImageForecaster(TsargenEstimator):
             self.cov_scaler_ = {"loc": cl, "scale": cs}
             cov_t = [torch.as_tensor((v - cl) / cs, dtype=torch.float32) for v in covs]
         bank = _WindowBank(levels, cov_t, need, density.validation_fraction)
-        seed = make_seed(density.random_state)
+        seed = fit_seed(density.random_state, checkpoint)
         with seeded(seed, density._device()):
             net = density._new_network(self.n_channels_, 0, self.n_covariates_)
             density._fit_network(
@@ -315,7 +315,8 @@ class SignalImageForecaster(TsargenEstimator):
                 (lambda: bank.val_batches(density.batch_size)) if bank.n_val else None,
                 (need, self.n_bins_), 4, np.int64, checkpoint=checkpoint,
                 fingerprint="" if checkpoint is None else fit_fingerprint(
-                    self, len(levels), *map(torch.as_tensor, levels), *(cov_t or ())))
+                    self, len(levels), *map(torch.as_tensor, levels), *(cov_t or ())),
+                seed=seed)
         self.density_ = density
         self.transform_kind_ = kind
         self.history_ = levels
