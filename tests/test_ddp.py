@@ -101,3 +101,18 @@ def test_no_process_group_without_torchrun(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert _training.distributed() is None
 
+
+
+def test_process_parallel_fits_are_refused_under_torchrun(monkeypatch):
+    # joblib workers would inherit torchrun's rendezvous and hang joining as duplicate ranks
+    from sklearn.mixture import GaussianMixture
+
+    from tsargen import GenerativeClassifier
+    from tsargen.model_selection import backtest
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    X, y = np.random.default_rng(0).normal(size=(8, 3)), [0, 1] * 4
+    with pytest.raises(ValueError, match="n_jobs=2 under torchrun"):
+        GenerativeClassifier(GaussianMixture(), n_jobs=2).fit(X, y)
+    with pytest.raises(ValueError, match="n_jobs=2 under torchrun"):
+        backtest(GaussianMixture(), np.arange(50.0), horizon=2, n_jobs=2)
+    GenerativeClassifier(GaussianMixture()).fit(X, y)              # n_jobs=None: one process

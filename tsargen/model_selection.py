@@ -27,6 +27,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
+from .estimators._training import check_jobs
 from .metrics import crps, mase, quantile_loss, smape
 
 
@@ -136,6 +137,7 @@ def backtest(estimator, y, *, horizon, n_origins=5, step=None, quantiles=(0.1, 0
     def part(a, b):
         return y.iloc[a:b] if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)[a:b]
 
+    check_jobs(n_jobs)
     rows = Parallel(n_jobs=n_jobs)(
         delayed(_at_origin)(clone(estimator), part(0, t), part(t, t + horizon), t, horizon,
                             q, sp, n_samples, random_state)

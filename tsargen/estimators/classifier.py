@@ -14,6 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from ._base import is_series_list, save_fitted
+from ._training import check_jobs
 
 
 def _check_X(X):
@@ -185,6 +186,7 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                                  f"{self.priors!r}.")
         if self.n_jobs is not None and not isinstance(self.n_jobs, numbers.Integral):
             raise ValueError(f"n_jobs must be an integer or None, got {self.n_jobs!r}.")
+        check_jobs(self.n_jobs)
         base = self._base_estimator()
         if checkpoint is not None and "checkpoint" not in inspect.signature(base.fit).parameters:
             raise TypeError(f"checkpoint needs a tsargen density; {type(base).__name__}.fit "
