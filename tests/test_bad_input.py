@@ -80,6 +80,18 @@ def test_predict_errors():
     assert iv.shape == (2, 2)
 
 
+def test_training_or_validation_part_without_observed_targets():
+    y = Y.copy()
+    y[-30:] = np.nan                       # the validation tail (10%) is all missing
+    with pytest.raises(ValueError, match="validation part .* holds no observed target"):
+        WaveNetForecaster(**TINY).fit(y)
+    WaveNetForecaster(**{**TINY, "validation_fraction": 0.0}).fit(y)
+    y = Y.copy()
+    y[:170] = np.nan                       # observed only inside the validation tail
+    with pytest.raises(ValueError, match="training part holds no observed target"):
+        WaveNetForecaster(**{**TINY, "validation_fraction": 0.2}).fit(y)
+
+
 def test_score_without_a_scorable_step():
     f = WaveNetForecaster(**TINY, differences=1).fit(Y)
     with pytest.raises(ValueError, match="no step to score"):

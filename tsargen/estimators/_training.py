@@ -360,6 +360,10 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
             total += loss_sum.detach()
             count += n
         total, count = reduce(total, count) if ddp else (total, count)
+        if float(count) == 0:
+            raise ValueError("the training part holds no observed target (every value before "
+                             "the validation split is missing); lower validation_fraction or "
+                             "pass data observed earlier.")
         epoch_loss = float(total / max(count, 1)) if ddp else (total / count.clamp(min=1)).item()
         if not math.isfinite(epoch_loss):
             raise FloatingPointError(f"training loss became {epoch_loss} at epoch {epoch + 1}; "
@@ -376,6 +380,11 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
                     s, n = loss_fn(judged, to_device(batch))
                     v_total, v_count = v_total + s.item(), v_count + n.item()
                 v_total, v_count = reduce(v_total, v_count)
+            if v_count == 0:
+                raise ValueError("the validation part (the last validation_fraction of the "
+                                 "data) holds no observed target, so early stopping has nothing "
+                                 "to judge; set validation_fraction=0 or pass data observed "
+                                 "there.")
             score = v_total / max(v_count, 1)
             val_curve.append(score)
         bar.set_postfix(loss=f"{epoch_loss:.4f}",
