@@ -92,6 +92,13 @@ def test_training_or_validation_part_without_observed_targets():
         WaveNetForecaster(**{**TINY, "validation_fraction": 0.2}).fit(y)
 
 
+@pytest.mark.parametrize("shape, vf", [((10, 40), 0.95), ((3, 2), 0.6)])
+def test_a_large_validation_fraction_still_leaves_training_data(shape, vf):
+    X = np.random.default_rng(0).normal(size=shape)
+    d = WaveNetDensity(**{**TINY, "validation_fraction": vf}).fit(X)
+    assert np.isfinite(d.loss_curve_).all() and len(d.val_loss_curve_) == len(d.loss_curve_)
+
+
 def test_score_without_a_scorable_step():
     f = WaveNetForecaster(**TINY, differences=1).fit(Y)
     with pytest.raises(ValueError, match="no step to score"):

@@ -654,11 +654,11 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         if vf == 0:
             return [(0, t) for t in lengths], [(t, t) for t in lengths]
         if n >= 5:
-            n_val = max(1, int(round(vf * n)))
+            n_val = min(max(1, int(round(vf * n))), n - 1)    # keep a series to train on
             val = set(torch.randperm(n)[:n_val].tolist())
             return ([(0, 0) if i in val else (0, t) for i, t in enumerate(lengths)],
                     [(0, t) if i in val else (t, t) for i, t in enumerate(lengths)])
-        cut = [t - max(1, int(math.ceil(vf * t))) if t >= 2 else t for t in lengths]
+        cut = [max(t - max(1, int(math.ceil(vf * t))), 1) if t >= 2 else t for t in lengths]
         return [(0, k) for k in cut], [(k, t) for k, t in zip(cut, lengths)]
 
     # ------------------------------------------------------------------ scoring
