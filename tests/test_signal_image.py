@@ -307,3 +307,20 @@ def test_save_load_round_trip(tmp_path, fitted_cov):
     q.fit(np.sin(np.arange(40)[:, None] + np.arange(3)[None]))
     q.save(path)
     assert np.array_equal(tsargen.load(path).predict(), q.predict())
+
+
+def test_a_failed_or_interrupted_refit_keeps_the_previous_model(monkeypatch):
+    f = _forecaster().fit(_levels_stream())
+    before = f.predict()
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("tsargen.estimators.image._image_nll", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        f.fit(_levels_stream(60, w=7, seed=3))          # other bins: every attribute would change
+    assert f.n_bins_ == 5
+    np.testing.assert_array_equal(f.predict(), before)
+    g = _forecaster()
+    with pytest.raises(KeyboardInterrupt):
+        g.fit(_levels_stream())
+    assert not [k for k in vars(g) if k.endswith("_")]

@@ -277,7 +277,18 @@ class SignalImageForecaster(TsargenEstimator):
         forecasting). Returns self.
 
         ``checkpoint``: a file the training state is saved to after every epoch and resumed
-        from when it exists (an interrupted fit then ends exactly as an uninterrupted one)."""
+        from when it exists (an interrupted fit then ends exactly as an uninterrupted one).
+        A fit that fails or is interrupted leaves the previous fitted state as it was."""
+        before = {k: v for k, v in vars(self).items() if k.endswith("_")}
+        try:
+            return self._fit(y, X, checkpoint)
+        except BaseException:       # e.g. KeyboardInterrupt mid-training: nothing half-fitted
+            for k in [k for k in vars(self) if k.endswith("_")]:
+                delattr(self, k)
+            self.__dict__.update(before)
+            raise
+
+    def _fit(self, y, X, checkpoint):
         base = self._check_params()
         values, metas, many = self._check_targets(y, fitted=False)
         lengths = [v.shape[0] for v in values]
