@@ -349,7 +349,14 @@ _COMMON_DOC = """
         run-to-run spread of single fits; ``loss_curve_`` and ``val_loss_curve_`` are those of
         the first network.
     max_epochs, batch_size, lr, validation_fraction, patience
-        Training: Adam, early stopping on a validation split, best weights restored.
+        Training: Adam with the gradient clipped to global norm 1, early stopping on a
+        validation split, best weights restored. An epoch is enough random windows of the
+        training targets to cover them about once, and at least 32 batches. The validation
+        split is the last ``validation_fraction`` of each series, or for a
+        ``WaveNetDensity`` of 5 or more series that fraction of whole series (drawn from the
+        seed). ``loss_curve_`` and ``val_loss_curve_`` are mean NLLs per observed element in
+        nats of the standardised data (unlike ``score``, which is in the data's units);
+        ``n_iter_`` is the number of epochs run.
     ema_decay : float in [0, 1) or None, default=None
         Polyak averaging of the weights: after every optimiser step the averaged weights move
         to ``ema_decay * averaged + (1 - ema_decay) * current``; validation, early stopping and
