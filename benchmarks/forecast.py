@@ -49,7 +49,8 @@ Methods:
   over the history (``ETSModel(history).smooth(params)``, same start, so the initial states
   match); Gaussian predictive mean and variance from ``get_prediction``.
 * ``ARIMA`` -- statsmodels ``ARIMA`` per channel (small AIC search on the short series; a fixed
-  order plus Fourier regressors for the long seasonal periods); re-conditioned with
+  order plus Fourier regressors for the long seasonal periods, with no order search; on ETTh1
+  ETS and ARIMA are fitted on the last 3000 training points, VAR on all); re-conditioned with
   ``results.apply(history)`` (same parameters, Kalman filter rerun); Gaussian predictive from
   ``get_forecast``.
 * ``VAR`` (multichannel sets) -- statsmodels ``VAR`` fitted by OLS; at each origin the last
