@@ -63,9 +63,9 @@ def check_index(index, name):
     if not isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)) and not (
             pd.api.types.is_numeric_dtype(index.dtype)) or isinstance(index, pd.MultiIndex):
         raise TypeError(f"{name} has a {type(index).__name__} of dtype {index.dtype}; a time "
-                        "index must be a DatetimeIndex, PeriodIndex or numeric (for long-format "
-                        "panels, pass a list of series, one per entity). Convert it, e.g. with "
-                        "pd.to_datetime, or reset it.")
+                        "index must be a DatetimeIndex, PeriodIndex, TimedeltaIndex or numeric "
+                        "(for long-format panels, pass a list of series, one per entity). "
+                        "Convert it, e.g. with pd.to_datetime, or reset it.")
     if index.hasnans:
         raise ValueError(f"{name} has a missing time index entry (NaT/NaN); drop or fill it.")
     if index.has_duplicates:

@@ -3,8 +3,8 @@
 van den Oord, Kalchbrenner and Kavukcuoglu 2016, "Pixel Recurrent Neural Networks"
 (arXiv:1601.06759), §3.5 (masks: §3.4) and Figure 5: a 7x7 masked convolution (mask A), then
 residual blocks (ReLU, 1x1 conv 2h -> h, ReLU, kxk masked conv (mask B) h -> h, ReLU, 1x1 conv
-h -> 2h, added to the block input), then ReLU, 1x1 conv, ReLU, 1x1 conv (mask B) and one ``n_levels``-way softmax
-per sub-pixel. Every hidden layer is split into one channel group per colour; the colour masks
+h -> 2h, added to the block input), then ReLU, 1x1 conv, ReLU, 1x1 conv (mask B) and one
+``n_levels``-way softmax per sub-pixel. Every hidden layer is split into one channel group per colour; the colour masks
 make R depend on the previous pixels, G also on R, B also on R and G of the same pixel:
 
     p(x) = prod_i p(x_i,R | x_<i) p(x_i,G | x_<i, x_i,R) p(x_i,B | x_<i, x_i,R, x_i,G).
