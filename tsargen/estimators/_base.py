@@ -12,6 +12,7 @@ import numbers
 import os
 import pickle
 import tempfile
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -620,7 +621,9 @@ def write_checked(obj, path, fmt):
 def _safe_load(source, path, what):
     """``torch.load`` with ``weights_only=True``: refuses anything but tensors and plain data."""
     try:
-        return torch.load(source, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # torch's notes on foreign pickles: refused below
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(source, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except pickle.UnpicklingError:  # objects weights_only refuses (torch's advice would be
