@@ -48,6 +48,8 @@ def test_failed_refit_keeps_previous_model():
 @pytest.mark.parametrize("params,match", [
     ({"n_layers": 0}, "n_layers"), ({"kernel_size": 1}, "kernel_size"),
     ({"lr": -1.0}, "lr"), ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"lr": True}, "lr must be a positive finite"), ({"lr": float("inf")}, "lr must be"),
+    ({"validation_fraction": False}, "validation_fraction"),
     ({"channel_dependence": "both"}, "channel_dependence"), ({"horizon": 0}, "horizon"),
     ({"distribution": "poisson"}, "unknown distribution"), ({"device": "tpu"}, "device"),
     ({"distribution": {"a": "gaussian"}}, "channel"), ({"ema_decay": 1.0}, "ema_decay"),

@@ -147,6 +147,14 @@ def test_without_an_integer_seed_the_checkpoint_keeps_the_fits_seed(tmp_path, mo
     assert resumed.n_iter_ == resumed.max_epochs and len(resumed.loss_curve_) == resumed.n_iter_
 
 
+def test_checkpoint_in_a_missing_folder_fails_before_training(tmp_path, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("must fail before the first epoch")
+    monkeypatch.setattr("tsargen.estimators.sequence.window_nll", no_training)
+    with pytest.raises(ValueError, match="its folder does not exist"):
+        WaveNetForecaster(**TINY).fit(_series()[:200], checkpoint=tmp_path / "nope" / "f.ckpt")
+
+
 def test_finished_checkpoint_returns_the_model_without_training(tmp_path, monkeypatch):
     y = _series()[:200]
     ckpt = tmp_path / "f.ckpt"

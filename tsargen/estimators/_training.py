@@ -294,6 +294,10 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
     curve, val_curve = [], []
     best, best_state, best_epoch, bad = math.inf, None, 0, 0
     start, finished = 0, False
+    if checkpoint is not None and not os.path.isdir(
+            os.path.dirname(os.path.abspath(os.fspath(checkpoint)))):
+        raise ValueError(f"checkpoint {checkpoint}: its folder does not exist; create it first "
+                         "(checked before training, not after the first epoch).")
     if checkpoint is not None and os.path.exists(checkpoint):
         ckpt = _read_checkpoint(checkpoint, fingerprint)
         try:

@@ -35,8 +35,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
-from ._base import (TsargenEstimator, check_ema_decay, check_labels, draw_classes,
-                    make_seed, resolve_device, seeded)
+from ._base import (TsargenEstimator, check_ema_decay, check_labels, check_training_params,
+                    draw_classes, make_seed, resolve_device, seeded)
 from ._training import MIN_BATCHES, fit_fingerprint, fit_seed, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
@@ -118,12 +118,7 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         for name in ("max_epochs", "batch_size", "patience"):
             _positive_int(getattr(self, name), name)
         _positive_int(self.n_levels, "n_levels", 2)
-        if not (isinstance(self.lr, numbers.Real) and not isinstance(self.lr, bool)
-                and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
-        vf = self.validation_fraction
-        if not (isinstance(vf, numbers.Real) and not isinstance(vf, bool) and 0 <= vf < 1):
-            raise ValueError(f"validation_fraction must be in [0, 1), got {vf!r}.")
+        check_training_params(self.lr, self.validation_fraction)
         check_ema_decay(self.ema_decay)
         resolve_device(self.device)
         self._check_network_params()

@@ -21,8 +21,8 @@ from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
 from ._base import (TsargenEstimator, check_covariate_frames, check_covariates, check_coverage,
                     check_ema_decay, check_horizon, check_labels, check_panel, check_quantiles,
-                    check_series, covariate_names, draw_classes, future_index, is_series_list,
-                    make_seed, resolve_device, seeded)
+                    check_series, check_training_params, covariate_names, draw_classes,
+                    future_index, is_series_list, make_seed, resolve_device, seeded)
 from ._training import SeriesBank, fit_fingerprint, fit_seed, train, window_nll
 
 _SCORE_BATCH = 256
@@ -90,12 +90,7 @@ class _WaveNetParams(TsargenEstimator):
                                                                 numbers.Integral) or (
                 self.kernel_size < 2):
             raise ValueError(f"kernel_size must be an integer >= 2, got {self.kernel_size!r}.")
-        if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
-        if not (isinstance(self.validation_fraction, numbers.Real)
-                and 0 <= self.validation_fraction < 1):
-            raise ValueError("validation_fraction must be in [0, 1), got "
-                             f"{self.validation_fraction!r}.")
+        check_training_params(self.lr, self.validation_fraction)
         check_ema_decay(self.ema_decay)
         if self.channel_dependence not in ("joint", "independent"):
             raise ValueError("channel_dependence must be 'joint' or 'independent', got "
