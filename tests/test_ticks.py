@@ -82,6 +82,15 @@ def test_timestamps_of_any_unit_are_read_as_time(unit):
     assert tf.end_anchor(ev)["time_ns"] == ev.index[-1].value
 
 
+def test_a_dateutil_time_zone_round_trips():
+    import dateutil.tz
+    ev = make_events(30)
+    ev.index = ev.index.tz_localize(dateutil.tz.gettz("America/New_York"))
+    tf = TickFeatures().fit(ev)
+    back = tf.inverse_transform(tf.transform(ev))
+    assert (back.index == ev.index).all() and back.index[0].utcoffset() == ev.index[0].utcoffset()
+
+
 @pytest.mark.parametrize("drop", [[], ["bid_size_1"], ["ask_size_1", "bid_size_1"], ["type"],
                                   ["price", "size", "direction"]])
 def test_feature_names_match_the_transform(drop):

@@ -46,6 +46,18 @@ def _show(value):
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
+def _tz_name(tz):
+    """A time zone as a name pandas reads back (None for naive), else the zone object itself
+    (e.g. a dateutil ``tzfile``, whose ``str`` is not a zone name)."""
+    if tz is None:
+        return None
+    try:
+        pd.Timestamp(0, tz=str(tz))
+        return str(tz)
+    except (ValueError, TypeError, KeyError):
+        return tz
+
+
 class TickFeatures(TransformerMixin, BaseEstimator):
     """Event stream -> event-time features, and back (timestamps and prices exactly).
 
@@ -178,7 +190,7 @@ class TickFeatures(TransformerMixin, BaseEstimator):
         ns = self._check_events(events)
         a, b = self._quotes(events.iloc[-1:])
         return {"time_ns": int(ns[-1]), "ask_ticks": int(a[0]), "bid_ticks": int(b[0]),
-                "tz": None if events.index.tz is None else str(events.index.tz)}
+                "tz": _tz_name(events.index.tz)}
 
     def transform(self, events):
         """Events -> features (see the class notes), with the anchor in ``.attrs``."""
@@ -228,8 +240,7 @@ class TickFeatures(TransformerMixin, BaseEstimator):
         feats = pd.DataFrame(out, index=pd.RangeIndex(len(events), name="event"))
         feats.attrs["tick_anchor"] = {"time_ns": int(ns[0]), "ask_ticks": int(a[0]),
                                       "bid_ticks": int(b[0]),
-                                      "tz": None if events.index.tz is None
-                                      else str(events.index.tz)}
+                                      "tz": _tz_name(events.index.tz)}
         return feats
 
     def get_feature_names_out(self, input_features=None):
