@@ -147,6 +147,18 @@ def test_without_an_integer_seed_the_checkpoint_keeps_the_fits_seed(tmp_path, mo
     assert resumed.n_iter_ == resumed.max_epochs and len(resumed.loss_curve_) == resumed.n_iter_
 
 
+def test_fingerprint_treats_a_nested_density_like_the_estimator_itself():
+    fp = _training.fit_fingerprint
+
+    def forecaster(**kw):
+        return SignalImageForecaster(PixelCNNDensity(**{"n_levels": 4, **kw}), horizon=2)
+    base = fp(forecaster())
+    # verbose, device and a non-integer seed do not change what is trained
+    assert fp(forecaster(verbose=True)) == base
+    assert fp(forecaster(random_state=np.random.RandomState(0))) == base
+    assert fp(forecaster(n_levels=5)) != base and fp(forecaster(lr=0.1)) != base
+
+
 def test_checkpoint_in_a_missing_folder_fails_before_training(tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("must fail before the first epoch")

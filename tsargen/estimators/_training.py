@@ -136,15 +136,23 @@ def window_nll(net, batch, pad):
 CHECKPOINT_FORMAT = "tsargen-checkpoint/1"
 
 
+def _fit_params(estimator):
+    """``(class name, sorted parameters)`` a fit depends on, nested estimators (e.g. a
+    forecaster's density) included the same way: without ``verbose``, ``device`` and a
+    non-integer ``random_state`` (whose repr would hold a memory address)."""
+    params = {k: v for k, v in estimator.get_params(deep=False).items()
+              if k not in ("verbose", "device")}
+    if "random_state" in params and not isinstance(params["random_state"], numbers.Integral):
+        params["random_state"] = None
+    params = {k: _fit_params(v) if hasattr(v, "get_params") else v for k, v in params.items()}
+    return type(estimator).__name__, sorted(params.items(), key=str)
+
+
 def fit_fingerprint(estimator, *data):
     """A digest of what a fit depends on: the estimator's class and parameters (but ``verbose``,
     ``device`` and a non-integer ``random_state``) and the training data and split (tensors,
     arrays, None or plain values). A checkpoint is resumed only by a fit with the same digest."""
-    params = estimator.get_params(deep=False)
-    params = {k: v for k, v in params.items() if k not in ("verbose", "device")}
-    if "random_state" in params and not isinstance(params["random_state"], numbers.Integral):
-        params["random_state"] = None
-    h = hashlib.sha256(f"{type(estimator).__name__}|{sorted(params.items(), key=str)!r}".encode())
+    h = hashlib.sha256(repr(_fit_params(estimator)).encode())
     for item in data:
         if isinstance(item, torch.Tensor):
             item = item.detach().cpu().contiguous()
