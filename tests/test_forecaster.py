@@ -110,6 +110,21 @@ def test_elapsed_time_index_and_index_names_carry_over():
     assert WaveNetForecaster(**TINY, horizon=2).fit(z).predict().index.name == "day"
 
 
+def test_column_names_and_levels_carry_over(tmp_path):
+    import tsargen
+    cols = pd.MultiIndex.from_product([["store1"], ["a", "b"]], names=["store", "item"])
+    df = pd.DataFrame(np.random.default_rng(4).normal(size=(150, 2)), columns=cols,
+                      index=pd.date_range("2020", periods=150, freq="D", name="day"))
+    f = WaveNetForecaster(**TINY, horizon=2).fit(df)
+    for out in (f.predict(), f.sample(3), f.score_steps(df)):
+        assert out.columns.equals(cols) and out.columns.names == ["store", "item"]
+    assert f.predict()["store1"].shape == (2, 2)
+    f.save(tmp_path / "m.tsargen")
+    assert tsargen.load(tmp_path / "m.tsargen").predict().columns.equals(cols)
+    flat = df.droplevel(0, axis=1).rename_axis(columns="item")
+    assert WaveNetForecaster(**TINY, horizon=2).fit(flat).predict().columns.name == "item"
+
+
 def test_numeric_event_time_index():
     y = pd.Series(np.random.default_rng(3).normal(size=200), index=np.arange(0, 400, 2))
     f = WaveNetForecaster(**TINY, horizon=3).fit(y)

@@ -67,6 +67,15 @@ def _panel_columns(X):
     return names[0]
 
 
+def _column_index(meta):
+    """The columns of a DataFrame series as it came in: names (``columns.name``) and
+    MultiIndex levels kept."""
+    cols, names = meta["columns"], meta.get("column_names")
+    if cols and all(isinstance(c, tuple) for c in cols):
+        return pd.MultiIndex.from_tuples(cols, names=names)
+    return pd.Index(cols, name=names[0] if names else None)
+
+
 def _as_tensor(values):
     return torch.as_tensor(np.ascontiguousarray(values), dtype=torch.float32)
 
@@ -951,7 +960,8 @@ class WaveNetForecaster(_WaveNetParams):
             v, info = check_series(item, f"{name}[{i}]" if many else name)
             values.append(v)
             metas.append({"kind": info.kind, "index": info.index, "columns": info.columns,
-                          "name": info.name})
+                          "name": info.name, "column_names": list(item.columns.names)
+                          if isinstance(item, pd.DataFrame) else None})
         if len({v.shape[1] for v in values}) > 1:
             raise ValueError(f"the series in {name} have different numbers of channels.")
         return values, metas, many
@@ -1196,7 +1206,7 @@ class WaveNetForecaster(_WaveNetParams):
         idx = self._future(meta, fh)
         if kind == "series":
             return pd.Series(arr[:, 0], index=idx, name=meta["name"])
-        return pd.DataFrame(arr, index=idx, columns=meta["columns"])
+        return pd.DataFrame(arr, index=idx, columns=_column_index(meta))
 
     def _columns(self, meta):
         if meta["kind"] == "series":
@@ -1276,7 +1286,8 @@ class WaveNetForecaster(_WaveNetParams):
                 idx = pd.MultiIndex.from_product([range(n_samples), self._future(meta, fh)],
                                                  names=["sample", "time"])
                 outs.append(pd.DataFrame(p.reshape(-1, p.shape[2]), index=idx,
-                                         columns=self._columns(meta)))
+                                         columns=self._columns(meta) if meta["kind"] == "series"
+                                         else _column_index(meta)))
             else:
                 outs.append(p)
         return self._many(outs, many)
@@ -1314,7 +1325,7 @@ class WaveNetForecaster(_WaveNetParams):
             elif meta["kind"] == "series":
                 outs.append(pd.Series(arr[:, 0], index=meta["index"], name=meta["name"]))
             else:
-                outs.append(pd.DataFrame(arr, index=meta["index"], columns=meta["columns"]))
+                outs.append(pd.DataFrame(arr, index=meta["index"], columns=_column_index(meta)))
         return self._many(outs, many)
 
     def score(self, y, X=None):
