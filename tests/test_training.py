@@ -110,3 +110,15 @@ def test_weight_averaging_is_what_validation_scores_and_restores():
     with torch.no_grad():
         s, n = map(sum, zip(*[loss_fn(net.eval(), b) for b in batches[6:]]))
     assert abs(float(s / n) - min(out["val_loss_curve"])) < 1e-6
+
+
+def test_verbose_shows_a_progress_bar_with_the_loss_and_quiet_prints_nothing(capsys):
+    y = np.sin(np.arange(200) / 4.0)
+    WaveNetForecaster(**{**TINY, "max_epochs": 2, "n_networks": 2, "verbose": True}).fit(y)
+    out = capsys.readouterr()
+    assert out.out == ""
+    for text in ("WaveNetForecaster [network 1/2]", "WaveNetForecaster [network 2/2]", "loss=",
+                 "val=", "2/2"):
+        assert text in out.err, text
+    WaveNetForecaster(**{**TINY, "max_epochs": 2}).fit(y)
+    assert capsys.readouterr() == ("", "")

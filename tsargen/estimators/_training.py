@@ -354,7 +354,7 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
                       checkpoint, CHECKPOINT_FORMAT)
 
     bar = tqdm(range(start, max_epochs), desc=desc, disable=not verbose or rank != 0,
-               leave=False, initial=start, total=max_epochs)
+               initial=start, total=max_epochs)     # kept on screen: the final loss stays
     for epoch in ([] if finished else bar):
         model.train()
         total, count = torch.zeros((), device=device), torch.zeros((), device=device)

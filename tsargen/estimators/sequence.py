@@ -210,7 +210,8 @@ class _WaveNetParams(TsargenEstimator):
             lambda n, b: window_nll(n, b, bank.pad),
             max_epochs=self.max_epochs, lr=self.lr, patience=self.patience,
             ema_decay=self.ema_decay,
-            verbose=self.verbose, device=device, desc=desc or type(self).__name__,
+            verbose=self.verbose, device=device, desc=desc or type(self).__name__ + (
+                f" [network 1/{self.n_networks}]" if self.n_networks > 1 else ""),
             checkpoint=checkpoint, seed=seed,
             fingerprint="" if checkpoint is None else fit_fingerprint(
                 self, bank.data, bank.cov, bank.labels, bank.train_ranges, bank.val_ranges))
