@@ -76,7 +76,6 @@ def _check_fitted_layout(forecaster, max_move, binned):
     net = getattr(forecaster, "network_", None)
     if net is None:
         return
-    net = net.members[0] if hasattr(net, "members") else net              # an ensemble
     specs = getattr(getattr(net, "heads", None), "specs", None)
     if specs is None:
         return

@@ -152,8 +152,7 @@ class _WaveNetParams(TsargenEstimator):
         """Channels with ``quantization="levels"`` must hold the integers ``0..n_bins-1`` (NaN:
         missing). ``specs``: the head specs (default: the fitted network's)."""
         if specs is None:
-            net = self.network_
-            specs = (net.members[0] if hasattr(net, "members") else net).heads.specs
+            specs = self.network_.heads.specs
         n_levels = {c: s["kwargs"]["n_bins"] for s in specs
                     if s["kwargs"].get("quantization") == "levels" for c in s["channels"]}
         if not n_levels:

@@ -39,6 +39,7 @@ class MixtureHeads:
         self.members = tuple(heads)
         self.n_channels = heads[0].n_channels
         self.n_params = heads[0].n_params
+        self.specs = heads[0].specs        # the members share their head layout
 
     def sample(self, raw):
         """``raw (..., M * P)`` -> ``(..., C)``."""
