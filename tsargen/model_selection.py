@@ -27,6 +27,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
+from .estimators._base import check_quantiles
 from .estimators._training import check_jobs
 from .metrics import crps, mase, quantile_loss, smape
 
@@ -118,9 +119,7 @@ def backtest(estimator, y, *, horizon, n_origins=5, step=None, quantiles=(0.1, 0
     n_origins = _positive_int(n_origins, "n_origins")
     step = horizon if step is None else _positive_int(step, "step")
     n_samples = _positive_int(n_samples, "n_samples")
-    q = np.atleast_1d(np.asarray(quantiles, dtype=float))
-    if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
-        raise ValueError(f"quantiles must lie strictly between 0 and 1, got {quantiles!r}.")
+    q = check_quantiles(quantiles)
     if isinstance(y, (list, tuple)) and any(
             isinstance(s, (np.ndarray, pd.Series, pd.DataFrame)) for s in y):
         raise ValueError(f"backtest evaluates one series, but y is a list of {len(y)} series; "
