@@ -90,6 +90,18 @@ def _interval_means(score, starts, stops):
     return mean
 
 
+def _smooth(score, lengths, window, segments):
+    """Per-step scores ``(n, T)`` -> segment means ``(n, k)``, trailing-window means
+    ``(n, T)``, or the scores themselves."""
+    if segments is not None:
+        starts, stops = _check_segments(segments, lengths)
+        return _interval_means(score, starts, stops)
+    if window is not None:
+        t = np.arange(score.shape[1])
+        return _interval_means(score, np.maximum(t - window + 1, 0), t + 1)
+    return score
+
+
 def _step_scores(ll):
     """``(n, T, C)`` log-likelihoods -> ``(n, T)`` negative sums over channels (NaN where
     every channel is missing)."""
@@ -137,14 +149,8 @@ def _panel_score(log_likelihood, window, segments):
         items = None
     if ll.shape[1] == 0:
         raise ValueError("log_likelihood has no timesteps.")
-    score = _step_scores(ll)
-    if segments is not None:
-        starts, stops = _check_segments(segments, lengths)
-        return _interval_means(score, starts, stops)
-    if window is not None:
-        t = np.arange(score.shape[1])
-        score = _interval_means(score, np.maximum(t - window + 1, 0), t + 1)
-    if items is None:
+    score = _smooth(_step_scores(ll), lengths, window, segments)
+    if items is None or segments is not None:
         return score
     out = []
     for s, row, n in zip(log_likelihood, score, lengths):
@@ -199,12 +205,7 @@ def anomaly_score(log_likelihood, window=None, segments=None, *, panel=False):
                          "a density's score_steps; pass panel=True to score each series.")
     if ll.ndim != 2:
         raise ValueError(f"log_likelihood must be (T,) or (T, C), got shape {ll.shape}.")
-    score = _step_scores(ll[None])
+    score = _smooth(_step_scores(ll[None]), [len(ll)], window, segments)[0]
     if segments is not None:
-        starts, stops = _check_segments(segments, [score.shape[1]])
-        return _interval_means(score, starts, stops)[0]
-    if window is not None:
-        t = np.arange(score.shape[1])
-        score = _interval_means(score, np.maximum(t - window + 1, 0), t + 1)
-    score = score[0]
+        return score
     return pd.Series(score, index=index, name="anomaly_score") if index is not None else score
