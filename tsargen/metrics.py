@@ -105,19 +105,32 @@ def smape(y_true, y_pred):
     return float(200.0 * np.nanmean(ratio))
 
 
+def _long_frame_paths(samples):
+    """The long frame of a forecaster's ``sample`` (a DataFrame, or one of its columns,
+    indexed by (sample, time)) -> sample paths ``(n_samples, horizon, C)`` and the time
+    labels."""
+    idx = samples.index
+    frame = samples.to_frame() if isinstance(samples, pd.Series) else samples
+    s_code, s_uniq = pd.factorize(idx.get_level_values(0), sort=True)
+    t_code, times = pd.factorize(idx.get_level_values(1), sort=True)
+    n, h = len(s_uniq), len(times)
+    if n == 0 or len(frame) != n * h or idx.has_duplicates:
+        raise ValueError(f"samples has {len(frame)} rows for {n} samples and {h} time steps: "
+                         "every sample must cover the same time steps, once each.")
+    paths = np.full((n, h, frame.shape[1]), np.nan)
+    paths[s_code, t_code] = frame.to_numpy(dtype=float)
+    return paths, pd.Index(times, name=idx.names[1])
+
+
 def _long_samples(samples, y_true):
     """A long DataFrame of sample paths indexed by (sample, time) -> ``(n, h, C)`` array."""
     if not (isinstance(samples, pd.DataFrame) and samples.index.nlevels == 2):
         return samples
-    n = samples.index.get_level_values(0).nunique()
-    if n == 0 or len(samples) % n:
-        raise ValueError(f"samples has {len(samples)} rows for {n} sample paths; every path must "
-                         "cover the same times.")
-    times = samples.index.get_level_values(1)[:len(samples) // n]
+    paths, times = _long_frame_paths(samples)
     if isinstance(y_true, (pd.Series, pd.DataFrame)) and not y_true.index.equals(times):
         raise ValueError("samples (indexed by sample, time) and y_true have different times; "
                          "align them first or pass numpy arrays.")
-    return samples.to_numpy(dtype=float).reshape(n, len(times), samples.shape[1])
+    return paths
 
 
 def crps(y_true, samples):

@@ -21,6 +21,8 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from .metrics import _long_frame_paths
+
 
 def _figure(ax=None, n_axes=1, n_cols=None, figsize=None, **kwargs):
     """A new pyplot-free Figure with a grid of axes, or the figure of ``ax``."""
@@ -65,16 +67,7 @@ def _sample_paths(samples):
             raise ValueError("samples as pandas must be the long frame of a forecaster's "
                              "sample(): indexed by (sample, time), one column per channel; got "
                              f"an index of {idx.nlevels} level(s) {list(idx.names)}.")
-        frame = samples.to_frame() if isinstance(samples, pd.Series) else samples
-        s_code, s_uniq = pd.factorize(idx.get_level_values(0), sort=True)
-        t_code, times = pd.factorize(idx.get_level_values(1), sort=True)
-        n, h = len(s_uniq), len(times)
-        if n == 0 or len(frame) != n * h or idx.has_duplicates:
-            raise ValueError(f"samples has {len(frame)} rows for {n} samples and {h} time steps: "
-                             "every sample must cover the same time steps, once each.")
-        paths = np.full((n, h, frame.shape[1]), np.nan)
-        paths[s_code, t_code] = frame.to_numpy(dtype=float)
-        return paths, pd.Index(times, name=idx.names[1])
+        return _long_frame_paths(samples)
     paths = np.asarray(samples, dtype=float)
     if paths.ndim not in (2, 3) or 0 in paths.shape:
         raise ValueError("samples must be paths (n_paths, horizon) or (n_paths, horizon, C) "
