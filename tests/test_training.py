@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from tsargen import WaveNetForecaster
-from tsargen.estimators._training import SeriesBank, train
+from tsargen.estimators._training import MIN_BATCHES, SeriesBank, train
 
 from .conftest import TINY
 
@@ -13,18 +13,58 @@ from .conftest import TINY
 def test_bank_stores_each_series_once_and_gathers_windows():
     series = [torch.arange(100.0)[:, None], torch.arange(1000.0, 1040.0)[:, None]]
     bank = SeriesBank(series, pad=5, n_targets=8)
-    assert bank.data.shape[0] == (5 + 100 + 8) + (5 + 40 + 8)      # data + pads, no windows
-    x, cov, labels, keep = bank.gather(torch.tensor([0, 1]), torch.tensor([0, 36]),
-                                       torch.tensor([100, 40]))
-    assert x.shape == (2, 1, 13) and cov is None and labels is None
+    # data + pads (context of a window overhanging the start by 7, 8 targets after), no windows
+    assert bank.data.shape[0] == (12 + 100 + 8) + (12 + 40 + 8)
+    x, cov, labels, keep = bank.gather(torch.tensor([0, 1, 0]), torch.tensor([0, 36, -3]),
+                                       torch.tensor([0, 0, 0]), torch.tensor([100, 40, 100]))
+    assert x.shape == (3, 1, 13) and cov is None and labels is None
     assert torch.isnan(x[0, 0, :5]).all() and torch.equal(x[0, 0, 5:], torch.arange(8.0))
     assert torch.equal(x[1, 0, :9], torch.arange(1031.0, 1040.0))  # context then 4 targets
     assert torch.isnan(x[1, 0, 9:]).all()
     assert keep[1].tolist() == [True] * 4 + [False] * 4
+    assert torch.isnan(x[2, 0, :8]).all() and torch.equal(x[2, 0, 8:], torch.arange(5.0))
+    assert keep[2].tolist() == [False] * 3 + [True] * 5            # overhang before the start
     batches = bank.train_batches(16)
     assert not isinstance(batches, (list, tuple))                   # drawn lazily
     first = next(iter(batches))
     assert first[0].shape == (16, 1, 13)
+
+
+def test_every_training_target_is_counted_equally_often():
+    """Targets at the ends of a training range, in a range shorter than a window, or in a range
+    that starts inside a series are counted as often as any other, and never outside it."""
+    n_targets, pad = 8, 3
+    lengths, ranges = (5, 8, 9, 60, 200), [(0, 5), (0, 8), (0, 9), (3, 41), (0, 200)]
+    series = [torch.arange(n, dtype=torch.float32)[:, None] + 1000 * i
+              for i, n in enumerate(lengths)]
+    bank = SeriesBank(series, pad, n_targets, train_ranges=ranges)
+    counts = torch.zeros(len(lengths) * 1000)
+    epochs, batch_size = 60, 40
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        for _ in range(epochs):
+            for x, _, _, keep in bank.train_batches(batch_size):
+                counted = x[:, 0, pad:][keep]
+                assert not torch.isnan(counted).any()
+                counts += torch.bincount(counted.long(), minlength=counts.numel())
+    inside = torch.zeros_like(counts, dtype=torch.bool)
+    for i, (lo, hi) in enumerate(ranges):
+        inside[1000 * i + lo: 1000 * i + hi] = True
+    assert (counts[~inside] == 0).all()
+    per_epoch = counts[inside] / epochs
+    n_windows = MIN_BATCHES * batch_size                   # the floor binds on this small set
+    expected = n_windows / sum(
+        1 if hi - lo <= n_targets else (hi - lo + n_targets - 1) / n_targets for lo, hi in ranges)
+    # about 36 windows per target and epoch: 60 epochs put every count within ~5% of its mean
+    assert per_epoch.min() > 0.9 * expected and per_epoch.max() < 1.1 * expected
+
+
+def test_an_epoch_counts_each_target_once_on_average():
+    bank = SeriesBank([torch.randn(3000, 1), torch.randn(50, 1)], pad=4, n_targets=32)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        n = sum(int(b[3].sum()) for _ in range(20) for b in bank.train_batches(1))
+    assert abs(n / 20 / 3050 - 1) < 0.05
 
 
 def test_validation_windows_tile_the_range():

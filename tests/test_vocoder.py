@@ -193,7 +193,7 @@ def test_series_bank_repeats_frames_and_never_counts_padding():
     bank = SeriesBank(series, pad, n_targets, covariates=frames, cov_hop=hop,
                       val_ranges=[(0, 10), (0, 23)])
     x, cov, _, keep = bank.gather(torch.tensor([1, 0]), torch.tensor([0, 8]),
-                                  torch.tensor([23, 10]))
+                                  torch.tensor([0, 0]), torch.tensor([23, 10]))
     t = torch.arange(-pad, n_targets)
     for b, (start, n) in enumerate(((0, 23), (8, 10))):
         tt = start + t

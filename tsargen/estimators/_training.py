@@ -1,8 +1,10 @@
 """The one training loop, and lazily drawn training windows for sequence models.
 
-``SeriesBank`` keeps every series once, concatenated along time with ``pad`` NaN rows before
-(and after) each, and gathers a batch of windows by index on demand: the set of all training
-windows is never materialised.
+``SeriesBank`` keeps every series once, concatenated along time with NaN rows before and after
+each, and gathers a batch of windows by index on demand: the set of all training windows is never
+materialised. Every training target is equally likely to be counted, wherever it lies: windows
+may overhang the ends of a training range (their targets outside it are masked), so the first and
+last targets of a series, and short series in a global model, weigh as much as any other.
 """
 
 import copy
@@ -49,12 +51,14 @@ class SeriesBank:
                  val_ranges=None, cov_hop=1):
         self.pad, self.n_targets = pad, n_targets
         c = series[0].shape[1]
+        # before each series: the context of a window whose targets start n_targets - 1 early
+        front = pad + n_targets - 1
         rows, offsets, pos = [], [], 0
         for s in series:
-            nan = s.new_full((pad, c), float("nan"))
-            rows += [nan, s, s.new_full((n_targets, c), float("nan"))]
-            offsets.append(pos + pad)
-            pos += pad + s.shape[0] + n_targets
+            rows += [s.new_full((front, c), float("nan")), s,
+                     s.new_full((n_targets, c), float("nan"))]
+            offsets.append(pos + front)
+            pos += front + s.shape[0] + n_targets
         self.data = torch.cat(rows)                                        # (N, C)
         self.cov = None
         if covariates is not None:
@@ -72,15 +76,24 @@ class SeriesBank:
         self.val_ranges = val_ranges or [(n, n) for n in lengths]
         ranges = torch.tensor(self.train_ranges, dtype=torch.long).reshape(-1, 2)
         lo, hi = self._lo, self._hi = ranges[:, 0], ranges[:, 1]
-        self._n_starts = (hi - lo - n_targets).clamp(min=0) + (hi > lo).long()
-        self.n_train_targets = int((hi - lo).sum())
+        n = (hi - lo).clamp(min=0)
+        # A range longer than a window: starts from lo - n_targets + 1 to hi - 1, so each target
+        # is in exactly n_targets of the n + n_targets - 1 windows. One that fits in a window:
+        # the single window at lo, which holds each target once. Drawing a range with
+        # probability proportional to starts / (windows holding each target) then counts every
+        # target of every range with the same probability.
+        long = n > n_targets
+        self._first = torch.where(long, lo - n_targets + 1, lo)
+        self._n_starts = torch.where(long, n + n_targets - 1, (n > 0).long())
+        self._weights = torch.where(long, self._n_starts.double() / n_targets, (n > 0).double())
+        self.n_train_targets = int(n.sum())
         self.n_val_targets = int(sum(b - a for a, b in self.val_ranges))
 
-    def gather(self, series_idx, starts, limits):
+    def gather(self, series_idx, starts, lo, hi):
         """Windows for targets ``starts .. starts+n_targets`` of the given series.
 
         Returns ``x (B, C, pad + n_targets)``, ``cov (B, K, L)`` or None, ``labels (B,)`` or None,
-        and the target mask ``(B, n_targets)`` (True where the target counts: before ``limits``).
+        and the target mask ``(B, n_targets)`` (True where the target counts: in ``[lo, hi)``).
         """
         length = self.pad + self.n_targets
         first = self.offsets[series_idx] + starts - self.pad                 # (B,)
@@ -95,32 +108,33 @@ class SeriesBank:
                                self.cov.shape[0] - 1)
             cov = self.cov[crow].transpose(1, 2)                               # (B, K, L)
         labels = None if self.labels is None else self.labels[series_idx]
-        keep = torch.arange(self.n_targets)[None, :] < (limits - starts)[:, None]
+        t = starts[:, None] + torch.arange(self.n_targets)                   # (B, n_targets)
+        keep = (t >= lo[:, None]) & (t < hi[:, None])
         return x, cov, labels, keep
 
     def train_batches(self, batch_size):
-        """One epoch of random windows (global torch RNG): as many windows as it takes to cover
-        the training targets once, and at least ``MIN_BATCHES`` batches."""
-        n_windows = max(math.ceil(self.n_train_targets / self.n_targets),
-                        MIN_BATCHES * batch_size)
-        weights = self._n_starts.double()
-        series_idx = torch.multinomial(weights, n_windows, replacement=True)
-        starts = self._lo[series_idx] + (torch.rand(n_windows) * self._n_starts[series_idx]).long()
-        limits = self._hi[series_idx]
+        """One epoch of random windows (global torch RNG): as many windows as it takes to count
+        each training target once on average, and at least ``MIN_BATCHES`` batches."""
+        # each window counts a given target with probability 1 / sum(weights)
+        n_windows = max(math.ceil(float(self._weights.sum()) - 1e-9), MIN_BATCHES * batch_size)
+        series_idx = torch.multinomial(self._weights, n_windows, replacement=True)
+        starts = (self._first[series_idx]
+                  + (torch.rand(n_windows) * self._n_starts[series_idx]).long())
+        lo, hi = self._lo[series_idx], self._hi[series_idx]
         for b in range(0, n_windows, batch_size):
             sl = slice(b, b + batch_size)
-            yield self.gather(series_idx[sl], starts[sl], limits[sl])
+            yield self.gather(series_idx[sl], starts[sl], lo[sl], hi[sl])
 
     def val_batches(self, batch_size):
         """Fixed windows tiling every validation range."""
-        idx, starts, limits = [], [], []
+        idx, starts, los, his = [], [], [], []
         for i, (lo, hi) in enumerate(self.val_ranges):
             for s in range(lo, hi, self.n_targets):
-                idx.append(i), starts.append(s), limits.append(hi)
-        idx, starts, limits = map(torch.tensor, (idx, starts, limits))
+                idx.append(i), starts.append(s), los.append(lo), his.append(hi)
+        idx, starts, los, his = map(torch.tensor, (idx, starts, los, his))
         for b in range(0, len(idx), batch_size):
             sl = slice(b, b + batch_size)
-            yield self.gather(idx[sl], starts[sl], limits[sl])
+            yield self.gather(idx[sl], starts[sl], los[sl], his[sl])
 
 
 def window_nll(net, batch, pad):

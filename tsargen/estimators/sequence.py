@@ -355,7 +355,9 @@ _COMMON_DOC = """
     max_epochs, batch_size, lr, validation_fraction, patience
         Training: Adam with the gradient clipped to global norm 1, early stopping on a
         validation split, best weights restored. An epoch is enough random windows of the
-        training targets to cover them about once, and at least 32 batches. The validation
+        training targets to count each about once, and at least 32 batches; every target is
+        equally likely to be counted, the first and last of a series and those of short series
+        included (windows overhang the ends, with the targets outside masked). The validation
         split is the last ``validation_fraction`` of each series, or for a
         ``WaveNetDensity`` of 5 or more series that fraction of whole series (drawn from the
         seed). ``loss_curve_`` and ``val_loss_curve_`` are mean NLLs per observed element in
