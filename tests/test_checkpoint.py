@@ -159,6 +159,24 @@ def test_fingerprint_treats_a_nested_density_like_the_estimator_itself():
     assert fp(forecaster(n_levels=5)) != base and fp(forecaster(lr=0.1)) != base
 
 
+def test_prediction_only_parameters_do_not_refuse_a_resume(tmp_path, monkeypatch):
+    y = _series()[:200]
+    ckpt = tmp_path / "f.ckpt"
+    first = WaveNetForecaster(**TINY).fit(y, checkpoint=ckpt)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished checkpoint must not train again")
+    monkeypatch.setattr("tsargen.estimators.sequence.window_nll", no_training)
+    again = WaveNetForecaster(**TINY, horizon=7, context=20, n_paths=11).fit(y, checkpoint=ckpt)
+    assert _same_weights(first, again) and again.predict().shape == (7,)
+    fp = _training.fit_fingerprint
+    image = SignalImageForecaster(PixelCNNDensity(n_levels=4), horizon=2)
+    assert fp(image) == fp(image.set_params(n_paths=7)) != fp(image.set_params(horizon=3))
+    # what the network learns still counts
+    with pytest.raises(ValueError, match="different fit"):
+        WaveNetForecaster(**{**TINY, "differences": 1}).fit(y, checkpoint=ckpt)
+
+
 def test_checkpoint_in_a_missing_folder_fails_before_training(tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("must fail before the first epoch")

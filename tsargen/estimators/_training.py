@@ -152,10 +152,11 @@ CHECKPOINT_FORMAT = "tsargen-checkpoint/1"
 
 def _fit_params(estimator):
     """``(class name, sorted parameters)`` a fit depends on, nested estimators (e.g. a
-    forecaster's density) included the same way: without ``verbose``, ``device`` and a
-    non-integer ``random_state`` (whose repr would hold a memory address)."""
-    params = {k: v for k, v in estimator.get_params(deep=False).items()
-              if k not in ("verbose", "device")}
+    forecaster's density) included the same way: without ``verbose``, ``device``, the
+    parameters only prediction reads (the class's ``_predict_only_params``) and a non-integer
+    ``random_state`` (whose repr would hold a memory address)."""
+    skip = ("verbose", "device") + tuple(getattr(estimator, "_predict_only_params", ()))
+    params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in skip}
     if "random_state" in params and not isinstance(params["random_state"], numbers.Integral):
         params["random_state"] = None
     params = {k: _fit_params(v) if hasattr(v, "get_params") else v for k, v in params.items()}
@@ -164,7 +165,8 @@ def _fit_params(estimator):
 
 def fit_fingerprint(estimator, *data):
     """A digest of what a fit depends on: the estimator's class and parameters (but ``verbose``,
-    ``device`` and a non-integer ``random_state``) and the training data and split (tensors,
+    ``device``, prediction-only ones and a non-integer ``random_state``) and the training data
+    and split (tensors,
     arrays, None or plain values). A checkpoint is resumed only by a fit with the same digest."""
     h = hashlib.sha256(repr(_fit_params(estimator)).encode())
     for item in data:

@@ -901,6 +901,9 @@ class WaveNetForecaster(_WaveNetParams):
     ((12,), (12, 2))
     """
 
+    # read only when forecasting: changing them does not refuse a checkpoint's resume
+    _predict_only_params = ("horizon", "context", "n_paths")
+
     def __init__(self, *, horizon=1, context=None, n_paths=200, differences=0,
                  seasonal_lag=None, n_stacks=1, n_layers=6,
                  kernel_size=2, residual_channels=32, skip_channels=64, distribution="gaussian",

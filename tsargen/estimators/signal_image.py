@@ -126,6 +126,9 @@ class SignalImageForecaster(TsargenEstimator):
     ((3, 6), (5, 3, 6), (3, 6, 2))
     """
 
+    # read only when forecasting (horizon and context set the training windows' length)
+    _predict_only_params = ("n_paths",)
+
     def __init__(self, density=None, *, transform=None, horizon=8, context=32, n_paths=100,
                  random_state=None):
         self.density = density
