@@ -75,11 +75,15 @@ def test_predict_errors():
     for bad in [(0.5, 1.2), [], "median", [[0.1, 0.9]]]:
         with pytest.raises(ValueError, match="quantiles must be one or more levels"):
             f.predict_quantiles(2, quantiles=bad)
-    for bad in [95, [0.5, 0.9], True]:
-        with pytest.raises(ValueError, match="coverage must be one number"):
+    for bad in [95, [0.5, 0.5], [0.5, 1.0], [], "0.9", [[0.5]], True, None]:
+        with pytest.raises(ValueError, match="coverage must be a number"):
             f.predict_interval(2, coverage=bad)
     iv = f.predict_interval(2, coverage=np.float32(0.5))
     assert iv.shape == (2, 2)
+    several = f.predict_interval(2, coverage=np.array([0.5, 0.9]))
+    assert several.shape == (2, 2, 2)
+    np.testing.assert_array_equal(several[:, 0], iv)
+    assert (several[:, 1, 0] <= iv[:, 0]).all() and (several[:, 1, 1] >= iv[:, 1]).all()
 
 
 def test_training_or_validation_part_without_observed_targets():

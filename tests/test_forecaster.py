@@ -62,6 +62,12 @@ def test_pandas_in_pandas_out_with_future_index():
     iv = f.predict_interval(coverage=0.5)
     assert iv.columns.tolist() == [("a", 0.5, "lower"), ("a", 0.5, "upper"),
                                    ("b", 0.5, "lower"), ("b", 0.5, "upper")]
+    several = f.predict_interval(coverage=[0.5, 0.9])
+    assert several.columns.names == ["variable", "coverage", "bound"]
+    assert several.columns.tolist()[:4] == [("a", 0.5, "lower"), ("a", 0.5, "upper"),
+                                            ("a", 0.9, "lower"), ("a", 0.9, "upper")]
+    np.testing.assert_array_equal(several.xs(0.5, axis=1, level="coverage").to_numpy(),
+                                  iv.to_numpy())
     s = f.sample(3)
     assert s.shape == (12, 2) and s.index.names == ["sample", "time"]
     steps = f.score_steps(df)

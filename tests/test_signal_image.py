@@ -121,6 +121,10 @@ def test_predict_is_the_median_of_the_sample_paths(fitted):
     assert np.array_equal(q[..., 1], np.quantile(paths, 0.5, axis=0))
     lo_hi = fitted.predict_interval(coverage=0.8)
     np.testing.assert_allclose(lo_hi, q[..., [0, 2]], rtol=0, atol=1e-9)
+    nested = fitted.predict_interval(coverage=(0.8, 0.5))               # (..., coverage, bound)
+    assert nested.shape == lo_hi.shape[:-1] + (2, 2)
+    np.testing.assert_array_equal(nested[..., 0, :], lo_hi)
+    np.testing.assert_array_equal(nested[..., 1, :], fitted.predict_interval(coverage=0.5))
     a, b = fitted.sample(5, horizon=5, random_state=3), fitted.sample(5, horizon=5, random_state=3)
     assert a.shape == (5, 5, 5) and np.array_equal(a, b)
 

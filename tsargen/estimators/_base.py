@@ -284,12 +284,42 @@ def check_quantiles(quantiles):
 
 
 def check_coverage(coverage):
-    """An interval coverage: one number strictly between 0 and 1."""
-    if not (isinstance(coverage, numbers.Real) and not isinstance(coverage, bool)
-            and 0 < coverage < 1):
-        raise ValueError("coverage must be one number strictly between 0 and 1 (e.g. 0.9), got "
-                         f"{coverage!r}; for several, call predict_interval once per coverage.")
-    return float(coverage)
+    """Interval coverages -> ``(1-D float array, one)``: one number, or a sequence of distinct
+    numbers, each strictly between 0 and 1; ``one`` says whether a single number was given."""
+    one = isinstance(coverage, numbers.Real)
+    items = [coverage] if one else coverage
+    try:
+        items = list(items)
+        ok = len(items) > 0 and all(isinstance(c, numbers.Real) and not isinstance(c, bool)
+                                    and 0 < c < 1 for c in items)
+    except TypeError:                                           # neither a number nor a sequence
+        ok = False
+    if not ok or isinstance(coverage, (str, bytes)) or len(set(items)) < len(items):
+        raise ValueError("coverage must be a number strictly between 0 and 1 (e.g. 0.9), or a "
+                         f"list of distinct such numbers, got {coverage!r}.")
+    return np.asarray(items, dtype=float), one
+
+
+def interval_quantiles(coverages):
+    """The quantile levels ``(lower_1, upper_1, lower_2, ...)`` of central intervals."""
+    return np.stack([(1 - coverages) / 2, (1 + coverages) / 2], axis=1).ravel()
+
+
+def quantiles_to_intervals(quant, coverages, one):
+    """``predict_quantiles`` output at :func:`interval_quantiles` levels -> intervals: arrays
+    ``(..., 2)`` for one coverage, ``(..., n_coverages, 2)`` for several (last axis lower,
+    upper); DataFrames get columns ``(<variable levels>, coverage, bound)``. Lists map."""
+    if isinstance(quant, list):
+        return [quantiles_to_intervals(q, coverages, one) for q in quant]
+    if isinstance(quant, pd.DataFrame):
+        variables = quant.columns.droplevel(-1).unique()
+        keys = [v if isinstance(v, tuple) else (v,) for v in variables]
+        cols = pd.MultiIndex.from_tuples(
+            [(*k, float(c), b) for k in keys for c in coverages for b in ("lower", "upper")],
+            names=list(quant.columns.names[:-1]) + ["coverage", "bound"])
+        return pd.DataFrame(quant.to_numpy(), index=quant.index, columns=cols)
+    out = quant.reshape(*quant.shape[:-1], len(coverages), 2)
+    return out[..., 0, :] if one else out
 
 
 def check_horizon(horizon, name="horizon"):

@@ -22,7 +22,8 @@ from ..nn.heads import HEADS
 from ._base import (TsargenEstimator, check_covariate_frames, check_covariates, check_coverage,
                     check_ema_decay, check_horizon, check_labels, check_panel, check_quantiles,
                     check_series, check_training_params, covariate_names, draw_classes,
-                    future_index, is_series_list, make_seed, resolve_device, seeded)
+                    future_index, interval_quantiles, is_series_list, make_seed,
+                    quantiles_to_intervals, resolve_device, seeded)
 from ._training import SeriesBank, fit_fingerprint, fit_seed, train, window_nll
 
 _SCORE_BATCH = 256
@@ -1262,22 +1263,12 @@ class WaveNetForecaster(_WaveNetParams):
         return self._many(outs, many)
 
     def predict_interval(self, horizon=None, coverage=0.9, *, y=None, X=None):
-        """Central prediction interval of the given coverage: ``(..., 2)`` as (lower, upper), or
-        a DataFrame with columns ``(variable, coverage, "lower"/"upper")``."""
-        coverage = check_coverage(coverage)
-        lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
-        quant = self.predict_quantiles(horizon, (lo, hi), y=y, X=X)
-        outs = quant if isinstance(quant, list) else [quant]
-        res = []
-        for arr in outs:
-            if isinstance(arr, pd.DataFrame):
-                variables = arr.columns.get_level_values(0).unique()
-                cols = pd.MultiIndex.from_product([variables, [coverage], ["lower", "upper"]],
-                                                  names=["variable", "coverage", "bound"])
-                res.append(pd.DataFrame(arr.to_numpy(), index=arr.index, columns=cols))
-            else:
-                res.append(arr)
-        return res if isinstance(quant, list) else res[0]
+        """Central prediction intervals: ``(..., 2)`` as (lower, upper) for one coverage,
+        ``(..., n_coverages, 2)`` for a list, or a DataFrame with columns ``(variable,
+        coverage, "lower"/"upper")``. All coverages come from the same sample paths."""
+        coverages, one = check_coverage(coverage)
+        quant = self.predict_quantiles(horizon, interval_quantiles(coverages), y=y, X=X)
+        return quantiles_to_intervals(quant, coverages, one)
 
     def sample(self, n_samples=100, horizon=None, *, y=None, X=None, random_state=None):
         """Sample future paths: ``(n_samples, horizon, n_channels)``, or for pandas input a long

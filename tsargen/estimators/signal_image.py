@@ -26,7 +26,8 @@ from ..audio import mu_law_decode
 from ..transforms import MuLaw, Quantizer
 from ._base import (TsargenEstimator, _check_values, check_covariate_frames, check_covariates,
                     check_coverage, check_horizon, check_index, check_quantiles, check_series,
-                    covariate_names, future_index, make_seed, seeded)
+                    covariate_names, future_index, interval_quantiles, make_seed,
+                    quantiles_to_intervals, seeded)
 from ._training import MIN_BATCHES, fit_fingerprint, fit_seed
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
@@ -462,21 +463,12 @@ class SignalImageForecaster(TsargenEstimator):
         return self._many(outs, many)
 
     def predict_interval(self, horizon=None, coverage=0.9, *, y=None, X=None):
-        """Central per-bin prediction interval: ``(..., 2)`` as (lower, upper), or a DataFrame
-        with columns ``(bin, coverage, "lower"/"upper")``."""
-        coverage = check_coverage(coverage)
-        quant = self.predict_quantiles(horizon, ((1 - coverage) / 2, (1 + coverage) / 2),
-                                       y=y, X=X)
-        outs = quant if isinstance(quant, list) else [quant]
-        res = []
-        for arr in outs:
-            if isinstance(arr, pd.DataFrame):
-                bins = arr.columns.get_level_values(0).unique()
-                cols = pd.MultiIndex.from_product([bins, [coverage], ["lower", "upper"]],
-                                                  names=["bin", "coverage", "bound"])
-                arr = pd.DataFrame(arr.to_numpy(), index=arr.index, columns=cols)
-            res.append(arr)
-        return res if isinstance(quant, list) else res[0]
+        """Central per-bin prediction intervals: ``(..., 2)`` as (lower, upper) for one
+        coverage, ``(..., n_coverages, 2)`` for a list, or a DataFrame with columns ``(bin,
+        coverage, "lower"/"upper")``. All coverages come from the same sample paths."""
+        coverages, one = check_coverage(coverage)
+        quant = self.predict_quantiles(horizon, interval_quantiles(coverages), y=y, X=X)
+        return quantiles_to_intervals(quant, coverages, one)
 
     def sample(self, n_samples=100, horizon=None, *, y=None, X=None, random_state=None):
         """Sample future rows: ``(n_samples, horizon, n_bins[, n_channels])``, or for a
