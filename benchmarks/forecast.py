@@ -1200,6 +1200,7 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = "forecast" + ("_quick" if args.quick else "") + ("_val" if args.split == "val" else "")
     t0 = time.perf_counter()
+    code = git_state()          # the code this run imports, not HEAD at its end
     only = None if args.methods is None else {m.strip() for m in args.methods.split(",")}
     overrides = None if args.wavenet is None else json.loads(args.wavenet)
     if args.tag:
@@ -1218,7 +1219,7 @@ def main(argv=None):
                 split=args.split, quick=args.quick, threads=torch.get_num_threads(),
                 torch=torch.__version__, machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
                 elapsed_s=time.perf_counter() - t0,
-                date=time.strftime("%Y-%m-%d"), tsargen=git_state())
+                date=time.strftime("%Y-%m-%d"), tsargen=code)
     json_path = out_dir / f"{stem}.json"
     json_path.write_text(json.dumps(dict(meta=meta, results=[
         {k: v for k, v in r.items() if k != "_plot"} for r in results]), indent=1))

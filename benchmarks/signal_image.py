@@ -100,6 +100,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results"
 T0 = time.perf_counter()
+CODE = git_state()       # the code this run imports, not HEAD at its end
 
 TRAIN = dict(max_epochs=15, batch_size=16, lr=3e-3, validation_fraction=0.1, patience=3)
 MODELS = {
@@ -544,7 +545,7 @@ def main(argv=None):
                 quick=args.quick, threads=torch.get_num_threads(), torch=torch.__version__,
                 machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
                 elapsed_s=time.perf_counter() - T0, date=time.strftime("%Y-%m-%d"),
-                tsargen=git_state())
+                tsargen=CODE)
     json_path.write_text(json.dumps({"meta": meta, "results": results}))
     plots = plot_results(results, out_dir, stem)
     (out_dir / f"{stem}.md").write_text(write_report(results, meta, stem, plots))
