@@ -2,9 +2,11 @@
 Polyak weight averaging."""
 
 import numpy as np
+import pytest
 import torch
 
-from tsargen import WaveNetForecaster
+from tsargen import PixelCNNDensity, WaveNetForecaster
+from tsargen.estimators import _training
 from tsargen.estimators._training import MIN_BATCHES, SeriesBank, train
 
 from .conftest import TINY
@@ -162,3 +164,16 @@ def test_verbose_shows_a_progress_bar_with_the_loss_and_quiet_prints_nothing(cap
         assert text in out.err, text
     WaveNetForecaster(**{**TINY, "max_epochs": 2}).fit(y)
     assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("make, data", [
+    (lambda: WaveNetForecaster(**{**TINY, "max_epochs": 1, "batch_size": 4, "verbose": True}),
+     lambda: np.sin(np.arange(200) / 4.0)),
+    (lambda: PixelCNNDensity(n_layers=1, hidden_channels=4, n_levels=4, max_epochs=1,
+                             batch_size=8, verbose=True),
+     lambda: np.random.default_rng(0).integers(0, 4, size=(20, 4, 4)))])
+def test_a_long_epoch_shows_its_batches(capsys, monkeypatch, make, data):
+    monkeypatch.setattr(_training, "EPOCH_BAR_DELAY", 0.0)
+    make().fit(data())
+    err = capsys.readouterr().err
+    assert "epoch 1:" in err and "/32 [" in err and "batch/s" in err   # MIN_BATCHES batches

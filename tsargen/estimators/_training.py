@@ -24,6 +24,24 @@ from ._base import make_seed, read_checked, write_checked
 MIN_BATCHES = 32
 
 
+# an epoch taking longer than this many seconds gets a transient bar of its batches (verbose)
+EPOCH_BAR_DELAY = 2.0
+
+
+class Epoch:
+    """One epoch's batches, drawn lazily as they are iterated, and how many there are (for the
+    progress bar); ``iter`` runs ``batches`` (an iterable) once."""
+
+    def __init__(self, batches, n_batches):
+        self.batches, self.n_batches = batches, n_batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self):
+        return self.n_batches
+
+
 class SeriesBank:
     """Series stored once; windows of ``pad + n_targets`` rows gathered per batch.
 
@@ -117,6 +135,9 @@ class SeriesBank:
         each training target once on average, and at least ``MIN_BATCHES`` batches."""
         # each window counts a given target with probability 1 / sum(weights)
         n_windows = max(math.ceil(float(self._weights.sum()) - 1e-9), MIN_BATCHES * batch_size)
+        return Epoch(self._draw(n_windows, batch_size), math.ceil(n_windows / batch_size))
+
+    def _draw(self, n_windows, batch_size):
         series_idx = torch.multinomial(self._weights, n_windows, replacement=True)
         starts = (self._first[series_idx]
                   + (torch.rand(n_windows) * self._n_starts[series_idx]).long())
@@ -375,7 +396,12 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
         model.train()
         total, count = torch.zeros((), device=device), torch.zeros((), device=device)
         batches = train_batches()
+        steps = len(batches) if hasattr(batches, "__len__") else None
+        inner = tqdm(desc=f"epoch {epoch + 1}", total=steps if steps is None or not ddp
+                     else -(-steps // world), unit="batch", leave=False, delay=EPOCH_BAR_DELAY,
+                     disable=not verbose or rank != 0)
         for batch in (_shard(batches, rank, world) if ddp else batches):
+            inner.update()
             loss_sum, n = model(*to_device(batch))
             if n == 0 and not ddp:   # every rank must step together under DDP
                 continue
@@ -387,6 +413,7 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
                 ema.update_parameters(net)
             total += loss_sum.detach()
             count += n
+        inner.close()
         total, count = reduce(total, count) if ddp else (total, count)
         if float(count) == 0:
             raise ValueError("the training part holds no observed target (every value before "

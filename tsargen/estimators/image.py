@@ -37,7 +37,7 @@ from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
 from ._base import (TsargenEstimator, check_ema_decay, check_labels, check_training_params,
                     draw_classes, make_seed, resolve_device, seeded)
-from ._training import MIN_BATCHES, fit_fingerprint, fit_seed, train
+from ._training import MIN_BATCHES, Epoch, fit_fingerprint, fit_seed, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
 
@@ -221,11 +221,14 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         batches so that a handful of images still gets a useful number of steps."""
         size = min(self.batch_size, len(idx))
         n_batches = max(math.ceil(len(idx) / size), MIN_BATCHES)
-        order = torch.cat([idx[torch.randperm(len(idx))]
-                           for _ in range(math.ceil(n_batches * size / len(idx)))])
-        for b in range(n_batches):
-            sel = order[b * size:(b + 1) * size]
-            yield images[sel], None if labels is None else labels[sel]
+
+        def draw():                            # drawn when iterated, as the epoch begins
+            order = torch.cat([idx[torch.randperm(len(idx))]
+                               for _ in range(math.ceil(n_batches * size / len(idx)))])
+            for b in range(n_batches):
+                sel = order[b * size:(b + 1) * size]
+                yield images[sel], None if labels is None else labels[sel]
+        return Epoch(draw(), n_batches)
 
     def _val_batches(self, images, labels, idx):
         for b in range(0, len(idx), self.batch_size):

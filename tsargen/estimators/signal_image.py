@@ -28,7 +28,7 @@ from ._base import (TsargenEstimator, _check_values, check_covariate_frames, che
                     check_coverage, check_horizon, check_index, check_quantiles, check_series,
                     covariate_names, future_index, interval_quantiles, make_seed,
                     quantiles_to_intervals, seeded)
-from ._training import MIN_BATCHES, fit_fingerprint, fit_seed
+from ._training import MIN_BATCHES, Epoch, fit_fingerprint, fit_seed
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
 
@@ -617,10 +617,13 @@ class _WindowBank:
         """One epoch of random windows (global torch RNG): enough to cover the training rows
         once, and at least ``MIN_BATCHES`` batches."""
         n_windows = max(math.ceil(self.n_train_rows / self.length), MIN_BATCHES * batch_size)
-        stream = torch.multinomial(self.n_starts.double(), n_windows, replacement=True)
-        first = self.offsets[stream] + (torch.rand(n_windows) * self.n_starts[stream]).long()
-        for b in range(0, n_windows, batch_size):
-            yield self.gather(first[b:b + batch_size])
+
+        def draw():                            # drawn when iterated, as the epoch begins
+            stream = torch.multinomial(self.n_starts.double(), n_windows, replacement=True)
+            first = self.offsets[stream] + (torch.rand(n_windows) * self.n_starts[stream]).long()
+            for b in range(0, n_windows, batch_size):
+                yield self.gather(first[b:b + batch_size])
+        return Epoch(draw(), math.ceil(n_windows / batch_size))
 
     def val_batches(self, batch_size):
         for b in range(0, self.n_val, batch_size):
