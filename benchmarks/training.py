@@ -13,14 +13,16 @@ folder is absent), it times
   ``tsargen.estimators._training.train``);
 * **bare PyTorch loop**: the same :class:`~tsargen.networks.WaveNet` built directly, the same
   standardised data (NaN-padded as the library pads it), the same number of windows of the same
-  length per epoch drawn by plain indexing into one tensor, the same batch size, Adam with the
-  same learning rate, ``-net.log_prob(x)`` averaged over the target part, gradient clipping to
-  norm 1.0, and the same number of optimiser steps; timed from network construction on.
+  length per epoch drawn by plain indexing into one tensor (starts uniform from ``n_targets - 1``
+  before the series to its last value, as the library draws them, so that every target weighs
+  the same), the same batch size, Adam with the same learning rate, ``-net.log_prob(x)``
+  averaged over the observed targets, gradient clipping to norm 1.0, and the same number of
+  optimiser steps; timed from network construction on.
 
 Timesteps: one epoch of the library draws ``n_windows`` windows (``SeriesBank.train_batches``;
 counted here by running it once, untimed) of ``receptive_field + n_targets`` input steps, of
-which the last ``n_targets`` carry a loss. Reported rates are target timesteps (positions with a
-loss) per second, ``n_windows * n_targets * E / seconds``; input timesteps per second are in the
+which the last ``n_targets`` are targets (those of a window overhanging an end of the series are
+computed but masked). Reported rates are target timesteps (target positions computed) per second, ``n_windows * n_targets * E / seconds``; input timesteps per second are in the
 JSON. The number of epochs ``E`` is chosen so that a run processes about a fixed number of input
 timesteps, and ``fit`` is checked to have run exactly ``E`` epochs.
 
@@ -149,8 +151,8 @@ def run_bare(y, cfg, plan, epochs, seed=0):
     length = rf + n_t
     z = torch.as_tensor(standardise(y), dtype=torch.float32)
     nan = float("nan")
-    data = torch.cat([torch.full((rf,), nan), z, torch.full((n_t,), nan)])
-    n_starts = len(y) - n_t + 1
+    data = torch.cat([torch.full((rf + n_t - 1,), nan), z, torch.full((n_t,), nan)])
+    n_starts = len(y) + n_t - 1                     # starts -(n_t - 1) .. len(y) - 1
     offsets = torch.arange(length)
     clock = Clock().__enter__()
     torch.manual_seed(seed)
@@ -165,7 +167,9 @@ def run_bare(y, cfg, plan, epochs, seed=0):
         total = 0.0
         for b in range(0, n_w, bs):
             x = windows[b:b + bs, None, :]
-            loss = -net.log_prob(x)[:, :, rf:].mean()
+            logp = net.log_prob(x)[:, :, rf:]
+            observed = ~torch.isnan(x[:, :, rf:])
+            loss = -(logp * observed).sum() / observed.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP)
@@ -249,8 +253,8 @@ def write_markdown(path, info, args, source, rows, profiles, wall):
                      f"**{r['ratio']:.2f}** ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) | "
                      f"{r['library_s']:.1f} | {r['bare_s']:.1f} | "
                      f"**{'met' if r['ratio'] >= TARGET else 'missed'}** |")
-    L.append("\n- target timesteps = windows x target positions per window x epochs (every target "
-             "position carries a loss: training windows lie inside the series); input timesteps/s "
+    L.append("\n- target timesteps = windows x target positions per window x epochs (positions of "
+             "windows overhanging an end of the series are computed and masked); input timesteps/s "
              "(targets plus receptive-field context) = target rate x input/target steps per window.")
     L.append("- Final training losses (last epoch, mean NLL in standardised units), a check that "
              "both sides train the same model: " + "; ".join(
