@@ -187,8 +187,8 @@ def _fit_params(estimator):
 def fit_fingerprint(estimator, *data):
     """A digest of what a fit depends on: the estimator's class and parameters (but ``verbose``,
     ``device``, prediction-only ones and a non-integer ``random_state``) and the training data
-    and split (tensors,
-    arrays, None or plain values). A checkpoint is resumed only by a fit with the same digest."""
+    and split (tensors, arrays, None or plain values). A checkpoint is resumed only by a fit
+    with the same digest."""
     h = hashlib.sha256(repr(_fit_params(estimator)).encode())
     for item in data:
         if isinstance(item, torch.Tensor):
