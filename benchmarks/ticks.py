@@ -53,7 +53,7 @@ Run from the repository root::
     nice -n 10 python -m benchmarks.ticks                 # full run (~10 min on 1 core)
     python -m benchmarks.ticks --quick                     # smoke run (< 1 min), *_quick files
 
-    nice -n 10 python -m benchmarks.ticks --ticker GOOG --max-move 64   # ticks_goog.* files
+    nice -n 10 python -m benchmarks.ticks --ticker GOOG --max-move 48   # ticks_goog.* files
 
 Writes ``benchmarks/results/ticks.md``, ``ticks.json`` and ``ticks_pit.png`` (``ticks_goog.md``,
 ``ticks_goog.json``, ``ticks_pit_goog.png`` for GOOG).
