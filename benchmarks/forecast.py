@@ -16,12 +16,12 @@ history up to the origin (no refitting). The WaveNet settings in ``DATASETS`` we
 ``--split val`` (origins inside a validation part before the test part), but not blind to the
 test part: the test origins were evaluated five times (the first full run, then after adding
 the ``(seasonal)`` and ``(diff)`` rows, after a change to how differences are scaled, after
-adding ``ema_decay``, and after training windows came to weigh every target equally), and
-which rows and library features to try next followed those results; see "Observations". Margins on the target sets, taylor's above all, are therefore
-somewhat optimistic. The reported WaveNet rows are the fits with ``random_state=0``;
-each is also refitted with ``--spread-seeds`` more seeds (default 3) and the report gives the
-mean and range of its metrics over the seeds, so that a margin can be told from run-to-run
-noise.
+adding ``ema_decay``, and after training windows came to weigh every target equally), and which
+rows and library features to try next followed those results; see "Observations". Margins on
+the target sets, taylor's above all, are therefore somewhat optimistic. The reported WaveNet
+rows are the fits with ``random_state=0``; each is also refitted with ``--spread-seeds`` more
+seeds (default 3) and the report gives the mean and range of its metrics over the seeds, so
+that a margin can be told from run-to-run noise.
 
 Methods:
 
@@ -366,7 +366,8 @@ OBSERVATIONS = [
     "the weights over about the last 100 optimiser steps): seed 0 has MASE 0.194 / sCRPS 0.144 "
     "against ETS 0.290 / 0.216 (11 of 14 origins won on MASE), and all four seeds beat ETS on "
     "both (MASE 0.187-0.213, sCRPS 0.140-0.158). Its 80% band covers 72% of the truth (ETS "
-    "91%). Before the equal target weighting, without averaging the same settings gave seed 0 MASE 0.426 and four seeds "
+    "91%). Before the equal target weighting, without averaging the same settings gave seed 0 "
+    "MASE 0.426 and four seeds "
     "0.268-0.426 (one beat ETS), and the validation origins showed that spread too "
     "(0.181-0.439): early stopping on 540-670 validation targets kept whichever noisy iterate "
     "scored best. Averaging was tried on the validation origins of every WaveNet row after "

@@ -21,9 +21,10 @@ folder is absent), it times
 
 Timesteps: one epoch of the library draws ``n_windows`` windows (``SeriesBank.train_batches``;
 counted here by running it once, untimed) of ``receptive_field + n_targets`` input steps, of
-which the last ``n_targets`` are targets (those of a window overhanging an end of the series are
-computed but masked). Reported rates are target timesteps (target positions computed) per second, ``n_windows * n_targets * E / seconds``; input timesteps per second are in the
-JSON. The number of epochs ``E`` is chosen so that a run processes about a fixed number of input
+which the last ``n_targets`` are targets (those of a window overhanging an end of the series
+are computed but masked). Reported rates are target timesteps (target positions computed) per
+second, ``n_windows * n_targets * E / seconds``; input timesteps per second are in the JSON.
+The number of epochs ``E`` is chosen so that a run processes about a fixed number of input
 timesteps, and ``fit`` is checked to have run exactly ``E`` epochs.
 
 Library and bare runs alternate (library, bare, bare, library, ...) and the tables give medians
@@ -254,8 +255,9 @@ def write_markdown(path, info, args, source, rows, profiles, wall):
                      f"{r['library_s']:.1f} | {r['bare_s']:.1f} | "
                      f"**{'met' if r['ratio'] >= TARGET else 'missed'}** |")
     L.append("\n- target timesteps = windows x target positions per window x epochs (positions of "
-             "windows overhanging an end of the series are computed and masked); input timesteps/s "
-             "(targets plus receptive-field context) = target rate x input/target steps per window.")
+             "windows overhanging an end of the series are computed and masked); input "
+             "timesteps/s (targets plus receptive-field context) = target rate x input/target "
+             "steps per window.")
     L.append("- Final training losses (last epoch, mean NLL in standardised units), a check that "
              "both sides train the same model: " + "; ".join(
                  f"{r['config']}: library {r['library_loss']:.3f}, bare {r['bare_loss']:.3f}"
