@@ -294,7 +294,7 @@ def check_coverage(coverage):
                                     and 0 < c < 1 for c in items)
     except TypeError:                                           # neither a number nor a sequence
         ok = False
-    if not ok or isinstance(coverage, (str, bytes)) or len(set(items)) < len(items):
+    if not ok or len(set(items)) < len(items):
         raise ValueError("coverage must be a number strictly between 0 and 1 (e.g. 0.9), or a "
                          f"list of distinct such numbers, got {coverage!r}.")
     return np.asarray(items, dtype=float), one
