@@ -299,3 +299,18 @@ def test_classifier_checkpoints_each_class(tmp_path):
                                   clf.predict_joint_log_proba(X))
     with pytest.raises(TypeError, match="checkpoint"):
         GenerativeClassifier(GaussianMixture()).fit(X, y, checkpoint=prefix)
+
+
+def test_conditional_classifier_checkpoints_its_one_density(tmp_path):
+    rng = np.random.default_rng(3)
+    X = np.r_[rng.normal(0, 1, (8, 30)), rng.normal(0, 3, (8, 30))]
+    y = np.repeat(["calm", "wild"], 8)
+    prefix = tmp_path / "clf"
+    clf = GenerativeClassifier(WaveNetDensity(**TINY), conditional=True).fit(
+        X, y, checkpoint=prefix)
+    assert sorted(os.listdir(tmp_path)) == ["clf.conditional"]
+    again = GenerativeClassifier(WaveNetDensity(**TINY), conditional=True).fit(
+        X, y, checkpoint=prefix)
+    assert again.estimator_.n_iter_ == clf.estimator_.n_iter_
+    np.testing.assert_array_equal(again.predict_joint_log_proba(X),
+                                  clf.predict_joint_log_proba(X))

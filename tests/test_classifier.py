@@ -47,6 +47,34 @@ def test_two_ar_processes(ar_classes):
     assert np.array_equal(clf.predict(Xte), clf.classes_[jll.argmax(1)])
 
 
+def test_one_class_conditional_density_classifies(ar_classes):
+    Xtr, ytr, Xte, yte = ar_classes
+    clf = GenerativeClassifier(WaveNetDensity(**TINY), conditional=True).fit(Xtr, ytr)
+    assert clf.score(Xte, yte) >= 0.95
+    assert not hasattr(clf, "estimators_")
+    density = clf.estimator_
+    np.testing.assert_array_equal(density.classes_, [0, 1])    # positions in classes_
+    # one network fitted on every series, labelled: Bayes rule on p(x | k) from that network
+    n = len(Xte)
+    jll = np.column_stack([density.score_samples(Xte, y=np.full(n, k)) for k in (0, 1)])
+    np.testing.assert_allclose(clf.predict_joint_log_proba(Xte), jll + np.log(clf.class_prior_))
+    np.testing.assert_allclose(clf.predict_proba(Xte).sum(1), 1.0, atol=1e-12)
+    assert np.array_equal(clf.predict(Xte), clf.classes_[jll.argmax(1)])
+    # the labels reached the density: scoring with the other label changes the likelihood
+    assert np.abs(jll[:, 0] - jll[:, 1]).min() > 0
+    # a refit in the other mode leaves no stale density behind
+    clf.set_params(conditional=False).fit(Xtr[:20], ytr[:20])
+    assert len(clf.estimators_) == 2 and not hasattr(clf, "estimator_")
+
+
+def test_conditional_needs_a_density_that_takes_labels():
+    X, y = np.random.default_rng(5).normal(size=(10, 2)), [0, 1] * 5
+    with pytest.raises(TypeError, match="conditional=True needs a density"):
+        GenerativeClassifier(GaussianMixture(), conditional=True).fit(X, y)
+    with pytest.raises(ValueError, match="conditional must be True or False"):
+        GenerativeClassifier(GaussianMixture(), conditional="yes").fit(X, y)
+
+
 def test_priors_shift_decisions_as_bayes_rule_says():
     rng = np.random.default_rng(1)
     X = np.r_[rng.normal(-1, 1, (50, 1)), rng.normal(1, 1, (50, 1))]
@@ -164,7 +192,10 @@ EXPECTED_WAVENET = {
 @parametrize_with_checks(
     [GenerativeClassifier(GaussianMixture(random_state=0)),
      GenerativeClassifier(WaveNetDensity(n_layers=2, residual_channels=4, skip_channels=4,
-                                         max_epochs=2, batch_size=8, random_state=0))],
+                                         max_epochs=2, batch_size=8, random_state=0)),
+     GenerativeClassifier(WaveNetDensity(n_layers=2, residual_channels=4, skip_channels=4,
+                                         max_epochs=2, batch_size=8, random_state=0),
+                          conditional=True)],
     expected_failed_checks=lambda est: (EXPECTED_WAVENET if isinstance(est.estimator,
                                                                        WaveNetDensity) else {}))
 def test_sklearn_contract(estimator, check):

@@ -30,7 +30,7 @@ def _same_predictions(loaded, clf, X):
     np.testing.assert_array_equal(loaded.classes_, clf.classes_)
     assert loaded.classes_.dtype == clf.classes_.dtype
     np.testing.assert_array_equal(loaded.class_prior_, clf.class_prior_)
-    assert [type(e) for e in loaded.estimators_] == [type(e) for e in clf.estimators_]
+    assert [type(e) for e in loaded._densities()] == [type(e) for e in clf._densities()]
 
 
 def test_wavenet_classifier_round_trip(tmp_path, series):
@@ -50,6 +50,16 @@ def test_wavenet_classifier_round_trip(tmp_path, series):
     # the loaded classifier refits like the original
     np.testing.assert_array_equal(loaded.fit(series, y).predict_proba(series),
                                   clf.predict_proba(series))
+
+
+def test_conditional_classifier_round_trip(tmp_path, series):
+    y = np.array(["noise"] * 8 + ["walk"] * 8)
+    clf = GenerativeClassifier(WaveNetDensity(**WAVENET), conditional=True).fit(series, y)
+    clf.save(tmp_path / "cond.tsargen")
+    loaded = tsargen.load(tmp_path / "cond.tsargen")
+    _same_predictions(loaded, clf, series)
+    assert loaded.conditional is True and not hasattr(loaded, "estimators_")
+    np.testing.assert_array_equal(loaded.estimator_.classes_, [0, 1])
 
 
 @pytest.mark.parametrize("labels", [

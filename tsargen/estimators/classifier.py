@@ -1,4 +1,5 @@
-"""Per-class generative classifier: one density per class, Bayes rule on the likelihoods."""
+"""Generative classifier: Bayes rule on class-conditional likelihoods, from one density per
+class or from one class-conditional density shared by all classes."""
 
 import inspect
 import numbers
@@ -55,17 +56,27 @@ def _savable(est):
     return getattr(estimators, type(est).__name__, None) is type(est)
 
 
-def _fit_one(estimator, X, checkpoint=None):
+def _fit_one(estimator, X, checkpoint=None, y=None):
+    args = (X,) if y is None else (X, y)
     if checkpoint is None:
-        return estimator.fit(X)
-    return estimator.fit(X, checkpoint=checkpoint)
+        return estimator.fit(*args)
+    return estimator.fit(*args, checkpoint=checkpoint)
+
+
+def _takes_labels(method):
+    """True if ``method`` accepts class labels as ``y`` (tsargen densities do)."""
+    try:
+        return "y" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Classify by Bayes rule over one generative density per class.
 
     ``log p(k | x) = log p(x | k) + log p(k) - log sum_j p(x | j) p(j)``, with ``log p(x | k)``
-    from ``estimators_[k].score_samples(x)``, combined in log space.
+    from ``estimators_[k].score_samples(x)`` (or, with ``conditional=True``, from
+    ``estimator_.score_samples(x, y=k)``), combined in log space.
 
     Parameters
     ----------
@@ -76,15 +87,23 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     priors : array-like of shape (n_classes,), default=None
         Class prior probabilities in the order of ``classes_``; ``None`` uses the training
         class frequencies.
+    conditional : bool, default=False
+        Fit one class-conditional density on all the samples (``estimator.fit(X, y)``: the
+        class is a global conditioning input) instead of one density per class. The classes
+        then share the network's weights and only the class embedding differs, which helps
+        when each class has few samples. Needs a density whose ``fit`` and ``score_samples``
+        take class labels as ``y`` (every tsargen density does).
     n_jobs : int, default=None
         Fit the per-class densities in parallel with joblib (any joblib backend, e.g. Dask or
-        Ray, spreads them over a cluster).
+        Ray, spreads them over a cluster). Unused with ``conditional=True`` (one fit).
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
     class_prior_ : ndarray of shape (n_classes,)
-    estimators_ : list of fitted densities, one per class
+    estimators_ : list of fitted densities, one per class (``conditional=False``)
+    estimator_ : the fitted class-conditional density (``conditional=True``); its labels are
+        the positions ``0 .. n_classes - 1`` of the classes in ``classes_``
 
     Examples
     --------
@@ -101,9 +120,10 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     [1.0, 1.0]
     """
 
-    def __init__(self, estimator=None, *, priors=None, n_jobs=None):
+    def __init__(self, estimator=None, *, priors=None, conditional=False, n_jobs=None):
         self.estimator = estimator
         self.priors = priors
+        self.conditional = conditional
         self.n_jobs = n_jobs
 
     def _base_estimator(self):
@@ -151,11 +171,13 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return y
 
     def fit(self, X, y, *, checkpoint=None):
-        """Fit one clone of ``estimator`` on the samples of each class.
+        """Fit one clone of ``estimator`` on the samples of each class (with
+        ``conditional=True``: one clone on all samples, labelled by class).
 
         ``checkpoint``: a path prefix; the density of class ``k`` (its position in
         ``classes_``) checkpoints to ``f"{checkpoint}.{k}"`` (tsargen densities only), so an
-        interrupted fit resumes every class where it stopped."""
+        interrupted fit resumes every class where it stopped; the class-conditional density
+        checkpoints to ``f"{checkpoint}.conditional"``."""
         X = _check_X(X)
         y = self._check_y(X, y)
         classes, codes = np.unique(y, return_inverse=True)
@@ -187,29 +209,51 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if self.n_jobs is not None and not isinstance(self.n_jobs, numbers.Integral):
             raise ValueError(f"n_jobs must be an integer or None, got {self.n_jobs!r}.")
         check_jobs(self.n_jobs)
+        if not isinstance(self.conditional, (bool, np.bool_)):
+            raise ValueError(f"conditional must be True or False, got {self.conditional!r}.")
         base = self._base_estimator()
         if checkpoint is not None and "checkpoint" not in inspect.signature(base.fit).parameters:
             raise TypeError(f"checkpoint needs a tsargen density; {type(base).__name__}.fit "
                             "takes no checkpoint.")
-        paths = [None if checkpoint is None else f"{os.fspath(checkpoint)}.{k}"
-                 for k in range(len(classes))]
-        parts = [_take(X, np.flatnonzero(codes == k)) for k in range(len(classes))]
-        try:
-            fitted = Parallel(n_jobs=self.n_jobs)(
-                delayed(_fit_one)(clone(base), part, path) for part, path in zip(parts, paths))
-        except ValueError as err:
-            small = [classes[k] for k in range(len(classes)) if counts[k] < 2]
-            hint = (f" (classes {small!r} have a single sample; collect more or drop them)"
-                    if small else "")
-            raise ValueError(f"fitting a class density failed: {err}{hint}") from err
+        if self.conditional:
+            if not (_takes_labels(base.fit) and _takes_labels(base.score_samples)):
+                raise TypeError(f"conditional=True needs a density whose fit and score_samples "
+                                f"take class labels as y; {type(base).__name__} does not. Use "
+                                "a tsargen density, or conditional=False (one density per "
+                                "class).")
+            path = None if checkpoint is None else f"{os.fspath(checkpoint)}.conditional"
+            try:
+                fitted = _fit_one(clone(base), X, path, y=codes)
+            except ValueError as err:
+                raise ValueError(f"fitting the class-conditional density failed: {err}") from err
+            self.__dict__.pop("estimators_", None)   # a refit may switch modes: drop the other
+            self.estimator_ = fitted
+        else:
+            paths = [None if checkpoint is None else f"{os.fspath(checkpoint)}.{k}"
+                     for k in range(len(classes))]
+            parts = [_take(X, np.flatnonzero(codes == k)) for k in range(len(classes))]
+            try:
+                fitted = Parallel(n_jobs=self.n_jobs)(
+                    delayed(_fit_one)(clone(base), part, path)
+                    for part, path in zip(parts, paths))
+            except ValueError as err:
+                small = [classes[k] for k in range(len(classes)) if counts[k] < 2]
+                hint = (f" (classes {small!r} have a single sample; collect more or drop them)"
+                        if small else "")
+                raise ValueError(f"fitting a class density failed: {err}{hint}") from err
+            self.__dict__.pop("estimator_", None)
+            self.estimators_ = fitted
         self.classes_ = classes
         self.class_prior_ = prior
-        self.estimators_ = fitted
         if hasattr(X, "shape") and len(X.shape) >= 2:
             self.n_features_in_ = X.shape[1]
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
+
+    def _densities(self):
+        """The fitted densities: the shared one, or one per class."""
+        return [self.estimator_] if hasattr(self, "estimator_") else self.estimators_
 
     def save(self, path):
         """Write the fitted classifier to one file; :func:`tsargen.load` reads it back.
@@ -220,7 +264,7 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         this raises ``TypeError`` without writing anything: use pickle or joblib instead.
         """
         check_is_fitted(self)
-        foreign = [est for est in [self.estimator, *self.estimators_]
+        foreign = [est for est in [self.estimator, *self._densities()]
                    if est is not None and not _savable(est)]
         if foreign:
             raise TypeError(f"save() stores tsargen densities only; this classifier holds a "
@@ -235,8 +279,13 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X = _check_X(X)
         with np.errstate(divide="ignore"):
             log_prior = np.log(self.class_prior_)
-        jll = np.column_stack([np.asarray(est.score_samples(X), dtype=float)
-                               for est in self.estimators_])
+        if hasattr(self, "estimator_"):          # fitted with conditional=True
+            n = _n_samples(X)
+            jll = np.column_stack([np.asarray(self.estimator_.score_samples(
+                X, y=np.full(n, k)), dtype=float) for k in range(len(self.classes_))])
+        else:
+            jll = np.column_stack([np.asarray(est.score_samples(X), dtype=float)
+                                   for est in self.estimators_])
         if not np.isfinite(jll).any(axis=1).all() or np.isnan(jll).any():
             raise ValueError("a class density returned NaN or -inf for every class; check the "
                              "input for values outside the training range.")
