@@ -68,7 +68,12 @@ series: with ``time_position=True`` a full autoregressive model of the profile) 
 ``epochs=20`` (20 epochs on all of the class's series, no validation split and no early
 stopping: early stopping on a 10 % split means 3 validation series here); then ``seeds=3``: the
 density is the mean of the densities fitted with three seeds (log-mean-exp of their
-log-likelihoods, still a normalised density). The stage-2 choice and its score are final.
+log-likelihoods, still a normalised density); then ``conditional=True``: one class-conditional
+density fitted on all training series, the class a global conditioning input, instead of one
+density per class (the classes share the network's weights; same settings otherwise, so with a
+fixed number of epochs it takes about twice as many optimiser steps). The stage-2 choice and
+its score are final. The ``conditional`` step was added after every test run above (with the
+library option it tries) and searched on ItalyPowerDemand only, the one short set.
 ``--select`` writes ``classification_selection.md`` / ``.json`` (a data set searched again
 replaces its earlier entry; the others are kept).
 
@@ -187,6 +192,7 @@ SHORT_MAX = 64
 SHORT_CV = dict(n_splits=5, n_repeats=2)
 SHORT_EPOCHS = 20
 SHORT_SEEDS = 3
+STAGE2_STEPS = ("rf x epochs", "seeds", "conditional")
 
 SEED_SPREAD = (1, 2, 3, 4)     # refits of a data set whose CV choice misses the target
 
@@ -310,19 +316,21 @@ class SeedAverage(BaseEstimator):
         self.seeds = seeds
 
     def fit(self, X, y=None):
-        self.estimators_ = [clone(self.estimator).set_params(random_state=s).fit(X)
+        """``y``: class labels for class-conditional members (``GenerativeClassifier(...,
+        conditional=True)``), else None."""
+        self.estimators_ = [clone(self.estimator).set_params(random_state=s).fit(X, y)
                             for s in self.seeds]
         self.n_iter_ = max(int(e.n_iter_) for e in self.estimators_)
         return self
 
-    def score_samples(self, X):
-        scores = np.stack([e.score_samples(X) for e in self.estimators_])
+    def score_samples(self, X, y=None):
+        scores = np.stack([e.score_samples(X, y) for e in self.estimators_])
         return logsumexp(scores, axis=0) - np.log(len(self.estimators_))
 
-    def score_steps(self, X):
+    def score_steps(self, X, y=None):
         """Steps of the mixture (a panel ``X (n, T, C)``): differences of ``log mean_s
         p_s(x_<=t)`` over the prefixes in raster order, so they add up to ``score_samples``."""
-        steps = np.stack([e.score_steps(X) for e in self.estimators_])     # (S, n, T, C)
+        steps = np.stack([e.score_steps(X, y) for e in self.estimators_])  # (S, n, T, C)
         flat = np.nan_to_num(steps.reshape(len(steps), len(X), -1))         # (S, n, T*C)
         prefix = logsumexp(np.cumsum(flat, axis=2), axis=0) - np.log(len(steps))   # (n, T*C)
         return np.diff(prefix, axis=1, prepend=0.0).reshape(steps.shape[1:])
@@ -361,7 +369,8 @@ def make_density(setting, time_position, n_channels, quick=False, seed=SEED, len
 def fit_tsargen(train, y_train, setting, time_position, quick=False, seed=SEED):
     series = downsample(train, setting["downsample"])
     clf = GenerativeClassifier(make_density(setting, time_position, train[0].shape[1], quick,
-                                            seed, max(s.shape[0] for s in series)))
+                                            seed, max(s.shape[0] for s in series)),
+                               conditional=setting.get("conditional", False))
     t0 = time.perf_counter()
     clf.fit(as_panel(series), y_train)
     return clf, time.perf_counter() - t0
@@ -373,13 +382,22 @@ def proba_tsargen(clf, test, setting):
     return proba, time.perf_counter() - t0
 
 
+def fitted_epochs(clf):
+    """Epochs trained per class density (one entry for a class-conditional density)."""
+    return [int(e.n_iter_) for e in getattr(clf, "estimators_", None) or [clf.estimator_]]
+
+
 def evidence(clf, test, y_test, setting):
     """Per-step evidence for the true class, ``(n_test, T)`` on the densities' (downsampled)
     time axis: ``log p(x_t | x_<t, true class)`` minus the same under the strongest other class
     (the one with the largest total likelihood), summed over channels. Its sum over ``t`` is the
     log-likelihood ratio the Bayes rule compares (priors left out). Equal-length sets only."""
     X = as_panel(downsample(test, setting["downsample"]))
-    steps = np.stack([e.score_steps(X).sum(-1) for e in clf.estimators_])    # (K, n, T)
+    if hasattr(clf, "estimator_"):                  # one class-conditional density
+        steps = np.stack([clf.estimator_.score_steps(X, np.full(len(X), k)).sum(-1)
+                          for k in range(len(clf.classes_))])                 # (K, n, T)
+    else:
+        steps = np.stack([e.score_steps(X).sum(-1) for e in clf.estimators_])
     idx = np.arange(len(y_test))
     true = np.searchsorted(clf.classes_, y_test)
     totals = steps.sum(-1)                                                    # (K, n)
@@ -457,6 +475,8 @@ def candidates(step, best, train):
                                                              ("series", SHORT_EPOCHS))]
     if step == "seeds":
         return [dict(best, seeds=SHORT_SEEDS)]
+    if step == "conditional":
+        return [dict(best, conditional=True)]
     raise ValueError(step)
 
 
@@ -489,7 +509,7 @@ def select(names, log, tps=(False, True)):
                                                  "channels"), dict(n_splits=3), name, log)
             res = dict(best=best, cv_accuracy=score[0], cv_log_loss=-score[1], trials=trials)
             if is_short(train):
-                best, score, trials2 = greedy(train, y_train, tp, best, ("rf x epochs", "seeds"),
+                best, score, trials2 = greedy(train, y_train, tp, best, STAGE2_STEPS,
                                               SHORT_CV, name + " (stage 2)", log)
                 res.update(best=best, cv_accuracy=score[0], cv_log_loss=-score[1],
                            stage1_best=res["best"], stage1_cv_accuracy=res["cv_accuracy"],
@@ -500,7 +520,8 @@ def select(names, log, tps=(False, True)):
 
 def setting_cells(s):
     return (f"{s['downsample']} | {s['distribution']} | {s['size']} | {s['channel_dependence']} "
-            f"| {s.get('rf', 'size')} | {s.get('epochs') or 'early stop'} | {s.get('seeds', 1)}")
+            f"| {s.get('rf', 'size')} | {s.get('epochs') or 'early stop'} | {s.get('seeds', 1)} "
+            f"| {'shared' if s.get('conditional') else 'per class'}")
 
 
 def write_selection(sel, path):
@@ -525,9 +546,11 @@ def write_selection(sel, path):
              "receptive field (`size`: that of the network size, `series`: enough layers to "
              "cover the whole series), training (early stopping on a 10 % validation split, or a "
              "fixed number of epochs on all series) and number of seeds whose densities are "
-             "averaged.", ""]
-    head = ("| downsample | distribution | size | channels | rf | epochs | seeds | CV accuracy | "
-            "CV log loss |")
+             "averaged. Column densities: one density per class, or one class-conditional "
+             "density shared by all classes (`GenerativeClassifier(conditional=True)`; the "
+             "last stage-2 step).", ""]
+    head = ("| downsample | distribution | size | channels | rf | epochs | seeds | densities | "
+            "CV accuracy | CV log loss |")
     for name, per_tp in merged.items():
         for tp, res in per_tp.items():
             stages = [("", res["trials"])]
@@ -538,7 +561,7 @@ def write_selection(sel, path):
             for k, (title, trials) in enumerate(stages):
                 chosen = res["best"] if k == len(stages) - 1 else res["stage1_best"]
                 lines += [f"## {name}, time_position={tp}{title}", "", head,
-                          "|---:|---|---|---|---|---|---:|---:|---:|"]
+                          "|---:|---|---|---|---|---|---:|---|---:|---:|"]
                 for t in trials:
                     mark = " **(chosen)**" if t["setting"] == chosen else ""
                     lines.append(f"| {setting_cells(t['setting'])} | {t['cv_accuracy']:.3f}{mark} "
@@ -592,7 +615,7 @@ def run_dataset(name, quick, log):
                          accuracy=float(np.mean(pred == y_test)),
                          train_accuracy=float(np.mean(classes[in_sample.argmax(1)] == y_train)),
                          log_loss=log_loss(proba, codes), fit_s=fit_s, predict_s=pred_s,
-                         epochs=[int(e.n_iter_) for e in clf.estimators_]))
+                         epochs=fitted_epochs(clf)))
         if len(info["lengths"]) == 1:
             rows[-1]["evidence"] = evidence_summary(evidence(clf, test, y_test, setting),
                                                     pred == y_test, setting["downsample"])
@@ -712,7 +735,7 @@ def run_digits(quick, log):
         out["rows"].append(dict(method=label, accuracy=float(np.mean(proba.argmax(1) == codes)),
                                 log_loss=log_loss(proba, codes), ece=ece, fit_s=fit_s,
                                 predict_s=pred_s, bins=bins,
-                                epochs=[int(e.n_iter_) for e in clf.estimators_],
+                                epochs=fitted_epochs(clf),
                                 params={k: v for k, v in kw.items()}))
         log(f"  {label}: acc {out['rows'][-1]['accuracy']:.3f}, ECE {ece:.3f}, fit {fit_s:.1f} "
             f"s, predict {pred_s:.1f} s")
@@ -890,7 +913,8 @@ def write_report(results, digits, meta, stem):
                     + (", receptive field covers the series" if s.get("rf") == "series" else "")
                     + (f", {s['epochs']} epochs (no early stopping)" if s.get("epochs") else "")
                     + (f", mean of {s['seeds']} seeds' densities" if s.get("seeds", 1) > 1
-                       else ""))
+                       else "")
+                    + (", one class-conditional density" if s.get("conditional") else ""))
                 md.append(f"| {r['name']} | {row['method']} | {fmt(row['accuracy'])} | "
                           f"{fmt(row.get('train_accuracy'))} | "
                           f"{fmt(row.get('log_loss'))} | {row['fit_s']:.1f} | "
