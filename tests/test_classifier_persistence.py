@@ -23,6 +23,11 @@ def series():
     return X
 
 
+def _densities(clf):
+    """The fitted densities: one per class, or the one class-conditional density."""
+    return clf.estimators_ if hasattr(clf, "estimators_") else [clf.estimator_]
+
+
 def _same_predictions(loaded, clf, X):
     assert type(loaded) is GenerativeClassifier
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
@@ -30,7 +35,7 @@ def _same_predictions(loaded, clf, X):
     np.testing.assert_array_equal(loaded.classes_, clf.classes_)
     assert loaded.classes_.dtype == clf.classes_.dtype
     np.testing.assert_array_equal(loaded.class_prior_, clf.class_prior_)
-    assert [type(e) for e in loaded._densities()] == [type(e) for e in clf._densities()]
+    assert [type(e) for e in _densities(loaded)] == [type(e) for e in _densities(clf)]
 
 
 def test_wavenet_classifier_round_trip(tmp_path, series):
@@ -76,17 +81,19 @@ def test_label_kinds_round_trip(series, labels):
     _same_predictions(tsargen.load(buf), clf, series)
 
 
-def test_image_classifier_round_trip(tmp_path):
+@pytest.mark.parametrize("conditional", [False, True], ids=["per-class", "conditional"])
+def test_image_classifier_round_trip(tmp_path, conditional):
     rng = np.random.default_rng(1)
     images = rng.integers(0, 4, size=(12, 5, 6))
     images[6:] = np.sort(images[6:], axis=2)              # class 1: rows sorted
     y = np.array([0] * 6 + [1] * 6)
     clf = GenerativeClassifier(GatedPixelCNNDensity(n_levels=4, n_layers=2, hidden_channels=8,
-                                                    max_epochs=1, random_state=0)).fit(images, y)
+                                                    max_epochs=1, random_state=0),
+                               conditional=conditional).fit(images, y)
     clf.save(tmp_path / "img.tsargen")
     loaded = tsargen.load(tmp_path / "img.tsargen")
     _same_predictions(loaded, clf, images)
-    assert all(type(e) is GatedPixelCNNDensity for e in loaded.estimators_)
+    assert all(type(e) is GatedPixelCNNDensity for e in _densities(loaded))
 
 
 class _MyDensity(WaveNetDensity):
