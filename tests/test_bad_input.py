@@ -153,6 +153,42 @@ def test_covariate_frames_must_line_up_with_y():
     f.predict(X=X.iloc[200:204].reset_index(drop=True))       # positional X: taken as given
 
 
+def test_target_frames_keep_the_fitted_columns():
+    idx = pd.date_range("2020", periods=120, freq="D")
+    df = pd.DataFrame({"price": 1000 + Y[:120], "ret": Y[80:200]}, index=idx)
+    f = WaveNetForecaster(**TINY, horizon=2, n_paths=4).fit(df)
+    swapped = df[["ret", "price"]]
+    fitted_on = r"columns \['ret', 'price'\] but the model was fitted on \['price', 'ret'\]"
+    for call in (lambda: f.predict(y=swapped), lambda: f.score(swapped),
+                 lambda: f.score_steps(swapped), lambda: f.sample(2, y=swapped),
+                 lambda: f.predict_interval(y=swapped)):
+        with pytest.raises(ValueError, match=fitted_on):
+            call()
+    with pytest.raises(ValueError, match=r"columns \['price', 'volume'\]"):
+        f.predict(y=df.rename(columns={"ret": "volume"}))
+    before = f.predict()
+    with pytest.raises(ValueError, match=fitted_on):          # nothing appended
+        f.update(pd.DataFrame({"ret": [0.0], "price": [1000.0]},
+                              index=[idx[-1] + pd.Timedelta("1D")]))
+    pd.testing.assert_frame_equal(f.predict(), before)
+    f.predict(y=df.to_numpy())                                 # arrays: positional by design
+    # one column cannot be misread: a global model forecasts a series under another name
+    g = WaveNetForecaster(**TINY, horizon=2, n_paths=4).fit(df[["ret"]])
+    assert list(g.predict(y=df[["ret"]].rename(columns={"ret": "other"})).columns) == ["other"]
+
+
+def test_signal_image_frames_keep_the_fitted_columns():
+    from tsargen import GatedPixelCNNDensity, SignalImageForecaster
+    img = pd.DataFrame(np.sin(np.arange(60)[:, None] / 4 + np.arange(4)[None]),
+                       index=pd.date_range("2021", periods=60, freq="h"),
+                       columns=["f0", "f1", "f2", "f3"])
+    s = SignalImageForecaster(GatedPixelCNNDensity(n_layers=1, hidden_channels=4, n_levels=4,
+                                                   max_epochs=1), horizon=2, context=4,
+                              n_paths=2, random_state=0).fit(img)
+    with pytest.raises(ValueError, match=r"columns \['f3', 'f2', 'f1', 'f0'\] but the model"):
+        s.predict(y=img[img.columns[::-1]])
+
+
 def test_density_errors():
     d = WaveNetDensity(**TINY)
     with pytest.raises(ValueError, match="panel"):

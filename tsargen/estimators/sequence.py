@@ -20,10 +20,10 @@ from ..networks.ensemble import WaveNetEnsemble
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
 from ._base import (TsargenEstimator, check_covariate_frames, check_covariates, check_coverage,
-                    check_ema_decay, check_horizon, check_labels, check_panel, check_quantiles,
-                    check_series, check_training_params, covariate_names, draw_classes,
-                    future_index, interval_quantiles, is_series_list, make_seed,
-                    quantiles_to_intervals, resolve_device, seeded)
+                    check_ema_decay, check_fitted_columns, check_horizon, check_labels,
+                    check_panel, check_quantiles, check_series, check_training_params,
+                    covariate_names, draw_classes, future_index, interval_quantiles,
+                    is_series_list, make_seed, quantiles_to_intervals, resolve_device, seeded)
 from ._training import SeriesBank, fit_fingerprint, fit_seed, train, window_nll
 
 _SCORE_BATCH = 256
@@ -973,11 +973,12 @@ class WaveNetForecaster(_WaveNetParams):
         return values, metas, many
 
     def _check_new_targets(self, y):
-        """:meth:`_check_targets` for a fitted model: its channel count and levels."""
+        """:meth:`_check_targets` for a fitted model: its channel count, columns and levels."""
         values, metas, many = self._check_targets(y)
         if values[0].shape[1] != self.n_channels_:
             raise ValueError(f"y has {values[0].shape[1]} channels but the model was fitted on "
                              f"{self.n_channels_}.")
+        check_fitted_columns(metas, self.meta_)
         self._check_levels(values, "y")
         return values, metas, many
 

@@ -25,9 +25,9 @@ from sklearn.utils.validation import check_is_fitted
 from ..audio import mu_law_decode
 from ..transforms import MuLaw, Quantizer
 from ._base import (TsargenEstimator, _check_values, check_covariate_frames, check_covariates,
-                    check_coverage, check_horizon, check_index, check_quantiles, check_series,
-                    covariate_names, future_index, interval_quantiles, make_seed,
-                    quantiles_to_intervals, seeded)
+                    check_coverage, check_fitted_columns, check_horizon, check_index,
+                    check_quantiles, check_series, covariate_names, future_index,
+                    interval_quantiles, make_seed, quantiles_to_intervals, seeded)
 from ._training import MIN_BATCHES, Epoch, fit_fingerprint, fit_seed
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
@@ -205,6 +205,8 @@ class SignalImageForecaster(TsargenEstimator):
             raise ValueError(f"{name} has {w} bins and {c} channel(s) per row but the model was "
                              f"fitted on {self.n_bins_} bins and {self.n_channels_} channel(s); "
                              "transform new data with the same settings (same n_fft / levels).")
+        if fitted:
+            check_fitted_columns(metas, self.meta_, name)
         return out, metas, many
 
     def _check_covariates(self, X, lengths, many, where, extra=0, metas=None):
