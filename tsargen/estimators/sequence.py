@@ -31,14 +31,20 @@ _SCORE_ELEMENTS = 2 ** 18        # timesteps per scoring batch (bounds activatio
 POSITION_HARMONICS = 2           # Fourier harmonics of the time_position covariates
 
 
-def _scale_stats(values):
+def _scale_stats(values, center=True):
     """Per-channel (loc, scale) of ``values (N, C)``, NaN-aware. A constant channel is scaled
     by its magnitude (1 when it is 0), so a series constant at 0.001 keeps forecasts of
-    that size."""
+    that size. ``center=False``: loc 0 and the root-mean-square about 0 as the scale, so the
+    scaled values are O(1) even when their mean dwarfs their spread (a steady trend's
+    differences)."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN channels: handled below
-        loc = np.nanmean(values, axis=0) if values.size else np.zeros(values.shape[1])
-        scale = np.nanstd(values, axis=0) if values.size else np.ones(values.shape[1])
+        if not values.size:
+            return np.zeros(values.shape[1]), np.ones(values.shape[1])
+        if center:
+            loc, scale = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+        else:
+            loc, scale = np.zeros(values.shape[1]), np.sqrt(np.nanmean(values ** 2, axis=0))
     loc = np.where(np.isfinite(loc), loc, 0.0)
     flat = ~(np.isfinite(scale) & (scale > 1e-12 * np.maximum(np.abs(loc), 1.0)))
     scale = np.where(flat, np.where(np.abs(loc) > 1e-12, np.abs(loc), 1.0), scale)
@@ -869,8 +875,8 @@ class WaveNetForecaster(_WaveNetParams):
         sample paths back to levels: use 1 for trending or random-walk-like series. The
         log-likelihood is still that of the levels (the map is volume-preserving given the
         past); the first ``d`` steps of ``score_steps`` are NaN. Differenced series (here and
-        with ``seasonal_lag``) are scaled but not centred, so the network's zero output means
-        no drift, not the training period's mean change.
+        with ``seasonal_lag``) are scaled by their root-mean-square but not centred, so the
+        network's zero output means no drift, not the training period's mean change.
     seasonal_lag : int or None, default=None
         Model the seasonal differences ``y[t] - y[t - s]`` with ``s = seasonal_lag`` (as
         SARIMA's ``D=1``; applied before the regular ``differences``) and integrate the sample
@@ -1040,13 +1046,11 @@ class WaveNetForecaster(_WaveNetParams):
     @staticmethod
     def _series_scaling(values, unscaled, center=True):
         """Per-series (loc, scale), each ``(n_series, C)``; integer-level channels stay as is,
-        and ``center=False`` keeps loc at 0 (scale only)."""
-        stats = [_scale_stats(v) for v in values]
+        and ``center=False`` keeps loc at 0 and scales by the root-mean-square."""
+        stats = [_scale_stats(v, center) for v in values]
         loc = np.stack([s[0] for s in stats])
         scale = np.stack([s[1] for s in stats])
         loc[:, unscaled], scale[:, unscaled] = 0.0, 1.0
-        if not center:
-            loc[:] = 0.0
         return loc, scale
 
     def _history_scaling(self, modelled, own=True):
