@@ -59,3 +59,7 @@ def test_bad_window_and_segments():
         anomaly_score(np.zeros(10), segments=[(0.0, 5)])
     with pytest.raises(ValueError, match="pair of integers"):
         anomaly_score(np.zeros(10), segments=[(0, 5, 9)])
+    for panel in (False, True):                    # segments already average: no silent drop
+        with pytest.raises(ValueError, match="window or segments, not both"):
+            anomaly_score(np.zeros((2, 10)) if panel else np.zeros(10), window=3,
+                          segments=[(0, 5)], panel=panel)

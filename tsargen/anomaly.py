@@ -177,7 +177,8 @@ def anomaly_score(log_likelihood, window=None, segments=None, *, panel=False):
         present and past, so it works online.
     segments : list of (start, stop), optional
         Instead of a per-step score, the mean per-step score over each ``[start, stop)``
-        (e.g. one score per heartbeat); integer bounds, inside every series.
+        (e.g. one score per heartbeat); integer bounds, inside every series. Not combinable
+        with ``window``.
     panel : bool, default=False
         Read ``log_likelihood`` as a panel with series along axis 0 (keyword only). A 2-D
         input without it is one series ``(T, C)``.
@@ -191,6 +192,9 @@ def anomaly_score(log_likelihood, window=None, segments=None, *, panel=False):
     if not isinstance(panel, (bool, np.bool_)):
         raise TypeError(f"panel must be True or False, got {panel!r}.")
     _check_window(window)
+    if window is not None and segments is not None:
+        raise ValueError("pass window or segments, not both: segments already average the "
+                         "per-step scores over each [start, stop).")
     if panel:
         return _panel_score(log_likelihood, window, segments)
     if _is_series_list(log_likelihood):
