@@ -136,3 +136,27 @@ def test_backtest_names_the_origin_and_refuses_a_list():
         backtest(_Wide(min_length=32), y, horizon=5, n_origins=18, n_samples=4)
     with pytest.raises(ValueError, match="one series.*list of 2 series"):
         backtest(_Wide(), [y, y], horizon=5, n_origins=2, n_samples=4)
+
+
+def test_quantile_loss_reads_a_variable_quantile_frame():
+    """The ``(variable, quantile)`` columns ``predict_quantiles`` writes for a DataFrame."""
+    rng = np.random.default_rng(3)
+    idx = pd.date_range("2020-01-01", periods=6, freq="D")
+    truth = pd.DataFrame(rng.normal(size=(6, 2)), index=idx, columns=["a", "b"])
+    levels = [0.1, 0.5, 0.9]
+    values = rng.normal(size=(6, 2, 3))                                  # (T, C, Q)
+    cols = pd.MultiIndex.from_product([["a", "b"], levels], names=["variable", "quantile"])
+    frame = pd.DataFrame(values.reshape(6, 6), index=idx, columns=cols)
+    expected = quantile_loss(truth.to_numpy(), values, levels)
+    np.testing.assert_allclose(quantile_loss(truth, frame, levels), expected)
+    # the levels are looked up by label, so their order in the call is the output's order
+    np.testing.assert_allclose(quantile_loss(truth, frame, levels[::-1]), expected[::-1])
+    np.testing.assert_allclose(quantile_loss(truth[["a"]], frame[["a"]], levels),
+                               quantile_loss(truth["a"].to_numpy(), values[:, 0], levels))
+    with pytest.raises(ValueError, match=r"quantiles of \['a', 'b'\] but y_true has the columns "
+                                         r"\['b', 'a'\]"):
+        quantile_loss(truth[["b", "a"]], frame, levels)
+    with pytest.raises(ValueError, match=r"no column \('a', 0.25\)"):
+        quantile_loss(truth, frame, [0.25])
+    with pytest.raises(ValueError, match="different indexes"):
+        quantile_loss(truth, frame.iloc[::-1], levels)

@@ -35,7 +35,7 @@ def _values(x, name):
     return arr
 
 
-def _check_aligned(a, b, name_a, name_b, index=True):
+def _check_aligned(a, b, name_a, name_b, index=True, columns=True):
     """Two pandas inputs must label the same rows (and columns): metrics pair values by
     position, so a reordered or shifted index would be scored against the wrong truth."""
     pandas = (pd.Series, pd.DataFrame)
@@ -45,7 +45,7 @@ def _check_aligned(a, b, name_a, name_b, index=True):
         raise ValueError(f"{name_a} and {name_b} have different indexes; metrics compare values by "
                          f"position, so align them first (e.g. {name_b}.reindex({name_a}.index)) "
                          "or pass numpy arrays.")
-    if (isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)
+    if (columns and isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)
             and not a.columns.equals(b.columns)):
         raise ValueError(f"{name_a} and {name_b} have different columns {list(a.columns)} and "
                          f"{list(b.columns)}; select the same columns in the same order.")
@@ -166,16 +166,45 @@ def crps(y_true, samples):
     return term1 - term2
 
 
+def _quantile_frame(y_true, y_quantiles, levels):
+    """A ``(variable, quantile)``-column frame (a forecaster's ``predict_quantiles`` of a
+    DataFrame) -> ``(T, C, Q)`` values in ``y_true``'s column order and ``levels``' order."""
+    _check_aligned(y_true, y_quantiles, "y_true", "y_quantiles", columns=False)
+    variables = list(y_quantiles.columns.droplevel(-1).unique())
+    if isinstance(y_true, pd.DataFrame):
+        if list(y_true.columns) != variables:
+            raise ValueError(f"y_quantiles has quantiles of {variables} but y_true has the "
+                             f"columns {list(y_true.columns)}; select the same variables in the "
+                             "same order.")
+    elif len(variables) != 1:
+        raise ValueError(f"y_quantiles has quantiles of {len(variables)} variables "
+                         f"{variables} but y_true is one series.")
+    out = np.empty((len(y_quantiles), len(variables), len(levels)))
+    for i, v in enumerate(variables):
+        for j, level in enumerate(levels):
+            key = (*v, level) if isinstance(v, tuple) else (v, level)
+            if key not in y_quantiles.columns:
+                raise ValueError(f"y_quantiles has no column {key!r}: pass the quantile levels "
+                                 "it was predicted for.")
+            out[:, i, j] = _values(y_quantiles[key], "y_quantiles")
+    return out if isinstance(y_true, pd.DataFrame) else out[:, 0]
+
+
 def quantile_loss(y_true, y_quantiles, quantiles):
-    """Mean pinball loss per quantile level: ``y_quantiles`` has shape ``(*y_true.shape, Q)``;
-    returns ``(Q,)``. Each level of ``quantiles`` lies strictly between 0 and 1."""
-    _check_aligned(y_true, y_quantiles, "y_true", "y_quantiles")
-    y_true = _values(y_true, "y_true")
+    """Mean pinball loss per quantile level: ``y_quantiles`` has shape ``(*y_true.shape, Q)``,
+    or is a forecaster's ``predict_quantiles`` frame (columns: quantile levels for a Series,
+    ``(variable, quantile)`` pairs for a DataFrame); returns ``(Q,)``. Each level of
+    ``quantiles`` lies strictly between 0 and 1."""
     q = np.atleast_1d(_values(quantiles, "quantiles"))
     if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
         raise ValueError(f"quantiles must be levels strictly between 0 and 1 (e.g. [0.1, 0.5, "
                          f"0.9]), got {quantiles!r}.")
-    yq = _values(y_quantiles, "y_quantiles")
+    if isinstance(y_quantiles, pd.DataFrame) and isinstance(y_quantiles.columns, pd.MultiIndex):
+        yq = _quantile_frame(y_true, y_quantiles, q.tolist())
+    else:
+        _check_aligned(y_true, y_quantiles, "y_true", "y_quantiles")
+        yq = _values(y_quantiles, "y_quantiles")
+    y_true = _values(y_true, "y_true")
     if np.ndim(quantiles) == 0 and yq.shape == y_true.shape:
         yq = yq[..., None]                             # one level given as a scalar
     if yq.shape[:-1] == y_true.shape and yq.shape[-1] != q.size:
