@@ -151,6 +151,19 @@ def test_covariate_frames_must_line_up_with_y():
     with pytest.raises(ValueError, match="index does not match y's"):
         f.score(y.iloc[:100], X=X.iloc[50:150])
     f.predict(X=X.iloc[200:204].reset_index(drop=True))       # positional X: taken as given
+    late = X.iloc[210:214]                                     # after the history, wrong dates
+    with pytest.raises(ValueError, match="dated 2020-07-29.* forecast dates are 2020-07-19"):
+        f.predict(X=late)
+    with pytest.raises(ValueError, match="forecast dates are 2020-04-10"):   # history + horizon
+        f.predict(y=y.iloc[:100], X=pd.concat([X.iloc[:100], late]))
+    f.predict(y=y.iloc[:100], X=X.iloc[:104])
+    # market hours (no frequency the future follows exactly): only the order is checked
+    hours = pd.DatetimeIndex([d + pd.Timedelta(h, "h") for d in pd.bdate_range("2020", periods=40)
+                              for h in range(9, 16)])[:200]
+    g = WaveNetForecaster(**TINY, horizon=2).fit(pd.Series(Y, index=hours),
+                                                 X=X.iloc[:200].set_axis(hours))
+    nxt = pd.DatetimeIndex([hours[-1] + pd.Timedelta(18, "h"), hours[-1] + pd.Timedelta(19, "h")])
+    g.predict(X=X.iloc[200:202].set_axis(nxt))
 
 
 def test_target_frames_keep_the_fitted_columns():

@@ -208,9 +208,31 @@ def check_covariate_frames(X, many, lengths, metas, stored, fitted_names):
         if t and not index[:t].equals(ref):
             raise ValueError(f"{name}'s index does not match y's (first rows {list(index[:2])} "
                              f"vs {list(ref[:2])}): align them, e.g. X.reindex(y.index).")
-        if not t and len(index) and not index[0] > ref[-1]:
+        future = index[t:]
+        if not len(future):
+            continue
+        if not future[0] > ref[-1]:
             raise ValueError(f"{name} should cover the forecast horizon after the history's end "
-                             f"{ref[-1]}, but starts at {index[0]}.")
+                             f"{ref[-1]}, but starts at {future[0]}.")
+        if _regular(ref):                  # the forecast dates are known: X must carry them
+            expected = future_index(ref, len(future))
+            if not future.equals(expected.rename(future.name)):
+                shown = (lambda ix: ", ".join(map(str, ix[:3])) + (", ..." if len(ix) > 3
+                                                                    else ""))
+                raise ValueError(
+                    f"{name}'s rows for the forecast horizon are dated {shown(future)} but the "
+                    f"forecast dates are {shown(expected)}: pass the covariates of those dates "
+                    "(or a RangeIndex to give them by position).")
+
+
+def _regular(index):
+    """True if ``index`` has a frequency its future follows exactly (inferred, or a calendar
+    frequency with gaps); False for, e.g., market hours continued by their most common step."""
+    if isinstance(index, pd.PeriodIndex):
+        return True
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
+        return False
+    return (index.freq or pd.infer_freq(index) or _calendar_freq(index)) is not None
 
 
 def is_series_list(y):
