@@ -98,6 +98,15 @@ def test_calendar_index_with_gaps_keeps_its_calendar(freq, tz):
     assert list(future_index(idx, 4)) == list(full[36:])
 
 
+@pytest.mark.parametrize("months, gaps", [(1, []), (1, [5, 17]), (3, [2]), (12, [])])
+def test_data_stamped_mid_month_keeps_its_day(months, gaps):
+    from tsargen.estimators._base import future_index
+    full = pd.date_range("2001-01-15", periods=30, freq=pd.DateOffset(months=months))
+    idx = pd.DatetimeIndex(full[:26].delete(gaps).to_numpy())    # as read from a file: no freq
+    assert idx.freq is None and pd.infer_freq(idx) is None
+    assert list(future_index(idx, 4)) == list(full[26:])    # not 31-day steps off the 15th
+
+
 def test_intraday_gaps_extend_by_most_common_step():
     from tsargen.estimators._base import future_index
     day = pd.date_range("2020-01-02 09:30", periods=390, freq="min")    # market hours

@@ -390,14 +390,19 @@ _CALENDAR_FREQS = (("D", "B") + tuple(f"W-{d}" for d in ("MON", "TUE", "WED", "T
 def _calendar_freq(index):
     """The calendar frequency every entry of ``index`` lies on, with the most gaps of exactly
     one period (e.g. ``"MS"`` for monthly data with a missing month, ``"B"`` for trading
-    days with holidays), or None when the most common step does that as well or better.
+    days with holidays, every 1, 3 or 12 months on the day of month of data stamped
+    mid-month), or None when the most common step does that as well or better.
     Judged on the last 400 entries: the recent calendar is the one the future continues."""
     index = index[-400:]
     step = _most_common_step(index)
     if step < pd.Timedelta(1, "D"):
         return None                                     # intraday: market hours, events
     best, best_share = None, np.mean(np.asarray(index[1:] - index[:-1]) == step.to_timedelta64())
-    for freq in _CALENDAR_FREQS:
+    freqs = _CALENDAR_FREQS
+    day = index[0].day
+    if 1 < day <= 28 and (index.day == day).all():     # e.g. monthly data stamped on the 15th
+        freqs += tuple(pd.DateOffset(months=k) for k in (1, 3, 12))
+    for freq in freqs:
         grid = pd.date_range(index[0], index[-1], freq=freq)
         pos = grid.get_indexer(index)
         if len(grid) > 100 * len(index) or (pos < 0).any():
