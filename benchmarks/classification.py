@@ -40,7 +40,17 @@ tsargen's BasicMotions and JapaneseVowels accuracies are above both.
 
 Order of work, for honesty about the target: the first test run showed the ItalyPowerDemand
 miss; the second search stage and the Fourier ``time_position`` re-search were built after it
-(all choices still by CV on the training split), and the miss stayed.
+(all choices still by CV on the training split), and the miss stayed. The ``conditional`` step
+was then added to the search but not run, and the library changed under the search (among other
+things, training windows came to weigh every target equally). On 2026-12-06 the
+ItalyPowerDemand search was re-run with the current code and no other change; the same settings
+now scored differently (the first stage-1 trial 0.866 CV accuracy, 0.910 before), and the new
+choice (below) was evaluated on the test split once. That is the seventh full run to score this
+set's test split (``git log benchmarks/results/classification.json``) and the fourth with new
+settings. Runs are deterministic on one machine but not across machines: the code of the
+2026-11-25 run, re-run here, gives GunPoint ``time_position=True`` 0.933 where that run
+reported 0.893 (float kernels differ, and training amplifies it), so differences of a few test
+series between reports are of that order.
 
 Preprocessing for tsargen: each density standardises its class's data (one location and scale
 per channel); ``downsample`` > 1 replaces non-overlapping blocks of that many steps by their
@@ -99,6 +109,11 @@ other class, summed over channels (``score_steps`` of the per-class densities; f
 average, the steps of the mixture). Its running sum, averaged over the correctly and over the
 wrongly classified series, is plotted (``classification_evidence.png``) and summarised by the
 share of the final evidence gained in the steepest 5 % of steps.
+
+**Which differences the test split resolves.** For every set, the CV choice is compared with
+each 1-NN baseline on the same test series: the accuracy difference, a 95 % paired percentile
+bootstrap interval (10000 resamples of the test series) and the exact McNemar test (two-sided
+binomial test on the series that exactly one of the two classifies correctly).
 
 **Times.** ``fit s`` is the wall time of ``GenerativeClassifier.fit`` (all per-class densities,
 one after the other, ``torch.set_num_threads(1)``); ``predict s`` the wall time of
@@ -170,11 +185,12 @@ SETTINGS = {
                     channel_dependence="joint"),
         True: dict(downsample=1, distribution="gaussian", size="small",
                    channel_dependence="joint")},
-    "ItalyPowerDemand": {       # stage 2 (5-fold CV x 2) of the search
-        False: dict(downsample=1, distribution="gaussian", size="tiny",
-                    channel_dependence="joint", rf="series", epochs=20, seeds=3),
-        True: dict(downsample=1, distribution="student_t", size="small",
-                   channel_dependence="joint", rf="size", epochs=20, seeds=3)},
+    "ItalyPowerDemand": {       # stage 2 (5-fold CV x 2) of the search, re-run 2026-12-06
+        False: dict(downsample=1, distribution="student_t", size="tiny",
+                    channel_dependence="joint", seeds=3),
+        True: dict(downsample=1, distribution="gaussian", size="small",
+                   channel_dependence="joint", rf="size", epochs=20, seeds=3,
+                   conditional=True)},
     "BasicMotions": {
         False: dict(downsample=2, distribution="student_t", size="small",
                     channel_dependence="joint"),
@@ -600,7 +616,8 @@ def run_dataset(name, quick, log):
         t0 = time.perf_counter()
         pred = fn(train, y_train, test)
         rows.append(dict(method=label, accuracy=float(np.mean(pred == y_test)), fit_s=0.0,
-                         predict_s=time.perf_counter() - t0))
+                         predict_s=time.perf_counter() - t0,
+                         correct=correct_string(pred == y_test)))
         log(f"  {label}: {rows[-1]['accuracy']:.3f} ({rows[-1]['predict_s']:.1f} s)")
     classes = np.unique(y_train)
     codes = np.searchsorted(classes, y_test)
@@ -615,7 +632,8 @@ def run_dataset(name, quick, log):
                          accuracy=float(np.mean(pred == y_test)),
                          train_accuracy=float(np.mean(classes[in_sample.argmax(1)] == y_train)),
                          log_loss=log_loss(proba, codes), fit_s=fit_s, predict_s=pred_s,
-                         epochs=fitted_epochs(clf)))
+                         epochs=fitted_epochs(clf),
+                         correct=correct_string(pred == y_test)))
         if len(info["lengths"]) == 1:
             rows[-1]["evidence"] = evidence_summary(evidence(clf, test, y_test, setting),
                                                     pred == y_test, setting["downsample"])
@@ -854,6 +872,45 @@ def cv_accuracy(name, time_position):
     return None if not sel else sel[str(time_position)]["cv_accuracy"]
 
 
+def correct_string(hits):
+    """Per-test-series hits as a compact JSON string of '0'/'1', in test order."""
+    return "".join("1" if h else "0" for h in hits)
+
+
+def paired_difference(a, b, level=0.95, n_boot=10000, seed=0):
+    """Accuracy difference of two classifiers scored on the same test series (``a``, ``b``:
+    0/1 per series, or :func:`correct_string`): ``mean(a) - mean(b)``, a paired percentile
+    bootstrap interval (series resampled with replacement) and the exact two-sided McNemar
+    p-value (a binomial test on the series exactly one of them gets right)."""
+    from scipy.stats import binomtest
+    a, b = (np.asarray([int(c) for c in x] if isinstance(x, str) else x, int) for x in (a, b))
+    d = a - b
+    idx = np.random.default_rng(seed).integers(0, len(d), (n_boot, len(d)))
+    lo, hi = np.percentile(d[idx].mean(1), [50 * (1 - level), 50 * (1 + level)])
+    only_a, only_b = int(np.sum(d > 0)), int(np.sum(d < 0))
+    p = binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
+    return dict(diff=float(d.mean()), lo=float(lo), hi=float(hi), only_a=only_a, only_b=only_b,
+                p=float(p))
+
+
+def paired_table(results):
+    """CV choice against both 1-NN baselines, per data set: which differences the test split
+    resolves."""
+    lines = ["| data set | tsargen CV choice vs | accuracy difference | 95% interval | right "
+             "only by tsargen / only by the baseline | McNemar p |", "|---|---|---:|---|---|---:|"]
+    for r in results:
+        choice = cv_choice(r["name"])
+        rows = {row["method"]: row for row in r["rows"]}
+        ours = rows.get(f"tsargen WaveNetDensity (time_position={choice})", {})
+        if choice is None or "correct" not in ours:
+            continue
+        for base in ("1-NN DTW", "1-NN Euclidean"):
+            x = paired_difference(ours["correct"], rows[base]["correct"])
+            lines.append(f"| {r['name']} | {base} | {x['diff']:+.3f} | {x['lo']:+.3f} to "
+                         f"{x['hi']:+.3f} | {x['only_a']} / {x['only_b']} | {x['p']:.3g} |")
+    return "\n".join(lines) if len(lines) > 2 else None
+
+
 def write_report(results, digits, meta, stem):
     md = [f"# Classification benchmark{' (QUICK smoke run: not meaningful)' if meta['quick'] else ''}",
           "",
@@ -896,6 +953,13 @@ def write_report(results, digits, meta, stem):
                        f"{n} ({fmt(c)} with time_position={tp} vs 1-NN DTW {fmt(d)}; its CV "
                        f"accuracy on the training split was {fmt(cv_accuracy(n, tp))})"
                        for n, tp, c, d in missed) + ".")]
+        paired = paired_table(results)
+        if paired:
+            md += ["", "Which differences the test split resolves: the CV choice against each "
+                   "1-NN baseline on the same test series, with a 95% paired bootstrap interval "
+                   "(test series resampled with replacement) and the exact McNemar test on the "
+                   "series only one of the two classifies correctly. An interval that contains "
+                   "0 means the test split does not tell the two apart.", "", paired]
         md += ["", "Run times (seconds; fit = all per-class densities, predict = the whole test "
                "split) and tsargen settings; *train accuracy*: the fitted classifier on its own "
                "training series (in-sample):", "",
