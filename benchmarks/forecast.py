@@ -71,6 +71,12 @@ Metrics (``tsargen.metrics``), per origin, then averaged over origins (and chann
   forecast (WaveNet: one ``predict`` call, i.e. ``n_paths`` paths; statsmodels:
   re-conditioning plus forecast mean and variance, all channels).
 
+Each ratio behind a verdict (a WaveNet row or the best statsmodels model against the better
+seasonal naive, a WaveNet row against the best statsmodels model; MASE and sCRPS) also gets a
+95% paired percentile bootstrap interval over the origins (``ratio_interval``; report section
+"Which margins the origins resolve"): a verdict whose interval contains 1 could flip with
+another set of origins of the same size.
+
 Examples
 --------
 From the repository root::
