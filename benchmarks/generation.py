@@ -41,6 +41,17 @@ A sanity check compares cached and naive samples under the same seed
 Targets (from the issue): cached >= 100x naive at 1 path; >= 40% of the matmul FLOP/s at 100
 paths.
 
+The FLOP fraction depends on the machine more than on the code. ``results/generation.md`` is a
+run on an AMD EPYC (matmul 95.7 GFLOP/s on one thread): 102x and 46%, both targets met.
+``results/generation_xeon/`` is the same command (``--out benchmarks/results/generation_xeon``)
+on an Intel Xeon whose one-thread matmul reaches 184 GFLOP/s: 136x at 1 path, but 26% at 100
+paths, target missed. The cached step achieved about the same GFLOP/s on both (43), because at
+100 paths it is a chain of small ops (per block a ``(100, 32) @ (32, 64)`` matmul, a sigmoid,
+an addcmul and the residual addmm, each 2-7 us) plus moving the 256 KB of block inputs through
+the ring buffer, none of which reaches the large-matmul peak that doubled. Running the
+small-batch fused step at 100 paths (``FUSED_MAX_BATCH``) was slower there (644 against 574 us
+per step).
+
 Run
 ---
 From the repository root::
