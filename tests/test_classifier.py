@@ -186,7 +186,26 @@ EXPECTED_WAVENET = {
     "check_methods_subset_invariance":
         "float32 convolutions over batches of different size differ in the last bits (~1e-8), "
         "above the check's 1e-7 tolerance after normalisation",
+    "check_methods_sample_order_invariance":
+        "the same last-bit float32 differences for a series at another position in the batch "
+        "(a probability off by 2e-7 relative in one full-suite run; it passes alone), above the "
+        "check's 1e-7 tolerance; test_order_and_subsets_change_no_probability checks both "
+        "invariances at a float32 tolerance",
 }
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_order_and_subsets_change_no_probability(ar_classes, conditional):
+    """A series' class probabilities do not depend on which other series are scored with it or
+    where it sits in the batch (up to float32 rounding)."""
+    Xtr, ytr, Xte, _ = ar_classes
+    clf = GenerativeClassifier(WaveNetDensity(**TINY), conditional=conditional).fit(Xtr, ytr)
+    proba = clf.predict_proba(Xte)
+    order = np.random.default_rng(1).permutation(len(Xte))
+    np.testing.assert_allclose(clf.predict_proba(Xte[order]), proba[order], rtol=1e-5,
+                               atol=1e-7)
+    np.testing.assert_allclose(clf.predict_proba(Xte[7:19]), proba[7:19], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(clf.predict_proba(Xte[[3]]), proba[[3]], rtol=1e-5, atol=1e-7)
 
 
 @parametrize_with_checks(
