@@ -188,7 +188,7 @@ EXPECTED_WAVENET = {
         "above the check's 1e-7 tolerance after normalisation",
     "check_methods_sample_order_invariance":
         "the same last-bit float32 differences for a series at another position in the batch "
-        "(a probability off by 2e-7 relative in one full-suite run; it passes alone), above the "
+        "(a probability off by 2e-7 relative in some runs and not in others), above the "
         "check's 1e-7 tolerance; test_order_and_subsets_change_no_probability checks both "
         "invariances at a float32 tolerance",
 }
