@@ -4,6 +4,8 @@ import platform
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -28,3 +30,12 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def paired_bootstrap(stat, n, level=0.95, n_boot=10000, seed=0):
+    """Percentile interval ``(lo, hi)`` of ``stat(idx)`` over ``n_boot`` resamples ``idx (n_boot,
+    n)`` of ``n`` paired items (origins, test series) drawn with replacement; ``stat`` maps the
+    index array to one value per resample, using the same draw for every method it compares."""
+    idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))
+    lo, hi = np.percentile(stat(idx), [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)

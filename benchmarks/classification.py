@@ -48,8 +48,8 @@ now scored differently (the first stage-1 trial 0.866 CV accuracy, 0.910 before)
 choice (below) was evaluated on the test split once. That is the seventh full run to score this
 set's test split (``git log benchmarks/results/classification.json``) and the fourth with new
 settings. Runs are deterministic on one machine but not across machines: the code of the
-2026-11-25 run, re-run here, gives GunPoint ``time_position=True`` 0.933 where that run
-reported 0.893 (float kernels differ, and training amplifies it), so differences of a few test
+2026-11-25 run (a worktree at 43a5693, ``fit_tsargen`` with the GunPoint settings), re-run
+here, gives GunPoint ``time_position=True`` 0.933 where that run reported 0.893 (float kernels differ, and training amplifies it), so differences of a few test
 series between reports are of that order.
 
 Preprocessing for tsargen: each density standardises its class's data (one location and scale
@@ -151,6 +151,7 @@ import torch
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, clone
 
+from benchmarks import paired_bootstrap
 from tsargen import GenerativeClassifier, WaveNetDensity
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -883,14 +884,11 @@ def paired_difference(a, b, level=0.95, n_boot=10000, seed=0):
     bootstrap interval (series resampled with replacement) and the exact two-sided McNemar
     p-value (a binomial test on the series exactly one of them gets right)."""
     from scipy.stats import binomtest
-    a, b = (np.asarray([int(c) for c in x] if isinstance(x, str) else x, int) for x in (a, b))
-    d = a - b
-    idx = np.random.default_rng(seed).integers(0, len(d), (n_boot, len(d)))
-    lo, hi = np.percentile(d[idx].mean(1), [50 * (1 - level), 50 * (1 + level)])
+    d = np.array(list(a), int) - np.array(list(b), int)
+    lo, hi = paired_bootstrap(lambda idx: d[idx].mean(1), len(d), level, n_boot, seed)
     only_a, only_b = int(np.sum(d > 0)), int(np.sum(d < 0))
     p = binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
-    return dict(diff=float(d.mean()), lo=float(lo), hi=float(hi), only_a=only_a, only_b=only_b,
-                p=float(p))
+    return dict(diff=float(d.mean()), lo=lo, hi=hi, only_a=only_a, only_b=only_b, p=float(p))
 
 
 def paired_table(results):

@@ -47,10 +47,11 @@ run on an AMD EPYC (matmul 95.7 GFLOP/s on one thread): 102x and 46%, both targe
 on an Intel Xeon whose one-thread matmul reaches 184 GFLOP/s: 136x at 1 path, but 26% at 100
 paths, target missed. The cached step achieved about the same GFLOP/s on both (43), because at
 100 paths it is a chain of small ops (per block a ``(100, 32) @ (32, 64)`` matmul, a sigmoid,
-an addcmul and the residual addmm, each 2-7 us) plus moving the 256 KB of block inputs through
-the ring buffer, none of which reaches the large-matmul peak that doubled. Running the
-small-batch fused step at 100 paths (``FUSED_MAX_BATCH``) was slower there (644 against 574 us
-per step).
+an addcmul and the residual addmm, each 2-7 us in a ``torch.profiler`` run of the step) plus
+moving the 256 KB of block inputs through the ring buffer, none of which reaches the
+large-matmul peak that doubled. In a side measurement (not part of this benchmark) with
+``FUSED_MAX_BATCH`` raised, the small-batch fused step was slower at 100 paths (644 against
+574 us per step).
 
 Run
 ---
