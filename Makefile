@@ -1,11 +1,14 @@
-# Set-up installs the CPU build of torch only when torch is missing: an unpinned torch would
-# pull a multi-GB CUDA build on machines without a local wheel.
+# `make setup` installs torch only when it is missing, pinned to 2.13.0, from pip's configured
+# index: on PyPI that is the default build (with CUDA, several GB). Without a GPU, take the
+# CPU-only build from PyTorch's CPU wheel index:  make demo TORCH_INDEX=<that index's URL>
 PY ?= python3
+TORCH_INDEX ?=
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test test-fast bench
 
 setup:
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0 \
+		$(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	@$(PY) -m pip install -q -e ".[test,plot]"
 
 demo: setup
@@ -14,7 +17,11 @@ demo: setup
 test: setup
 	$(PY) -m pytest README.md tsargen tests
 
+test-fast: setup
+	$(PY) -m pytest tests -m "not slow"
+
 bench: setup
+	@$(PY) -m pip install -q -e ".[bench]"
 	$(PY) -m benchmarks.generation
 	$(PY) -m benchmarks.training
 	$(PY) -m benchmarks.forecast

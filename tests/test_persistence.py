@@ -18,7 +18,7 @@ def fitted_forecaster():
     idx = pd.date_range("2020-01-01", periods=300, freq="D")
     rng = np.random.default_rng(0)
     y = pd.DataFrame(rng.normal(size=(300, 2)).cumsum(0), index=idx, columns=["x", "y"])
-    X = pd.DataFrame({"dow": idx.dayofweek.to_numpy(float)}, index=idx)
+    X = pd.DataFrame({"dow": idx.day_of_week.to_numpy(float)}, index=idx)
     return WaveNetForecaster(**TINY, horizon=4, distribution={"x": "gaussian",
                                                               "y": "student_t"}).fit(y, X=X), X
 

@@ -5,6 +5,7 @@ Series are time-first ``(T,)`` / ``(T, C)`` arrays or pandas objects indexed by 
 """
 
 import contextlib
+import datetime
 import hashlib
 import io
 import json
@@ -13,7 +14,9 @@ import os
 import pickle
 import tempfile
 import warnings
+import zoneinfo
 
+import dateutil.tz
 import numpy as np
 import pandas as pd
 import torch
@@ -496,6 +499,52 @@ def _is_tsargen_estimator(value):
     return isinstance(value, BaseEstimator) and type(value).__module__.startswith("tsargen.")
 
 
+def _tz_key(tz, kind):
+    """The IANA name of a zone, or None (fixed offsets, zones read from a file)."""
+    if kind == "zoneinfo":
+        return tz.key
+    if kind == "pytz":
+        return getattr(tz, "zone", None)
+    if kind == "dateutil" and hasattr(tz, "_filename"):
+        # a dateutil tzfile has no public name: 4.0 keeps it in _key, 2.x only as a file path
+        return getattr(tz, "_key", None) or tz._filename.rpartition("zoneinfo/")[2] or None
+    return None
+
+
+def _encode_tz(tz):
+    """A time zone -> text that :func:`_decode_tz` turns back into a zone of the same kind:
+    ``"zoneinfo:<key>"``, ``"pytz:<key>"``, ``"dateutil:<key>"`` or ``"fixed:<seconds>"``.
+    Files written before this codec hold ``str(tz)``, which :func:`_decode_tz` passes to pandas
+    as before."""
+    if tz is None:
+        return None
+    kind = type(tz).__module__.split(".")[0]
+    key = _tz_key(tz, kind)
+    if key:
+        return f"{kind}:{key}"
+    offset = tz.utcoffset(None)        # constant-offset zones answer without a date
+    if offset is not None:
+        return f"fixed:{int(offset.total_seconds())}"
+    raise TypeError(f"cannot save the time zone {tz!r}: use a zoneinfo, pytz or dateutil zone "
+                    "from the IANA database, or a fixed offset")
+
+
+def _decode_tz(text):
+    if text is None:
+        return None
+    kind, sep, key = text.partition(":")
+    if not sep or kind not in ("zoneinfo", "pytz", "dateutil", "fixed"):
+        return text                    # an older file: str(tz), read by pandas
+    if kind == "fixed":
+        return datetime.timezone(datetime.timedelta(seconds=int(key)))
+    if kind == "zoneinfo":
+        return zoneinfo.ZoneInfo(key)
+    if kind == "pytz":
+        import pytz                    # optional: only a model fitted on a pytz index needs it
+        return pytz.timezone(key)
+    return dateutil.tz.gettz(key)
+
+
 def _encode(value, path):
     """Fitted state -> objects ``torch.load(weights_only=True)`` accepts."""
     from ..networks import NETWORKS
@@ -506,7 +555,7 @@ def _encode(value, path):
         return value.item()
     if isinstance(value, pd.Timestamp):            # e.g. a series named by a date
         return {"__time__": "timestamp", "text": value.isoformat(),
-                "tz": None if value.tz is None else str(value.tz)}
+                "tz": _encode_tz(value.tz)}
     if isinstance(value, pd.Period):
         return {"__time__": "period", "text": str(value), "freq": value.freqstr}
     if isinstance(value, pd.Timedelta):
@@ -525,7 +574,7 @@ def _encode(value, path):
         name = _encode(value.name, f"{path}.name")
         if isinstance(value, pd.DatetimeIndex):
             return {"__index__": "datetime", "values": torch.from_numpy(value.asi8.copy()),
-                    "unit": value.unit, "tz": None if value.tz is None else str(value.tz),
+                    "unit": value.unit, "tz": _encode_tz(value.tz),
                     "freq": None if value.freq is None else value.freqstr, "name": name}
         if isinstance(value, pd.PeriodIndex):
             return {"__index__": "period", "values": torch.from_numpy(value.asi8.copy()),
@@ -568,7 +617,8 @@ def _decode(value):
     if "__time__" in value:
         kind, text = value["__time__"], value["text"]
         if kind == "timestamp":
-            return pd.Timestamp(text).tz_convert(value["tz"]) if value["tz"] else pd.Timestamp(text)
+            return (pd.Timestamp(text).tz_convert(_decode_tz(value["tz"])) if value["tz"]
+                    else pd.Timestamp(text))
         return pd.Period(text, freq=value["freq"]) if kind == "period" else pd.Timedelta(text)
     if "__index__" in value:
         kind, name = value["__index__"], _decode(value["name"])
@@ -576,7 +626,7 @@ def _decode(value):
             idx = pd.DatetimeIndex(value["values"].numpy().astype(f"datetime64[{value['unit']}]"),
                                    name=name)
             if value["tz"]:
-                idx = idx.tz_localize("UTC").tz_convert(value["tz"])
+                idx = idx.tz_localize("UTC").tz_convert(_decode_tz(value["tz"]))
             if value["freq"]:
                 idx = pd.DatetimeIndex(idx, freq=value["freq"])
             return idx

@@ -17,7 +17,7 @@ How exactness is kept
   ``round(expm1(log_dt) * 10**6)`` returns the nanosecond duration exactly for any duration
   below ~10^7 s (relative float error ~1e-15 times a few).
 * The sequence starts from an *anchor*: the time and the best quotes of the first event, kept
-  in ``features.attrs["tick_anchor"]`` (a dict of integers), so ``inverse_transform`` needs
+  in ``features.attrs["tick_anchor"]`` (integers and the time zone), so ``inverse_transform`` needs
   nothing else; the first row therefore has ``log_dt = 0`` and ``mid_move = 0``. To continue
   a stream (e.g. simulated future events), pass ``anchor=TickFeatures().end_anchor(events)``,
   the state after its last event.
@@ -44,18 +44,6 @@ def _show(value):
     """``value`` for an error message: numpy scalars as plain Python values (numpy 2 writes
     ``np.int64(7)``)."""
     return repr(value.item() if isinstance(value, np.generic) else value)
-
-
-def _tz_name(tz):
-    """A time zone as a name pandas reads back (None for naive), else the zone object itself
-    (e.g. a dateutil ``tzfile``, whose ``str`` is not a zone name)."""
-    if tz is None:
-        return None
-    try:
-        pd.Timestamp(0, tz=str(tz))
-        return str(tz)
-    except (ValueError, TypeError, KeyError):
-        return tz
 
 
 class TickFeatures(TransformerMixin, BaseEstimator):
@@ -190,7 +178,7 @@ class TickFeatures(TransformerMixin, BaseEstimator):
         ns = self._check_events(events)
         a, b = self._quotes(events.iloc[-1:])
         return {"time_ns": int(ns[-1]), "ask_ticks": int(a[0]), "bid_ticks": int(b[0]),
-                "tz": _tz_name(events.index.tz)}
+                "tz": events.index.tz}
 
     def transform(self, events):
         """Events -> features (see the class notes), with the anchor in ``.attrs``."""
@@ -240,7 +228,7 @@ class TickFeatures(TransformerMixin, BaseEstimator):
         feats = pd.DataFrame(out, index=pd.RangeIndex(len(events), name="event"))
         feats.attrs["tick_anchor"] = {"time_ns": int(ns[0]), "ask_ticks": int(a[0]),
                                       "bid_ticks": int(b[0]),
-                                      "tz": _tz_name(events.index.tz)}
+                                      "tz": events.index.tz}
         return feats
 
     def get_feature_names_out(self, input_features=None):
@@ -277,7 +265,7 @@ class TickFeatures(TransformerMixin, BaseEstimator):
         dt = np.round(np.expm1(np.maximum(f["log_dt"], 0.0)) * _NS_PER_MS).astype(np.int64)
         ns = anchor["time_ns"] + np.cumsum(dt)
         index = pd.DatetimeIndex(pd.to_datetime(ns, unit="ns"), name="time")
-        if anchor.get("tz"):
+        if anchor.get("tz") is not None:      # the zone object itself, of any kind
             index = index.tz_localize("UTC").tz_convert(anchor["tz"])
         mid2 = anchor["ask_ticks"] + anchor["bid_ticks"] + np.cumsum(
             np.round(2.0 * f["mid_move"]).astype(np.int64))
