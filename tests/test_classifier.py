@@ -115,6 +115,7 @@ def test_position_conditioning_separates_shape_classes():
     assert acc[True] >= 0.95 and acc[True] - acc[False] >= 0.2
 
 
+@pytest.mark.slow
 def test_single_sample_class_and_parallel_fit():
     rng = np.random.default_rng(4)
     X = np.r_[rng.normal(size=(10, 20)), rng.normal(3, 1, size=(1, 20))]

@@ -38,6 +38,7 @@ def _torchrun_available():
 
 @pytest.mark.skipif(not _torchrun_available(), reason="torch.distributed / torchrun with gloo "
                     "is not available")
+@pytest.mark.slow
 def test_two_gloo_ranks_match_single_process(tmp_path):
     script = tmp_path / "job.py"
     script.write_text(textwrap.dedent(f"""

@@ -47,6 +47,7 @@ def test_conditional_and_marginal_normalise_exactly():
     np.testing.assert_allclose(steps.sum(1), marginal, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_gaussian_density_integrates_in_original_units():
     rng = np.random.default_rng(2)
     train = 7.0 + 3.0 * rng.normal(size=(50, 2))            # loc 7, scale 3: Jacobian matters
@@ -150,6 +151,7 @@ def test_complete_keeps_known_rows_bit_for_bit():
     assert not np.allclose(out[0, :, 10:], out[1, :, 10:])
 
 
+@pytest.mark.slow
 def test_conditional_samples_depend_on_label():
     rng = np.random.default_rng(7)
     X = np.concatenate([rng.normal(-3, 0.3, size=(40, 20)), rng.normal(3, 0.3, size=(40, 20))])

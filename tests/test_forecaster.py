@@ -19,6 +19,7 @@ def test_ar2_one_step_rmse_near_noise_level(ar2):
     assert rmse < 1.10                                     # noise sd is 1
 
 
+@pytest.mark.slow
 def test_noisy_sine_interval_coverage():
     rng = np.random.default_rng(0)
     t = np.arange(2400)

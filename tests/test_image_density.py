@@ -308,6 +308,7 @@ def test_sklearn_checks_without_data(cls, check):
     getattr(estimator_checks, check)(cls.__name__, cls(**TINY_IMAGE))
 
 
+@pytest.mark.slow
 def test_clone_and_generative_classifier(digits):
     X, y = digits
     keep = np.isin(y, [0, 1])

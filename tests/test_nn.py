@@ -85,6 +85,7 @@ def _binned(name, n_bins, quantization="uniform", n_channels=2, **kw):
 @pytest.mark.parametrize("quantization", ["uniform", "quantile", "mu_law"])
 @pytest.mark.parametrize("name,kw", [("categorical", {}),
                                      ("discretized_logistic_mixture", {"n_mixtures": 3})])
+@pytest.mark.slow
 def test_binned_density_integrates_to_one(name, kw, quantization):
     head = _binned(name, 32, quantization, **kw)
     raw = torch.randn(4, 2, head.n_params, dtype=torch.float64) * 3     # (B, C, P)

@@ -2,6 +2,7 @@
 are bit-identical to a serial fit."""
 
 import numpy as np
+import pytest
 import torch
 
 from tsargen import GenerativeClassifier, WaveNetDensity
@@ -9,6 +10,7 @@ from tsargen import GenerativeClassifier, WaveNetDensity
 from .test_ddp import PARAMS, _panel
 
 
+@pytest.mark.slow
 def test_classifier_parallel_fits_are_identical_to_serial():
     X = np.r_[_panel()[:8, :40], 2 * _panel()[8:, :40]]
     y = np.repeat(["calm", "wild"], 8)

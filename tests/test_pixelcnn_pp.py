@@ -251,6 +251,7 @@ def _all_images(n_levels, h, w, c):
     return combos.reshape(-1, h, w, c)
 
 
+@pytest.mark.slow
 def test_density_normalises_exactly_over_all_binary_3x3_images():
     rng = np.random.default_rng(0)
     train = rng.integers(0, 2, size=(20, 3, 3)).astype(np.uint8)
@@ -261,6 +262,7 @@ def test_density_normalises_exactly_over_all_binary_3x3_images():
     assert abs(np.exp(rgb.score_samples(_all_images(2, 1, 2, 3))).sum() - 1.0) < 1e-4
 
 
+@pytest.mark.slow
 def test_learns_digits_samples_completes_and_conditions():
     digits = load_digits()
     X, y = digits.images[:300].astype(np.uint8), digits.target[:300]
@@ -315,6 +317,7 @@ def test_errors_after_fit():
         d.score_samples(GOOD[..., None].repeat(3, axis=3))
 
 
+@pytest.mark.slow
 def test_same_seed_same_fit_with_dropout_and_global_rng_untouched():
     X = np.random.default_rng(7).integers(0, 4, size=(10, 4, 4)).astype(np.uint8)
     params = {**TINY, "dropout": 0.5}

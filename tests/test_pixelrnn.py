@@ -245,6 +245,7 @@ def test_network_config_round_trip_and_bad_kind():
 
 
 # ---------------------------------------------------------------------- estimator
+@pytest.mark.slow
 def test_class_conditioning_follows_the_label():
     rng = np.random.default_rng(5)
     dark = rng.integers(0, 2, size=(30, 4, 4)).astype(np.uint8)

@@ -135,6 +135,7 @@ SIGNAL = np.sin(np.arange(120) / 4.0) + 0.1 * np.random.default_rng(0).normal(si
 
 
 # ------------------------------------------------------------------ forecaster
+@pytest.mark.slow
 @PROPERTY
 @given(y=series())
 def test_forecaster_fit_any_series(y):
@@ -194,6 +195,7 @@ def test_forecaster_sample_arguments(forecaster, n_samples, horizon):
 
 
 # ------------------------------------------------------------------ density
+@pytest.mark.slow
 @PROPERTY
 @given(X=panels())
 def test_density_fit_any_panel(X):

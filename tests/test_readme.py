@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -19,6 +20,7 @@ def _bash_block(containing):
     return [line for line in block.splitlines() if line.startswith("tsargen ")]
 
 
+@pytest.mark.slow
 def test_command_line_snippet_runs(tmp_path):
     rng = np.random.default_rng(0)
     dates = pd.date_range("2023-01-01", periods=200, freq="D")
