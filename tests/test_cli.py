@@ -1,8 +1,10 @@
 """The ``tsargen`` command line and the rolling-origin backtest behind ``tsargen evaluate``."""
 
+import io
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,9 +12,10 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import tsargen
-from tsargen.cli import _fitted_columns, main, parse_value
+from tsargen.cli import _fitted_columns, _verbose, main, parse_value
 from tsargen.metrics import crps, mase, smape
 from tsargen.model_selection import backtest
 
@@ -184,7 +187,7 @@ def test_a_closed_stdout_stops_quietly(model, monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_density_fit_sample_score(tmp_path):
+def test_density_fit_sample_score(tmp_path, capsys):
     rng = np.random.default_rng(1)
     panel = pd.DataFrame(rng.normal(size=(12, 20)), columns=[f"t{i}" for i in range(20)])
     panel["label"] = ["a", "b"] * 6
@@ -203,8 +206,13 @@ def test_density_fit_sample_score(tmp_path):
     np.testing.assert_allclose(got, est.score_samples(panel.iloc[:, :20].to_numpy(),
                                                       panel["label"].to_numpy()), rtol=1e-9)
     draws = tmp_path / "draws.npy"
-    assert main(["sample", str(model), "-n", "4", "--length", "15", "-o", str(draws)]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(model), "-n", "4", "--length", "15", "-o", str(draws), "-v"]) == 0
     assert np.load(draws).shape == (4, 15)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and err[0].startswith("loaded WaveNetDensity from ")
+    assert err[1].startswith("drew 4 samples of shape (15,) in ")
+    assert err[2] == f"wrote 4 samples to {draws}"
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -257,7 +265,8 @@ def test_help_of_every_command(command, capsys):
 
 def test_demo_command_forwards_its_options(capsys):
     assert main(["demo", "--help"]) == 0
-    assert "--out" in capsys.readouterr().out
+    help_text = capsys.readouterr().out
+    assert "--out" in help_text and "--threads" in help_text
 
 
 def test_module_entry_point_in_a_subprocess(model, tmp_path):
@@ -278,6 +287,153 @@ def test_module_entry_point_in_a_subprocess(model, tmp_path):
     finally:
         piped.kill()
     assert piped.returncode == 141 and err == ""               # no 'Broken pipe', no traceback
+
+
+# ---------------------------------------------------------------------- start-up, -v, --threads
+def _python(code):
+    """Run ``code`` in a fresh interpreter on this checkout; its stdout, stripped."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                              filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_help_and_usage_errors_do_not_import_torch():
+    # the robust form of "--help answers in well under a second": torch (1.5-3 s to import)
+    # and pandas (0.4 s) are never loaded; a wall-time bound would be flaky on a shared machine
+    out = _python("""
+        import contextlib, io, sys
+        import tsargen.cli
+        tsargen.cli.build_parser()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            codes = [tsargen.cli.main(argv) for argv in (
+                ["--help"], ["fit", "--help"], ["sample", "--help"], ["demo", "--help"],
+                ["fit"], ["frobnicate"], ["--threads", "0", "fit", "x.csv", "-o", "m"])]
+        print(codes, sorted({"torch", "pandas"} & set(sys.modules)), tsargen.cli.__file__)
+    """)
+    result, path = out.rsplit(" ", 1)
+    assert result == "[0, 0, 0, 0, 2, 2, 2] []"           # exit codes; torch, pandas loaded
+    assert Path(path).resolve() == ROOT / "tsargen" / "cli.py"      # this checkout's code
+
+
+def test_import_tsargen_is_lazy_and_keeps_its_names():
+    out = _python("""
+        import pickle, sys
+        import tsargen
+        assert "torch" not in sys.modules, "import tsargen loaded torch"
+        listed = dir(tsargen)
+        assert set(tsargen.__all__) <= set(listed) and "transforms" in listed, listed
+        from tsargen import WaveNetForecaster
+        from tsargen.estimators import WaveNetForecaster as original
+        assert WaveNetForecaster is original and tsargen.WaveNetForecaster is original
+        assert "torch" in sys.modules and tsargen.__version__
+        assert tsargen.load.__module__ == "tsargen.estimators._base"
+        assert pickle.loads(pickle.dumps(WaveNetForecaster(horizon=3))).horizon == 3
+        try:
+            tsargen.no_such_name
+        except AttributeError as err:
+            print(err)
+    """)
+    assert out == "module 'tsargen' has no attribute 'no_such_name'"
+
+
+def test_fit_verbose_shows_the_epoch_bar_on_stderr(csv, tmp_path, capsys):
+    args = ["fit", str(csv), "--time-column", "date", "--columns", "load", "--param",
+            "horizon=3"] + TINY_ARGS + ["--param=max_epochs=2"]
+    assert main(args + ["-o", str(tmp_path / "quiet.tsargen")]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.out == "" and quiet.err.splitlines() == [
+        f"fitted WaveNetForecaster in 2 epochs; wrote {tmp_path / 'quiet.tsargen'}"]
+    assert main(args + ["-o", str(tmp_path / "loud.tsargen"), "-v"]) == 0
+    loud = capsys.readouterr()
+    assert loud.out == ""
+    assert "WaveNetForecaster: 100%" in loud.err and "2/2" in loud.err and "loss=" in loud.err
+    assert loud.err.rstrip().endswith("fitted WaveNetForecaster in 2 epochs; wrote "
+                                      f"{tmp_path / 'loud.tsargen'}")
+    # the bar is display only: the fit and the saved parameters are those without -v
+    quiet_est, loud_est = (tsargen.load(tmp_path / f) for f in ("quiet.tsargen", "loud.tsargen"))
+    assert loud_est.get_params() == quiet_est.get_params() and loud_est.verbose is False
+    np.testing.assert_array_equal(loud_est.loss_curve_, quiet_est.loss_curve_)
+
+
+def test_verbose_reaches_every_estimator_the_command_builds():
+    from tsargen.cli import _estimators
+
+    for name, cls in _estimators().items():
+        est = cls()
+        before = est.get_params(deep=False)
+        restore = _verbose(est)
+        got = est.verbose if "verbose" in before else est.density.verbose
+        assert got is True and restore, name
+        assert est.set_params(**restore).get_params(deep=False) == before, name
+
+
+def test_sample_verbose_reports_stages_and_keeps_stdout_csv(model, capsys):
+    capsys.readouterr()
+    assert main(["sample", str(model), "-n", "3", "--horizon", "4"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == ""
+    assert main(["sample", str(model), "-n", "3", "--horizon", "4", "-v"]) == 0
+    loud = capsys.readouterr()
+    assert loud.out == quiet.out                                    # the same draws, as CSV
+    paths = pd.read_csv(io.StringIO(loud.out))
+    assert list(paths.columns) == ["sample", "time", "load", "temp"] and len(paths) == 12
+    lines = loud.err.splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith(f"loaded WaveNetForecaster from {model} in ")
+    assert lines[1].startswith("drew 3 paths of 4 steps in ") and lines[1].endswith(" s")
+    assert lines[2] == "wrote 12 rows to stdout"
+
+
+def test_evaluate_verbose_shows_each_fit(csv, capsys):
+    assert main(["evaluate", str(csv), "--time-column", "date", "--columns", "load",
+                 "--horizon", "5", "--n-origins", "2", "--n-samples", "10", "-v"]
+                + TINY_ARGS + ["--param=max_epochs=1"]) == 0
+    out, err = capsys.readouterr()
+    table = pd.read_csv(io.StringIO(out))
+    assert len(table) == 3 and table["origin"].iloc[-1] == "mean"
+    assert err.count("WaveNetForecaster: 100%") >= 2 and "1/1" in err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--threads", "0", "fit", "x.csv", "-o", "m"], "--threads: must be at least 1, got 0"),
+    (["--threads", "two", "fit", "x.csv", "-o", "m"], "--threads: invalid int value: 'two'"),
+    (["fit", "x.csv", "-o", "m", "--threads", "2"], "--threads goes before the command"),
+])
+def test_threads_is_validated_as_a_usage_error(argv, needle, capsys):
+    assert main(argv) == 2
+    assert needle in _one_line_error(capsys)
+
+
+def test_threads_sets_torch_threads_for_the_command(model, capsys):
+    try:
+        assert main(["--threads", "2", "forecast", str(model), "--horizon", "2"]) == 0
+        assert torch.get_num_threads() == 2
+        assert main(["forecast", str(model), "--horizon", "2"]) == 0
+        assert torch.get_num_threads() == 1                           # the default
+    finally:
+        torch.set_num_threads(1)
+
+
+def test_demo_gets_the_thread_setting(monkeypatch):
+    import tsargen.datasets
+
+    def stop():
+        raise RuntimeError("stop after the set-up")
+
+    monkeypatch.setattr(tsargen.datasets, "load_sunspots", stop)    # read after the threads
+    try:
+        with pytest.raises(RuntimeError, match="stop after"):
+            main(["--threads", "2", "demo", "--out", "x.png"])
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="stop after"):
+            main(["--threads", "2", "demo", "--threads", "3"])         # its own option wins
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(1)
+    assert main(["demo", "--threads", "0"]) == 2
 
 
 # ---------------------------------------------------------------------- backtest

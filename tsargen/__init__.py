@@ -1,11 +1,36 @@
 """tsargen: autoregressive generative models for signals."""
 
-from .estimators import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
-                         PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster, WaveNetDensity,
-                         WaveNetForecaster, load)
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 __all__ = ["GatedPixelCNNDensity", "GenerativeClassifier", "PixelCNNDensity", "PixelCNNPPDensity",
            "PixelRNNDensity", "SignalImageForecaster", "WaveNetDensity", "WaveNetForecaster",
            "load", "__version__"]
+
+# Documented lazy import (PEP 562): the public names come from tsargen.estimators, which imports
+# torch (about 1.5 s), on first access, so that the ``tsargen`` command line starts, answers
+# --help and reports usage errors without loading torch. Static tools see the names below.
+# The subpackages that importing the estimators used to load stay reachable as attributes.
+_SUBMODULES = ("audio", "estimators", "networks", "nn", "transforms")
+if TYPE_CHECKING:
+    from .estimators import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
+                             PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster,
+                             WaveNetDensity, WaveNetForecaster, load)
+
+
+def __getattr__(name):
+    if name in __all__:
+        from . import estimators
+
+        value = getattr(estimators, name)
+        globals()[name] = value         # later lookups skip this function
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

@@ -16,6 +16,10 @@ Examples::
     tsargen evaluate sales.csv --time-column date --horizon 14 --n-origins 5 --n-jobs 2
     tsargen demo
 
+``-v`` (``fit``, ``evaluate``, ``sample``) reports progress on stderr: the training bar of each
+fit, or for ``sample`` one line per stage. ``--threads N``, before the command, sets the torch
+threads it uses (default 1).
+
 Errors print one line to stderr and exit with status 1 (2 for a bad command line). When the
 reader of stdout goes away early (``tsargen forecast ... | head``), the command stops quietly
 with status 141, as a tool killed by SIGPIPE does.
@@ -26,12 +30,16 @@ import ast
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+# Documented lazy imports: numpy, pandas and torch (via tsargen.estimators) are imported inside
+# the functions that use them, so that --help and usage errors answer in about 0.1 s instead of
+# 0.5 s (pandas) or 2 s (torch).
 
 PROG = "tsargen"
+THREADS_HELP = ("torch threads for this command (default 1: on a 2-core machine shared with "
+                "other jobs one thread was faster)")
 
 
 class CommandError(Exception):
@@ -54,7 +62,7 @@ class _Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------- helpers
 def _estimators():
     """Estimator classes the command can build, by name."""
-    from . import estimators
+    from . import estimators            # documented lazy import: imports torch
     from .estimators._base import TsargenEstimator
 
     return {name: cls for name in dir(estimators)
@@ -99,6 +107,45 @@ def _build(name, params):
     return cls(**params)
 
 
+def _verbose(est):
+    """Show the training bar (tqdm, on stderr) of ``est``'s fits: its ``verbose``, or for a
+    SignalImageForecaster (which has none) that of its default density. Returns the parameters
+    to set back after fitting, so that ``-v`` changes what is shown, not what is saved."""
+    params = est.get_params(deep=False)
+    if "verbose" in params:
+        est.set_params(verbose=True)
+        return {"verbose": params["verbose"]}
+    if params.get("density", "") is None:       # a density given by name is fit's to refuse
+        from .estimators.signal_image import _default_density
+
+        est.set_params(density=_default_density().set_params(verbose=True))
+        return {"density": None}
+    return {}
+
+
+def _say(args, message):
+    """One progress line on stderr under ``-v``."""
+    if args.verbose:
+        print(message, file=sys.stderr, flush=True)
+
+
+def positive_int(text):
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _set_threads(n):
+    import torch                        # documented lazy import: not needed for --help
+
+    torch.set_num_threads(n)
+
+
 def _split_columns(text):
     return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
@@ -106,6 +153,9 @@ def _split_columns(text):
 def read_table(path, time_column=None, columns=None):
     """CSV / Parquet -> DataFrame indexed by ``time_column`` (parsed as datetimes when it
     holds dates), keeping ``columns`` (default: all numeric ones); ``.npy`` -> ndarray."""
+    import numpy as np
+    import pandas as pd
+
     path = Path(path)
     if not path.is_file():
         raise CommandError(f"no such file: {path}")
@@ -149,6 +199,8 @@ def read_table(path, time_column=None, columns=None):
 
 def _series(df):
     """One forecasting series: a Series for one column, else the DataFrame."""
+    import numpy as np
+
     if isinstance(df, np.ndarray):
         return df
     numeric = df.select_dtypes(include=["number", "bool"])
@@ -163,6 +215,8 @@ def _series(df):
 
 def _panel(df, label_column):
     """Density data: rows are samples. Returns (X, labels or None)."""
+    import numpy as np
+
     if isinstance(df, np.ndarray):
         if label_column is not None:
             raise CommandError("--label-column needs a CSV/Parquet file.")
@@ -176,7 +230,7 @@ def _panel(df, label_column):
 
 
 def _load(path):
-    from .estimators._base import load
+    from .estimators._base import load  # documented lazy import: imports torch
 
     if not Path(path).is_file():
         raise CommandError(f"no such model file: {path}")
@@ -228,11 +282,16 @@ def _quantiles(text):
 
 
 def _frame(arr, index=None, columns=None):
+    import numpy as np
+    import pandas as pd
+
     arr = np.asarray(arr)
     return pd.DataFrame(arr.reshape(arr.shape[0], -1), index=index, columns=columns)
 
 
 def _names(y, n_channels):
+    import pandas as pd
+
     if isinstance(y, pd.DataFrame):
         return [str(c) for c in y.columns]
     if isinstance(y, pd.Series):
@@ -243,6 +302,7 @@ def _names(y, n_channels):
 # ---------------------------------------------------------------------------- commands
 def cmd_fit(args):
     est = _build(args.estimator, _params(args.param))
+    restore = _verbose(est) if args.verbose else {}
     data = read_table(args.data, args.time_column, _split_columns(args.columns))
     kwargs = {} if args.checkpoint is None else {"checkpoint": args.checkpoint}
     if _is_forecaster(est):
@@ -252,6 +312,7 @@ def cmd_fit(args):
     else:
         X, labels = _panel(data, args.label_column)
         est.fit(X, labels, **kwargs)
+    est.set_params(**restore)
     est.save(args.output)
     print(f"fitted {type(est).__name__} in {est.n_iter_} epochs; wrote {args.output}",
           file=sys.stderr)
@@ -277,6 +338,8 @@ def _fitted_columns(est):
 def _targets(path, args, est):
     """Read a forecaster's data: ``--columns`` if given, else the columns ``est`` was fitted
     on (matched by name, as text: a file's header is text), else every numeric column."""
+    import pandas as pd
+
     columns = _split_columns(args.columns)
     data = read_table(path, args.time_column, columns)
     fitted = _fitted_columns(est) if columns is None else None
@@ -298,6 +361,9 @@ def _history(args, est):
 
 
 def cmd_forecast(args):
+    import numpy as np
+    import pandas as pd
+
     est = _load(args.model)
     if not _is_forecaster(est):
         raise CommandError(f"{args.model} holds a {type(est).__name__}, not a forecaster.")
@@ -324,31 +390,53 @@ def cmd_forecast(args):
 
 
 def cmd_sample(args):
+    # no generation progress bar exists in tsargen: -v reports each stage and its time instead
+    import numpy as np
+    import pandas as pd
+
+    start = time.perf_counter()
     est = _load(args.model)
+    _say(args, f"loaded {type(est).__name__} from {args.model} in "
+         f"{time.perf_counter() - start:.2f} s")
     if _is_forecaster(est):
         y = _history(args, est)
+        if y is not None:
+            _say(args, f"read {len(y)} timesteps of history from {args.data}")
+        start = time.perf_counter()
         paths = est.sample(args.n_samples, args.horizon, y=y, random_state=args.seed)
         if isinstance(paths, pd.DataFrame):
+            _say(args, f"drew {args.n_samples} paths of {len(paths) // args.n_samples} steps "
+                 f"in {time.perf_counter() - start:.2f} s")
             _write(paths, args.output)
+            _say(args, f"wrote {len(paths)} rows to {args.output or 'stdout'}")
             return
         n, h = paths.shape[:2]
+        _say(args, f"drew {n} paths of {h} steps in {time.perf_counter() - start:.2f} s")
         names = _names(y, paths.shape[2] if paths.ndim == 3 else 1)
         flat = pd.DataFrame(np.asarray(paths).reshape(n * h, -1), columns=names)
         flat.insert(0, "step", np.tile(np.arange(1, h + 1), n))
         flat.insert(0, "sample", np.repeat(np.arange(n), h))
         _write(flat, args.output, index=False)
+        _say(args, f"wrote {len(flat)} rows to {args.output or 'stdout'}")
         return
     kwargs = {"random_state": args.seed}
     if args.length is not None:
         kwargs["length"] = args.length
+    start = time.perf_counter()
     draws = np.asarray(est.sample(args.n_samples, **kwargs))
+    _say(args, f"drew {len(draws)} samples of shape {draws.shape[1:]} in "
+         f"{time.perf_counter() - start:.2f} s")
     if args.output and args.output.endswith(".npy"):
         np.save(args.output, draws)
-        return
-    _write(_frame(draws), args.output, index=False)
+    else:
+        _write(_frame(draws), args.output, index=False)
+    _say(args, f"wrote {len(draws)} samples to {args.output or 'stdout'}")
 
 
 def cmd_score(args):
+    import numpy as np
+    import pandas as pd
+
     est = _load(args.model)
     if _is_forecaster(est):
         y = _targets(args.data, args, est)
@@ -370,16 +458,25 @@ def cmd_score(args):
 
 
 def cmd_evaluate(args):
+    import pandas as pd
+    from joblib import parallel_backend
+
     from .model_selection import backtest
 
     params = _params(args.param)
     est = _build(args.estimator, params)
     if not _is_forecaster(est):
         raise CommandError(f"evaluate backtests forecasters; {args.estimator} is not one.")
+    if args.verbose:
+        _verbose(est)                   # backtest fits clones, which keep the setting
     y = _series(read_table(args.data, args.time_column, _split_columns(args.columns)))
-    table = backtest(est, y, horizon=args.horizon, n_origins=args.n_origins, step=args.step,
-                     quantiles=_quantiles(args.quantiles), sp=args.sp,
-                     n_samples=args.n_samples, n_jobs=args.n_jobs)
+    # --n-jobs worker processes start torch with --threads threads too (joblib's default
+    # would be cores // n_jobs); fits in this process use the torch.set_num_threads of _run.
+    # n_jobs=1 keeps --n-jobs unset serial (this context's own default is every core).
+    with parallel_backend("loky", n_jobs=1, inner_max_num_threads=args.threads):
+        table = backtest(est, y, horizon=args.horizon, n_origins=args.n_origins, step=args.step,
+                         quantiles=_quantiles(args.quantiles), sp=args.sp,
+                         n_samples=args.n_samples, n_jobs=args.n_jobs)
     summary = table.drop(columns=[c for c in ("origin", "time") if c in table]).mean()
     summary_row = {**{c: "mean" if c in ("origin", "time") else summary[c] for c in table}}
     _write(pd.concat([table, pd.DataFrame([summary_row])], ignore_index=True), args.output,
@@ -389,7 +486,8 @@ def cmd_evaluate(args):
 def cmd_demo(args):
     from . import demo
 
-    demo.main(args.rest)
+    # demo sets the threads itself, after its own parsing (its --threads, if repeated, wins)
+    demo.main(["--threads", str(args.threads), *args.rest])
 
 
 # ---------------------------------------------------------------------------- parser
@@ -402,8 +500,14 @@ FITTED_COLUMNS_HELP = ("target columns, comma-separated (default: those the fore
                        "fitted on, else all numeric)")
 
 
+def _verbose_option(p, help):
+    p.add_argument("-v", "--verbose", action="store_true", help=help)
+
+
 def build_parser():
     parser = _Parser(prog=PROG, description="Autoregressive generative models for signals.")
+    parser.add_argument("--threads", type=positive_int, default=1, metavar="N",
+                        help=THREADS_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -417,6 +521,7 @@ def build_parser():
                    help="estimator parameter, repeatable (e.g. --param max_epochs=50)")
     p.add_argument("--label-column", help="densities: column of class labels")
     p.add_argument("--checkpoint", help="save training state here each epoch; resume from it")
+    _verbose_option(p, "show the training progress bar on stderr")
     _data_options(p)
     p.set_defaults(func=cmd_fit)
 
@@ -443,6 +548,7 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", help="CSV (or .npy for densities) to write; default "
                    "stdout")
+    _verbose_option(p, "report each stage (load, draw, write) and its time on stderr")
     _data_options(p, FITTED_COLUMNS_HELP)
     p.set_defaults(func=cmd_sample)
 
@@ -469,13 +575,16 @@ def build_parser():
     p.add_argument("--sp", type=int, default=1, help="seasonal period scaling MASE")
     p.add_argument("--quantiles", default="0.1,0.5,0.9")
     p.add_argument("--n-samples", type=int, default=200)
-    p.add_argument("--n-jobs", type=int, help="parallel fits (joblib)")
+    p.add_argument("--n-jobs", type=int, help="parallel fits (joblib processes, each with "
+                   "--threads torch threads)")
     p.add_argument("-o", "--output", help="CSV to write (default: stdout)")
+    _verbose_option(p, "show each fit's training progress bar on stderr")
     _data_options(p)
     p.set_defaults(func=cmd_evaluate)
 
-    sub.add_parser("demo", help="forecast yearly sunspots (tsargen.demo; 'demo --help' for "
-                   "its options)")
+    # its options are tsargen.demo's: _run hands it everything after 'demo'
+    sub.add_parser("demo", add_help=False, help="forecast yearly sunspots (tsargen.demo; "
+                   "'demo --help' for its options)")
     return parser
 
 
@@ -495,10 +604,15 @@ def _run(argv):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        if argv[:1] == ["demo"]:    # everything after 'demo' belongs to tsargen.demo
-            args = argparse.Namespace(func=cmd_demo, rest=argv[1:])
+        args, rest = parser.parse_known_args(argv)
+        if args.command == "demo":      # everything after 'demo' belongs to tsargen.demo
+            args.func, args.rest = cmd_demo, rest
         else:
-            args = parser.parse_args(argv)
+            if rest:
+                hint = (" (--threads goes before the command)"
+                        if any(r.startswith("--threads") for r in rest) else "")
+                parser.error(f"unrecognized arguments: {' '.join(rest)}{hint}")
+            _set_threads(args.threads)
         args.func(args)
     except SystemExit as exc:           # --help, and argparse's own exits
         return exc.code if isinstance(exc.code, int) else 0

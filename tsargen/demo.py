@@ -5,8 +5,8 @@ Fits on 1700-1968, then forecasts 11 years ahead (one solar cycle) from 8 origin
 and 80%-interval coverage next to the seasonal-naive forecast (period 11) and statsmodels
 exponential smoothing (ETS, additive damped trend), and writes a fan chart of the last origin.
 
-Run with ``python -m tsargen.demo [--out demo_forecast.png]``. Uses only data shipped with
-statsmodels.
+Run with ``python -m tsargen.demo [--out demo_forecast.png] [--threads 1]``. Uses only data
+shipped with statsmodels.
 """
 
 import argparse
@@ -15,9 +15,7 @@ import warnings
 
 import numpy as np
 
-from tsargen import WaveNetForecaster
-from tsargen.datasets import load_sunspots
-from tsargen.metrics import crps, mase, smape
+from tsargen.cli import THREADS_HELP, positive_int
 
 PERIOD, HORIZON, N_TRAIN, N_ORIGINS = 11, 11, 269, 8
 
@@ -37,7 +35,18 @@ def _ets_paths(history, horizon, n_paths, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_forecast.png", help="where to write the plot")
+    parser.add_argument("--threads", type=positive_int, default=1, metavar="N",
+                        help=THREADS_HELP)
     args = parser.parse_args(argv)
+
+    # documented lazy imports: --help answers without torch
+    import torch
+
+    from tsargen import WaveNetForecaster
+    from tsargen.datasets import load_sunspots
+    from tsargen.metrics import crps, mase, smape
+
+    torch.set_num_threads(args.threads)
 
     y = load_sunspots()
     values = y.to_numpy()
