@@ -21,8 +21,8 @@ Logistic Mixture Likelihood and Other Modifications" (arXiv:1701.05517):
   gets the covariates of fine row ``2^s I``, so pixel row ``i`` only ever reads covariate rows
   ``<= i``).
 
-Generation (DESIGN §6) caches per-layer activations (Ramachandran et al. 2017, "Fast Generation
-for Convolutional Autoregressive Models", arXiv:1704.06001), see :class:`_PixelCache`: a map
+Generation caches per-layer activations (Ramachandran et al. 2017, "Fast Generation for
+Convolutional Autoregressive Models", arXiv:1704.06001), see :class:`_PixelCache`: a map
 position ``(I, J)`` at resolution ``1/s`` depends only on the pixels before ``(sI, sJ)``, so at
 pixel ``(i, j)`` every ``ul`` layer computes exactly the positions ``(i/s, j/s)`` of the
 resolutions ``s`` that divide ``i`` and ``j``, reading the previous and current row of its input
@@ -30,16 +30,13 @@ from small buffers. One pass per pixel gives all its colours (the output never r
 pixel; the colours are then drawn one after the other from the mixture). The naive twin
 (``naive=True``) runs the full network over the whole image for every pixel. On one CPU thread,
 a 28x28 greyscale image at batch 1 with the density's default architecture (256 levels) took
-0.8 s cached against 15 s naive (19x), with identical draws; 0.57 s cached (0.71 s the same
-day before) since the ``u`` stream is carried row by row.
+0.57 s cached against 15 s naive, with identical draws.
 
 NOTE (u stream): the ``u`` stream (rows above only) is carried row by row (:class:`_URows`):
 at row ``i`` every ``u`` map at resolution ``1/s``, ``s`` dividing ``i``, gets its row ``i / s``
 from two-row buffers of its convs' inputs (and one tap row of a transposed conv), so its cost
-per image is ``H * W`` like the ``ul`` stream's. It used to be recomputed at every row over all
-the rows within the receptive field (``H * min(H, receptive_field) * W``): sampling 10 images
-of 38x33 with ``PixelCNNPP(n_channels=1, n_levels=32)`` on one thread went from 100 s to 17 s
-(5.8x), with identical draws.
+per image is ``H * W`` like the ``ul`` stream's, not ``H * min(H, receptive_field) * W`` as
+for a recomputation over the rows in reach at every row.
 NOTE (image size): images whose height or width is not a multiple of 4 are padded internally
 with zeros at the bottom and the right (for all channels, the constant-one channel included,
 exactly as the convs' own zero padding); the outputs there are dropped. Padding after the last
@@ -64,7 +61,7 @@ from ..nn.masked import (DownRightShiftedConv2d, DownRightShiftedConvTranspose2d
                          DownShiftedConv2d, DownShiftedConvTranspose2d, down_shift, right_shift)
 from ..nn.pixel_mixture import PixelLogisticMixture
 from ..nn.resnet import GatedResnet, concat_elu
-from .pixelcnn import LevelImageNetwork, start_image
+from ._image import LevelImageNetwork, conv_matrix
 
 U_KERNEL, UL_KERNEL = (2, 3), (2, 2)
 
@@ -315,58 +312,20 @@ class PixelCNNPP(LevelImageNetwork):
         raw = self(x, labels, row_cond).permute(0, 2, 3, 1)                # (B, H, W, P)
         return self.likelihood.log_prob(raw, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
-    # ------------------------------------------------------------------ generation
-    @torch.no_grad()
-    def generate(self, n, height, width, labels=None, known=None, naive=False, row_cond=None):
-        """Sample ``n`` images ``(n, C, height, width)`` of levels, in raster order.
+    def _draw(self, stepper, x, i, j):
+        """Draw pixel ``(i, j)`` into ``x``: one ``torch.rand`` per pixel, all colours at once
+        (the output at a pixel never reads that pixel)."""
+        x[:, :, i, j] = self.likelihood.sample(stepper.raw(i, j, x))
 
-        ``known (n, C, H0, width)`` gives the first ``H0`` rows, kept as they are; ``labels
-        (n,)`` and ``row_cond (n, F, height)`` condition the draws. Draws use torch's global
-        generator (one ``torch.rand`` per pixel, all colours at once). The default caches
-        every layer (:class:`_PixelCache`); ``naive=True`` runs the full network over the
-        whole image for every pixel (same draws, same images).
-        """
-        labels = self.check_labels(labels)
-        row_cond = self.check_row_cond(row_cond, n, height)
-        x, first = start_image(self, n, height, width, known)
-        stepper = self.stepper(x, first, labels, naive, row_cond=row_cond)
-        for i in range(first, height):
-            stepper.begin_row(i)
-            for j in range(width):
-                x[:, :, i, j] = self.likelihood.sample(stepper.raw(i, j))
-                stepper.end_pixel(i, j)
-        return x
-
-    @torch.no_grad()
-    def stepper(self, x, first_row, labels=None, naive=False, *, row_cond=None):
-        """Per-pixel source of raw parameters for an image ``x (B, C, H, W)`` whose rows
-        ``< first_row`` are known and whose later pixels are written into ``x`` as they are
-        drawn: ``begin_row(i)``, ``raw(i, j) -> (B, P)``, ``end_pixel(i, j)``."""
-        if naive:
-            return _NaiveStepper(self, x, labels, row_cond)
+    def _cache(self, x, first_row, labels, row_cond):
         return _PixelCache(self, x, first_row, labels, row_cond)
 
 
-class _NaiveStepper:
-    """Reference: the full network over the whole image for every pixel."""
-
-    def __init__(self, net, x, labels, row_cond):
-        self.net, self.x, self.labels, self.row_cond = net, x, labels, row_cond
-
-    def begin_row(self, i):
-        pass
-
-    def raw(self, i, j, x=None):
-        return self.net(self.x, self.labels, self.row_cond)[:, :, i, j]          # (B, P)
-
-    def end_pixel(self, i, j, x=None):
-        pass
-
-
+# ---------------------------------------------------------------------- cached generation
 def _matrix(conv):
-    """Conv weight ``(C_out, C_in, kh, kw)`` -> ``(C_in kh kw, C_out)`` and its bias."""
-    w = conv.weight
-    return w.reshape(w.shape[0], -1).T.contiguous(), conv.bias
+    """Conv -> matrix ``(C_in kh kw, C_out)`` for a flattened ``(B, C_in, kh, kw)`` window,
+    and its bias."""
+    return conv_matrix(conv.weight, channels_last=False), conv.bias
 
 
 class _RowPair:
