@@ -1,6 +1,7 @@
 """What the image networks share: level inputs, their checks, and raster-order generation.
 
-:class:`~tsargen.networks.pixelcnn.PixelCNN`, :class:`~tsargen.networks.gated_pixelcnn.GatedPixelCNN`,
+:class:`~tsargen.networks.pixelcnn.PixelCNN`,
+:class:`~tsargen.networks.gated_pixelcnn.GatedPixelCNN`,
 :class:`~tsargen.networks.pixelcnn_pp.PixelCNNPP` and :class:`~tsargen.networks.pixelrnn.PixelRNN`
 model images ``(B, C, H, W)`` of integer levels ``0..n_levels-1`` pixel by pixel in raster
 order, optionally given a label per image and covariates per row. They all derive from

@@ -58,7 +58,6 @@ starts (left to right, or right to left) from a zero state, as the top row does.
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..nn.masked import MaskedConv2d

@@ -20,7 +20,8 @@ from .masked import DownRightShiftedConv2d, DownShiftedConv2d, MaskedConv2d, dow
 
 
 def gated_activation(x):
-    """``tanh(filter) * sigmoid(gate)`` with filter/gate the two halves of dim 1: (B, 2R, ...) -> (B, R, ...).
+    """``tanh(filter) * sigmoid(gate)``, filter and gate the two halves of dim 1:
+    ``(B, 2R, ...) -> (B, R, ...)``.
 
     Computed as ``(2 sigmoid(2f) - 1) sigmoid(g)``: the same function, and torch's CPU sigmoid
     is several times faster than its tanh.
@@ -56,12 +57,15 @@ class ResidualBlock(nn.Module):
         res_ids, skip_ids = list(res_ids), list(skip_ids)
         self.n_res = len(res_ids)
         self.dilated = ChannelMaskedConv1d(res_ids, res_ids + res_ids, "B", kernel_size, dilation)
-        self.cond = nn.Conv1d(cond_channels, 2 * self.n_res, 1, bias=False) if cond_channels else None
-        self.glob = nn.Linear(global_channels, 2 * self.n_res, bias=False) if global_channels else None
+        self.cond = (nn.Conv1d(cond_channels, 2 * self.n_res, 1, bias=False)
+                     if cond_channels else None)
+        self.glob = (nn.Linear(global_channels, 2 * self.n_res, bias=False)
+                     if global_channels else None)
         self.out = ChannelMaskedConv1d(res_ids, res_ids + skip_ids, "B", 1)
 
     def forward(self, h, cond=None, g=None):
-        """``h (B, R, T)``, ``cond (B, K, T)``, ``g (B, G)`` -> ``(h_next (B, R, T), skip (B, S, T))``."""
+        """``h (B, R, T)``, ``cond (B, K, T)``, ``g (B, G)`` -> ``(h_next (B, R, T), skip (B,
+        S, T))``."""
         z = self.dilated(h)
         if self.cond is not None:
             z = z + self.cond(cond)
