@@ -64,18 +64,29 @@ class LevelImageNetwork(nn.Module):
     """Base of the image networks: level scaling, checks of labels and row covariates,
     ``log_prob`` through the heads, and raster-order generation.
 
-    Subclasses set ``n_channels``, ``n_levels``, ``n_classes``, ``n_row_features``, ``heads``
-    (:func:`level_heads`) and ``out1``, ``out2`` (:func:`level_output`), and define
-    ``forward(x, labels, row_cond)`` and ``_cache(x, first_row, labels, row_cond)``, their
-    cached stepper. PixelCNN++ replaces the heads by its pixel mixture: it overrides
-    ``log_prob`` and ``_draw``.
+    Subclasses call :meth:`_keep_config`, set ``heads`` (:func:`level_heads`) and ``out1``,
+    ``out2`` (:func:`level_output`), and define ``_forward(x, labels, row_cond, keep=False) ->
+    (raw, kept)`` (``kept``: what their cached stepper needs of the known rows) and ``_cache(x,
+    first_row, labels, row_cond)``, their cached stepper. PixelCNN++ replaces the heads by its
+    pixel mixture: it overrides ``forward``, ``log_prob`` and ``_draw``.
     """
+
+    def _keep_config(self, config, n_row_features):
+        """Keep ``config``, the constructor's arguments a saved model is rebuilt from (with
+        ``n_row_features`` added only when nonzero, so saved configs that predate it stay
+        valid), and set the attributes the family shares."""
+        if n_row_features:
+            config = {**config, "n_row_features": n_row_features}
+        self.config = config
+        self.n_channels, self.n_levels = config["n_channels"], config["n_levels"]
+        self.n_classes, self.n_row_features = config["n_classes"], n_row_features
 
     def scale(self, x):
         """Levels ``0..n_levels-1`` -> ``[-1, 1]``."""
         return x * (2.0 / max(self.n_levels - 1, 1)) - 1.0
 
     def check_labels(self, labels):
+        """Labels ``(B,)`` for a class-conditional network (required), else None."""
         if self.n_classes and labels is None:
             raise ValueError("this network is class-conditional: pass labels")
         return labels if self.n_classes else None
@@ -93,6 +104,13 @@ class LevelImageNetwork(nn.Module):
             raise ValueError(f"row_cond must have shape ({n}, {f}, {height}) (B, F, H), as "
                              f"expected from the batch and image height; got {got}")
         return row_cond
+
+    def forward(self, x, labels=None, row_cond=None):
+        """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
+        output ``(B, P, H, W)``: ``P = C * n_levels`` logits for the softmax networks."""
+        labels = self.check_labels(labels)
+        row_cond = self.check_row_cond(row_cond, x.shape[0], x.shape[2])
+        return self._forward(x, labels, row_cond)[0]
 
     def logits(self, h):
         """The output convs: hidden ``(B, h, H, W)`` -> logits ``(B, C*L, H, W)``."""
@@ -158,7 +176,14 @@ class LevelImageNetwork(nn.Module):
 
 # ---------------------------------------------------------------------- steppers
 class NaiveStepper:
-    """Reference: the full network over the whole image for every step."""
+    """Reference stepper: the full network over the whole image for every step.
+
+    Parameters
+    ----------
+    net : LevelImageNetwork
+    labels : tensor ``(B,)`` or None
+    row_cond : tensor ``(B, F, H)`` or None
+    """
 
     def __init__(self, net, labels, row_cond=None):
         self.net, self.labels, self.row_cond = net, labels, row_cond
@@ -178,11 +203,19 @@ class RowBuffer:
 
     ``buf (B, n_rows, left + W + right, C)``; its last row is the current row ``i``, filled
     pixel by pixel with :meth:`put`; :meth:`next_row` moves the window down by one row.
+
+    Parameters
+    ----------
+    rows : tensor ``(B, C, R, W)``
+        The map's rows just above the first current row (fewer than ``n_rows - 1`` rows means
+        the top of the image: zero padding above them).
+    n_rows : int
+        Rows kept, the current one included.
+    left, right : int
+        Zero columns on either side (a conv's padding).
     """
 
     def __init__(self, rows, n_rows, left, right):
-        """``rows (B, C, R, W)``: the rows just above the first current row (fewer rows than
-        ``n_rows - 1`` means the top of the image: zero padding)."""
         b, c, r, w = rows.shape
         self.left = left
         self.buf = rows.new_zeros(b, n_rows, left + w + right, c)
@@ -228,6 +261,16 @@ class CachedStepper:
     ``image`` holds the last ``k // 2`` rows above the current one and the current row,
     zero-padded by ``k // 2`` columns either side, for a first layer of odd kernel size ``k``
     (a :class:`RowBuffer` of ``(B, C)`` pixels). Subclasses move it down in ``begin_row``.
+
+    Parameters
+    ----------
+    net : LevelImageNetwork
+        A softmax network (with ``out1``, ``out2``).
+    x : tensor ``(B, C, H, W)``
+        The image being generated; its rows ``< first_row`` are known.
+    first_row : int
+    kernel_size : int
+        The first layer's odd kernel width ``k``.
     """
 
     def __init__(self, net, x, first_row, kernel_size):

@@ -86,13 +86,11 @@ class GatedPixelCNN(LevelImageNetwork):
     def __init__(self, n_channels=1, n_levels=256, n_layers=5, hidden_channels=64,
                  kernel_size=3, input_kernel_size=7, n_classes=0, n_row_features=0):
         super().__init__()
-        self.config = dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
-                           hidden_channels=hidden_channels, kernel_size=kernel_size,
-                           input_kernel_size=input_kernel_size, n_classes=n_classes)
-        if n_row_features:                  # only when used: older saved configs stay valid
-            self.config["n_row_features"] = n_row_features
-        c = self.n_channels = n_channels
-        self.n_levels, self.n_classes, self.n_row_features = n_levels, n_classes, n_row_features
+        self._keep_config(dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
+                               hidden_channels=hidden_channels, kernel_size=kernel_size,
+                               input_kernel_size=input_kernel_size, n_classes=n_classes),
+                          n_row_features)
+        c = n_channels
         self.heads = level_heads(c, n_levels)
         hidden = colour_ids(hidden_channels, c)
         self.layers = nn.ModuleList(
@@ -106,14 +104,8 @@ class GatedPixelCNN(LevelImageNetwork):
             for _ in self.layers) if n_row_features else None
         self.receptive_field = input_kernel_size // 2 + n_layers * (kernel_size // 2)
 
-    def forward(self, x, labels=None, row_cond=None):
-        """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
-        logits ``(B, C*L, H, W)``."""
-        return self._forward(x, self.check_labels(labels),
-                             self.check_row_cond(row_cond, x.shape[0], x.shape[2]))[0]
-
     def _forward(self, x, labels, row_cond=None, keep=False):
-        """Logits, and with ``keep`` every layer's vertical output (for caching)."""
+        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` every layer's vertical output (for caching)."""
         v = h = self.scale(x)
         maps = [] if keep else None
         for l, layer in enumerate(self.layers):

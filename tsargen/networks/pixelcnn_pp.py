@@ -23,9 +23,9 @@ Logistic Mixture Likelihood and Other Modifications" (arXiv:1701.05517):
 
 Generation caches per-layer activations (Ramachandran et al. 2017, "Fast Generation for
 Convolutional Autoregressive Models", arXiv:1704.06001; the cached stepper is in
-``_pixelcnn_pp_cache.py``): at each pixel every layer computes only the positions that need
-that pixel, and the ``u`` stream, which sees rows above only, advances a row at a time. One
-pass per pixel gives all its colours (the output never reads its own pixel; the colours are
+``_pixelcnn_pp_cache.py``): at each pixel every layer of the ``ul`` stream computes only the
+positions that pixel completes, and the ``u`` stream, which sees rows above only, advances a row
+at a time. One pass per pixel gives all its colours (the output never reads its own pixel; the colours are
 then drawn one after the other from the mixture). ``naive=True`` runs the full network over the
 whole image for every pixel. On one CPU thread, a 28x28 greyscale image at batch 1 with the
 density's default architecture (256 levels) took 0.57 s cached against 15 s naive, with
@@ -149,13 +149,13 @@ class PixelCNNPP(LevelImageNetwork):
     def __init__(self, n_channels=1, n_levels=256, n_layers=5, hidden_channels=160,
                  n_mixtures=10, dropout=0.5, n_classes=0, n_row_features=0, n_stages=3):
         super().__init__()
-        self.config = dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
-                           hidden_channels=hidden_channels, n_mixtures=n_mixtures,
-                           dropout=dropout, n_classes=n_classes, n_row_features=n_row_features,
-                           n_stages=n_stages)
+        self._keep_config(dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
+                               hidden_channels=hidden_channels, n_mixtures=n_mixtures,
+                               dropout=dropout, n_classes=n_classes,
+                               n_row_features=n_row_features, n_stages=n_stages),
+                          n_row_features)
         c, nf = n_channels, hidden_channels
-        self.n_channels, self.n_levels, self.n_classes = c, n_levels, n_classes
-        self.n_row_features, self.n_stages = n_row_features, n_stages
+        self.n_stages = n_stages
         self.factor = 2 ** (n_stages - 1)
         self.likelihood = PixelLogisticMixture(c, n_levels, n_mixtures)
 

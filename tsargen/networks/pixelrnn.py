@@ -177,13 +177,12 @@ class PixelRNN(LevelImageNetwork):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        self.config = dict(n_channels=n_channels, n_levels=n_levels, kind=kind,
-                           n_layers=n_layers, hidden_channels=hidden_channels,
-                           kernel_size=kernel_size, input_kernel_size=input_kernel_size,
-                           n_classes=n_classes, n_row_features=n_row_features)
-        c = self.n_channels = n_channels
-        self.n_levels, self.n_classes, self.kind = n_levels, n_classes, kind
-        self.n_row_features = n_row_features
+        self._keep_config(dict(n_channels=n_channels, n_levels=n_levels, kind=kind,
+                               n_layers=n_layers, hidden_channels=hidden_channels,
+                               kernel_size=kernel_size, input_kernel_size=input_kernel_size,
+                               n_classes=n_classes, n_row_features=n_row_features),
+                          n_row_features)
+        c, self.kind = n_channels, kind
         self.heads = level_heads(c, n_levels)
         outer = colour_ids(hidden_channels, c)                      # 2h features
         units = colour_ids(hidden_channels // 2, c)                 # h LSTM units
@@ -194,15 +193,8 @@ class PixelRNN(LevelImageNetwork):
         self.out1, self.out2 = level_output(outer, c, n_levels)
         self.receptive_field = math.inf
 
-    def forward(self, x, labels=None, row_cond=None):
-        """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
-        logits ``(B, C*L, H, W)``."""
-        labels = self.check_labels(labels)
-        row_cond = self.check_row_cond(row_cond, x.shape[0], x.shape[2])
-        return self._forward(x, labels, row_cond)[0]
-
     def _forward(self, x, labels, row_cond, keep=False):
-        """Logits, and with ``keep`` every layer's LSTM states (for caching)."""
+        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` every layer's LSTM states (for caching)."""
         image = self.scale(x)
         h = self.input(image)                                               # (B, 2h, H, W)
         kept = [] if keep else None
