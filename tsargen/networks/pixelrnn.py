@@ -10,10 +10,6 @@ one channel group per colour; the colour masks (R sees the previous pixels, G al
 and G of the same pixel) sit in the input conv, in every input-to-state conv (so in every gate)
 and in the 1x1 convs.
 
-NOTE (skip connections): the paper also adds learnable 1x1 skip connections from every layer to
-the output (§3.3); here only the residual connections are used, and the output convs read the
-last layer's map.
-
 * ``kind="row_lstm"`` (:class:`~tsargen.nn.recurrent.RowLSTM`): rows one at a time, ``1 x k``
   input-to-state and state-to-state convs. Its receptive field is a *triangle* above the
   pixel, by design: with ``r0 = input_kernel_size // 2``, ``s = kernel_size // 2`` and ``L``
@@ -36,6 +32,9 @@ a pixel costs one cell step per layer; the right-to-left direction of row ``i - 
 ``i`` sees through the shift) is run once when row ``i`` starts. ``naive=True`` re-runs the
 whole network over the whole image for every sub-pixel (the reference for tests).
 
+NOTE (skip connections): the paper also adds learnable 1x1 skip connections from every layer to
+the output (§3.3); here only the residual connections are used, and the output convs read the
+last layer's map.
 NOTE (input): the levels ``0..n_levels-1`` enter the network rescaled to ``[-1, 1]``.
 NOTE (kernel sizes): the input conv is ``input_kernel_size`` (7 in the paper, odd); the Row
 LSTM's ``kernel_size`` is the paper's ``k = 3`` by default (odd). The paper writes the Row
