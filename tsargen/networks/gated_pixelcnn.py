@@ -105,7 +105,8 @@ class GatedPixelCNN(LevelImageNetwork):
         self.receptive_field = input_kernel_size // 2 + n_layers * (kernel_size // 2)
 
     def _forward(self, x, labels, row_cond=None, keep=False):
-        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` every layer's vertical output (for caching)."""
+        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` every
+        layer's vertical output (for caching)."""
         v = h = self.scale(x)
         maps = [] if keep else None
         for l, layer in enumerate(self.layers):

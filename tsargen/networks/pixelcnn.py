@@ -146,7 +146,8 @@ class PixelCNN(LevelImageNetwork):
         self.receptive_field = input_kernel_size // 2 + n_layers * (kernel_size // 2)
 
     def _forward(self, x, labels, row_cond=None, keep=False):
-        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` the input map of every block's kxk conv (for caching)."""
+        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` the input
+        map of every block's kxk conv (for caching)."""
         h = self.input(self.scale(x))                                       # (B, 2h, H, W)
         if self.input_row_bias is not None:
             h = h + self.input_row_bias(row_cond)[:, :, :, None]            # (B, 2h, H, 1)

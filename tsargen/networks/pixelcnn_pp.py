@@ -24,12 +24,12 @@ Logistic Mixture Likelihood and Other Modifications" (arXiv:1701.05517):
 Generation caches per-layer activations (Ramachandran et al. 2017, "Fast Generation for
 Convolutional Autoregressive Models", arXiv:1704.06001; the cached stepper is in
 ``_pixelcnn_pp_cache.py``): at each pixel every layer of the ``ul`` stream computes only the
-positions that pixel completes, and the ``u`` stream, which sees rows above only, advances a row
-at a time. One pass per pixel gives all its colours (the output never reads its own pixel; the colours are
-then drawn one after the other from the mixture). ``naive=True`` runs the full network over the
-whole image for every pixel. On one CPU thread, a 28x28 greyscale image at batch 1 with the
-density's default architecture (256 levels) took 0.57 s cached against 15 s naive, with
-identical draws.
+positions that pixel completes, and the ``u`` stream, which sees rows above only, advances a
+row at a time. One pass per pixel gives all its colours (the output never reads its own pixel;
+the colours are then drawn one after the other from the mixture). ``naive=True`` runs the full
+network over the whole image for every pixel. On one CPU thread, a 28x28 greyscale image at
+batch 1 with the density's default architecture (256 levels) took 0.57 s cached against 15 s
+naive, with identical draws.
 
 NOTE (image size): images whose height or width is not a multiple of 4 are padded internally
 with zeros at the bottom and the right (for all channels, the constant-one channel included,

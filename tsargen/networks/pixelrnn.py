@@ -193,7 +193,8 @@ class PixelRNN(LevelImageNetwork):
         self.receptive_field = math.inf
 
     def _forward(self, x, labels, row_cond, keep=False):
-        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` every layer's LSTM states (for caching)."""
+        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` every
+        layer's LSTM states (for caching)."""
         image = self.scale(x)
         h = self.input(image)                                               # (B, 2h, H, W)
         kept = [] if keep else None
