@@ -1,4 +1,4 @@
-"""Image densities: PixelCNN and Gated PixelCNN as scikit-learn estimators (DESIGN §2).
+"""Image densities: PixelCNN, Gated PixelCNN, PixelCNN++ and PixelRNN as scikit-learn estimators.
 
 An image stack is ``(n, H, W)`` or ``(n, H, W, C)`` of integer levels ``0..n_levels-1`` (uint8
 for 256 levels; floats holding whole numbers, e.g. scikit-learn's ``load_digits``, are fine).
