@@ -427,7 +427,7 @@ OBSERVATIONS = [
     "PixelCNN++ sampling was slow on wide images in this run: its u stream was then "
     "recomputed once per row over the receptive field, so 1000 ECG paths of 22 x 33 took "
     "1514 s against 16-65 s for the other models. The u stream is now carried row by row "
-    "(see the NOTE in tsargen/networks/pixelcnn_pp.py): 5.8x faster on 38 x 33 images "
+    "(see tsargen/networks/_pixelcnn_pp_cache.py): 5.8x faster on 38 x 33 images "
     "(100 s -> 17 s for 10 images, identical draws); the table's time predates that change.",
     "WaveNet (bins as channels) splits its 64 residual channels into one group per bin (2 "
     "channels each) under joint channel dependence, and on the order book it trains only ~9 s "

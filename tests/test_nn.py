@@ -55,17 +55,6 @@ def test_masks_are_buffers_and_weights_untouched():
     assert "mask" in dict(conv.named_buffers())
 
 
-def test_tap_queue_matches_conv():
-    torch.manual_seed(0)
-    conv = CausalConv1d(3, 4, kernel_size=3, dilation=2).double()
-    x = torch.randn(2, 3, 30, dtype=torch.float64)
-    full = conv(x)
-    queue = conv.queue(x[:, :, :7])
-    for t in range(7, 30):
-        torch.testing.assert_close(queue(x[:, :, t]), full[:, :, t], atol=1e-12, rtol=0)
-        queue.push(x[:, :, t])
-
-
 def test_residual_block_is_causal():
     blk = ResidualBlock([0] * 4, [0] * 5, kernel_size=2, dilation=4).double()
     x = torch.randn(1, 4, 30, dtype=torch.float64, requires_grad=True)

@@ -1,4 +1,8 @@
-"""Network architectures, one per file."""
+"""Network architectures, one per file.
+
+``_image.py`` holds what the image networks share (the base class, generation, steppers);
+``_pixelcnn_pp_cache.py`` is PixelCNN++'s cached generation.
+"""
 
 from .ensemble import WaveNetEnsemble
 from .gated_pixelcnn import GatedPixelCNN

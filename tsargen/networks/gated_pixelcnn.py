@@ -35,23 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.causal import group_ids
 from ..nn.gated import GatedPixelLayer, gated_activation
-from ..nn.heads import HeadSet
-from ..nn.masked import MaskedConv2d
-from .pixelcnn import (LevelImageNetwork, NaiveStepper, RowBuffer, bias_of, colour_ids,
-                       conv_matrix, level_heads, sample_raster, start_image)
-
-
-def gated_layer_with_row_bias(layer, v, h, labels, row_bias):
-    """:class:`GatedPixelLayer`'s forward with ``row_bias (B, 2p, H)`` added to the vertical
-    pre-activations: ``(v, h) -> (v_out, h_out)``, ``(B, p, H, W)`` each."""
-    zv = layer.vertical_pre(v, labels) + row_bias[:, :, :, None]           # (B, 2p, H, W)
-    zh = layer.horizontal(h) + layer.link(zv)
-    if layer.h_label is not None:
-        zh = zh + layer.h_label(labels)[:, :, None, None]
-    h_out = layer.out(gated_activation(zh))
-    return gated_activation(zv), h_out if layer.first else h + h_out
+from ._image import (CachedStepper, LevelImageNetwork, RowBuffer, bias_of, colour_ids,
+                     conv_matrix, level_heads, level_output)
 
 
 class GatedPixelCNN(LevelImageNetwork):
@@ -100,155 +86,121 @@ class GatedPixelCNN(LevelImageNetwork):
     def __init__(self, n_channels=1, n_levels=256, n_layers=5, hidden_channels=64,
                  kernel_size=3, input_kernel_size=7, n_classes=0, n_row_features=0):
         super().__init__()
-        self.config = dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
-                           hidden_channels=hidden_channels, kernel_size=kernel_size,
-                           input_kernel_size=input_kernel_size, n_classes=n_classes)
-        if n_row_features:                  # only when used: older saved configs stay valid
-            self.config["n_row_features"] = n_row_features
-        c = self.n_channels = n_channels
-        self.n_levels, self.n_classes, self.n_row_features = n_levels, n_classes, n_row_features
-        self.heads = HeadSet(level_heads(c, n_levels))
+        self._keep_config(dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
+                               hidden_channels=hidden_channels, kernel_size=kernel_size,
+                               input_kernel_size=input_kernel_size, n_classes=n_classes),
+                          n_row_features)
+        c = n_channels
+        self.heads = level_heads(c, n_levels)
         hidden = colour_ids(hidden_channels, c)
-        params = group_ids([n_levels] * c).tolist()
         self.layers = nn.ModuleList(
             [GatedPixelLayer(list(range(c)), hidden, input_kernel_size, True, n_classes)]
             + [GatedPixelLayer(hidden, hidden, kernel_size, False, n_classes)
                for _ in range(n_layers)])
-        self.out1 = MaskedConv2d(hidden, hidden, "B", 1)
-        self.out2 = MaskedConv2d(hidden, params, "B", 1)
+        self.out1, self.out2 = level_output(hidden, c, n_levels)
+        # per layer: row covariates -> a bias (B, 2p, H) of the vertical pre-activations
         self.row_maps = nn.ModuleList(
             nn.Conv1d(n_row_features, 2 * len(hidden), 1, bias=False)
             for _ in self.layers) if n_row_features else None
         self.receptive_field = input_kernel_size // 2 + n_layers * (kernel_size // 2)
 
-    # ------------------------------------------------------------------ full forward pass
-    def forward(self, x, labels=None, row_cond=None):
-        """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
-        logits ``(B, C*L, H, W)``."""
-        return self._forward(x, self.check_labels(labels),
-                             self.check_row_cond(row_cond, x.shape[0], x.shape[2]))[0]
-
     def _forward(self, x, labels, row_cond=None, keep=False):
-        """Logits, and with ``keep`` every layer's vertical output (for caching)."""
+        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` every
+        layer's vertical output (for caching)."""
         v = h = self.scale(x)
-        maps = [v] if keep else None
+        maps = [] if keep else None
         for l, layer in enumerate(self.layers):
-            if row_cond is None:
-                v, h = layer(v, h, labels)                                  # (B, p, H, W)
-            else:
-                v, h = gated_layer_with_row_bias(layer, v, h, labels,
-                                                 self.row_maps[l](row_cond))
+            row_bias = None if row_cond is None else self.row_maps[l](row_cond)  # (B, 2p, H)
+            v, h = layer(v, h, labels, row_bias)                                 # (B, p, H, W)
             if keep:
                 maps.append(v)
-        return self.out2(F.relu(self.out1(F.relu(h)))), maps
+        return self.logits(h), maps
 
-    # ------------------------------------------------------------------ generation
-    @torch.no_grad()
-    def generate(self, n, height, width, labels=None, known=None, naive=False, row_cond=None):
-        """Sample ``n`` images ``(n, C, height, width)`` of levels, in raster order.
-
-        Same contract as :meth:`tsargen.networks.pixelcnn.PixelCNN.generate`: ``known`` rows
-        are kept, ``labels`` and ``row_cond (n, F, height)`` condition the draws, torch's
-        global generator supplies the randomness, ``naive=True`` is the full-recompute
-        reference.
-        """
-        labels = self.check_labels(labels)
-        row_cond = self.check_row_cond(row_cond, n, height)
-        x, first = start_image(self, n, height, width, known)
-        return sample_raster(self, x, first, self.stepper(x, first, labels, naive, row_cond))
-
-    @torch.no_grad()
-    def stepper(self, x, first_row, labels=None, naive=False, row_cond=None):
-        """The per-pixel logits source :func:`sample_raster` drives, for an image ``x (B, C,
-        H, W)`` whose rows ``< first_row`` are known: cached, or naive (full recompute)."""
-        return NaiveStepper(self, labels, row_cond) if naive else _GatedCache(
-            self, x, first_row, labels, row_cond)
+    def _cache(self, x, first_row, labels, row_cond):
+        return _GatedCache(self, x, first_row, labels, row_cond)
 
 
-class _GatedCache:
+# ---------------------------------------------------------------------- cached generation
+class _GatedCache(CachedStepper):
     """Cached generation: vertical stacks computed a row at a time, horizontal stacks a pixel
-    at a time (Ramachandran et al. 2017).
+    at a time.
 
     Buffers: the image's last ``input_kernel_size // 2`` rows plus the current row; each
-    layer's vertical output over its last ``kernel_size // 2`` rows plus the current row; and
-    each layer's horizontal output in the current row.
+    later layer's vertical input (the previous layer's vertical output) over its last
+    ``kernel_size // 2`` rows plus the current row; and each layer's horizontal output in the
+    current row, the next layer's horizontal input.
     """
 
     def __init__(self, net, x, first_row, labels, row_cond=None):
+        super().__init__(net, x, first_row, net.layers[0].vertical.kernel_size[1])
         n, _, _, width = x.shape
-        known = x[:, :, :first_row]
         if first_row:
-            maps = net._forward(known, labels, None if row_cond is None else
+            maps = net._forward(x[:, :, :first_row], labels, None if row_cond is None else
                                 row_cond[:, :, :first_row], keep=True)[1]
         else:
-            maps = [net.scale(known)] + [known.new_zeros(n, lay.n_hidden, 0, width)
-                                         for lay in net.layers]
-        self.net, self.first_row, self.width = net, first_row, width
-        self.vrows, self.layers = [], []
-        for l, (layer, m) in enumerate(zip(net.layers, maps)):
+            maps = [x.new_zeros(n, layer.n_hidden, 0, width) for layer in net.layers]
+        self.width = width
+        # vertical input of every layer: the image, then the previous layer's vertical output
+        self.vrows = [self.image]
+        for layer, m in zip(net.layers[1:], maps):
             kh, kw = layer.vertical.kernel_size
-            hw = layer.horizontal.kernel_size[1]
-            n_rows = kh + 1 if layer.first else kh        # first layer: rows above + current
-            self.vrows.append(RowBuffer(m, n_rows, (kw - 1) // 2, kw // 2))
-            label_v = (layer.v_label(labels) if layer.v_label is not None
-                       else bias_of(layer.link).new_zeros(n, 2 * layer.n_hidden))
-            label_h = (layer.h_label(labels) if layer.h_label is not None else 0.0)
-            # the link's bias and the label bias of the horizontal stack are per image
-            h_bias = (bias_of(layer.horizontal) + bias_of(layer.link) + label_h).expand(
-                n, -1).contiguous()
-            row_v = None if row_cond is None else net.row_maps[l](row_cond)  # (B, 2p, H)
-            self.layers.append(dict(
-                layer=layer, label_v=label_v[:, :, None, None], row_v=row_v, h_bias=h_bias,
-                hw=hw,
-                w_h=conv_matrix(layer.horizontal.masked_weight()),
-                w_link=layer.link.weight[:, :, 0, 0].T.contiguous(),
-                w_out=conv_matrix(layer.out.masked_weight()), b_out=bias_of(layer.out),
-                link=None, hrow=None))
-        self.out = (conv_matrix(net.out1.masked_weight()), bias_of(net.out1),
-                    conv_matrix(net.out2.masked_weight()), bias_of(net.out2))
-        self.image = self.vrows[0]
+            self.vrows.append(RowBuffer(m, kh, (kw - 1) // 2, kw // 2))
+        self.layers = [self._layer_state(net, l, labels, row_cond, n)
+                       for l in range(len(net.layers))]
+
+    @staticmethod
+    def _layer_state(net, l, labels, row_cond, n):
+        """Layer ``l``'s matrices and per-image biases."""
+        layer = net.layers[l]
+        label_v = (layer.v_label(labels) if layer.v_label is not None
+                   else bias_of(layer.link).new_zeros(n, 2 * layer.n_hidden))
+        label_h = layer.h_label(labels) if layer.h_label is not None else 0.0
+        # the link's bias and the label bias of the horizontal stack are per image
+        h_bias = (bias_of(layer.horizontal) + bias_of(layer.link) + label_h).expand(
+            n, -1).contiguous()                                                 # (B, 2p)
+        return dict(
+            layer=layer, label_v=label_v[:, :, None, None], h_bias=h_bias,
+            row_v=None if row_cond is None else net.row_maps[l](row_cond),    # (B, 2p, H)
+            hw=layer.horizontal.kernel_size[1],
+            w_h=conv_matrix(layer.horizontal.masked_weight()),
+            w_link=layer.link.weight[:, :, 0, 0].T.contiguous(),
+            w_out=conv_matrix(layer.out.masked_weight()), b_out=bias_of(layer.out),
+            link=None, hrow=None)
 
     def begin_row(self, i):
         """Vertical stacks of row ``i`` (all columns), their links, fresh horizontal rows."""
         if i > self.first_row:
             for rows in self.vrows:
                 rows.next_row()
+        n, w = self.image.buf.shape[0], self.width
         below = self.image.buf[:, :-1]                    # image rows above row i only
-        n = below.shape[0]
         for l, st in enumerate(self.layers):
             layer = st["layer"]
-            strip = below.permute(0, 3, 1, 2)                         # (B, C_in, kh, W + pad)
+            strip = below.permute(0, 3, 1, 2)                           # (B, C_in, kh, W + pad)
             zv = F.conv2d(strip, layer.vertical.weight, layer.vertical.bias) + st["label_v"]
             if st["row_v"] is not None:
-                zv = zv + st["row_v"][:, :, i, None, None]                 # (B, 2p, 1, 1)
-            st["link"] = torch.addmm(st["h_bias"][:, None].expand(-1, self.width, -1).reshape(
-                n * self.width, -1), zv[:, :, 0].transpose(1, 2).reshape(n * self.width, -1),
-                st["w_link"]).view(n, self.width, -1)                  # (B, W, 2p)
-            v = gated_activation(zv)[:, :, 0].transpose(1, 2)        # (B, W, p)
+                zv = zv + st["row_v"][:, :, i, None, None]                      # (B, 2p, 1, W)
+            st["link"] = torch.addmm(
+                st["h_bias"][:, None].expand(-1, w, -1).reshape(n * w, -1),
+                zv[:, :, 0].transpose(1, 2).reshape(n * w, -1),
+                st["w_link"]).view(n, w, -1)                                    # (B, W, 2p)
             if l + 1 < len(self.layers):
                 nxt = self.vrows[l + 1]
-                nxt.buf[:, -1, nxt.left:nxt.left + self.width] = v
+                nxt.put_row(gated_activation(zv)[:, :, 0].transpose(1, 2))        # (B, W, p)
                 below = nxt.buf
-            if l + 1 < len(self.layers):                  # padded for the next layer's conv
-                pad = self.layers[l + 1]["hw"] - 1
-                st["hrow"] = RowBuffer(zv.new_zeros(n, layer.n_hidden, 0, self.width), 1,
-                                       pad, 0)
+                # this layer's horizontal output: the next layer's input, padded on the left
+                st["hrow"] = RowBuffer(zv.new_zeros(n, layer.n_hidden, 0, w), 1,
+                                       self.layers[l + 1]["hw"] - 1, 0)
 
     def raw(self, i, j, x):
-        self.image.put(j, self.net.scale(x[:, :, i, j]))      # drawn colours; others unseen
-        inp = self.image
-        h = None
+        self.put_pixel(i, j, x)
+        inp, h = self.image, None
         for st in self.layers:
-            layer = st["layer"]
             win = inp.window(j, st["hw"], rows=slice(-1, None))                 # (B, hw*C_in)
             zh = torch.addmm(st["link"][:, j], win, st["w_h"])                  # (B, 2p)
             out = torch.addmm(st["b_out"], gated_activation(zh), st["w_out"])   # (B, p)
-            h = out if layer.first else h.add_(out)
+            h = out if st["layer"].first else h.add_(out)
             inp = st["hrow"]
             if inp is not None:
                 inp.put(j, h)
-        w1, b1, w2, b2 = self.out
-        return torch.addmm(b2, torch.addmm(b1, F.relu(h), w1).relu_(), w2)     # (B, P)
-
-    def end_pixel(self, i, j, x):
-        self.image.put(j, self.net.scale(x[:, :, i, j]))
+        return self.output(h)                                                   # (B, P)

@@ -21,25 +21,16 @@ Logistic Mixture Likelihood and Other Modifications" (arXiv:1701.05517):
   gets the covariates of fine row ``2^s I``, so pixel row ``i`` only ever reads covariate rows
   ``<= i``).
 
-Generation (DESIGN §6) caches per-layer activations (Ramachandran et al. 2017, "Fast Generation
-for Convolutional Autoregressive Models", arXiv:1704.06001), see :class:`_PixelCache`: a map
-position ``(I, J)`` at resolution ``1/s`` depends only on the pixels before ``(sI, sJ)``, so at
-pixel ``(i, j)`` every ``ul`` layer computes exactly the positions ``(i/s, j/s)`` of the
-resolutions ``s`` that divide ``i`` and ``j``, reading the previous and current row of its input
-from small buffers. One pass per pixel gives all its colours (the output never reads its own
-pixel; the colours are then drawn one after the other from the mixture). The naive twin
-(``naive=True``) runs the full network over the whole image for every pixel. On one CPU thread,
-a 28x28 greyscale image at batch 1 with the density's default architecture (256 levels) took
-0.8 s cached against 15 s naive (19x), with identical draws; 0.57 s cached (0.71 s the same
-day before) since the ``u`` stream is carried row by row.
+Generation caches per-layer activations (Ramachandran et al. 2017, "Fast Generation for
+Convolutional Autoregressive Models", arXiv:1704.06001; the cached stepper is in
+``_pixelcnn_pp_cache.py``): at each pixel every layer of the ``ul`` stream computes only the
+positions that pixel completes, and the ``u`` stream, which sees rows above only, advances a
+row at a time. One pass per pixel gives all its colours (the output never reads its own pixel;
+the colours are then drawn one after the other from the mixture). ``naive=True`` runs the full
+network over the whole image for every pixel. On one CPU thread, a 28x28 greyscale image at
+batch 1 with the density's default architecture (256 levels) took 0.57 s cached against 15 s
+naive, with identical draws.
 
-NOTE (u stream): the ``u`` stream (rows above only) is carried row by row (:class:`_URows`):
-at row ``i`` every ``u`` map at resolution ``1/s``, ``s`` dividing ``i``, gets its row ``i / s``
-from two-row buffers of its convs' inputs (and one tap row of a transposed conv), so its cost
-per image is ``H * W`` like the ``ul`` stream's. It used to be recomputed at every row over all
-the rows within the receptive field (``H * min(H, receptive_field) * W``): sampling 10 images
-of 38x33 with ``PixelCNNPP(n_channels=1, n_levels=32)`` on one thread went from 100 s to 17 s
-(5.8x), with identical draws.
 NOTE (image size): images whose height or width is not a multiple of 4 are padded internally
 with zeros at the bottom and the right (for all channels, the constant-one channel included,
 exactly as the convs' own zero padding); the outputs there are dropped. Padding after the last
@@ -54,8 +45,6 @@ NOTE (input): like the paper the input gets a constant channel of ones (so zero 
 distinguishable from black); levels are mapped to ``[-1, 1]``.
 """
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -63,8 +52,9 @@ from torch import nn
 from ..nn.masked import (DownRightShiftedConv2d, DownRightShiftedConvTranspose2d,
                          DownShiftedConv2d, DownShiftedConvTranspose2d, down_shift, right_shift)
 from ..nn.pixel_mixture import PixelLogisticMixture
-from ..nn.resnet import GatedResnet, concat_elu
-from .pixelcnn import LevelImageNetwork, start_image
+from ..nn.resnet import GatedResnet
+from ._image import LevelImageNetwork
+from ._pixelcnn_pp_cache import PixelCache
 
 U_KERNEL, UL_KERNEL = (2, 3), (2, 2)
 
@@ -159,13 +149,13 @@ class PixelCNNPP(LevelImageNetwork):
     def __init__(self, n_channels=1, n_levels=256, n_layers=5, hidden_channels=160,
                  n_mixtures=10, dropout=0.5, n_classes=0, n_row_features=0, n_stages=3):
         super().__init__()
-        self.config = dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
-                           hidden_channels=hidden_channels, n_mixtures=n_mixtures,
-                           dropout=dropout, n_classes=n_classes, n_row_features=n_row_features,
-                           n_stages=n_stages)
+        self._keep_config(dict(n_channels=n_channels, n_levels=n_levels, n_layers=n_layers,
+                               hidden_channels=hidden_channels, n_mixtures=n_mixtures,
+                               dropout=dropout, n_classes=n_classes,
+                               n_row_features=n_row_features, n_stages=n_stages),
+                          n_row_features)
         c, nf = n_channels, hidden_channels
-        self.n_channels, self.n_levels, self.n_classes = c, n_levels, n_classes
-        self.n_row_features, self.n_stages = n_row_features, n_stages
+        self.n_stages = n_stages
         self.factor = 2 ** (n_stages - 1)
         self.likelihood = PixelLogisticMixture(c, n_levels, n_mixtures)
 
@@ -241,29 +231,38 @@ class PixelCNNPP(LevelImageNetwork):
         return bias[:, k:k + nf2, ::scale]
 
     # ------------------------------------------------------------------ the two streams
+    def _stage_blocks(self, stage, up=False):
+        """Indices ``k`` of the blocks of one stage of the down (or up) pass; ``k`` counts the
+        down pass's blocks, then the up pass's, coarsest stage first, as :meth:`_blocks`."""
+        if not up:
+            n_layers = len(self.down_u) // self.n_stages
+            return range(stage * n_layers, (stage + 1) * n_layers)
+        rank = self.n_stages - 1 - stage
+        start = len(self.down_u) + sum(self.up_sizes[:rank])
+        return range(start, start + self.up_sizes[rank])
+
+    def _blocks(self, stream):
+        """The gated blocks of the ``u`` (0) or ``ul`` (1) stream: down pass, then up pass."""
+        return [*self.down_u, *self.up_u] if stream == 0 else [*self.down_ul, *self.up_ul]
+
     def _u_stream(self, xin, bias):
-        """The ``u`` maps the ``ul`` stream reads, in the order it reads them (each ``(B, nf,
-        Hp / s, Wp / s)``). Row ``i`` of every map depends on input rows ``< i`` only."""
-        n_layers = len(self.down_u) // self.n_stages
+        """The ``u`` maps the ``ul`` stream reads, one per block ``k`` (each ``(B, nf, Hp / s,
+        Wp / s)``). Row ``i`` of every map depends on input rows ``< i`` only."""
+        blocks = self._blocks(0)
         u = down_shift(self.u_init(xin))
-        skips, reads, block = [u], [], 0
-        for stage in range(self.n_stages):
-            for _ in range(n_layers):
-                u = self.down_u[block](u, bias=self._block_bias(bias, 0, block, 2 ** stage))
+        skips, reads = [u], []
+        for stage in range(self.n_stages):                          # down the resolutions
+            for k in self._stage_blocks(stage):
+                u = blocks[k](u, bias=self._block_bias(bias, 0, k, 2 ** stage))
                 skips.append(u), reads.append(u)
-                block += 1
             if stage < self.n_stages - 1:
                 u = self.down_u_stride[stage](u)
                 skips.append(u)
         u = skips.pop()
-        up = 0
-        for stage, size in zip(reversed(range(self.n_stages)), self.up_sizes):
-            for _ in range(size):
-                u = self.up_u[up](u, skips.pop(),
-                                  bias=self._block_bias(bias, 0, block, 2 ** stage))
+        for stage in reversed(range(self.n_stages)):                # and back up
+            for k in self._stage_blocks(stage, up=True):
+                u = blocks[k](u, skips.pop(), bias=self._block_bias(bias, 0, k, 2 ** stage))
                 reads.append(u)
-                up += 1
-                block += 1
             if stage:
                 u = self.up_u_stride[self.n_stages - 1 - stage](u)
         return reads
@@ -274,26 +273,20 @@ class PixelCNNPP(LevelImageNetwork):
     def _ul_stream(self, ul, reads, bias):
         """Raw mixture parameters ``(B, P, Hp, Wp)`` from the initial ``ul`` map ``(B, nf, Hp,
         Wp)`` and the ``u`` maps of :meth:`_u_stream`."""
-        n_layers = len(self.down_ul) // self.n_stages
-        reads = iter(reads)
-        skips, block = [ul], 0
-        for stage in range(self.n_stages):
-            for _ in range(n_layers):
-                a = next(reads)
-                ul = self.down_ul[block](ul, a, bias=self._block_bias(bias, 1, block, 2 ** stage))
+        blocks = self._blocks(1)
+        skips = [ul]
+        for stage in range(self.n_stages):                          # down the resolutions
+            for k in self._stage_blocks(stage):
+                ul = blocks[k](ul, reads[k], bias=self._block_bias(bias, 1, k, 2 ** stage))
                 skips.append(ul)
-                block += 1
             if stage < self.n_stages - 1:
                 ul = self.down_ul_stride[stage](ul)
                 skips.append(ul)
         ul = skips.pop()
-        up = 0
-        for stage, size in zip(reversed(range(self.n_stages)), self.up_sizes):
-            for _ in range(size):
-                a = torch.cat([next(reads), skips.pop()], dim=1)
-                ul = self.up_ul[up](ul, a, bias=self._block_bias(bias, 1, block, 2 ** stage))
-                up += 1
-                block += 1
+        for stage in reversed(range(self.n_stages)):                # and back up
+            for k in self._stage_blocks(stage, up=True):
+                a = torch.cat([reads[k], skips.pop()], dim=1)
+                ul = blocks[k](ul, a, bias=self._block_bias(bias, 1, k, 2 ** stage))
             if stage:
                 ul = self.up_ul_stride[self.n_stages - 1 - stage](ul)
         return self.out(F.elu(ul))
@@ -315,352 +308,10 @@ class PixelCNNPP(LevelImageNetwork):
         raw = self(x, labels, row_cond).permute(0, 2, 3, 1)                # (B, H, W, P)
         return self.likelihood.log_prob(raw, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
-    # ------------------------------------------------------------------ generation
-    @torch.no_grad()
-    def generate(self, n, height, width, labels=None, known=None, naive=False, row_cond=None):
-        """Sample ``n`` images ``(n, C, height, width)`` of levels, in raster order.
+    def _draw(self, stepper, x, i, j):
+        """Draw pixel ``(i, j)`` into ``x``: one ``torch.rand`` per pixel, all colours at once
+        (the output at a pixel never reads that pixel)."""
+        x[:, :, i, j] = self.likelihood.sample(stepper.raw(i, j, x))
 
-        ``known (n, C, H0, width)`` gives the first ``H0`` rows, kept as they are; ``labels
-        (n,)`` and ``row_cond (n, F, height)`` condition the draws. Draws use torch's global
-        generator (one ``torch.rand`` per pixel, all colours at once). The default caches
-        every layer (:class:`_PixelCache`); ``naive=True`` runs the full network over the
-        whole image for every pixel (same draws, same images).
-        """
-        labels = self.check_labels(labels)
-        row_cond = self.check_row_cond(row_cond, n, height)
-        x, first = start_image(self, n, height, width, known)
-        stepper = self.stepper(x, first, labels, naive, row_cond=row_cond)
-        for i in range(first, height):
-            stepper.begin_row(i)
-            for j in range(width):
-                x[:, :, i, j] = self.likelihood.sample(stepper.raw(i, j))
-                stepper.end_pixel(i, j)
-        return x
-
-    @torch.no_grad()
-    def stepper(self, x, first_row, labels=None, naive=False, *, row_cond=None):
-        """Per-pixel source of raw parameters for an image ``x (B, C, H, W)`` whose rows
-        ``< first_row`` are known and whose later pixels are written into ``x`` as they are
-        drawn: ``begin_row(i)``, ``raw(i, j) -> (B, P)``, ``end_pixel(i, j)``."""
-        if naive:
-            return _NaiveStepper(self, x, labels, row_cond)
-        return _PixelCache(self, x, first_row, labels, row_cond)
-
-
-class _NaiveStepper:
-    """Reference: the full network over the whole image for every pixel."""
-
-    def __init__(self, net, x, labels, row_cond):
-        self.net, self.x, self.labels, self.row_cond = net, x, labels, row_cond
-
-    def begin_row(self, i):
-        pass
-
-    def raw(self, i, j, x=None):
-        return self.net(self.x, self.labels, self.row_cond)[:, :, i, j]          # (B, P)
-
-    def end_pixel(self, i, j, x=None):
-        pass
-
-
-def _matrix(conv):
-    """Conv weight ``(C_out, C_in, kh, kw)`` -> ``(C_in kh kw, C_out)`` and its bias."""
-    w = conv.weight
-    return w.reshape(w.shape[0], -1).T.contiguous(), conv.bias
-
-
-class _RowPair:
-    """The previous and the current row of one map at one resolution, one zero column on the
-    left: ``buf (B, C, 2, 1 + W)``, enough for the ``2 x 2`` down-right-shifted convs."""
-
-    def __init__(self, full, row, done):
-        """``full (B, C, R, W)`` a map over the known rows (or None), ``row`` the current row
-        index, ``done`` whether that row was already computed from known rows."""
-        b, c, r, w = full.shape
-        self.buf = full.new_zeros(b, c, 2, w + 1)
-        if 0 <= row - 1 < r:
-            self.buf[:, :, 0, 1:] = full[:, :, row - 1]
-        if done and row < r:
-            self.buf[:, :, 1, 1:] = full[:, :, row]
-
-    def roll(self):
-        self.buf[:, :, 0] = self.buf[:, :, 1]
-        self.buf[:, :, 1] = 0.0
-
-    def put(self, col, value):                       # value (B, C)
-        self.buf[:, :, 1, col + 1] = value
-
-    def window(self, col):
-        """Rows (previous, current) x columns ``col - 1, col``: ``(B, C * 4)``."""
-        return self.buf[:, :, :, col:col + 2].reshape(self.buf.shape[0], -1)
-
-    def current(self, col):
-        return self.buf[:, :, 1, col + 1]
-
-
-class _URows:
-    """The ``u`` stream one row at a time: at fine row ``i``, every map at resolution ``1/s``
-    with ``s`` dividing ``i`` gets its row ``i / s`` (rows at that resolution come in order).
-
-    A ``2 x 3`` conv reads rows ``I - 1, I`` of its input (rows ``2I - 1, 2I`` of the finer
-    map for a stride-2 conv), kept in a buffer ``(B, C, 2, 1 + W + 1)`` with a zero column on
-    either side and zeros before the first row, as the convs' own padding. A transposed conv's
-    output row ``I`` is one tap row (``I % 2``) applied to the latest coarse row, ``I // 2``.
-    So a row costs the same whatever the image height.
-    """
-
-    def __init__(self, net, x, labels, row_cond):
-        self.net, self.x, self.labels, self.row_cond = net, x, labels, row_cond
-        self.n_layers = len(net.down_u) // net.n_stages
-        self.up_start = [sum(net.up_sizes[:k]) for k in range(net.n_stages)]  # coarsest first
-        self.bufs = {}                      # conv input -> (B, C, 2, W / s + 2)
-        self.coarse = {}                    # stage -> its latest up-pass row (B, nf, 1, W / s)
-        self.reads = [None] * (len(net.down_u) + len(net.up_u))
-
-    def _push(self, key, row):
-        """Roll the buffer ``key`` by one row, ``row (B, C, 1, W)`` last; returns the buffer."""
-        buf = self.bufs.get(key)
-        if buf is None:
-            b, c, _, w = row.shape
-            buf = self.bufs[key] = row.new_zeros(b, c, 2, w + 2)
-        else:
-            buf[:, :, 0] = buf[:, :, 1]
-        buf[:, :, 1, 1:-1] = row[:, :, 0]
-        return buf
-
-    def _block(self, key, blk, x, a, bias):
-        """:class:`~tsargen.nn.resnet.GatedResnet` at one row: ``x (B, nf, 1, W)`` -> same."""
-        z = F.conv2d(self._push((key, 1), concat_elu(x)), blk.conv1.weight, blk.conv1.bias)
-        if blk.aux is not None:
-            z = z + blk.aux(concat_elu(a))
-        z = F.conv2d(self._push((key, 2), concat_elu(z)), blk.conv2.weight, blk.conv2.bias)
-        if bias is not None:
-            z = z + bias                                                      # (B, 2nf, 1, W)
-        value, gate = z.chunk(2, dim=1)
-        return x + value * torch.sigmoid(gate)
-
-    def step(self, i):
-        """Row ``i``: returns the ``u`` rows the ``ul`` stream reads, in the order of
-        :meth:`PixelCNNPP._u_stream`, each ``(B, nf, W / s)`` (row ``i / s``, left stale where
-        ``s`` does not divide ``i``), and the row's conditioning biases ``(B, 2 blocks x 2nf,
-        1, 1)`` or None."""
-        net, stages, nl = self.net, self.net.n_stages, self.n_layers
-        rc = None if self.row_cond is None else self.row_cond[..., i:i + 1]
-        bias = net._biases(self.labels, rc, 1)
-        # u_init, then down_shift: row i reads input rows i - 2, i - 1; row 0 is zero
-        rows = self.x[:, :, max(i - 2, 0):max(i, 1)]
-        xin = net._prepare(rows)[:, :, :rows.shape[2]]
-        xin = F.pad(xin, (1, 1, 2 - xin.shape[2], 0))                        # (B, C+1, 2, W+2)
-        u = F.conv2d(xin, net.u_init.weight, net.u_init.bias)                 # (B, nf, 1, W)
-        if i == 0:
-            u = torch.zeros_like(u)
-        levels = []                         # per stage: the maps the up pass reads (skips)
-        for stage in range(stages):                                  # down the resolutions
-            if i % 2 ** stage:
-                break
-            if stage:                       # stride 2: rows 2I - 1, 2I of the finer map
-                conv = net.down_u_stride[stage - 1]
-                u = F.conv2d(self.bufs[("sm", stage - 1)], conv.weight, conv.bias, stride=2)
-            level = [u]
-            for k in range(stage * nl, (stage + 1) * nl):
-                u = self._block(("d", k), net.down_u[k], u, None, net._block_bias(bias, 0, k, 1))
-                level.append(u)
-                self.reads[k] = u[:, :, 0]
-            if stage < stages - 1:
-                self._push(("sm", stage), u)
-            levels.append(level)
-        for stage in reversed(range(len(levels))):                   # and back up
-            level = levels[stage]
-            if stage == stages - 1:
-                u = level.pop()
-            else:                           # one tap row of the transposed conv
-                conv, coarse = net.up_u_stride[stages - 2 - stage], self.coarse[stage + 1]
-                tap = (i // 2 ** stage) % 2
-                u = F.conv_transpose2d(coarse, conv.weight[:, :, tap:tap + 1], conv.bias,
-                                       stride=2)[..., 1:1 + 2 * coarse.shape[3]]
-            start = self.up_start[stages - 1 - stage]
-            for up in range(start, start + net.up_sizes[stages - 1 - stage]):
-                k = len(net.down_u) + up
-                u = self._block(("u", k), net.up_u[up], u, level.pop(),
-                                net._block_bias(bias, 0, k, 1))
-                self.reads[k] = u[:, :, 0]
-            self.coarse[stage] = u
-        return self.reads, bias
-
-
-class _PixelCache:
-    """Cached generation (Ramachandran et al. 2017): every layer of the ``ul`` stream is
-    computed once per position, when the first pixel that needs it comes up.
-
-    A map position ``(I, J)`` at resolution ``1/s`` depends only on pixels before ``(sI, sJ)``
-    in raster order, so at pixel ``(i, j)`` the positions ``(i/s, j/s)`` of every resolution
-    ``s`` dividing both ``i`` and ``j`` are computed: down the resolutions on the way down, up
-    on the way up. The convs read only the previous and current row of their input
-    (:class:`_RowPair`); the up pass reads its coarser input through the transposed conv's one
-    tap. The ``u`` stream, which depends on rows above only, is computed one row at a time
-    (:class:`_URows`). Known rows fill the ``ul`` buffers through one forward pass and the
-    ``u`` buffers by stepping over them.
-    """
-
-    def __init__(self, net, x, first_row, labels, row_cond):
-        self.net, self.x, self.labels, self.row_cond = net, x, labels, row_cond
-        n, c, height, width = x.shape
-        self.first_row, self.height = first_row, height
-        stages, f = net.n_stages, net.factor
-        self.n_layers = len(net.down_ul) // stages
-        self.n_down = len(net.down_ul)
-        self.up_start = [sum(net.up_sizes[:k]) for k in range(stages)]   # coarsest first
-        self.scale_of = {}
-        self.mats = {}
-        for k, blk in enumerate(list(net.down_ul) + list(net.up_ul)):
-            if k < self.n_down:
-                stage = k // self.n_layers
-            else:
-                u = k - self.n_down
-                stage = stages - 1 - max(s for s in range(stages) if self.up_start[s] <= u)
-            self.scale_of[("ce", k)] = self.scale_of[("c1", k)] = 2 ** stage
-            self.mats[k] = (_matrix(blk.conv1), None if blk.aux is None else _matrix(blk.aux),
-                            _matrix(blk.conv2))
-        for stage in range(stages - 1):
-            self.scale_of[("sm", stage)] = 2 ** stage          # input of a stride-2 conv
-            self.scale_of[("t", stage + 1)] = 2 ** (stage + 1)  # input of a transposed conv
-        self.stride = [_matrix(conv) for conv in net.down_ul_stride]
-        self.up_w = [(conv.weight, conv.bias) for conv in net.up_ul_stride]  # (in, out, 2, 2)
-        self.init_v, self.init_h = _matrix(net.ul_init_v), _matrix(net.ul_init_h)
-        self.out = _matrix(net.out)
-        # the image as the network sees it, padded: one row on top, one column either side
-        self.xin = x.new_zeros(n, c + 1, height + 1, width + 2)
-        self.xin[:, :c, 1:, 1:width + 1] = net.likelihood.values(x)
-        self.xin[:, c, 1:, 1:width + 1] = 1.0
-        full = self._known_maps(first_row)
-        wp = math.ceil(width / f) * f
-        self.rows = {}
-        for key, s in self.scale_of.items():
-            m = full.get(key)
-            if m is None:
-                ch = self._channels(key)
-                m = x.new_zeros(n, ch, 0, wp // s)
-            self.rows[key] = _RowPair(m, first_row // s, first_row % s != 0)
-        self.u = _URows(net, x, labels, row_cond)
-        for i in range(first_row):          # the u buffers over the known rows
-            self.u.step(i)
-
-    def _channels(self, key):
-        nf = self.net.out.in_channels
-        return 2 * nf if key[0] in ("ce", "c1") else nf
-
-    def _known_maps(self, first_row):
-        """Every buffered map over the known rows, from one forward pass (with hooks)."""
-        if first_row == 0:
-            return {}
-        net, full, hooks = self.net, {}, []
-
-        def keep(key):
-            def hook(module, inputs):
-                full[key] = inputs[0]
-            return hook
-
-        for k, blk in enumerate(list(net.down_ul) + list(net.up_ul)):
-            hooks.append(blk.conv1.register_forward_pre_hook(keep(("ce", k))))
-            hooks.append(blk.conv2.register_forward_pre_hook(keep(("c1", k))))
-        for stage, conv in enumerate(net.down_ul_stride):
-            hooks.append(conv.register_forward_pre_hook(keep(("sm", stage))))
-        for idx, conv in enumerate(net.up_ul_stride):
-            hooks.append(conv.register_forward_pre_hook(keep(("t", net.n_stages - 1 - idx))))
-        try:
-            rows = self.x[:, :, :first_row]
-            lab = self.labels
-            rc = None if self.row_cond is None else self.row_cond[..., :first_row]
-            net(rows, lab, rc)
-        finally:
-            for h in hooks:
-                h.remove()
-        return full
-
-    # ------------------------------------------------------------------ per row
-    def begin_row(self, i):
-        if i > self.first_row:
-            for key, s in self.scale_of.items():
-                if i % s == 0:
-                    self.rows[key].roll()
-        self.reads, self.bias = self.u.step(i)
-
-    def _row_bias(self, block):
-        """The conditioning bias of ``ul`` block ``block`` at the current row: ``(B, 2F)``."""
-        if self.bias is None:
-            return None
-        return self.net._block_bias(self.bias, 1, block, 1)[:, :, 0, 0]
-
-    # ------------------------------------------------------------------ per pixel
-    def _block(self, k, ul, a, row, col):
-        """Gated residual block ``k`` of the ``ul`` stream at one position: ``(B, F)``."""
-        (w1, b1), aux, (w2, b2) = self.mats[k]
-        ce, c1 = self.rows[("ce", k)], self.rows[("c1", k)]
-        ce.put(col, concat_elu(ul))
-        z = torch.addmm(b1, ce.window(col), w1)                                 # (B, F)
-        if aux is not None:
-            z = z + torch.addmm(aux[1], concat_elu(a), aux[0])
-        c1.put(col, concat_elu(z))
-        z = torch.addmm(b2, c1.window(col), w2)                                 # (B, 2F)
-        bias = self._row_bias(k)
-        if bias is not None:
-            z = z + bias
-        value, gate = z.chunk(2, dim=1)
-        return ul + value * torch.sigmoid(gate)
-
-    def _read(self, b, col):
-        return self.reads[b][:, :, col]
-
-    def raw(self, i, j, x=None):
-        """Raw parameters ``(B, P)`` of pixel ``(i, j)`` (``x`` is ignored: the stepper reads
-        the image it was built on)."""
-        net, stages, nl = self.net, self.net.n_stages, self.n_layers
-        # the initial ul at (i, j): the row above (cols j-1..j+1) and the pixel to the left
-        ul = 0.0
-        if i > 0:
-            ul = torch.addmm(self.init_v[1], self.xin[:, :, i, j:j + 3].reshape(
-                len(self.xin), -1), self.init_v[0])
-        if j > 0:
-            ul = ul + torch.addmm(self.init_h[1], self.xin[:, :, i:i + 2, j].reshape(
-                len(self.xin), -1), self.init_h[0])
-        if not torch.is_tensor(ul):
-            ul = self.xin.new_zeros(len(self.xin), net.out.in_channels)
-        skips, top = [], 0
-        for stage in range(stages):                                  # down the resolutions
-            s = 2 ** stage
-            if i % s or j % s:
-                break
-            top, row, col = stage, i // s, j // s
-            if stage:
-                (w, b), sm = self.stride[stage - 1], self.rows[("sm", stage - 1)]
-                ul = torch.addmm(b, sm.buf[:, :, :, 2 * col:2 * col + 2].reshape(
-                    len(ul), -1), w)
-            level = [ul]
-            for k in range(stage * nl, (stage + 1) * nl):
-                ul = self._block(k, ul, self._read(k, col), row, col)
-                level.append(ul)
-            if stage < stages - 1:
-                self.rows[("sm", stage)].put(col, ul)
-            skips.append(level)
-        for stage in reversed(range(top + 1)):                       # and back up
-            s = 2 ** stage
-            row, col = i // s, j // s
-            level = skips[stage]
-            if stage == stages - 1:
-                ul = level.pop()
-            else:
-                w, b = self.up_w[stages - 2 - stage]
-                t = self.rows[("t", stage + 1)].current(col // 2)
-                ul = torch.addmm(b, t, w[:, :, row % 2, col % 2])
-            start = self.up_start[stages - 1 - stage]
-            for u in range(start, start + net.up_sizes[stages - 1 - stage]):
-                k = self.n_down + u
-                a = torch.cat([self._read(k, col), level.pop()], dim=1)
-                ul = self._block(k, ul, a, row, col)
-            if stage:
-                self.rows[("t", stage)].put(col, ul)
-        w, b = self.out
-        return torch.addmm(b, F.elu(ul), w)                                      # (B, P)
-
-    def end_pixel(self, i, j, x=None):
-        self.xin[:, :-1, i + 1, j + 1] = self.net.likelihood.values(self.x[:, :, i, j])
+    def _cache(self, x, first_row, labels, row_cond):
+        return PixelCache(self, x, first_row, labels, row_cond)

@@ -10,10 +10,6 @@ one channel group per colour; the colour masks (R sees the previous pixels, G al
 and G of the same pixel) sit in the input conv, in every input-to-state conv (so in every gate)
 and in the 1x1 convs.
 
-NOTE (skip connections): the paper also adds learnable 1x1 skip connections from every layer to
-the output (§3.3); here only the residual connections are used, and the output convs read the
-last layer's map.
-
 * ``kind="row_lstm"`` (:class:`~tsargen.nn.recurrent.RowLSTM`): rows one at a time, ``1 x k``
   input-to-state and state-to-state convs. Its receptive field is a *triangle* above the
   pixel, by design: with ``r0 = input_kernel_size // 2``, ``s = kernel_size // 2`` and ``L``
@@ -28,7 +24,7 @@ Class labels (``n_classes > 0``) and per-row covariates (``n_row_features > 0``,
 F, H)``, e.g. the time features of a signal-image) add a bias to the gates of every layer: a
 label embedding, and a 1x1 map of the row's covariates broadcast along the row.
 
-Generation carries the LSTM states (DESIGN §6). Row LSTM: at the start of a row each layer's
+Generation carries the LSTM states. Row LSTM: at the start of a row each layer's
 state-to-state term is computed from the previous row's states; a pixel then runs the
 input-to-state conv, the LSTM cell and the 1x1 convs at that pixel only. Diagonal BiLSTM: the
 left-to-right state at ``(i, j)`` needs the states at ``(i - 1, j)`` and ``(i, j - 1)`` only, so
@@ -36,6 +32,9 @@ a pixel costs one cell step per layer; the right-to-left direction of row ``i - 
 ``i`` sees through the shift) is run once when row ``i`` starts. ``naive=True`` re-runs the
 whole network over the whole image for every sub-pixel (the reference for tests).
 
+NOTE (skip connections): the paper also adds learnable 1x1 skip connections from every layer to
+the output (§3.3); here only the residual connections are used, and the output convs read the
+last layer's map.
 NOTE (input): the levels ``0..n_levels-1`` enter the network rescaled to ``[-1, 1]``.
 NOTE (kernel sizes): the input conv is ``input_kernel_size`` (7 in the paper, odd); the Row
 LSTM's ``kernel_size`` is the paper's ``k = 3`` by default (odd). The paper writes the Row
@@ -58,15 +57,12 @@ starts (left to right, or right to left) from a zero state, as the top row does.
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..nn.causal import group_ids
-from ..nn.heads import HeadSet
 from ..nn.masked import MaskedConv2d
 from ..nn.recurrent import DiagonalBiLSTM, RowLSTM, lstm_cell
-from .pixelcnn import (LevelImageNetwork, RowBuffer, bias_of, colour_ids, conv_matrix,
-                       level_heads, sample_raster, start_image)
+from ._image import (CachedStepper, LevelImageNetwork, RowBuffer, bias_of, colour_ids,
+                     conv_matrix, level_heads, level_output)
 
 KINDS = ("row_lstm", "diagonal_bilstm")
 
@@ -180,154 +176,94 @@ class PixelRNN(LevelImageNetwork):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        self.config = dict(n_channels=n_channels, n_levels=n_levels, kind=kind,
-                           n_layers=n_layers, hidden_channels=hidden_channels,
-                           kernel_size=kernel_size, input_kernel_size=input_kernel_size,
-                           n_classes=n_classes, n_row_features=n_row_features)
-        c = self.n_channels = n_channels
-        self.n_levels, self.n_classes, self.kind = n_levels, n_classes, kind
-        self.n_row_features = n_row_features
-        self.heads = HeadSet(level_heads(c, n_levels))
+        self._keep_config(dict(n_channels=n_channels, n_levels=n_levels, kind=kind,
+                               n_layers=n_layers, hidden_channels=hidden_channels,
+                               kernel_size=kernel_size, input_kernel_size=input_kernel_size,
+                               n_classes=n_classes, n_row_features=n_row_features),
+                          n_row_features)
+        c, self.kind = n_channels, kind
+        self.heads = level_heads(c, n_levels)
         outer = colour_ids(hidden_channels, c)                      # 2h features
         units = colour_ids(hidden_channels // 2, c)                 # h LSTM units
-        params = group_ids([n_levels] * c).tolist()
         self.input = MaskedConv2d(list(range(c)), outer, "A", input_kernel_size)
         self.layers = nn.ModuleList(
             PixelRNNLayer(kind, outer, units, kernel_size, n_classes, n_row_features, c)
             for _ in range(n_layers))
-        self.out1 = MaskedConv2d(outer, outer, "B", 1)
-        self.out2 = MaskedConv2d(outer, params, "B", 1)
+        self.out1, self.out2 = level_output(outer, c, n_levels)
         self.receptive_field = math.inf
 
-    # ------------------------------------------------------------------ full forward pass
-    def forward(self, x, labels=None, row_cond=None):
-        """``x (B, C, H, W)`` levels (float), ``labels (B,)``, ``row_cond (B, F, H)`` -> raw
-        logits ``(B, C*L, H, W)``."""
-        labels = self.check_labels(labels)
-        row_cond = self.check_row_cond(row_cond, x.shape[0], x.shape[2])
-        return self._forward(x, labels, row_cond)[0]
-
     def _forward(self, x, labels, row_cond, keep=False):
-        """Logits, and with ``keep`` every layer's ``(input map, LSTM states)`` (for caching)."""
+        """Logits ``(B, C*L, H, W)`` of ``x (B, C, H, W)`` levels, and with ``keep`` every
+        layer's LSTM states (for caching)."""
         image = self.scale(x)
         h = self.input(image)                                               # (B, 2h, H, W)
         kept = [] if keep else None
         for layer in self.layers:
             if keep:
-                out, states = layer(h, image, labels, row_cond, keep=True)
-                kept.append((h, states))
-                h = out
+                h, states = layer(h, image, labels, row_cond, keep=True)
+                kept.append(states)
             else:
                 h = layer(h, image, labels, row_cond)
-        return self.out2(F.relu(self.out1(F.relu(h)))), kept
+        return self.logits(h), kept
 
-    # ------------------------------------------------------------------ generation
-    @torch.no_grad()
-    def generate(self, n, height, width, labels=None, known=None, naive=False, row_cond=None):
-        """Sample ``n`` images ``(n, C, height, width)`` of levels, in raster order.
-
-        Same contract as :meth:`tsargen.networks.pixelcnn.PixelCNN.generate` (``known`` rows
-        kept, ``labels``, torch's global generator, ``naive=True`` the full-recompute
-        reference), plus ``row_cond (n, F, height)`` for a network with row covariates.
-        """
-        labels = self.check_labels(labels)
-        row_cond = self.check_row_cond(row_cond, n, height)
-        x, first = start_image(self, n, height, width, known)
-        return sample_raster(self, x, first, self.stepper(x, first, labels, naive, row_cond))
-
-    @torch.no_grad()
-    def stepper(self, x, first_row, labels=None, naive=False, row_cond=None):
-        """The per-pixel logits source :func:`~tsargen.networks.pixelcnn.sample_raster`
-        drives, for ``x (B, C, H, W)`` whose rows ``< first_row`` are known."""
-        if naive:
-            return _NaiveStepper(self, labels, row_cond)
+    def _cache(self, x, first_row, labels, row_cond):
         cache = _RowLSTMCache if self.kind == "row_lstm" else _DiagonalCache
         return cache(self, x, first_row, labels, row_cond)
 
 
-# ---------------------------------------------------------------------- generation
-class _NaiveStepper:
-    """Reference: the full network over the whole image for every sub-pixel."""
-
-    def __init__(self, net, labels, row_cond):
-        self.net, self.labels, self.row_cond = net, labels, row_cond
-
-    def begin_row(self, i):
-        pass
-
-    def raw(self, i, j, x):
-        return self.net._forward(x, self.labels, self.row_cond)[0][:, :, i, j]    # (B, P)
-
-    def end_pixel(self, i, j, x):
-        pass
-
-
-class _Cache:
-    """Shared part of the cached steppers: the input conv at one pixel, per-layer gate biases
-    and the output convs."""
+# ---------------------------------------------------------------------- cached generation
+class _Cache(CachedStepper):
+    """Shared part of the two cached steppers: the input conv at one pixel, per-layer gate
+    biases and ``1x1`` up convs; ``self.layers`` holds each layer's state (:meth:`_layer`)."""
 
     def __init__(self, net, x, first_row, labels, row_cond):
-        n, _, height, width = x.shape
-        self.net, self.first_row, self.n, self.width = net, first_row, n, width
-        known = x[:, :, :first_row]
-        self.kept = (net._forward(known, labels, None if row_cond is None else
-                                  row_cond[:, :, :first_row], keep=True)[1]
-                     if first_row else None)
         k_in = net.input.kernel_size[0]
-        self.image = RowBuffer(net.scale(known), k_in // 2 + 1, k_in // 2, k_in // 2)
+        super().__init__(net, x, first_row, k_in)
+        n, _, height, width = x.shape
+        self.n, self.width = n, width
         self.w_in, self.b_in, self.k_in = (
             conv_matrix(net.input.masked_weight()[:, :, :k_in // 2 + 1]), bias_of(net.input),
             k_in)
         # gate bias of every layer for every row, channels last: (B, H, G)
         self.gate_bias = []
         for layer in net.layers:
-            conv = layer.lstm.input_to_state
-            bias = bias_of(conv).expand(n, height, -1)
+            bias = bias_of(layer.lstm.input_to_state).expand(n, height, -1)
             extra = layer.gate_bias(labels, row_cond)                       # (B, G, H|1, 1)
             if extra is not None:
                 bias = bias + extra[:, :, :, 0].transpose(1, 2)
             self.gate_bias.append(bias.contiguous())
         self.ups = [(conv_matrix(layer.up.masked_weight()), bias_of(layer.up))
                     for layer in net.layers]
-        self.out = (conv_matrix(net.out1.masked_weight()), bias_of(net.out1),
-                    conv_matrix(net.out2.masked_weight()), bias_of(net.out2))
+        # every layer's LSTM states over the known rows, (B, u, H0, W) each, or None
+        kept = (net._forward(x[:, :, :first_row], labels, None if row_cond is None else
+                             row_cond[:, :, :first_row], keep=True)[1]
+                if first_row else [None] * len(net.layers))
+        self.layers = [self._layer(layer.lstm, states, x) for layer, states in
+                       zip(net.layers, kept)]
 
     def input_conv(self, i, j, x):
-        self.image.put(j, self.net.scale(x[:, :, i, j]))     # drawn colours; others unseen
+        self.put_pixel(i, j, x)
         return torch.addmm(self.b_in, self.image.window(j, self.k_in), self.w_in)   # (B, 2h)
-
-    def output(self, h):
-        w1, b1, w2, b2 = self.out
-        return torch.addmm(b2, torch.addmm(b1, F.relu(h), w1).relu_(), w2)        # (B, P)
-
-    def end_pixel(self, i, j, x):
-        # unit group g of pixel (i, j) sees colours < g of that pixel only, so the states the
-        # last colour's pass stored are final; the image row still needs the full pixel
-        self.image.put(j, self.net.scale(x[:, :, i, j]))
 
 
 class _RowLSTMCache(_Cache):
     """Row LSTM: each layer keeps the previous row's hidden and cell states ``(B, W, u)``; a
     new row computes its state-to-state term once; a pixel runs every layer at that pixel."""
 
-    def __init__(self, net, x, first_row, labels, row_cond):
-        super().__init__(net, x, first_row, labels, row_cond)
+    def _layer(self, lstm, states, x):
         n, w = self.n, self.width
-        self.layers = []
-        for l, layer in enumerate(net.layers):
-            lstm = layer.lstm
-            u, s = lstm.n_units, lstm.kernel_size // 2
-            if self.kept is not None:
-                h, c = self.kept[l][1]                                      # (B, u, H0, W)
-                h_prev, c_prev = h[:, :, -1], c[:, :, -1]                   # (B, u, W)
-            else:
-                h_prev = c_prev = x.new_zeros(n, u, w)
-            self.layers.append(dict(
-                lstm=lstm, s=s, h_prev=h_prev, c_prev=c_prev.transpose(1, 2).contiguous(),
-                h_cur=x.new_zeros(n, w, u), c_cur=x.new_zeros(n, w, u),
-                row=RowBuffer(x.new_zeros(n, lstm.input_to_state.in_channels, 0, w), 1, s, 0),
-                w_is=conv_matrix(lstm.input_to_state.masked_weight()[:, :, :, :s + 1]),
-                ss=None))
+        u, s = lstm.n_units, lstm.kernel_size // 2
+        if states is not None:
+            h, c = states                                                   # (B, u, H0, W)
+            h_prev, c_prev = h[:, :, -1], c[:, :, -1]                       # (B, u, W)
+        else:
+            h_prev = c_prev = x.new_zeros(n, u, w)
+        return dict(
+            lstm=lstm, s=s, h_prev=h_prev, c_prev=c_prev.transpose(1, 2).contiguous(),
+            h_cur=x.new_zeros(n, w, u), c_cur=x.new_zeros(n, w, u),
+            row=RowBuffer(x.new_zeros(n, lstm.input_to_state.in_channels, 0, w), 1, s, 0),
+            w_is=conv_matrix(lstm.input_to_state.masked_weight()[:, :, :, :s + 1]),
+            ss=None)
 
     def begin_row(self, i):
         if i > self.first_row:
@@ -357,30 +293,25 @@ class _DiagonalCache(_Cache):
     the current row (left of the pixel), and the right-to-left states of the previous row
     (what the shifted direction adds to the current row), computed when the row starts."""
 
-    def __init__(self, net, x, first_row, labels, row_cond):
-        super().__init__(net, x, first_row, labels, row_cond)
-        n, w = self.n, self.width
-        self.layers = []
-        for l, layer in enumerate(net.layers):
-            lstm = layer.lstm
-            u = lstm.n_units
-            if self.kept is not None:
-                h_lr, h_rl = self.kept[l][1]                                # (B, u, H0, W)
-                lr_prev = h_lr[:, :, -1].transpose(1, 2).contiguous()       # (B, W, u)
-                rl_prev = h_rl[:, :, -1].transpose(1, 2).contiguous()
-            else:
-                lr_prev = rl_prev = x.new_zeros(n, w, u)
-            w_is = lstm.input_to_state.masked_weight()[:, :, 0, 0]          # (8u, 2h)
-            w_ss = lstm.state_to_state.weight                               # (8u, u, 2)
-            self.layers.append(dict(
-                u=u, lr_prev=lr_prev, rl_prev=rl_prev,
-                lr_h=x.new_zeros(n, w, u), lr_c=x.new_zeros(n, w, u),
-                inputs=x.new_zeros(n, w, lstm.input_to_state.in_channels),
-                w_is_lr=w_is[:4 * u].T.contiguous(), w_is_rl=w_is[4 * u:].T.contiguous(),
-                w_ctx=lstm.context_to_state.weight[:, :, 0, 0].T.contiguous(),    # (C, 4u)
-                up_lr=w_ss[:4 * u, :, 0].T.contiguous(), left_lr=w_ss[:4 * u, :, 1].T.contiguous(),
-                up_rl=w_ss[4 * u:, :, 0].T.contiguous(), side_rl=w_ss[4 * u:, :, 1].T.contiguous(),
-                above=None))
+    def _layer(self, lstm, states, x):
+        n, w, u = self.n, self.width, lstm.n_units
+        if states is not None:
+            h_lr, h_rl = states                                             # (B, u, H0, W)
+            lr_prev = h_lr[:, :, -1].transpose(1, 2).contiguous()           # (B, W, u)
+            rl_prev = h_rl[:, :, -1].transpose(1, 2).contiguous()
+        else:
+            lr_prev = rl_prev = x.new_zeros(n, w, u)
+        w_is = lstm.input_to_state.masked_weight()[:, :, 0, 0]              # (8u, 2h)
+        w_ss = lstm.state_to_state.weight                                   # (8u, u, 2)
+        return dict(
+            u=u, lr_prev=lr_prev, rl_prev=rl_prev,
+            lr_h=x.new_zeros(n, w, u), lr_c=x.new_zeros(n, w, u),
+            inputs=x.new_zeros(n, w, lstm.input_to_state.in_channels),
+            w_is_lr=w_is[:4 * u].T.contiguous(), w_is_rl=w_is[4 * u:].T.contiguous(),
+            w_ctx=lstm.context_to_state.weight[:, :, 0, 0].T.contiguous(),        # (C, 4u)
+            up_lr=w_ss[:4 * u, :, 0].T.contiguous(), left_lr=w_ss[:4 * u, :, 1].T.contiguous(),
+            up_rl=w_ss[4 * u:, :, 0].T.contiguous(), side_rl=w_ss[4 * u:, :, 1].T.contiguous(),
+            above=None)
 
     def _right_to_left(self, l, st, r, image):
         """Right-to-left states of row ``r`` from its layer inputs, its scaled image row

@@ -1,9 +1,9 @@
-"""Causal 1-D convolutions and their incremental (queue) form.
+"""Causal 1-D convolutions with channel-group masks.
 
 Causality comes from left padding: a conv with kernel ``k`` and dilation ``d`` sees inputs
 ``t - (k-1)d, ..., t - d, t``. The only tap that can leak information inside one timestep is the
-current one (``t``), so channel-group masking (DESIGN §5, the PixelCNN colour trick applied to
-sensor channels) is a registered mask buffer on that tap alone:
+current one (``t``), so channel-group masking (the PixelCNN colour trick applied to sensor
+channels) is a registered mask buffer on that tap alone:
 
 * mask ``A`` (input layer): output group ``g`` sees input groups ``< g`` at time ``t``;
 * mask ``B`` (later layers): output group ``g`` sees input groups ``<= g`` at time ``t``.
@@ -11,10 +11,6 @@ sensor channels) is a registered mask buffer on that tap alone:
 Past taps are never masked. With one group, mask ``A`` removes the current tap entirely (a pure
 one-step shift) and mask ``B`` is the identity, so the same layer serves the univariate and the
 "independent channels" cases.
-
-Fast generation (Paine et al. 2016, "Fast Wavenet Generation Algorithm") keeps, per conv, a ring
-buffer of its last ``(k-1)d`` inputs: one step then costs one matmul per layer instead of a
-forward pass over the whole receptive field.
 """
 
 import torch
@@ -87,10 +83,6 @@ class CausalConv1d(nn.Conv1d):
         return F.conv1d(F.pad(x, (self.span, 0)), self.masked_weight(), self.bias,
                         dilation=self.dilation)
 
-    def queue(self, history):
-        """A :class:`TapQueue` primed with the last inputs of ``history`` (B, C_in, T0)."""
-        return TapQueue(self, history)
-
 
 class ChannelMaskedConv1d(CausalConv1d):
     """Causal conv whose current tap is masked over channel groups (mask ``A`` or ``B``).
@@ -112,39 +104,3 @@ class ChannelMaskedConv1d(CausalConv1d):
     def __init__(self, in_ids, out_ids, mask_type, kernel_size=1, dilation=1, bias=True):
         super().__init__(len(in_ids), len(out_ids), kernel_size, dilation, bias,
                          current_mask=group_mask(in_ids, out_ids, mask_type))
-
-
-class TapQueue:
-    """Ring buffer of the last ``(k-1)d`` inputs of a causal conv, for one-step evaluation.
-
-    The buffer is time-first, ``(L, B, C_in)``; ``pos`` is the slot of the oldest input
-    ``x[t-L]``, which the next :meth:`push` overwrites. The weight matrix is taken (masked)
-    once here, so a step is one ``addmm``.
-    """
-
-    def __init__(self, conv, history):
-        k, d = conv.kernel_size[0], conv.dilation[0]
-        self.k, self.d, self.length = k, d, (k - 1) * d
-        w = conv.masked_weight().detach()                     # (C_out, C_in, k)
-        self.weight = w.permute(2, 1, 0).reshape(k * w.shape[1], w.shape[0])  # (k*C_in, C_out)
-        self.bias = None if conv.bias is None else conv.bias.detach()
-        b, c, t0 = history.shape
-        buf = history.new_zeros(self.length, b, c)
-        n = min(t0, self.length)
-        if n:
-            buf[self.length - n:] = history[:, :, t0 - n:].permute(2, 0, 1)
-        self.buf, self.pos = buf, 0
-
-    def __call__(self, x_t):  # (B, C_in) -> (B, C_out)
-        # taps oldest first: lags (k-1)d, ..., d, then the current input
-        taps = [self.buf[(self.pos + j * self.d) % self.length] for j in range(self.k - 1)]
-        inp = torch.cat(taps + [x_t], dim=1) if taps else x_t
-        if self.bias is None:
-            return inp @ self.weight
-        return torch.addmm(self.bias, inp, self.weight)
-
-    def push(self, x_t):
-        """Record input ``x_t`` (B, C_in) as the newest and advance one step."""
-        if self.length:
-            self.buf[self.pos] = x_t
-            self.pos = (self.pos + 1) % self.length

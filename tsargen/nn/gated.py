@@ -20,7 +20,8 @@ from .masked import DownRightShiftedConv2d, DownShiftedConv2d, MaskedConv2d, dow
 
 
 def gated_activation(x):
-    """``tanh(filter) * sigmoid(gate)`` with filter/gate the two halves of dim 1: (B, 2R, ...) -> (B, R, ...).
+    """``tanh(filter) * sigmoid(gate)``, filter and gate the two halves of dim 1:
+    ``(B, 2R, ...) -> (B, R, ...)``.
 
     Computed as ``(2 sigmoid(2f) - 1) sigmoid(g)``: the same function, and torch's CPU sigmoid
     is several times faster than its tanh.
@@ -56,12 +57,15 @@ class ResidualBlock(nn.Module):
         res_ids, skip_ids = list(res_ids), list(skip_ids)
         self.n_res = len(res_ids)
         self.dilated = ChannelMaskedConv1d(res_ids, res_ids + res_ids, "B", kernel_size, dilation)
-        self.cond = nn.Conv1d(cond_channels, 2 * self.n_res, 1, bias=False) if cond_channels else None
-        self.glob = nn.Linear(global_channels, 2 * self.n_res, bias=False) if global_channels else None
+        self.cond = (nn.Conv1d(cond_channels, 2 * self.n_res, 1, bias=False)
+                     if cond_channels else None)
+        self.glob = (nn.Linear(global_channels, 2 * self.n_res, bias=False)
+                     if global_channels else None)
         self.out = ChannelMaskedConv1d(res_ids, res_ids + skip_ids, "B", 1)
 
     def forward(self, h, cond=None, g=None):
-        """``h (B, R, T)``, ``cond (B, K, T)``, ``g (B, G)`` -> ``(h_next (B, R, T), skip (B, S, T))``."""
+        """``h (B, R, T)``, ``cond (B, K, T)``, ``g (B, G)`` -> ``(h_next (B, R, T), skip (B,
+        S, T))``."""
         z = self.dilated(h)
         if self.cond is not None:
             z = z + self.cond(cond)
@@ -82,7 +86,10 @@ class GatedPixelLayer(nn.Module):
       layer, B after), plus a 1x1 conv of the vertical pre-activations (the v->h link);
     * both stacks pass their ``2p`` pre-activations through ``tanh(f) * sigmoid(g)``, each
       with a per-class bias (``V^T h`` of the paper's eq. 4 for a one-hot label ``h``); the
-      horizontal stack then has a 1x1 conv and a residual connection.
+      horizontal stack then has a 1x1 conv and a residual connection;
+    * an optional ``row_bias (B, 2p, H)`` is added to the vertical pre-activations, the same
+      for every column of a row (e.g. a 1x1 map of per-row covariates); through the link it
+      also reaches the horizontal stack.
 
     The first layer (``first=True``) reads the image: its vertical conv covers the
     ``kernel_size // 2`` rows *above* (a down-shifted image), its horizontal conv uses mask A,
@@ -129,16 +136,19 @@ class GatedPixelLayer(nn.Module):
             nn.init.zeros_(self.v_label.weight)
             nn.init.zeros_(self.h_label.weight)
 
-    def vertical_pre(self, v, labels=None):
+    def vertical_pre(self, v, labels=None, row_bias=None):
         """Vertical pre-activations ``(B, 2p, H, W)`` from the vertical input ``v``."""
         z = self.vertical(down_shift(v) if self.first else v)
         if self.v_label is not None:
             z = z + self.v_label(labels)[:, :, None, None]
+        if row_bias is not None:
+            z = z + row_bias[:, :, :, None]                                 # (B, 2p, H, 1)
         return z
 
-    def forward(self, v, h, labels=None):
-        """``v``, ``h`` (the image for the first layer) -> ``(v_out, h_out)``, ``(B, p, H, W)``."""
-        zv = self.vertical_pre(v, labels)                                   # (B, 2p, H, W)
+    def forward(self, v, h, labels=None, row_bias=None):
+        """``v``, ``h`` (the image for the first layer), ``labels (B,)``, ``row_bias (B, 2p,
+        H)`` -> ``(v_out, h_out)``, ``(B, p, H, W)`` each."""
+        zv = self.vertical_pre(v, labels, row_bias)                         # (B, 2p, H, W)
         zh = self.horizontal(h) + self.link(zv)
         if self.h_label is not None:
             zh = zh + self.h_label(labels)[:, :, None, None]
