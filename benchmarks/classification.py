@@ -151,7 +151,7 @@ import torch
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, clone
 
-from benchmarks import paired_bootstrap
+from benchmarks.report import paired_bootstrap
 from tsargen import GenerativeClassifier, WaveNetDensity
 
 RESULTS = Path(__file__).resolve().parent / "results"
