@@ -1,8 +1,9 @@
 """Benchmarks of tsargen (run as ``python -m benchmarks.<name>``).
 
 This package's own helpers say what a run ran on (:func:`git_state`, :func:`cpu_model`,
-:func:`machine_info`) and time a block of code (:class:`Clock`); ``benchmarks.report`` holds
-what the benchmarks share for writing their results.
+:func:`machine_info`), time a block of code (:class:`Clock`) and run a function under a fixed
+torch seed (:func:`seeded`); ``benchmarks.report`` holds what the benchmarks share for writing
+their results.
 """
 
 import datetime
@@ -71,3 +72,11 @@ class Clock:
 
     def per(self, n):
         return {"wall": self.wall / n, "cpu": self.cpu / n}
+
+
+def seeded(fn, seed=0):
+    """``fn()`` under ``torch.manual_seed(seed)``, leaving the global torch RNG as it was."""
+    import torch
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return fn()
