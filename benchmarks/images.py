@@ -99,8 +99,9 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-import tsargen
+from benchmarks import seeded
 from benchmarks.report import md_table, paragraph, pyplot, save_figure, write_json
+import tsargen
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -430,12 +431,6 @@ def run_likelihood(section, keys, do_baselines, do_pictures, data_dir, quick, lo
     return fitted
 
 
-def _seeded(fn, seed=SEED):
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return fn()
-
-
 def _best_time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -459,10 +454,10 @@ def speed_model(key, est, known_pool, quick, log):
         cached_t, naive_t = [], []
         for _ in range(repeats):                      # interleaved: cached, naive, cached, ...
             cached_t.append(_best_time(lambda: est.sample(b, random_state=SEED), 1))
-            naive_t.append(_best_time(lambda: _seeded(lambda: net.generate(
+            naive_t.append(_best_time(lambda: seeded(lambda: net.generate(
                 b, size, size, known=known, naive=True)), 1))
-        naive_img = _seeded(lambda: net.generate(b, size, size, known=known, naive=True))
-        cached_img = _seeded(lambda: net.generate(b, size, size, known=known))
+        naive_img = seeded(lambda: net.generate(b, size, size, known=known, naive=True))
+        cached_img = seeded(lambda: net.generate(b, size, size, known=known))
         same = bool(torch.equal(naive_img, cached_img))
         tc, tn = min(cached_t), min(naive_t)
         row = dict(batch=b, naive_rows=k, repeats=repeats, cached_s=tc, naive_s_measured=tn,
@@ -482,8 +477,8 @@ def digits_check(key, quick, log):
     est, _ = make_model(key, "digits", DIGITS_LEVELS, True, max_epochs=1)
     est.fit(X_tr[:256])
     net = est.network_
-    naive = _seeded(lambda: net.generate(4, 8, 8, naive=True))
-    cached = _seeded(lambda: net.generate(4, 8, 8))
+    naive = seeded(lambda: net.generate(4, 8, 8, naive=True))
+    cached = seeded(lambda: net.generate(4, 8, 8))
     same = bool(torch.equal(naive, cached))
     log(f"  {MODELS[key]['label']}: whole 8x8 sample, batch 4, cached == naive: {same}")
     return same
