@@ -125,7 +125,6 @@ file with the numbers, and PNGs (``classification_accuracy.png``,
 """
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -137,7 +136,8 @@ import torch
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, clone
 
-from benchmarks.report import md_table, paired_bootstrap
+from benchmarks.report import (md_table, paired_bootstrap, pyplot, read_json, save_figure,
+                               write_json)
 from tsargen import GenerativeClassifier, WaveNetDensity
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -532,7 +532,7 @@ def write_selection(sel, path):
     values not searched in this run keep their earlier results)."""
     merged = {}
     if path.with_suffix(".json").exists():
-        merged = json.loads(path.with_suffix(".json").read_text())
+        merged = read_json(path.with_suffix(".json"))
     for n, v in sel.items():
         merged.setdefault(n, {}).update({str(tp): r for tp, r in v.items()})
     merged = {n: {tp: merged[n][tp] for tp in ("False", "True") if tp in merged[n]}
@@ -571,7 +571,7 @@ def write_selection(sel, path):
                                  f"| {max(t['cv_log_loss'], 0.0):.3f} |")
                 lines.append("")
     path.with_suffix(".md").write_text("\n".join(lines))
-    path.with_suffix(".json").write_text(json.dumps(merged, indent=1))
+    write_json(path.with_suffix(".json"), merged)
 
 
 # --------------------------------------------------------------------------- benchmark
@@ -786,9 +786,7 @@ def run_digits(quick, log):
 
 # --------------------------------------------------------------------------- report
 def plot_accuracy(results, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     methods = ["1-NN Euclidean", "1-NN DTW", "tsargen WaveNetDensity (time_position=False)",
                "tsargen WaveNetDensity (time_position=True)"]
     short = ["1-NN Eucl.", "1-NN DTW", "tsargen tp=False", "tsargen tp=True"]
@@ -807,16 +805,13 @@ def plot_accuracy(results, path):
     ax.legend(fontsize=8, ncol=4, loc="lower center")
     ax.set_title("UCR/UEA test accuracy (published splits)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_evidence(results, path):
     """Mean cumulative evidence for the true class along the series (one row per equal-length
     set, one column per ``time_position``), correctly vs wrongly classified test series."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     sets = [r for r in results if any("evidence" in row for row in r["rows"])]
     if not sets:
         return False
@@ -843,15 +838,12 @@ def plot_evidence(results, path):
             ax.set_ylabel("cumulative evidence (nats)")
             ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return True
 
 
 def plot_reliability(digits, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     rows = [r for r in digits["rows"] if "bins" in r]
     fig, axes = plt.subplots(1, max(1, len(rows)), figsize=(4.2 * max(1, len(rows)), 4),
                              squeeze=False)
@@ -868,8 +860,7 @@ def plot_reliability(digits, path):
         ax.set_title(f"{r['method']}\nacc {r['accuracy']:.3f}, ECE {r['ece']:.3f}", fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def fmt(x, digits=3):
@@ -881,7 +872,7 @@ def cv_choice(name):
     sel_path = RESULTS / "classification_selection.json"
     if not sel_path.exists():
         return None
-    sel = json.loads(sel_path.read_text()).get(name)
+    sel = read_json(sel_path).get(name)
     if not sel:
         return None
     score = {tp: (sel[str(tp)]["cv_accuracy"], -sel[str(tp)]["cv_log_loss"])
@@ -892,7 +883,7 @@ def cv_choice(name):
 def cv_accuracy(name, time_position):
     """CV accuracy of the chosen setting (from the selection file)."""
     sel_path = RESULTS / "classification_selection.json"
-    sel = json.loads(sel_path.read_text()).get(name) if sel_path.exists() else None
+    sel = read_json(sel_path).get(name) if sel_path.exists() else None
     return None if not sel else sel[str(time_position)]["cv_accuracy"]
 
 
@@ -1195,8 +1186,8 @@ def main(argv=None):
     if digits is not None:
         plot_reliability(digits, RESULTS / f"{stem}_digits_reliability.png")
     write_report(results, digits, meta, stem)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(
-        dict(meta=meta, datasets=results, digits=digits), indent=1, default=str))
+    write_json(RESULTS / f"{stem}.json", dict(meta=meta, datasets=results, digits=digits),
+               default=str)
     log(f"wrote {RESULTS / (stem + '.md')}")
 
 

@@ -112,8 +112,8 @@ import pandas as pd
 import torch
 
 from benchmarks import git_state
-from benchmarks.report import (bullets, md_row, md_table, paired_bootstrap, pyplot,
-                               save_figure, table_rows)
+from benchmarks.report import (bullets, md_row, md_table, paired_bootstrap, pyplot, read_json,
+                               save_figure, table_rows, write_json)
 from tsargen import WaveNetForecaster
 from tsargen.datasets import load_co2, load_sunspots
 from tsargen.metrics import crps, mase, smape
@@ -1072,8 +1072,8 @@ def main(argv=None):
                 elapsed_s=time.perf_counter() - t0,
                 date=time.strftime("%Y-%m-%d"), tsargen=code)
     json_path = out_dir / f"{stem}.json"
-    json_path.write_text(json.dumps(dict(meta=meta, results=[
-        {k: v for k, v in r.items() if k != "_plot"} for r in results]), indent=1))
+    write_json(json_path, dict(meta=meta, results=[
+        {k: v for k, v in r.items() if k != "_plot"} for r in results]))
     plots = plot_results(results, out_dir, stem)
     (out_dir / f"{stem}.md").write_text(write_report(results, meta, stem, plots))
     print(f"wrote {json_path.with_suffix('.md')}, {json_path.name} and {len(plots)} plot(s) in "
@@ -1083,7 +1083,7 @@ def main(argv=None):
 
 def render(json_path, data_dir):
     """Rewrite the markdown and plots of an earlier run from its JSON file (no refitting)."""
-    saved = json.loads(json_path.read_text())
+    saved = read_json(json_path)
     results = saved["results"]
     for r in results:
         y, index, _ = load_values(r["name"], data_dir)
