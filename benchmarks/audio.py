@@ -66,7 +66,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.report import RESULTS, md_table, pyplot, read_json, save_figure, write_json
+from benchmarks.report import md_table, output_args, pyplot, read_json, save_figure, write_json
 from tsargen import WaveNetDensity
 from tsargen.audio import log_mel, mu_law_decode, mu_law_encode, read_wav
 from tsargen.estimators._base import seeded
@@ -346,9 +346,7 @@ def main(argv=None):
     parser.add_argument("--vocode-clips", type=int, default=None)
     parser.add_argument("--lpc-order", type=int, default=16)
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--render", default=None, metavar="JSON",
-                        help="only rewrite the markdown report from a results JSON file")
+    output_args(parser, render="the markdown report")
     args = parser.parse_args(argv)
     if args.render:
         res = read_json(args.render)

@@ -51,14 +51,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmarks.report import md_row, md_table, pyplot, read_json, save_figure, write_json
+from benchmarks.report import (md_row, md_table, output_args, pyplot, render_json, save_figure,
+                               write_json)
 from tsargen import WaveNetForecaster
 from tsargen.datasets import read_bars
 from tsargen.metrics import crps
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "bars"
-RESULTS = Path(__file__).resolve().parent / "results"
 H = 30
 N_DRAWS = 200
 SEED = 0
@@ -131,13 +131,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run (< 1 minute)")
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--origins", type=int, default=150)
-    parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--render", default=None, metavar="JSON",
-                        help="only rewrite the report and the plot from a results JSON file")
+    output_args(parser, render="the report and the plot")
     args = parser.parse_args(argv)
     if args.render:
-        path = Path(args.render)
-        return write_outputs(read_json(path), path.parent, path.stem[len("bars"):])
+        return render_json(args.render, write_outputs, "bars")
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -112,15 +112,14 @@ import pandas as pd
 import torch
 
 from benchmarks import git_state
-from benchmarks.report import (bullets, md_row, md_table, paired_bootstrap, pyplot, read_json,
-                               save_figure, table_rows, write_json)
+from benchmarks.report import (RESULTS, bullets, md_row, md_table, output_args, paired_bootstrap,
+                               pyplot, read_json, save_figure, table_rows, write_json)
 from tsargen import WaveNetForecaster
 from tsargen.datasets import load_co2, load_sunspots
 from tsargen.metrics import crps, mase, smape
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "forecasting"
-RESULTS = Path(__file__).resolve().parent / "results"
 N_DRAWS = 200
 SEED = 0
 
@@ -1022,7 +1021,7 @@ def main(argv=None):
                         help="comma-separated subset of " + ",".join(DATASETS))
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder with the CSV files")
     parser.add_argument("--split", choices=("test", "val"), default="test")
-    parser.add_argument("--out", default=str(RESULTS), help="output folder")
+    output_args(parser, render="the report and plots")
     parser.add_argument("--methods", default=None,
                         help="comma-separated subset of: seasonal naive,ETS,ARIMA,VAR,WaveNet,"
                              "WaveNet (diff),WaveNet (seasonal)")
@@ -1036,8 +1035,6 @@ def main(argv=None):
     parser.add_argument("--spread-seeds", type=int, default=3, metavar="K",
                         help="refit every WaveNet row with K more seeds and report the spread "
                              "of its metrics (default 3; 0 with --quick)")
-    parser.add_argument("--render", default=None, metavar="JSON",
-                        help="only rewrite the report and plots from a results JSON file")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     unknown = [n for n in names if n not in DATASETS]

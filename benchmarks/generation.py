@@ -69,7 +69,7 @@ import numpy as np
 import torch
 
 from benchmarks import Clock, machine_info, seeded
-from benchmarks.report import RESULTS, bullets, pyplot, save_figure, write_json
+from benchmarks.report import RESULTS, bullets, output_args, pyplot, save_figure, write_json
 from tsargen.networks import WaveNet, generate
 
 HERE = Path(__file__).resolve().parent
@@ -425,7 +425,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", default="1",
                    help="comma-separated torch thread counts, e.g. 1,2 (default: 1)")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    p.add_argument("--out", default=str(RESULTS))
+    output_args(p)
     args = p.parse_args(argv)
     args.threads = [int(t) for t in args.threads.split(",")]
     if args.quick:

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import RESULTS, md_table, write_json
+from benchmarks.report import md_table, output_args, write_json
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = Path(os.environ.get("TSARGEN_DATA", HERE.parents[1] / "shared" / "data"))
@@ -236,7 +236,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="10^4 and 10^5 steps only")
     p.add_argument("--sizes", type=int, nargs="+")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    p.add_argument("--out", default=str(RESULTS))
+    output_args(p)
     p.add_argument("--child", nargs=2, metavar=("NPY", "N"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:

@@ -78,7 +78,22 @@ def table_rows(path):
     return rows
 
 
-# --------------------------------------------------------------------------- JSON
+# --------------------------------------------------------------------------- command line, JSON
+def output_args(parser, render=None):
+    """``--out DIR`` (default ``results/``) and, when ``render`` names what a results JSON file
+    can rewrite (e.g. ``"the report and the plots"``), ``--render JSON``."""
+    parser.add_argument("--out", default=str(RESULTS), help="output folder")
+    if render:
+        parser.add_argument("--render", default=None, metavar="JSON",
+                            help=f"only rewrite {render} from a results JSON file")
+
+
+def render_json(path, write, name):
+    """``write(results, folder, suffix)`` on a results JSON file ``folder/NAME{suffix}.json``."""
+    path = Path(path)
+    return write(read_json(path), path.parent, path.stem[len(name):])
+
+
 def write_json(path, data, indent=1, default=None, newline=False):
     """``data`` as JSON in ``path`` (``default=str`` for values JSON has no type for)."""
     Path(path).write_text(json.dumps(data, indent=indent, default=default)

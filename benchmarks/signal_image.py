@@ -88,7 +88,8 @@ import pandas as pd
 import torch
 
 from benchmarks import git_state
-from benchmarks.report import bullets, md_table, pyplot, read_json, save_figure, write_json
+from benchmarks.report import (RESULTS, bullets, md_table, output_args, pyplot, read_json,
+                               save_figure, write_json)
 import tsargen
 from tsargen import (GatedPixelCNNDensity, PixelCNNDensity, SignalImageForecaster,
                      WaveNetForecaster)
@@ -98,7 +99,6 @@ from tsargen.transforms import OrderBookImage, Quantizer, Spectrogram
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
-RESULTS = REPO / "benchmarks" / "results"
 NOTES = RESULTS / "signal_image_notes.md"    # observations printed in the report
 T0 = time.perf_counter()
 CODE = git_state()       # the code this run imports, not HEAD at its end
@@ -484,7 +484,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (< 2 minutes)")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data folder")
-    parser.add_argument("--out", default=str(RESULTS), help="output folder")
+    output_args(parser, render="the report and plots")
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
                         help="comma-separated subset of " + ", ".join(MODELS))
     parser.add_argument("--sections", default="ecg,lobster", help="ecg, lobster or both")
@@ -493,8 +493,6 @@ def main(argv=None):
                              "model to an existing JSON)")
     parser.add_argument("--origins", type=int, default=20, help="forecast origins per data set")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--render", default=None, metavar="JSON",
-                        help="only rewrite the report and plots from a results JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.render:

@@ -69,7 +69,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.report import md_row, md_table, pyplot, read_json, save_figure, write_json
+from benchmarks.report import (md_row, md_table, output_args, pyplot, render_json, save_figure,
+                               write_json)
 from tsargen import WaveNetForecaster
 from tsargen.datasets import read_lobster
 from tsargen.markets import (DURATION_LEVELS, EVENT_CHANNELS, LOG_BIN_WIDTH, SIZE_LEVELS,
@@ -78,7 +79,6 @@ from tsargen.metrics import crps
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "lobster"
-RESULTS = Path(__file__).resolve().parent / "results"
 HORIZONS = (1, 10, 60)
 SEED = 0
 T0 = time.time()
@@ -292,13 +292,10 @@ def main(argv=None):
     parser.add_argument("--origins", type=int, default=40, help="calibration origins")
     parser.add_argument("--direction-origins", type=int, default=300)
     parser.add_argument("--paths", type=int, default=100)
-    parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--render", default=None, metavar="JSON",
-                        help="only rewrite the report and the plot from a results JSON file")
+    output_args(parser, render="the report and the plot")
     args = parser.parse_args(argv)
     if args.render:
-        path = Path(args.render)
-        return write_outputs(read_json(path), path.parent, path.stem[len("ticks"):])
+        return render_json(args.render, write_outputs, "ticks")
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 from benchmarks import Clock, machine_info
-from benchmarks.report import RESULTS, md_table, pyplot, save_figure, write_json
+from benchmarks.report import md_table, output_args, pyplot, save_figure, write_json
 from tsargen import WaveNetForecaster
 from tsargen.estimators._training import SeriesBank
 from tsargen.networks import WaveNet
@@ -296,7 +296,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="fast smoke run")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    p.add_argument("--out", default=str(RESULTS))
+    output_args(p)
     p.add_argument("--profile", action="store_true")
     args = p.parse_args(argv)
     args.reps = 2 if args.quick else 5
