@@ -87,6 +87,7 @@ From the repository root::
     python -m benchmarks.forecast --split val       # validation origins, writes *_val files
     python -m benchmarks.forecast --split val --datasets taylor --methods WaveNet \\
         --wavenet '{"n_layers": 8, "lr": 0.001}' --out /tmp/try   # try a WaveNet setting
+    python -m benchmarks.forecast --render benchmarks/results/forecast.json   # report, plots
 
 Besides the estimator's parameters, ``--wavenet`` takes ``"fourier": [[period, K], ...]``:
 known-future covariates ``sin/cos(2 pi k t / period)``, ``k = 1..K``, of the absolute position
@@ -541,21 +542,8 @@ def backtest(name, data_dir, split, quick, only=None, overrides=None, spread_see
               f"sCRPS {res['scrps']:.3f}  cov80 {res['cov80']:.2f}  fit {fit_s:6.1f}s  "
               f"predict {res['predict_s']:.2f}s  | {method.settings_}", flush=True)
         if isinstance(method, WaveNet) and spread_seeds:
-            # The reported row is the fit with random_state=SEED; refits with other seeds show
-            # how much of a margin is run-to-run noise (they are not used for any choice).
-            spread = dict(seeds=[method.seed], mase=[res["mase"]], scrps=[res["scrps"]],
-                          cov80=[res["cov80"]])
-            for seed in range(SEED + 1, SEED + 1 + spread_seeds):
-                refit = WaveNet(method.params, n_draws, method.name, seed=seed)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    other = evaluate(refit.fit(train), y, train, origins, h, sp, scale)[0]
-                spread["seeds"].append(seed)
-                for key in ("mase", "scrps", "cov80"):
-                    spread[key].append(float(other[key].mean()))
-            res["seed_spread"] = spread
-            print(f"  {'':15s} seeds {spread['seeds']}: MASE "
-                  + " ".join(f"{m:.3f}" for m in spread["mase"]), flush=True)
+            res["seed_spread"] = seed_spread(method, res, spread_seeds, n_draws,
+                                             (y, train, origins, h, sp, scale))
     # diagnostics for the summary: how far the evaluated part leaves the training range
     ev = y[origins[0]:origins[-1] + h]
     span = np.nanmax(train, axis=0) - np.nanmin(train, axis=0)
@@ -564,6 +552,26 @@ def backtest(name, data_dir, split, quick, only=None, overrides=None, spread_see
     out["outside_range"] = float(np.max(np.maximum(above, below)))
     out["_plot"] = dict(y=y, index=index)
     return out
+
+
+def seed_spread(method, res, n_seeds, n_draws, problem):
+    """The reported row is the fit with random_state=SEED; refits with ``n_seeds`` other seeds
+    show how much of a margin is run-to-run noise (they are not used for any choice).
+    ``problem``: the arguments of :func:`evaluate` after the method."""
+    spread = dict(seeds=[method.seed], mase=[res["mase"]], scrps=[res["scrps"]],
+                  cov80=[res["cov80"]])
+    y, train = problem[:2]
+    for seed in range(SEED + 1, SEED + 1 + n_seeds):
+        refit = WaveNet(method.params, n_draws, method.name, seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            other = evaluate(refit.fit(train), *problem)[0]
+        spread["seeds"].append(seed)
+        for key in ("mase", "scrps", "cov80"):
+            spread[key].append(float(other[key].mean()))
+    print(f"  {'':15s} seeds {spread['seeds']}: MASE "
+          + " ".join(f"{m:.3f}" for m in spread["mase"]), flush=True)
+    return spread
 
 
 # --------------------------------------------------------------------------- reporting
