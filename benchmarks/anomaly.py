@@ -61,7 +61,6 @@ over the test part) and ``anomaly_trace.png`` (ECG and per-step NLL around abnor
 """
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -71,12 +70,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks.report import RESULTS, md_table, paragraph, pyplot, save_figure, write_json
 from tsargen import WaveNetForecaster
 from tsargen.anomaly import anomaly_score
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "sensors"
-RESULTS = Path(__file__).resolve().parent / "results"
+NOTES = RESULTS / "anomaly_notes.md"          # hand-written parts of the report
 SEED = 0
 FS_RAW = 360
 FACTOR = 2                                  # 360 Hz -> 180 Hz
@@ -181,16 +181,9 @@ def auc_with_ci(labels, scores, n_boot=2000, seed=SEED):
 
 
 # --------------------------------------------------------------------------- plots
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def plot_roc(labels, scores, aucs, path):
     from sklearn.metrics import roc_curve
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.6))
     for name, s in scores.items():
         fpr, tpr, _ = roc_curve(labels, s)
@@ -202,12 +195,11 @@ def plot_roc(labels, scores, aucs, path):
     ax.set_title("MIT-BIH 100, test beats", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_scores(t_min, score, symbols, path, name):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 3.2))
     normal = symbols == "N"
     ax.plot(t_min[normal], score[normal], ".", ms=3, color="0.6", label="N (normal)")
@@ -224,13 +216,12 @@ def plot_scores(t_min, score, symbols, path, name):
     ax.set_title(f"{name}: per-beat anomaly score on the test part", fontsize=10)
     ax.legend(fontsize=8, ncol=4)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_trace(x, nll, test_start, beats_test, path, n_examples=3):
     """ECG (MLII) and per-step NLL around the first few abnormal test beats."""
-    plt = _plt()
+    plt = pyplot()
     ab = beats_test[beats_test["abnormal"]].head(n_examples)
     if ab.empty:
         return
@@ -251,8 +242,75 @@ def plot_trace(x, nll, test_start, beats_test, path, n_examples=3):
     axes[0, 0].set_ylabel("MLII (mV)")
     axes[1, 0].set_ylabel("NLL per step (nats)\n(shaded: beat windows)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+# --------------------------------------------------------------------------- steps
+def split_beats(x, beats, train_minutes, quick):
+    """Train/test boundaries (steps), the beat window, which beats train and which are scored,
+    and the beat counts per part."""
+    train_end = int(train_minutes * 60 * FS)
+    stop = len(x) if not quick else min(len(x), train_end + QUICK["test_minutes"] * 60 * FS)
+    lo, hi = int(round(WINDOW[0] * FS)), int(round(WINDOW[1] * FS))
+    in_train = beats["r"] < train_end
+    test_ok = (beats["r"] + lo >= train_end) & (beats["r"] + hi <= stop)
+    counts = {part: beats[sel]["symbol"].value_counts().to_dict()
+              for part, sel in (("record", np.ones(len(beats), bool)), ("train", in_train),
+                                ("test (scored)", test_ok))}
+    return dict(train_end=train_end, stop=stop, lo=lo, hi=hi, in_train=in_train,
+                test_ok=test_ok, counts=counts)
+
+
+def normal_train_part(x, beats, s):
+    """The train part with both leads NaN around every abnormal training beat, and how many
+    steps that masks."""
+    train = x[:s["train_end"]].copy()
+    for r in beats.loc[s["in_train"] & beats["abnormal"], "r"]:
+        train[max(0, r + int(MASK[0] * FS)):r + int(MASK[1] * FS)] = np.nan
+    return train, int(np.isnan(train[:, 0]).sum())
+
+
+def wavenet_scores(train, x, kw, s, segments, log):
+    """Fit the WaveNetForecaster on the train part, score the test part step by step ->
+    (model, per-step NLL, per-beat scores, step count, fit s, score s)."""
+    model = WaveNetForecaster(**kw)
+    t0 = time.perf_counter()
+    model.fit(train)
+    fit_s = time.perf_counter() - t0
+    rf = model.receptive_field_
+    log(f"WaveNetForecaster fitted in {fit_s:.1f} s ({model.n_iter_} epochs, receptive field "
+        f"{rf} steps = {rf / FS:.2f} s)")
+    t0 = time.perf_counter()
+    steps = model.score_steps(x[s["train_end"] - rf:s["stop"]])[rf:]    # (T_test, 2)
+    score_s = time.perf_counter() - t0
+    log(f"scored {len(steps)} test steps in {score_s:.1f} s")
+    return (model, anomaly_score(steps), anomaly_score(steps, segments=segments), len(steps),
+            fit_s, score_s)
+
+
+def baseline_scores(x, train, beats, bt, s, segments):
+    """RR, template and linear AR scores of the scored beats -> (scores, s RR+template,
+    s AR)."""
+    lo, hi, train_end, stop = s["lo"], s["hi"], s["train_end"], s["stop"]
+    scores = {}
+    t0 = time.perf_counter()
+    dev, pre = rr_scores(beats["r"].to_numpy())
+    scores["RR deviation"] = dev[s["test_ok"].to_numpy()]
+    scores["RR prematurity"] = pre[s["test_ok"].to_numpy()]
+    normal_train = beats[s["in_train"] & ~beats["abnormal"] & (beats["r"] + lo >= 0)
+                         & (beats["r"] + hi <= train_end)]["r"].to_numpy()
+    template = beat_windows(x, normal_train, lo, hi).mean(axis=0)
+    scores["template distance"] = np.sqrt(((beat_windows(x, bt["r"].to_numpy(), lo, hi)
+                                            - template) ** 2).sum(axis=(1, 2)))
+    base_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ar_ll = np.zeros((stop - train_end, 2))
+    for c in range(2):
+        coef, icpt, sigma = fit_ar(train[:, c], AR_LAGS)
+        seg = x[train_end - AR_LAGS:stop, c]
+        ar_ll[:, c] = ar_steps(seg, coef, icpt, sigma)[AR_LAGS:]
+    scores[f"linear AR({AR_LAGS}) NLL"] = anomaly_score(ar_ll, segments=segments)
+    return scores, base_s, time.perf_counter() - t0
 
 
 # --------------------------------------------------------------------------- main
@@ -278,141 +336,104 @@ def main(argv=None):
         return
     x, beats, info = load(args.data)
     train_minutes = QUICK["train_minutes"] if args.quick else args.train_minutes
-    train_end = int(train_minutes * 60 * FS)
-    stop = len(x) if not args.quick else min(len(x), train_end + QUICK["test_minutes"] * 60 * FS)
-    lo, hi = int(round(WINDOW[0] * FS)), int(round(WINDOW[1] * FS))
     log(f"{len(x)} samples at {FS} Hz ({len(x) / FS / 60:.1f} min), {len(beats)} beats; "
         f"train part: first {train_minutes:g} min")
-
-    # ---- splits and counts
-    in_train = beats["r"] < train_end
-    test_ok = (beats["r"] + lo >= train_end) & (beats["r"] + hi <= stop)
-    counts = {part: beats[sel]["symbol"].value_counts().to_dict()
-              for part, sel in (("record", np.ones(len(beats), bool)), ("train", in_train),
-                                ("test (scored)", test_ok))}
-    log(f"beat counts: {counts}")
-
-    # ---- train part: normal only
-    train = x[:train_end].copy()
-    for r in beats.loc[in_train & beats["abnormal"], "r"]:
-        train[max(0, r + int(MASK[0] * FS)):r + int(MASK[1] * FS)] = np.nan
-    n_masked = int(np.isnan(train[:, 0]).sum())
-
-    # ---- tsargen
+    s = split_beats(x, beats, train_minutes, args.quick)
+    log(f"beat counts: {s['counts']}")
+    train, n_masked = normal_train_part(x, beats, s)
     kw = dict(WAVENET, **(QUICK["wavenet"] if args.quick else {}))
-    model = WaveNetForecaster(**kw)
-    t0 = time.perf_counter()
-    model.fit(train)
-    fit_s = time.perf_counter() - t0
-    rf = model.receptive_field_
-    log(f"WaveNetForecaster fitted in {fit_s:.1f} s ({model.n_iter_} epochs, receptive field "
-        f"{rf} steps = {rf / FS:.2f} s)")
-    t0 = time.perf_counter()
-    steps = model.score_steps(x[train_end - rf:stop])[rf:]             # (T_test, 2)
-    score_s = time.perf_counter() - t0
-    nll = anomaly_score(steps)                                          # (T_test,)
-    bt = beats[test_ok].reset_index(drop=True)
-    segments = [(int(r + lo - train_end), int(r + hi - train_end)) for r in bt["r"]]
-    scores = {"tsargen WaveNetForecaster NLL": anomaly_score(steps, segments=segments)}
-    log(f"scored {len(steps)} test steps in {score_s:.1f} s")
-
-    # ---- baselines
-    t0 = time.perf_counter()
-    dev, pre = rr_scores(beats["r"].to_numpy())
-    scores["RR deviation"] = dev[test_ok.to_numpy()]
-    scores["RR prematurity"] = pre[test_ok.to_numpy()]
-    normal_train = beats[in_train & ~beats["abnormal"] & (beats["r"] + lo >= 0)
-                         & (beats["r"] + hi <= train_end)]["r"].to_numpy()
-    template = beat_windows(x, normal_train, lo, hi).mean(axis=0)
-    scores["template distance"] = np.sqrt(((beat_windows(x, bt["r"].to_numpy(), lo, hi)
-                                            - template) ** 2).sum(axis=(1, 2)))
-    base_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ar_ll = np.zeros((stop - train_end, 2))
-    for c in range(2):
-        coef, icpt, sigma = fit_ar(train[:, c], AR_LAGS)
-        seg = x[train_end - AR_LAGS:stop, c]
-        ar_ll[:, c] = ar_steps(seg, coef, icpt, sigma)[AR_LAGS:]
-    scores[f"linear AR({AR_LAGS}) NLL"] = anomaly_score(ar_ll, segments=segments)
-    ar_s = time.perf_counter() - t0
+    bt = beats[s["test_ok"]].reset_index(drop=True)
+    segments = [(int(r + s["lo"] - s["train_end"]), int(r + s["hi"] - s["train_end"]))
+                for r in bt["r"]]
+    model, nll, ours, n_steps, fit_s, score_s = wavenet_scores(train, x, kw, s, segments, log)
+    scores = {"tsargen WaveNetForecaster NLL": ours}
+    more, base_s, ar_s = baseline_scores(x, train, beats, bt, s, segments)
+    scores.update(more)
 
     labels = bt["abnormal"].to_numpy()
-    keep = np.all([np.isfinite(s) for s in scores.values()], axis=0)
+    keep = np.all([np.isfinite(v) for v in scores.values()], axis=0)
     labels_k = labels[keep]
-    aucs = {name: auc_with_ci(labels_k, s[keep]) for name, s in scores.items()}
+    aucs = {name: auc_with_ci(labels_k, v[keep]) for name, v in scores.items()}
     for name, (auc, a, b) in aucs.items():
         log(f"  {name}: AUC {auc:.3f} [{a:.3f}, {b:.3f}]")
-
-    # ---- plots
     plot_roc(labels_k, {k: v[keep] for k, v in scores.items()}, aucs,
              RESULTS / f"{stem}_roc.png")
     name = "tsargen WaveNetForecaster NLL"
     plot_scores(bt["r"].to_numpy() / FS / 60, scores[name], bt["symbol"].to_numpy(),
                 RESULTS / f"{stem}_scores.png", name)
-    plot_trace(x, nll, train_end, bt, RESULTS / f"{stem}_trace.png")
+    plot_trace(x, nll, s["train_end"], bt, RESULTS / f"{stem}_trace.png")
 
-    # ---- report
     total = time.perf_counter() - start
     n_pos, n_neg = int(labels_k.sum()), int((~labels_k).sum())
+    run = dict(quick=args.quick, train_minutes=train_minutes, n_masked=n_masked,
+               dropped=info["dropped"], n_pos=n_pos, n_neg=n_neg,
+               n_unscored=int((~keep).sum()), aucs=aucs, n_steps=n_steps, fit_s=fit_s,
+               score_s=score_s, base_s=base_s, ar_s=ar_s, total=total, epochs=model.n_iter_,
+               rf=model.receptive_field_, val_curve=list(model.val_loss_curve_), kw=kw,
+               train_end=s["train_end"], stop=s["stop"], counts=s["counts"])
+    (RESULTS / f"{stem}.md").write_text("\n".join(report_lines(run, stem)))
+    write_json(RESULTS / f"{stem}.json", dict(
+        quick=args.quick, counts=s["counts"], n_abnormal=n_pos, n_normal=n_neg,
+        auc={k: dict(auc=v[0], ci_low=v[1], ci_high=v[2]) for k, v in aucs.items()},
+        fit_s=fit_s, score_s=score_s, baseline_s=base_s, ar_s=ar_s, total_s=total,
+        epochs=model.n_iter_, receptive_field=model.receptive_field_, settings=kw, fs=FS,
+        train_minutes=train_minutes, window_s=WINDOW, python=sys.version.split()[0],
+        torch=torch.__version__), default=str)
+    log(f"wrote {RESULTS / (stem + '.md')}")
+
+
+# --------------------------------------------------------------------------- report
+def report_lines(run, stem):
+    """The markdown report of one run (``run``: what ``main`` measured)."""
+    quick, tm, aucs = run["quick"], run["train_minutes"], run["aucs"]
     md = [f"# Anomaly benchmark: MIT-BIH record 100"
-          f"{' (QUICK smoke run: not meaningful)' if args.quick else ''}", "",
-          f"Produced by `python -m benchmarks.anomaly{' --quick' if args.quick else ''}` on "
+          f"{' (QUICK smoke run: not meaningful)' if quick else ''}", "",
+          f"Produced by `python -m benchmarks.anomaly{' --quick' if quick else ''}` on "
           f"{time.strftime('%Y-%m-%d')} ({platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread, shared machine); total run {total / 60:.1f} min. "
-          "Protocol in the module docstring.", "",
+          f"{torch.get_num_threads()} thread, shared machine); total run "
+          f"{run['total'] / 60:.1f} min. Protocol in the module docstring.", "",
           f"Both leads at {FS} Hz (downsampled from {FS_RAW} Hz by averaging pairs). Train part: "
-          f"the first {train_minutes:g} min, abnormal beats masked (NaN from "
-          f"{MASK[0]:+g} s to {MASK[1]:+g} s around each: {n_masked} of {train_end} steps). "
-          f"Test part: {train_minutes:g} min to {stop / FS / 60:.1f} min. Per-beat window: "
-          f"[R {WINDOW[0]:+g} s, R {WINDOW[1]:+g} s). Non-beat annotations dropped: "
-          f"{info['dropped']}.", "",
-          "Beat counts (symbol: count):", "",
-          "| part | N (normal) | abnormal | by symbol |", "|---|---:|---:|---|"]
-    for part, c in counts.items():
+          f"the first {tm:g} min, abnormal beats masked (NaN from "
+          f"{MASK[0]:+g} s to {MASK[1]:+g} s around each: {run['n_masked']} of "
+          f"{run['train_end']} steps). Test part: {tm:g} min to {run['stop'] / FS / 60:.1f} "
+          f"min. Per-beat window: [R {WINDOW[0]:+g} s, R {WINDOW[1]:+g} s). Non-beat "
+          f"annotations dropped: {run['dropped']}.", "",
+          "Beat counts (symbol: count):", ""]
+    md += md_table(["part", "N (normal)", "abnormal", "by symbol"], align="lrrl")
+    for part, c in run["counts"].items():
         ab = sum(v for k, v in c.items() if k != "N")
         md.append(f"| {part} | {c.get('N', 0)} | {ab} | "
                   f"{', '.join(f'{k}: {v}' for k, v in sorted(c.items()))} |")
-    md += ["", f"ROC AUC, abnormal vs normal test beats ({n_pos} abnormal, {n_neg} normal; "
-           f"{int((~keep).sum())} beats without enough RR history dropped), with 95 % "
-           "bootstrap intervals:", "",
-           "| score | ROC AUC | 95 % interval |", "|---|---:|---|"]
-    for name_, (auc, a, b) in aucs.items():
-        md.append(f"| {name_} | {auc:.3f} | {a:.3f}–{b:.3f} |")
+    md += ["", f"ROC AUC, abnormal vs normal test beats ({run['n_pos']} abnormal, "
+           f"{run['n_neg']} normal; {run['n_unscored']} beats without enough RR history "
+           "dropped), with 95 % bootstrap intervals:", ""]
+    md += md_table(["score", "ROC AUC", "95 % interval"], align="lrl")
+    md += [f"| {k} | {auc:.3f} | {a:.3f}–{b:.3f} |" for k, (auc, a, b) in aucs.items()]
     ours = aucs["tsargen WaveNetForecaster NLL"][0]
     better = [f"{k} ({v[0]:.3f})" for k, v in aucs.items() if v[0] > ours]
     if better:
         md += ["", f"**Where tsargen loses:** {', '.join(better)} beat the WaveNet NLL "
-               f"({ours:.3f}). The RR-interval scores read the reference R-peak annotations, "
-               "i.e. a perfect beat detector, and on this record the abnormal beats are almost "
-               "all premature (atrial premature beats), which an RR rule detects by "
-               "construction; the NLL score sees only the waveform and would also flag "
-               "abnormal shapes at a normal rhythm. The waveform baselines (template distance, "
-               "linear AR) are the fair comparison for the NLL, and it beats both."]
-    md += ["", "Times (s):", "",
-           "| step | seconds |", "|---|---:|",
-           f"| WaveNetForecaster fit ({model.n_iter_} epochs) | {fit_s:.1f} |",
-           f"| WaveNetForecaster score_steps on the test part ({len(steps)} steps) | "
-           f"{score_s:.1f} |",
-           f"| RR and template baselines | {base_s:.2f} |",
-           f"| linear AR({AR_LAGS}) fit + scoring | {ar_s:.1f} |", "",
-           f"WaveNetForecaster settings: `{kw}` (receptive field {rf} steps = {rf / FS:.2f} s; "
-           f"best validation NLL per step {min(model.val_loss_curve_):.3f} scaled units at "
-           f"epoch {int(np.argmin(model.val_loss_curve_)) + 1}, the weights kept; last "
-           f"{model.val_loss_curve_[-1]:.3f})"
-           + (f"; training ran all {model.n_iter_} epochs without early stopping, so more "
-              "epochs may help" if model.n_iter_ >= kw.get("max_epochs", np.inf) else "")
-           + ".", "",
-           f"![ROC]({stem}_roc.png)", "", f"![scores]({stem}_scores.png)", "",
-           f"![trace]({stem}_trace.png)", ""]
-    (RESULTS / f"{stem}.md").write_text("\n".join(md))
-    (RESULTS / f"{stem}.json").write_text(json.dumps(dict(
-        quick=args.quick, counts=counts, n_abnormal=n_pos, n_normal=n_neg,
-        auc={k: dict(auc=v[0], ci_low=v[1], ci_high=v[2]) for k, v in aucs.items()},
-        fit_s=fit_s, score_s=score_s, baseline_s=base_s, ar_s=ar_s, total_s=total,
-        epochs=model.n_iter_, receptive_field=rf, settings=kw, fs=FS,
-        train_minutes=train_minutes, window_s=WINDOW, python=sys.version.split()[0],
-        torch=torch.__version__), indent=1, default=str))
-    log(f"wrote {RESULTS / (stem + '.md')}")
+               f"({ours:.3f}). " + paragraph(NOTES, "Where tsargen loses")]
+    return md + ["", "Times (s):", ""] + md_table(["step", "seconds"], align="lr") + [
+        f"| WaveNetForecaster fit ({run['epochs']} epochs) | {run['fit_s']:.1f} |",
+        f"| WaveNetForecaster score_steps on the test part ({run['n_steps']} steps) | "
+        f"{run['score_s']:.1f} |",
+        f"| RR and template baselines | {run['base_s']:.2f} |",
+        f"| linear AR({AR_LAGS}) fit + scoring | {run['ar_s']:.1f} |", "",
+        _settings_sentence(run), "",
+        f"![ROC]({stem}_roc.png)", "", f"![scores]({stem}_scores.png)", "",
+        f"![trace]({stem}_trace.png)", ""]
+
+
+def _settings_sentence(run):
+    kw, rf, curve = run["kw"], run["rf"], run["val_curve"]
+    return (f"WaveNetForecaster settings: `{kw}` (receptive field {rf} steps = {rf / FS:.2f} s; "
+            f"best validation NLL per step {min(curve):.3f} scaled units at "
+            f"epoch {int(np.argmin(curve)) + 1}, the weights kept; last "
+            f"{curve[-1]:.3f})"
+            + (f"; training ran all {run['epochs']} epochs without early stopping, so more "
+               "epochs may help" if run["epochs"] >= kw.get("max_epochs", np.inf) else "")
+            + ".")
 
 
 if __name__ == "__main__":

@@ -35,12 +35,12 @@ Run from the repository root::
 
     nice -n 10 python -m benchmarks.bars              # full run (~10 min on 1 core)
     python -m benchmarks.bars --quick                 # smoke run (< 1 min), *_quick files
+    python -m benchmarks.bars --render benchmarks/results/bars.json   # report from the JSON
 
 Writes ``benchmarks/results/bars.md``, ``bars.json`` and ``bars_*.png``.
 """
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -51,13 +51,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks.report import (md_row, md_table, output_args, pyplot, render_json, save_figure,
+                               write_json)
 from tsargen import WaveNetForecaster
 from tsargen.datasets import read_bars
 from tsargen.metrics import crps
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "bars"
-RESULTS = Path(__file__).resolve().parent / "results"
 H = 30
 N_DRAWS = 200
 SEED = 0
@@ -109,10 +110,7 @@ def vol_scores(pred_sd, truth):
 
 
 def plot(results, out, suffix):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     ks = np.arange(1, H + 1)
     for name, r in results.items():
@@ -125,10 +123,7 @@ def plot(results, out, suffix):
     axes[1].set_ylabel("80% interval coverage")
     axes[0].legend()
     fig.tight_layout()
-    path = out / f"bars_crps{suffix}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / f"bars_crps{suffix}.png", dpi=90)
 
 
 def main(argv=None):
@@ -136,8 +131,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run (< 1 minute)")
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--origins", type=int, default=150)
-    parser.add_argument("--out", default=str(RESULTS))
+    output_args(parser, render="the report and the plot")
     args = parser.parse_args(argv)
+    if args.render:
+        return render_json(args.render, write_outputs, "bars")
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,6 +143,50 @@ def main(argv=None):
     if not path.exists():
         print(f"{path} is missing; nothing to do.")
         return 1
+    return write_outputs(run(args, path), out, suffix)
+
+
+def wavenet_paths(f, y, X, origins):
+    """``N_DRAWS`` sampled paths of the next ``H`` one-minute returns from every origin."""
+    rf = f.receptive_field_
+    t = time.time()
+    wn = []
+    chunk = 20
+    for i in range(0, len(origins), chunk):
+        part = origins[i:i + chunk]
+        hist = [y.iloc[o - rf + 1:o + 1] for o in part]
+        cov = [X.iloc[o - rf + 1:o + 1 + H] for o in part]
+        s = f.sample(N_DRAWS, H, y=hist, X=cov, random_state=SEED + i)
+        wn += [sj["ret"].to_numpy().reshape(N_DRAWS, H) for sj in s]
+    wn_s = time.time() - t
+    log(f"WaveNet paths {wn_s:.1f}s")
+    return np.nan_to_num(np.stack(wn)), wn_s
+
+
+def arima_paths(ret, n_train, origins, rng):
+    """ARIMA(1, 0, 1) fitted on the training returns, re-conditioned at every origin: exact
+    Gaussian paths -> (paths, innovation sd, seconds)."""
+    from statsmodels.tsa.arima.model import ARIMA
+    from statsmodels.tsa.arima_process import arma2ma
+    t = time.time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = ARIMA(ret[:n_train], order=(1, 0, 1), trend="c").fit()
+        p = dict(zip(res.param_names, res.params))
+        psi = arma2ma([1, -p["ar.L1"]], [1, p["ma.L1"]], lags=H)            # MA(inf) weights
+        mix = np.array([[psi[t - i] if i <= t else 0.0 for i in range(H)] for t in range(H)])
+        ar = []
+        for o in origins:
+            mean = np.asarray(res.apply(ret[o - 499:o + 1]).forecast(H))
+            eps = rng.normal(size=(N_DRAWS, H)) * np.sqrt(p["sigma2"])
+            ar.append(mean + eps @ mix.T)               # exact Gaussian ARMA paths
+    ar_s = time.time() - t
+    log(f"ARIMA {ar_s:.1f}s, params {dict(zip(res.param_names, np.round(res.params, 4)))}")
+    return np.stack(ar), np.sqrt(p["sigma2"]), ar_s
+
+
+def run(args, path):
+    """Fit, forecast and score on the bars file -> the results (as written to the JSON)."""
     bars = read_bars(path)
     y, X, session = prepare(bars)
     n_sessions = session[-1] + 1
@@ -175,87 +216,62 @@ def main(argv=None):
     ret = y["ret"].to_numpy()
     truth = np.stack([ret[o + 1:o + 1 + H] for o in origins])                   # (O, H)
     draws = {}
-
-    t = time.time()
-    wn = []
-    chunk = 20
-    for i in range(0, len(origins), chunk):
-        part = origins[i:i + chunk]
-        hist = [y.iloc[o - rf + 1:o + 1] for o in part]
-        cov = [X.iloc[o - rf + 1:o + 1 + H] for o in part]
-        s = f.sample(N_DRAWS, H, y=hist, X=cov, random_state=SEED + i)
-        wn += [sj["ret"].to_numpy().reshape(N_DRAWS, H) for sj in s]
-    draws["WaveNet"] = np.nan_to_num(np.stack(wn))
-    wn_s = time.time() - t
-    log(f"WaveNet paths {wn_s:.1f}s")
-
+    draws["WaveNet"], wn_s = wavenet_paths(f, y, X, origins)
     rng = np.random.default_rng(SEED)
     sd_rw = np.array([np.nanstd(ret[o - 59:o + 1]) for o in origins])
     draws["RW rolling vol"] = rng.normal(size=(len(origins), N_DRAWS, H)) * sd_rw[:, None, None]
-
-    from statsmodels.tsa.arima.model import ARIMA
-    from statsmodels.tsa.arima_process import arma2ma
-    t = time.time()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = ARIMA(ret[:n_train], order=(1, 0, 1), trend="c").fit()
-        p = dict(zip(res.param_names, res.params))
-        psi = arma2ma([1, -p["ar.L1"]], [1, p["ma.L1"]], lags=H)            # MA(inf) weights
-        mix = np.array([[psi[t - i] if i <= t else 0.0 for i in range(H)] for t in range(H)])
-        ar = []
-        for o in origins:
-            mean = np.asarray(res.apply(ret[o - 499:o + 1]).forecast(H))
-            eps = rng.normal(size=(N_DRAWS, H)) * np.sqrt(p["sigma2"])
-            ar.append(mean + eps @ mix.T)               # exact Gaussian ARMA paths
-    draws["ARIMA"] = np.stack(ar)
-    ar_s = time.time() - t
-    log(f"ARIMA {ar_s:.1f}s, params {dict(zip(res.param_names, np.round(res.params, 4)))}")
+    draws["ARIMA"], sd_arima, ar_s = arima_paths(ret, n_train, origins, rng)
 
     results = {name: summarise(d, truth) for name, d in draws.items()}
     vol = {"WaveNet": vol_scores(draws["WaveNet"].std(axis=1).mean(axis=1) + 1e-9, truth),
            "RW rolling vol": vol_scores(sd_rw + 1e-9, truth),
-           "ARIMA": vol_scores(np.full(len(origins), np.sqrt(p["sigma2"])), truth)}
+           "ARIMA": vol_scores(np.full(len(origins), sd_arima), truth)}
     for name in results:
         log(f"{name}: CRPS mean {results[name]['crps_mean']:.3f}, cov80 "
             f"{results[name]['cov80_mean']:.3f}, vol {vol[name]}")
-
     meta = dict(n_bars=len(y), n_train=n_train, sessions=int(n_sessions),
                 train_sessions=train_sessions, n_origins=len(origins), horizon=H,
                 n_draws=N_DRAWS, settings={k: v for k, v in settings.items()},
                 epochs=f.n_iter_, receptive_field=rf, fit_s=fit_s, wavenet_paths_s=wn_s,
                 arima_s=ar_s, python=sys.version.split()[0], torch=torch.__version__,
                 machine=platform.machine(), quick=args.quick)
-    (out / f"bars{suffix}.json").write_text(json.dumps(dict(meta=meta, results=results,
-                                                            volatility=vol), indent=1))
-    png = plot(results, out, suffix)
-    rw = results["RW rolling vol"]
-    lines = ["# 1-minute bars: cumulative-return forecasts 1..30 minutes ahead", "",
-             f"{len(y)} bars ({n_sessions} sessions); train {train_sessions} sessions, "
-             f"{len(origins)} test origins; {N_DRAWS} draws per forecast. WaveNet: "
-             f"{f.n_iter_} epochs, receptive field {rf} bars, fit {fit_s:.0f}s. "
-             "Protocol: `benchmarks/bars.py` docstring.", "",
-             "## CRPS of the k-minute cumulative log return (bps, lower is better)", "",
-             "| model | " + " | ".join(f"k={k}" for k in KS) + " | mean 1..30 | "
-             "ratio to RW |", "|---|" + "---|" * (len(KS) + 2)]
-    for name, r in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{r[f'crps_{k}']:.3f}" for k in KS)
-                     + f" | {r['crps_mean']:.3f} | {r['crps_mean'] / rw['crps_mean']:.3f} |")
-    lines += ["", "## Coverage of the central 80% interval", "",
-              "| model | " + " | ".join(f"k={k}" for k in KS) + " | mean 1..30 |",
-              "|---|" + "---|" * (len(KS) + 1)]
-    for name, r in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{r[f'cov80_{k}']:.3f}" for k in KS)
-                     + f" | {r['cov80_mean']:.3f} |")
-    lines += ["", "## Volatility of the next 30 one-minute returns", "",
-              "| model | QLIKE (lower is better) | corr(log predicted, log realised) |",
-              "|---|---|---|"]
-    lines += [f"| {k} | {v['qlike']:.3f} | "
-              + ("n/a (constant)" if np.isnan(v["corr_log"]) else f"{v['corr_log']:.3f}") + " |"
-              for k, v in vol.items()]
-    lines += ["", f"Plot: `{png.name}`.", ""]
-    (out / f"bars{suffix}.md").write_text("\n".join(lines))
+    return dict(meta=meta, results=results, volatility=vol)
+
+
+def write_outputs(res, out, suffix):
+    """The JSON, the CRPS/coverage plot and the markdown report of ``res`` in ``out``."""
+    write_json(out / f"bars{suffix}.json", res)
+    png = plot(res["results"], out, suffix)
+    (out / f"bars{suffix}.md").write_text("\n".join(report_lines(res, png.name)))
     log(f"wrote {out / f'bars{suffix}.md'}")
     return 0
+
+
+def report_lines(res, png):
+    meta, results = res["meta"], res["results"]
+    rw = results["RW rolling vol"]
+    lines = ["# 1-minute bars: cumulative-return forecasts 1..30 minutes ahead", "",
+             f"{meta['n_bars']} bars ({meta['sessions']} sessions); train "
+             f"{meta['train_sessions']} sessions, {meta['n_origins']} test origins; "
+             f"{meta['n_draws']} draws per forecast. WaveNet: {meta['epochs']} epochs, receptive "
+             f"field {meta['receptive_field']} bars, fit {meta['fit_s']:.0f}s. "
+             "Protocol: `benchmarks/bars.py` docstring.", "",
+             "## CRPS of the k-minute cumulative log return (bps, lower is better)", ""]
+    lines += md_table(["model", *(f"k={k}" for k in KS), "mean 1..30", "ratio to RW"])
+    for name, r in results.items():
+        lines.append(md_row([name, *(f"{r[f'crps_{k}']:.3f}" for k in KS),
+                             f"{r['crps_mean']:.3f}", f"{r['crps_mean'] / rw['crps_mean']:.3f}"]))
+    lines += ["", "## Coverage of the central 80% interval", ""]
+    lines += md_table(["model", *(f"k={k}" for k in KS), "mean 1..30"])
+    for name, r in results.items():
+        lines.append(md_row([name, *(f"{r[f'cov80_{k}']:.3f}" for k in KS),
+                             f"{r['cov80_mean']:.3f}"]))
+    lines += ["", "## Volatility of the next 30 one-minute returns", ""]
+    lines += md_table(["model", "QLIKE (lower is better)", "corr(log predicted, log realised)"])
+    lines += [f"| {k} | {v['qlike']:.3f} | "
+              + ("n/a (constant)" if np.isnan(v["corr_log"]) else f"{v['corr_log']:.3f}") + " |"
+              for k, v in res["volatility"].items()]
+    return lines + ["", f"Plot: `{png}`.", ""]
 
 
 if __name__ == "__main__":

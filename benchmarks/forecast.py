@@ -14,12 +14,11 @@ fitted **once** on the data before that origin and then forecasts ``horizon`` st
 ``n_origins`` origins spread evenly over the test part, each time conditioning on the true
 history up to the origin (no refitting). The WaveNet settings in ``DATASETS`` were chosen with
 ``--split val`` (origins inside a validation part before the test part), but not blind to the
-test part: the test origins were evaluated six times (the first full run, then after adding
-the ``(seasonal)`` and ``(diff)`` rows, after a change to how differences are scaled, after
-adding ``ema_decay``, after training windows came to weigh every target equally, and after
-differences came to be scaled by their root-mean-square, with no setting changed), and which
-rows and library features to try next followed those results; see "Observations". Margins on
-the target sets, taylor's above all, are therefore somewhat optimistic. The reported WaveNet
+test part: the test origins were evaluated several times while the benchmark was built, and
+which rows and library features to try next followed those results (how often, and after
+which changes: ``results/forecast_notes.md``, printed in the report under "Observations"; the
+settings tried: ``results/forecast_tuning.md``). Margins on the target sets, taylor's above
+all, are therefore somewhat optimistic. The reported WaveNet
 rows are the fits with ``random_state=0``; each is also refitted with ``--spread-seeds`` more
 seeds (default 3) and the report gives the mean and range of its metrics over the seeds, so
 that a margin can be told from run-to-run noise.
@@ -88,6 +87,7 @@ From the repository root::
     python -m benchmarks.forecast --split val       # validation origins, writes *_val files
     python -m benchmarks.forecast --split val --datasets taylor --methods WaveNet \\
         --wavenet '{"n_layers": 8, "lr": 0.001}' --out /tmp/try   # try a WaveNet setting
+    python -m benchmarks.forecast --render benchmarks/results/forecast.json   # report, plots
 
 Besides the estimator's parameters, ``--wavenet`` takes ``"fourier": [[period, K], ...]``:
 known-future covariates ``sin/cos(2 pi k t / period)``, ``k = 1..K``, of the absolute position
@@ -112,14 +112,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmarks import git_state, paired_bootstrap
+from benchmarks import git_state
+from benchmarks.report import (RESULTS, bullets, md_row, md_table, output_args, paired_bootstrap,
+                               pyplot, read_json, save_figure, table_rows, write_json)
 from tsargen import WaveNetForecaster
 from tsargen.datasets import load_co2, load_sunspots
 from tsargen.metrics import crps, mase, smape
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "forecasting"
-RESULTS = Path(__file__).resolve().parent / "results"
 N_DRAWS = 200
 SEED = 0
 
@@ -201,288 +202,10 @@ DATASETS = {
     ),
 }
 
-# WaveNet settings tried with --split val (validation origins only; recorded from those runs,
-# 1 torch thread): (data set, row, change from the defaults of this file's first version
-# -- n_layers as listed, batch_size=16, lr=1e-3, validation_fraction=0.1 --, val MASE, val sCRPS,
-# kept?). Val baselines (MASE): sunspots naive 0.737 / ARIMA 0.773; co2 ARIMA 0.375 / ETS 0.379;
-# taylor ETS 0.271 / naive 0.875; ETTh1 naive 1.064 / VAR 1.109; exchange_rate ARIMA 5.374 /
-# naive 5.408. Val sCRPS (checked with the seasonal-lag trials): taylor ETS 0.212 / naive 0.820;
-# ETTh1 naive 0.829 / VAR 0.830; exchange_rate VAR 4.858 (MASE 5.579) / naive 4.987. Trials from
-# "WaveNet (seasonal)" on were run after predict(y=history) switched to the fitted scaling.
-TUNING_LOG = [
-    ("sunspots", "WaveNet", "n_layers=5, res 16/skip 32", 0.687, 0.475, ""),
-    ("sunspots", "WaveNet", "+ validation_fraction=0.2", 0.655, 0.449, ""),
-    ("sunspots", "WaveNet", "+ validation_fraction=0.2, lr=3e-3", 0.676, 0.480, ""),
-    ("sunspots", "WaveNet", "+ validation_fraction=0.2, batch_size=4", 0.592, 0.408,
-     "kept"),
-    ("sunspots", "WaveNet", "+ validation_fraction=0.2, batch_size=4, n_layers=4, res 8/skip 16",
-     0.717, 0.507, ""),
-    ("sunspots", "WaveNet", "+ validation_fraction=0.2, batch_size=4, student_t", 0.586, 0.400,
-     "within 1%: kept the Gaussian head"),
-    ("co2", "WaveNet", "n_layers=5, res 16/skip 32", 2.285, 1.945, "kept"),
-    ("co2", "WaveNet", "+ validation_fraction=0.2, batch_size=4", 4.260, 3.796, ""),
-    ("co2", "WaveNet (diff)", "n_layers=5, res 16/skip 32, validation_fraction=0.2, batch_size=4 "
-     "(differencing done in this script)", 0.329, 0.235, ""),
-    ("co2", "WaveNet (diff)", "same with WaveNetForecaster(differences=1)", 0.346, 0.250,
-     "kept"),
-    ("taylor", "WaveNet", "n_layers=9, batch_size=8, max_epochs=150, patience=20", 1.205, 0.837,
-     ""),
-    ("taylor", "WaveNet", "n_layers=9, batch_size=2, lr=2e-3, max_epochs=300, patience=50",
-     0.546, 0.437, "kept"),
-    ("taylor", "WaveNet", "n_layers=7, batch_size=4, lr=2e-3, max_epochs=300, patience=50",
-     0.667, 0.486, ""),
-    ("taylor", "WaveNet", "n_stacks=2, n_layers=8, batch_size=2, max_epochs=300, patience=50",
-     0.717, 0.554, ""),
-    ("taylor", "WaveNet", "kept setting + student_t", 0.704, 0.564, ""),
-    ("ETTh1", "WaveNet", "n_layers=7, res 32/skip 64, max_epochs=100, patience=15", 1.206,
-     0.921, "kept"),
-    ("ETTh1", "WaveNet", "+ res 64/skip 128, batch_size=8, lr=2e-3, max_epochs=150, "
-     "patience=25", 1.595, 1.291, ""),
-    ("ETTh1", "WaveNet", "+ batch_size=8, lr=2e-3, channel_dependence=independent", 1.553,
-     1.179, ""),
-    ("ETTh1", "WaveNet", "+ channel_dependence=independent", 1.716, 1.303, ""),
-    ("ETTh1", "WaveNet", "n_layers=6", 1.320, 1.026, ""),
-    ("ETTh1", "WaveNet", "n_layers=8", 1.283, 0.993, ""),
-    ("ETTh1", "WaveNet", "+ student_t", 1.296, 0.994, ""),
-    ("ETTh1", "WaveNet (diff)", "n_layers=7 on first differences (done in this script)", 1.219,
-     0.916, "dropped (no MASE gain)"),
-    ("exchange_rate", "WaveNet", "n_layers=6, res 32/skip 64", 94.578, 76.575, "kept"),
-    ("exchange_rate", "WaveNet (diff)", "n_layers=6, res 32/skip 64 (differencing done in this "
-     "script)", 5.822, 4.294, ""),
-    ("exchange_rate", "WaveNet (diff)", "n_layers=5, res 16/skip 32, student_t (same)", 5.594,
-     4.085, ""),
-    ("exchange_rate", "WaveNet (diff)", "same with WaveNetForecaster(differences=1)", 5.607,
-     4.077, ""),
-    ("taylor", "WaveNet (seasonal)", "kept WaveNet setting + seasonal_lag=48", 0.281, 0.204, ""),
-    ("taylor", "WaveNet (seasonal)", "+ seasonal_lag=336 (weekly)", 0.339, 0.265,
-     "best epoch 1"),
-    ("taylor", "WaveNet (seasonal)", "+ seasonal_lag=48, validation_fraction=0.2", 0.264, 0.193,
-     "kept"),
-    ("taylor", "WaveNet (seasonal)", "+ seasonal_lag=48, n_layers=8", 0.372, 0.241, ""),
-    ("taylor", "WaveNet (seasonal)", "+ seasonal_lag=48, lr=1e-3", 0.354, 0.268, ""),
-    ("taylor", "WaveNet (seasonal)", "+ seasonal_lag=48, validation_fraction=0.2, student_t",
-     0.319, 0.243, ""),
-    ("taylor", "WaveNet (seasonal)", "+ seasonal_lag=48, validation_fraction=0.2, n_stacks=2, "
-     "n_layers=8", 0.270, 0.233, ""),
-    ("taylor", "WaveNet (seasonal)", "+ seasonal_lag=336, validation_fraction=0.2", 0.350, 0.272,
-     "best epoch 1"),
-    ("ETTh1", "WaveNet (seasonal)", "kept WaveNet setting + seasonal_lag=24", 1.013, 0.786,
-     "kept"),
-    ("ETTh1", "WaveNet (seasonal)", "+ seasonal_lag=24, validation_fraction=0.2", 1.051, 0.802,
-     ""),
-    ("ETTh1", "WaveNet (seasonal)", "+ seasonal_lag=24, n_layers=8", 1.049, 0.801, ""),
-    ("ETTh1", "WaveNet (seasonal)", "+ seasonal_lag=24, student_t", 1.018, 0.767,
-     "within noise of the kept one: kept the Gaussian head"),
-    ("exchange_rate", "WaveNet (diff)", "kept setting with n_layers=3, res 8/skip 16", 5.396,
-     3.937, "kept"),
-    ("exchange_rate", "WaveNet (diff)", "kept setting with patience=30, lr=3e-4", 5.462, 4.043,
-     ""),
-    # the estimator change "differenced series are scaled, not centred" (same kept settings;
-    # before -> after on the validation origins, one run each, 1 torch thread)
-    ("co2", "WaveNet (diff)", "differences scaled, not centred (was 0.376 / 0.257)", 0.365,
-     0.261, "kept"),
-    ("taylor", "WaveNet (seasonal)", "differences scaled, not centred (was 0.264 / 0.193)", 0.181,
-     0.131, "kept"),
-    ("ETTh1", "WaveNet (seasonal)", "differences scaled, not centred (was 1.013 / 0.786)", 1.021,
-     0.792, "kept"),
-    ("exchange_rate", "WaveNet (diff)", "differences scaled, not centred (was 5.396 / 3.937)",
-     5.327, 3.993, "kept"),
-    # the same comparison on taylor with random_state 1, 2, 3. Means over seeds 0-3, centred ->
-    # not centred: MASE 0.297 -> 0.281, sCRPS 0.206 -> 0.206, a tie within the seed spread; both
-    # lose to ETS (0.271) on MASE on average. Kept: it is what the change is for (no drift).
-    ("taylor", "WaveNet (seasonal)", "not centred, random_state=1 (centred: 0.324 / 0.223)", 0.260,
-     0.193, ""),
-    ("taylor", "WaveNet (seasonal)", "not centred, random_state=2 (centred: 0.286 / 0.197)", 0.439,
-     0.316, ""),
-    ("taylor", "WaveNet (seasonal)", "not centred, random_state=3 (centred: 0.315 / 0.212)", 0.242,
-     0.184, ""),
-    # n_networks=4 (a 4-network ensemble, WaveNetEnsemble) on the kept settings, run after the
-    # seed-0 test results above were known; reported on the test origins in forecast_ensemble.md
-    # for all four rows whatever the outcome. Single networks over seeds 0-3 on validation:
-    # co2 diff MASE 0.320-0.365 (mean 0.343), taylor seasonal 0.181-0.439 (0.281), exchange_rate
-    # diff 5.327-5.827 (5.541); ETTh1 seasonal seed 0 only.
-    ("co2", "WaveNet (diff)", "n_networks=4", 0.400, 0.278, "worse than every single seed"),
-    ("taylor", "WaveNet (seasonal)", "n_networks=4", 0.229, 0.165, "below the single-seed mean"),
-    ("ETTh1", "WaveNet (seasonal)", "n_networks=4", 0.969, 0.739, "below seed 0 (1.021 / 0.792)"),
-    ("exchange_rate", "WaveNet (diff)", "n_networks=4", 5.332, 3.889,
-     "below the single-seed mean"),
-    # weekly Fourier covariates (X: sin/cos of 2 pi k t / period, absolute position t) and
-    # Polyak averaging of the weights (ema_decay); "4 seeds" = random_state 0-3
-    ("taylor", "WaveNet (seasonal)", "+ X = Fourier terms (336, K=3); 4 seeds 0.219-0.329", 0.233,
-     0.173, "no clear gain over the seed spread without (0.181-0.439)"),
-    ("taylor", "WaveNet (seasonal)", "+ X = Fourier terms (336, K=6), (48, K=3); 4 seeds "
-     "0.200-0.357", 0.357, 0.288, ""),
-    ("taylor", "WaveNet (seasonal)", "+ ema_decay=0.99; 4 seeds 0.185-0.206 (sCRPS 0.133-0.147)",
-     0.196, 0.134, "kept: every seed below ETS (0.271)"),
-    ("taylor", "WaveNet (seasonal)", "+ ema_decay=0.99, X = Fourier terms (336, K=3); 4 seeds "
-     "0.191-0.195", 0.193, 0.136, "within 2% of ema_decay alone: kept without covariates"),
-    ("taylor", "WaveNet", "kept setting + ema_decay=0.99", 0.896, 0.742, "worse (0.546)"),
-    ("sunspots", "WaveNet", "kept setting + ema_decay=0.99; 4 seeds 0.694-0.827", 0.701, 0.483,
-     "worse (0.592)"),
-    ("co2", "WaveNet (diff)", "kept setting + ema_decay=0.99; 4 seeds 0.429-0.495", 0.495, 0.340,
-     "worse (0.365)"),
-    ("ETTh1", "WaveNet (seasonal)", "kept setting + ema_decay=0.99; 4 seeds 0.995-1.031", 0.995,
-     0.777, "within noise of the kept one (1.021 / 0.792): not adopted"),
-    ("exchange_rate", "WaveNet (diff)", "kept setting + ema_decay=0.99; 4 seeds 5.562-7.686",
-     7.686, 5.952, "worse (5.327)"),
-    # after the equal target weighting (which moved sunspots' test MASE to a tie with seasonal
-    # naive): the kept setting re-run on validation, then a 4-network ensemble of it
-    ("sunspots", "WaveNet", "kept setting, re-run at the equal target weighting; 4 seeds "
-     "0.703-0.774 (mean 0.737, naive 0.737)", 0.703, 0.504, ""),
-    ("sunspots", "WaveNet", "kept setting + n_networks=4", 0.714, 0.544,
-     "worse than seed 0, sCRPS worse: not adopted"),
-    # is the loss to the random walk (test, resolved by the origins) Monte-Carlo noise in the
-    # median of the paths? Same fit, more paths: no, the model's own median is worse
-    ("exchange_rate", "WaveNet (diff)", "kept setting, re-run at the equal target weighting "
-     "(n_paths=200)", 5.412, 4.071, "random walk 5.408"),
-    ("exchange_rate", "WaveNet (diff)", "kept setting + n_paths=2000", 5.524, 4.071,
-     "worse: the median of more paths is further from the truth"),
-]
-
-# Mechanisms behind the numbers, checked while building this benchmark (code reading, the
-# validation runs and the fan charts); printed in the report under "Observations".
-OBSERVATIONS = [
-    "**This run: differenced series scaled by their root-mean-square, on another machine.** "
-    "Since the previous run (tsargen 95269b2, on an AMD EPYC) the estimator scales differenced "
-    "series (`differences`, `seasonal_lag`) by their root-mean-square about 0 rather than their "
-    "standard deviation (a library fix for trending series; no setting was changed), and this "
-    "run is on an Intel Xeon, where the same code can fit slightly differently (sunspots and "
-    "the exchange_rate levels row came out identical, the co2 levels row did not). Seed 0 "
-    "against the previous run: co2 diff 0.387 -> 0.367 (four seeds 0.354-0.369, were "
-    "0.362-0.387), now ahead of ARIMA (0.379) with every seed; taylor seasonal 0.194 -> 0.196 "
-    "(0.190-0.203, were 0.187-0.213); ETTh1 seasonal 0.788 -> 0.809 (0.776-0.818, were "
-    "0.754-0.808), within 1% of seasonal naive's 0.814 (the summary calls that a tie); "
-    "exchange_rate diff 4.326 -> 4.348 (4.228-4.343, were 4.239-4.359); taylor levels 0.370 "
-    "-> 0.355; ETTh1 levels 0.998 -> 0.966; co2 levels 4.787 -> 4.631; sunspots 1.330 "
-    "unchanged. The run before that one made training windows weigh every target equally (a "
-    "target near either end of a training range used to count up to `n_targets` times less); "
-    "it moved sunspots from a win over seasonal naive (1.203 against 1.304) to the tie it "
-    "still is, on ~200 training points and 6 origins, where early stopping keeps a network "
-    "from epoch 5.",
-    "**A weekly seasonal naive is the strongest simple baseline on taylor.** Repeating the "
-    "same half-hour one week earlier (`seasonal naive (weekly)`, added after the runs below, on "
-    "the same origins) has MASE 0.277 / sCRPS 0.198 on taylor, better than ETS (0.290 / 0.216), "
-    "the best statsmodels model, and far better than the daily seasonal naive (1.037 / 0.910), "
-    "which forecasts Monday from Sunday. The taylor verdicts now use it: `WaveNet (seasonal)` "
-    "(0.196 / 0.144) still beats it (x0.71 on MASE, 10 of 14 origins), but the levels `WaveNet` "
-    "(0.355) loses to it, and so does the 4-network ensemble of `forecast_ensemble.md`. On "
-    "ETTh1 the weekly naive (1.380) is worse than the daily one (0.814).",
-    "**How often the test origins were looked at.** The test origins were evaluated six times "
-    "with the full benchmark (the first run; after adding the `(seasonal)` and smaller `(diff)` "
-    "rows; after differences became scaled rather than centred; after adding `ema_decay`; "
-    "after the equal target weighting; after the root-mean-square scaling of differences, "
-    "this run, with no setting changed) and twice with the ensemble. Every "
-    "setting was picked on the validation origins, but which rows and library features were "
-    "built next followed the test results: the taylor target was missed on the third look "
-    "(0.426 against ETS 0.290) and met on the fourth, with `ema_decay`, built after that miss. "
-    "Read taylor's margin as somewhat optimistic; the seed spread (all four seeds 0.190-0.203) "
-    "says it is not one lucky fit.",
-    "**Seasonal differencing meets the ETTh1 target; with weight averaging also the taylor "
-    "one.** With `WaveNetForecaster(seasonal_lag=period)` (`WaveNet (seasonal)`) the network "
-    "models the change from the same time one day earlier and the estimator adds the "
-    "day-earlier values back (observed for the first day ahead, else from the same sample "
-    "path). On ETTh1 this gives MASE 0.809 / sCRPS 0.592 against seasonal naive 0.814 / 0.657 "
-    "and VAR 0.904 / 0.658; all four seeds of the seed-spread table beat VAR on both and "
-    "seasonal naive on sCRPS (0.566-0.592), and three of four beat it on MASE (0.776-0.818). "
-    "On taylor the seasonal row also averages the weights "
-    "(`ema_decay=0.99`: validation, early stopping and the forecasts use a moving average of "
-    "the weights over about the last 100 optimiser steps): seed 0 has MASE 0.196 / sCRPS 0.144 "
-    "against ETS 0.290 / 0.216 (12 of 14 origins won on MASE), and all four seeds beat ETS on "
-    "both (MASE 0.190-0.203, sCRPS 0.142-0.151). Its 80% band covers 74% of the truth (ETS "
-    "91%). Before the equal target weighting, without averaging the same settings gave seed 0 "
-    "MASE 0.426 and four seeds "
-    "0.268-0.426 (one beat ETS), and the validation origins showed that spread too "
-    "(0.181-0.439): early stopping on 540-670 validation targets kept whichever noisy iterate "
-    "scored best. Averaging was tried on the validation origins of every WaveNet row after "
-    "those test results were known, and kept only where validation favoured it (taylor "
-    "seasonal: 0.185-0.206 over four seeds); it made the sunspots, co2, exchange_rate and "
-    "taylor levels rows worse and ETTh1 no better (tuning log), so it is not a default. "
-    "Probably because most of those fits stop early (best epoch 5-10 for sunspots, co2 and "
-    "exchange_rate, against 31-33 for taylor's seasonal row), while the average still mixes in "
-    "the weights of the first few hundred steps. "
-    "Weekly Fourier covariates (`X`) gave no clear gain on validation. A weekly lag (336) on "
-    "taylor was worse on validation (best epoch 1: early stopping on ~270 validation targets "
-    "picked an untrained network).",
-    "**exchange_rate: target not met on MASE.** `WaveNet (diff)` has MASE 4.348 against VAR "
-    "4.198, ARIMA 4.229 and the random walk (seasonal naive, period 1) 4.241, and no seed of "
-    "four beats VAR (4.228-4.343), i.e. it loses to all of them on point forecasts; its sCRPS "
-    "3.344 beats VAR 3.456 and the random walk 3.654 for all four seeds (3.231-3.344), but in "
-    "data units its CRPS, 0.007037, is above the random walk's (0.007014), ARIMA's (0.00688) "
-    "and VAR's (0.00691): the scaled and the raw average weigh the 8 rates differently, and "
-    "on the raw one it loses to the statsmodels models. Its mean bias is +1.98 MASE-scale "
-    "units against +1.92 for the random walk. "
-    "On validation the small network (3 layers) tied ARIMA (MASE 5.327 vs 5.374 with seed 0; "
-    "5.327-5.827 over four seeds); the rates look like random walks and further tuning would "
-    "fit noise, so none was attempted. "
-    "The origins cannot resolve the target's margin (\"Which margins the origins resolve\"): "
-    "VAR's own MASE ratio to the random walk is 0.990 with a 95% interval over the 10 origins "
-    "of 0.966-1.022, and WaveNet (diff)'s ratio to VAR 1.036 (0.985-1.075); a WaveNet that "
-    "beat VAR by its 1% margin over the random walk would be inside that noise; on the "
-    "validation origins VAR loses to the random walk (MASE 5.579 against 5.408). What the "
-    "origins do resolve is a small loss of WaveNet (diff) to the random walk itself (1.025, "
-    "1.003-1.044). It is not Monte-Carlo noise in the median of the 200 paths: on validation "
-    "the same fit with 2000 paths is further from the truth (5.524 against 5.412), so the "
-    "network's own median is the worse forecast; the location it learned from the recent "
-    "differences does not carry over, while its spread and tails do (sCRPS wins).",
-    "**A 4-network ensemble (`n_networks=4`, `forecast_ensemble.md`).** Averaging the "
-    "predictive distributions of four networks trained from different seeds removes much of the "
-    "seed spread above. On the test origins, with the code and machine of the previous run "
-    "(95269b2, before the root-mean-square scaling of differences; not re-run since), it gave "
-    "taylor MASE 0.191 / sCRPS 0.141 (one network then 0.194 / 0.144; ETS 0.290 / 0.216, the "
-    "weekly seasonal naive 0.277 / 0.198), ETTh1 0.765 / 0.561 (one network then 0.788 / "
-    "0.579), co2 0.369 / 0.266 (one network then 0.387 / 0.274; ARIMA 0.379 / 0.275: the "
-    "ensemble beat ARIMA where the single network then did not; in this run the single network "
-    "does too, 0.367) and exchange_rate 4.369 / 3.250 (one network then 4.326 / 3.346; still "
-    "above VAR's 4.198 on MASE, below it on sCRPS). The setting was tried "
-    "on the validation origins after the single-network test results were known; validation "
-    "favoured it on taylor, ETTh1 and exchange_rate but not co2, and all four rows are reported "
-    "whatever the outcome. It costs four times the fit (taylor 317 s against 76 s) and about "
-    "four times the sampling. Its report compares with the daily seasonal naive only (the "
-    "weekly one was not among its methods).",
-    "**Level extrapolation (co2, exchange_rate).** The Gaussian head's mean is a free output "
-    "of the network (no skip connection from the last observed value), and the data are "
-    "standardised with the mean and standard deviation of the training part. When the test part "
-    "lies above or below every training value (co2's trend; exchange rates drifting to new "
-    "levels), the raw-level WaveNet keeps forecasting near levels it has seen: its median lags "
-    "far behind the truth and the 80% band misses it (co2 fan chart). On exchange_rate this "
-    "already shows during training: the validation NLL (last 10% of the training part, where 5 "
-    "of the 8 rates leave the range of the rest by up to 65% of its span) is best after 2 "
-    "epochs and then worsens, so the kept network is nearly untrained (on the fan chart even the "
-    "first forecast step is far from the last value). The estimator's `differences=1` option "
-    "(`WaveNet (diff)`) removes the problem; it is not the default, so users have to know to "
-    "switch it on for trending or random-walk-like series.",
-    "**`predict(h, y=history)` now uses the fitted scaling.** Earlier runs re-standardised "
-    "each history with its own mean and standard deviation, so a forecast depended on how much "
-    "history was passed (on co2 up to 6.4 ppm between the full history and the last 32 months); "
-    "it now uses the scaling fixed at fit time, as `score_steps` does, and depends only on the "
-    "last `context` timesteps. On the series that leave the training range the old local "
-    "re-standardisation had acted as a partial level correction, so these rows got worse: with "
-    "the same fitted networks, re-standardising per history gave MASE 1.083 on sunspots (1.203 "
-    "with the fitted scaling, in the run before the equal target weighting; ARIMA 1.141, so "
-    "the levels WaveNet no longer beat ARIMA there) and 2.588 for the levels WaveNet on co2 "
-    "(5.867 then). The differenced and seasonal rows model changes, not "
-    "levels, and are not affected in this way.",
-    "**Noisy early stopping on taylor.** Validation is the last 10% of the training part, "
-    "tiled into windows of `max(receptive_field, 32)` targets: with a 512-step receptive field "
-    "and ~3,000 training points that is a single window of a few hundred targets, so the "
-    "validation loss is noisy. On the validation origins, `batch_size=8, lr=1e-3, patience=20` "
-    "stopped at epoch 33 (best 13) with MASE 1.21, while `batch_size=2, lr=2e-3, patience=50` "
-    "(the same 32 optimiser steps per epoch at a quarter of the compute) reached MASE 0.55. "
-    "For the seasonal row `validation_fraction=0.2` was better on validation than 0.1 (MASE "
-    "0.264 vs 0.281), and single-setting changes (8 layers, lr 1e-3) moved it by 30%: the "
-    "run-to-run spread of these fits is large; weight averaging (`ema_decay`, first "
-    "observation) is what removed it for the seasonal row.",
-    "**Tiny series overfit in a few epochs.** On sunspots (~220 training points) the training "
-    "NLL keeps falling while the validation NLL rises within the first ten epochs (from 1.3 to "
-    "over 200 after 50 epochs, in a check on the validation split), so early stopping keeps a "
-    "barely trained network. With 6 origins, differences of a few percent between WaveNet and "
-    "ARIMA there are within noise.",
-    "**Intervals are often narrow on taylor and ETTh1.** The 80% bands of the levels and "
-    "seasonal rows cover 61-81% of the truth (taylor 61% / 74%, ETTh1 74% / 81%): the network "
-    "is trained on one-step likelihood, and its 24/48-step sample paths are under-dispersed. "
-    "Among the baselines the seasonal-naive forecast (yesterday's profile) is the strongest on "
-    "ETTh1 on both the validation and the test origins; VAR matches its sCRPS.",
-]
+# The tuning log (settings tried on the validation origins) and the observations printed in
+# the report are markdown files in results/, read when the report is rendered.
+TUNING_LOG = RESULTS / "forecast_tuning.md"
+NOTES = RESULTS / "forecast_notes.md"
 
 # Extra WaveNet rows: (key of the data set's settings, row name, settings added to them).
 VARIANTS = [("wavenet_diff", "WaveNet (diff)", dict(differences=1)),
@@ -819,21 +542,8 @@ def backtest(name, data_dir, split, quick, only=None, overrides=None, spread_see
               f"sCRPS {res['scrps']:.3f}  cov80 {res['cov80']:.2f}  fit {fit_s:6.1f}s  "
               f"predict {res['predict_s']:.2f}s  | {method.settings_}", flush=True)
         if isinstance(method, WaveNet) and spread_seeds:
-            # The reported row is the fit with random_state=SEED; refits with other seeds show
-            # how much of a margin is run-to-run noise (they are not used for any choice).
-            spread = dict(seeds=[method.seed], mase=[res["mase"]], scrps=[res["scrps"]],
-                          cov80=[res["cov80"]])
-            for seed in range(SEED + 1, SEED + 1 + spread_seeds):
-                refit = WaveNet(method.params, n_draws, method.name, seed=seed)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    other = evaluate(refit.fit(train), y, train, origins, h, sp, scale)[0]
-                spread["seeds"].append(seed)
-                for key in ("mase", "scrps", "cov80"):
-                    spread[key].append(float(other[key].mean()))
-            res["seed_spread"] = spread
-            print(f"  {'':15s} seeds {spread['seeds']}: MASE "
-                  + " ".join(f"{m:.3f}" for m in spread["mase"]), flush=True)
+            res["seed_spread"] = seed_spread(method, res, spread_seeds, n_draws,
+                                             (y, train, origins, h, sp, scale))
     # diagnostics for the summary: how far the evaluated part leaves the training range
     ev = y[origins[0]:origins[-1] + h]
     span = np.nanmax(train, axis=0) - np.nanmin(train, axis=0)
@@ -842,6 +552,26 @@ def backtest(name, data_dir, split, quick, only=None, overrides=None, spread_see
     out["outside_range"] = float(np.max(np.maximum(above, below)))
     out["_plot"] = dict(y=y, index=index)
     return out
+
+
+def seed_spread(method, res, n_seeds, n_draws, problem):
+    """The reported row is the fit with random_state=SEED; refits with ``n_seeds`` other seeds
+    show how much of a margin is run-to-run noise (they are not used for any choice).
+    ``problem``: the arguments of :func:`evaluate` after the method."""
+    spread = dict(seeds=[method.seed], mase=[res["mase"]], scrps=[res["scrps"]],
+                  cov80=[res["cov80"]])
+    y, train = problem[:2]
+    for seed in range(SEED + 1, SEED + 1 + n_seeds):
+        refit = WaveNet(method.params, n_draws, method.name, seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            other = evaluate(refit.fit(train), *problem)[0]
+        spread["seeds"].append(seed)
+        for key in ("mase", "scrps", "cov80"):
+            spread[key].append(float(other[key].mean()))
+    print(f"  {'':15s} seeds {spread['seeds']}: MASE "
+          + " ".join(f"{m:.3f}" for m in spread["mase"]), flush=True)
+    return spread
 
 
 # --------------------------------------------------------------------------- reporting
@@ -1080,65 +810,75 @@ def narrative(results):
 
 
 def plot_results(results, out_dir, stem):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Fan charts of the last origin, the MASE/sCRPS bar chart and the seed-spread chart."""
+    plt = pyplot()
+    files = [plot_fan(r, out_dir / f"{stem}_fan_{r['name']}.png", plt) for r in results
+             if r.get("fan") is not None]
+    files.append(plot_scores(results, out_dir / f"{stem}_mase.png", plt))
+    # a ratio needs a statsmodels row of the same data set (absent with --methods WaveNet)
+    rows = [(r, m) for r in results for m in WAVENETS
+            if r["methods"].get(m, {}).get("seed_spread")
+            and any(k in r["methods"] for k in STATSMODELS)]
+    if rows:
+        files.append(plot_seed_spread(rows, out_dir / f"{stem}_seeds.png", plt))
+    return files
 
-    files = []
-    for r in results:
-        if r.get("fan") is None:
+
+def plot_fan(r, path, plt):
+    """History, truth, the first WaveNet row's median and 80% band and the other rows' point
+    forecasts at the last origin, one panel per channel."""
+    y, index = r["_plot"]["y"], r["_plot"]["index"]
+    o, h, fan = r["fan"]["origin"], r["horizon"], r["fan"]
+    n_hist = min(o, max(3 * h, 3 * r["period"], 36))
+    c = y.shape[1]
+    ncols = 1 if c == 1 else 2
+    nrows = math.ceil(c / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(10 if c > 1 else 8, 2.4 * nrows + 0.6),
+                             squeeze=False)
+    t_hist, t_fut = np.arange(o - n_hist, o), np.arange(o, o + h)
+    q10, q90 = np.asarray(fan["q10"]), np.asarray(fan["q90"])
+    others = r.get("last_points", {})
+    fan_name = fan.get("method", "WaveNet")
+    for ch in range(nrows * ncols):
+        ax = axes[ch // ncols][ch % ncols]
+        if ch >= c:
+            ax.axis("off")
             continue
-        y, index = r["_plot"]["y"], r["_plot"]["index"]
-        o, h, fan = r["fan"]["origin"], r["horizon"], r["fan"]
-        n_hist = min(o, max(3 * h, 3 * r["period"], 36))
-        c = y.shape[1]
-        ncols = 1 if c == 1 else 2
-        nrows = math.ceil(c / ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(10 if c > 1 else 8, 2.4 * nrows + 0.6),
-                                 squeeze=False)
-        t_hist = np.arange(o - n_hist, o)
-        t_fut = np.arange(o, o + h)
-        q10, q50, q90 = (np.asarray(fan[k]) for k in ("q10", "q50", "q90"))
-        others = r.get("last_points", {})
-        fan_name = fan.get("method", "WaveNet")
-        for ch in range(nrows * ncols):
-            ax = axes[ch // ncols][ch % ncols]
-            if ch >= c:
-                ax.axis("off")
-                continue
-            ax.plot(t_hist, y[o - n_hist:o, ch], color="0.3", lw=1, label="history")
-            ax.plot(t_fut, y[o:o + h, ch], color="k", lw=1.2, label="truth")
-            ax.fill_between(t_fut, q10[:, ch], q90[:, ch], color="C0", alpha=0.3,
-                            label=f"{fan_name} 80%")
-            ax.plot(t_fut, np.asarray(fan["point"])[:, ch], color="C0", lw=1.5,
-                    label=f"{fan_name} median")
-            for j, m in enumerate(("seasonal naive", "ETS", "ARIMA", "VAR", "WaveNet (diff)",
-                                   "WaveNet (seasonal)")):
-                if m in others and m != fan_name:
-                    ax.plot(t_fut, np.asarray(others[m])[:, ch], lw=0.9, ls="--",
-                            color=f"C{j + 1}", label=m)
-            ax.set_title(r["channels"][ch], fontsize=9)
-            ax.tick_params(labelsize=7)
-        when = f" (origin {index[o]:%Y-%m-%d %H:%M})" if index is not None else ""
-        fig.suptitle(f"{r['name']}: last origin t={o}{when}, horizon {h}", fontsize=10)
-        axes[0][0].legend(fontsize=7, loc="upper left", ncol=2)
-        fig.tight_layout()
-        path = out_dir / f"{stem}_fan_{r['name']}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        files.append(path)
+        ax.plot(t_hist, y[o - n_hist:o, ch], color="0.3", lw=1, label="history")
+        ax.plot(t_fut, y[o:o + h, ch], color="k", lw=1.2, label="truth")
+        ax.fill_between(t_fut, q10[:, ch], q90[:, ch], color="C0", alpha=0.3,
+                        label=f"{fan_name} 80%")
+        ax.plot(t_fut, np.asarray(fan["point"])[:, ch], color="C0", lw=1.5,
+                label=f"{fan_name} median")
+        for j, m in enumerate(("seasonal naive", "ETS", "ARIMA", "VAR", "WaveNet (diff)",
+                               "WaveNet (seasonal)")):
+            if m in others and m != fan_name:
+                ax.plot(t_fut, np.asarray(others[m])[:, ch], lw=0.9, ls="--",
+                        color=f"C{j + 1}", label=m)
+        ax.set_title(r["channels"][ch], fontsize=9)
+        ax.tick_params(labelsize=7)
+    when = f" (origin {index[o]:%Y-%m-%d %H:%M})" if index is not None else ""
+    fig.suptitle(f"{r['name']}: last origin t={o}{when}, horizon {h}", fontsize=10)
+    axes[0][0].legend(fontsize=7, loc="upper left", ncol=2)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=90)
+
+
+COLORS = {"seasonal naive": "C1", WEEKLY: "C7", "ETS": "C2", "ARIMA": "C3", "VAR": "C4",
+          "WaveNet": "C0", "WaveNet (diff)": "C9", "WaveNet (seasonal)": "C6"}
+
+
+def plot_scores(results, path, plt):
+    """MASE and sCRPS of every method on every data set (bars, log scale)."""
     methods = [m for m in ALL_METHODS if any(m in r["methods"] for r in results)]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     names = [r["name"] for r in results]
     width = 0.8 / len(methods)
-    colors = {"seasonal naive": "C1", WEEKLY: "C7", "ETS": "C2", "ARIMA": "C3", "VAR": "C4",
-              "WaveNet": "C0",
-              "WaveNet (diff)": "C9", "WaveNet (seasonal)": "C6"}
     for ax, key, label in ((axes[0], "mase", "MASE"), (axes[1], "scrps", "scaled CRPS")):
         for j, m in enumerate(methods):
             vals = [r["methods"].get(m, {}).get(key, np.nan) for r in results]
             ax.bar(np.arange(len(names)) + (j - (len(methods) - 1) / 2) * width, vals, width,
-                   label=m, color=colors[m])
+                   label=m, color=COLORS[m])
         ax.set_xticks(np.arange(len(names)), names, fontsize=8)
         ax.set_ylabel(label + " (log scale)")
         ax.set_yscale("log")
@@ -1149,17 +889,7 @@ def plot_results(results, out_dir, stem):
     fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=8,
                frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    path = out_dir / f"{stem}_mase.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    files.append(path)
-    # a ratio needs a statsmodels row of the same data set (absent with --methods WaveNet)
-    rows = [(r, m) for r in results for m in WAVENETS
-            if r["methods"].get(m, {}).get("seed_spread")
-            and any(k in r["methods"] for k in STATSMODELS)]
-    if rows:
-        files.append(plot_seed_spread(rows, out_dir / f"{stem}_seeds.png", plt))
-    return files
+    return save_figure(fig, path, dpi=90)
 
 
 def plot_seed_spread(rows, path, plt):
@@ -1185,94 +915,111 @@ def plot_seed_spread(rows, path, plt):
     axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle("Seed spread of the WaveNet rows", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def write_report(results, meta, stem, plots):
-    spread = spread_table(results)
-    noise = noise_table(results)
-    lines = ["# Forecast backtest: WaveNetForecaster vs statsmodels baselines",
-             "",
-             f"Generated by `{meta['command']}` — split `{meta['split']}`"
-             f"{', QUICK smoke settings (not meaningful)' if meta['quick'] else ''}; total run "
-             f"time {meta['elapsed_s'] / 60:.1f} min on {meta['machine']} with "
-             f"{meta['threads']} torch thread(s), torch {meta['torch']}, tsargen at commit "
-             f"{meta.get('tsargen', 'unknown')}, no GPU, on a machine "
-             "shared with other jobs (times are indicative). See the module docstring of "
-             "`benchmarks/forecast.py` for the protocol.",
-             "",
-             "Rolling origin: every model is fitted once on the data before the first origin, "
-             "then forecasts from each origin given the true history (no refit). Metrics are "
-             "averaged over origins and channels. MASE uses the data set's period on the "
-             "training part; CRPS is estimated from 200 draws of each predictive distribution "
-             "(seasonal naive, ETS, ARIMA: Gaussian; VAR: simulated paths; WaveNet: sample "
-             "paths); sCRPS is CRPS divided by the MASE scale per channel; cov80 is the "
-             "coverage of the central 80% interval. Best value per column in bold.",
-             "",
-             "## Summary", "",
+    lines = (_intro_lines(meta) + _summary_lines(results, meta, stem) + _settings_lines(results)
+             + [line for r in results for line in _dataset_lines(r, stem, plots)])
+    return "\n".join(lines)
+
+
+def _intro_lines(meta):
+    return ["# Forecast backtest: WaveNetForecaster vs statsmodels baselines",
+            "",
+            f"Generated by `{meta['command']}` — split `{meta['split']}`"
+            f"{', QUICK smoke settings (not meaningful)' if meta['quick'] else ''}; total run "
+            f"time {meta['elapsed_s'] / 60:.1f} min on {meta['machine']} with "
+            f"{meta['threads']} torch thread(s), torch {meta['torch']}, tsargen at commit "
+            f"{meta.get('tsargen', 'unknown')}, no GPU, on a machine "
+            "shared with other jobs (times are indicative). See the module docstring of "
+            "`benchmarks/forecast.py` for the protocol.",
+            "",
+            "Rolling origin: every model is fitted once on the data before the first origin, "
+            "then forecasts from each origin given the true history (no refit). Metrics are "
+            "averaged over origins and channels. MASE uses the data set's period on the "
+            "training part; CRPS is estimated from 200 draws of each predictive distribution "
+            "(seasonal naive, ETS, ARIMA: Gaussian; VAR: simulated paths; WaveNet: sample "
+            "paths); sCRPS is CRPS divided by the MASE scale per channel; cov80 is the "
+            "coverage of the central 80% interval. Best value per column in bold.",
+            ""]
+
+
+def _summary_lines(results, meta, stem):
+    """Summary table and verdicts, the bootstrap intervals, the observations (main report
+    only), the seed spread and the all-methods table."""
+    spread, noise = spread_table(results), noise_table(results)
+    lines = ["## Summary", "",
              "WaveNet's ratio to the baseline (below 1 = WaveNet better):", "",
              summary_table(results), "",
-             narrative(results), "",
-             *(["### Which margins the origins resolve", "",
-                "Each ratio (below 1 = the method is better) with a 95% paired bootstrap "
-                f"interval: the origins resampled with replacement, {BOOT} times, the same "
-                "draw for both methods. *better* / *worse*: the whole interval lies on that "
-                "side of 1; *not resolved*: it contains 1, so another set of origins of the "
-                "same size could reverse the verdict. With 6-14 origins a percentile "
-                "interval is, if anything, too narrow, and it ignores the seed spread below.",
-                "", noise, ""] if noise else []),
-             *(["### Observations", "", "\n".join(f"- {o}" for o in OBSERVATIONS), ""]
-               if "--wavenet" not in meta["command"] else
-               ["The WaveNet rows use the settings given with `--wavenet` on top of the kept "
-                "ones (see the command above and the settings table). The observations of the "
-                "main report (`forecast.md`) are about its own rows and are not repeated here.",
-                ""]),
-             *(["## Seed spread", "",
-                "Every WaveNet row refitted with other `random_state` values (same settings, "
-                "same origins). The tables above report seed 0, fixed before any result was "
-                "seen; these refits show how much of a margin is run-to-run noise.", "",
-                spread, "", f"![seed spread]({stem}_seeds.png)", ""] if spread else []),
-             "## All methods", "",
-             overview_table(results), "",
-             f"![MASE and sCRPS per method]({stem}_mase.png)", "",
-             "## WaveNet settings", "",
+             narrative(results), ""]
+    if noise:
+        lines += ["### Which margins the origins resolve", "",
+                  "Each ratio (below 1 = the method is better) with a 95% paired bootstrap "
+                  f"interval: the origins resampled with replacement, {BOOT} times, the same "
+                  "draw for both methods. *better* / *worse*: the whole interval lies on that "
+                  "side of 1; *not resolved*: it contains 1, so another set of origins of the "
+                  "same size could reverse the verdict. With 6-14 origins a percentile "
+                  "interval is, if anything, too narrow, and it ignores the seed spread below.",
+                  "", noise, ""]
+    if "--wavenet" not in meta["command"]:
+        lines += ["### Observations", "",
+                  "\n".join(f"- {o}" for o in bullets(NOTES, "Observations")), ""]
+    else:
+        lines += ["The WaveNet rows use the settings given with `--wavenet` on top of the kept "
+                  "ones (see the command above and the settings table). The observations of the "
+                  "main report (`forecast.md`) are about its own rows and are not repeated here.",
+                  ""]
+    if spread:
+        lines += ["## Seed spread", "",
+                  "Every WaveNet row refitted with other `random_state` values (same settings, "
+                  "same origins). The tables above report seed 0, fixed before any result was "
+                  "seen; these refits show how much of a margin is run-to-run noise.", "",
+                  spread, "", f"![seed spread]({stem}_seeds.png)", ""]
+    return lines + ["## All methods", "",
+                    overview_table(results), "",
+                    f"![MASE and sCRPS per method]({stem}_mase.png)", ""]
+
+
+def _settings_lines(results):
+    """The WaveNet settings of every row and the tuning log of the data sets reported."""
+    lines = ["## WaveNet settings", "",
              "All with `random_state=0`; anything not listed is the estimator default (e.g. "
              "`n_paths=200`, `distribution=\"gaussian\"`, `channel_dependence=\"joint\"`, "
-             "`validation_fraction=0.1`, `device=\"auto\"`, which is the CPU here).", "",
-             "| data set | row | settings |", "|---|---|---|"]
-    for r in results:
-        for wn_name in WAVENETS:
-            if wn_name in r["methods"]:
-                lines.append(f"| {r['name']} | {wn_name} | {r['methods'][wn_name]['settings']} |")
-    lines += ["", "Settings tried on the validation origins (`--split val`). The choices were "
-              "made there, but which settings to try followed the test results of earlier "
-              "runs (see the module docstring and Observations). Each line changes the listed "
-              "settings; differences of a few percent are within run-to-run noise of such "
-              "small validation sets.", "",
-              "| data set | row | setting | val MASE | val sCRPS | |", "|---|---|---|---|---|---|"]
-    lines += [f"| {d} | {row} | {cfg} | {m:.3f} | {c:.3f} | {note} |"
-              for d, row, cfg, m, c, note in TUNING_LOG if d in {r["name"] for r in results}]
-    lines += [""]
-    for r in results:
-        lines += [f"## {r['name']}", "",
-                  f"{r['n_total']} timesteps × {len(r['channels'])} channel(s); period "
-                  f"{r['period']}: {r['why_period']}. Horizon {r['horizon']}; fitted on the "
-                  f"first {r['n_train']} timesteps; origins {r['origins']}.", "",
-                  method_table(r), ""]
-        for wn_name in WAVENETS:
-            wn = r["methods"].get(wn_name, {})
-            if wn.get("info"):
-                i = wn["info"]
-                lines += [f"{wn_name} training: {i['epochs']} epochs (best {i['best_epoch']}), "
-                          f"train NLL {i['train_nll']:.3f}, validation NLL "
-                          f"{_fmt(i['val_nll'])} (per element, standardised units); mean bias "
-                          f"{wn['bias']:+.2f} MASE-scale units.", ""]
-        fan = f"{stem}_fan_{r['name']}.png"
-        if any(p.name == fan for p in plots):
-            lines += [f"![{r['name']} fan chart]({fan})", ""]
-    return "\n".join(lines)
+             "`validation_fraction=0.1`, `device=\"auto\"`, which is the CPU here).", ""]
+    lines += md_table(["data set", "row", "settings"],
+                      [(r["name"], w, r["methods"][w]["settings"]) for r in results
+                       for w in WAVENETS if w in r["methods"]])
+    names = {r["name"] for r in results}
+    return lines + ["", "Settings tried on the validation origins (`--split val`). The choices "
+                    "were made there, but which settings to try followed the test results of "
+                    "earlier runs (see the module docstring and Observations). Each line "
+                    "changes the listed settings; differences of a few percent are within "
+                    "run-to-run noise of such small validation sets.", "",
+                    "| data set | row | setting | val MASE | val sCRPS | |",
+                    "|---|---|---|---|---|---|"] + [
+        md_row(row) for row in table_rows(TUNING_LOG) if row[0] in names] + [""]
+
+
+def _dataset_lines(r, stem, plots):
+    """One data set: its description, the table of every method, WaveNet training, fan chart."""
+    lines = [f"## {r['name']}", "",
+             f"{r['n_total']} timesteps × {len(r['channels'])} channel(s); period "
+             f"{r['period']}: {r['why_period']}. Horizon {r['horizon']}; fitted on the "
+             f"first {r['n_train']} timesteps; origins {r['origins']}.", "",
+             method_table(r), ""]
+    for wn_name in WAVENETS:
+        wn = r["methods"].get(wn_name, {})
+        if wn.get("info"):
+            i = wn["info"]
+            lines += [f"{wn_name} training: {i['epochs']} epochs (best {i['best_epoch']}), "
+                      f"train NLL {i['train_nll']:.3f}, validation NLL "
+                      f"{_fmt(i['val_nll'])} (per element, standardised units); mean bias "
+                      f"{wn['bias']:+.2f} MASE-scale units.", ""]
+    fan = f"{stem}_fan_{r['name']}.png"
+    if any(p.name == fan for p in plots):
+        lines += [f"![{r['name']} fan chart]({fan})", ""]
+    return lines
 
 
 def main(argv=None):
@@ -1282,7 +1029,7 @@ def main(argv=None):
                         help="comma-separated subset of " + ",".join(DATASETS))
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder with the CSV files")
     parser.add_argument("--split", choices=("test", "val"), default="test")
-    parser.add_argument("--out", default=str(RESULTS), help="output folder")
+    output_args(parser, render="the report and plots")
     parser.add_argument("--methods", default=None,
                         help="comma-separated subset of: seasonal naive,ETS,ARIMA,VAR,WaveNet,"
                              "WaveNet (diff),WaveNet (seasonal)")
@@ -1296,8 +1043,6 @@ def main(argv=None):
     parser.add_argument("--spread-seeds", type=int, default=3, metavar="K",
                         help="refit every WaveNet row with K more seeds and report the spread "
                              "of its metrics (default 3; 0 with --quick)")
-    parser.add_argument("--render", default=None, metavar="JSON",
-                        help="only rewrite the report and plots from a results JSON file")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     unknown = [n for n in names if n not in DATASETS]
@@ -1332,8 +1077,8 @@ def main(argv=None):
                 elapsed_s=time.perf_counter() - t0,
                 date=time.strftime("%Y-%m-%d"), tsargen=code)
     json_path = out_dir / f"{stem}.json"
-    json_path.write_text(json.dumps(dict(meta=meta, results=[
-        {k: v for k, v in r.items() if k != "_plot"} for r in results]), indent=1))
+    write_json(json_path, dict(meta=meta, results=[
+        {k: v for k, v in r.items() if k != "_plot"} for r in results]))
     plots = plot_results(results, out_dir, stem)
     (out_dir / f"{stem}.md").write_text(write_report(results, meta, stem, plots))
     print(f"wrote {json_path.with_suffix('.md')}, {json_path.name} and {len(plots)} plot(s) in "
@@ -1343,7 +1088,7 @@ def main(argv=None):
 
 def render(json_path, data_dir):
     """Rewrite the markdown and plots of an earlier run from its JSON file (no refitting)."""
-    saved = json.loads(json_path.read_text())
+    saved = read_json(json_path)
     results = saved["results"]
     for r in results:
         y, index, _ = load_values(r["name"], data_dir)

@@ -41,17 +41,8 @@ A sanity check compares cached and naive samples under the same seed
 Targets (from the issue): cached >= 100x naive at 1 path; >= 40% of the matmul FLOP/s at 100
 paths.
 
-The FLOP fraction depends on the machine more than on the code. ``results/generation.md`` is a
-run on an AMD EPYC (matmul 95.7 GFLOP/s on one thread): 102x and 46%, both targets met.
-``results/generation_xeon/`` is the same command (``--out benchmarks/results/generation_xeon``)
-on an Intel Xeon whose one-thread matmul reaches 184 GFLOP/s: 136x at 1 path, but 26% at 100
-paths, target missed. The cached step achieved about the same GFLOP/s on both (43), because at
-100 paths it is a chain of small ops (per block a ``(100, 32) @ (32, 64)`` matmul, a sigmoid,
-an addcmul and the residual addmm, each 2-7 us in a ``torch.profiler`` run of the step) plus
-moving the 256 KB of block inputs through the ring buffer, none of which reaches the
-large-matmul peak that doubled. In a side measurement (not part of this benchmark) with
-``FUSED_MAX_BATCH`` raised, the small-batch fused step was slower at 100 paths (644 against
-574 us per step).
+How the FLOP fraction differs between the two machines the committed results come from
+(``results/generation.md``, ``results/generation_xeon/``), and why: ``results/generation_notes.md``.
 
 Run
 ---
@@ -61,16 +52,15 @@ From the repository root::
     python -m benchmarks.generation --quick    # smoke run, well under a minute
 
 Options: ``--threads 1,2`` (torch intra-op thread counts to measure, each in every repetition;
-default 1: on a shared machine extra threads stall on busy cores, see the notes in the results), ``--data-dir PATH`` (default ``../shared/data`` beside the repository, or
+default 1: on a shared machine extra threads stall on busy cores, see the notes in the results),
+``--data-dir PATH`` (default ``../shared/data`` beside the repository, or
 ``$TSARGEN_DATA``), ``--out DIR`` (default ``benchmarks/results``). Writes ``generation.md``,
 ``generation.json`` and ``generation.png`` (``generation_quick.*`` with ``--quick``).
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -78,7 +68,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks import cpu_model
+from benchmarks import Clock, machine_info, seeded
+from benchmarks.report import RESULTS, bullets, output_args, pyplot, save_figure, write_json
 from tsargen.networks import WaveNet, generate
 
 HERE = Path(__file__).resolve().parent
@@ -88,39 +79,10 @@ HEADS = [{"name": "categorical", "kwargs": {"n_bins": 256, "quantization": "mu_l
 CONFIG = dict(n_stacks=2, n_layers=10, kernel_size=2, residual_channels=32, skip_channels=64)
 PATHS = (1, 100)
 TARGET_RATIO, TARGET_FRACTION = 100.0, 0.40
+NOTES = RESULTS / "generation_notes.md"      # the report's notes
 
 
 # ---------------------------------------------------------------------------------- machine
-def machine_info():
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu": cpu_model(), "cores": cores, "torch": torch.__version__,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "default_threads": torch.get_num_threads(), "python": platform.python_version(),
-        "load_avg_start": os.getloadavg(),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-
-
-class Clock:
-    """Wall-clock and process CPU seconds of a block (``with Clock() as c: ...; c.wall``).
-
-    CPU time counts only the time this process ran on a core, so it is insensitive to being
-    descheduled by other jobs; with one intra-op thread it is the compute time.
-    """
-
-    def __enter__(self):
-        self._w, self._c = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self._w
-        self.cpu = time.process_time() - self._c
-
-    def per(self, n):
-        return {"wall": self.wall / n, "cpu": self.cpu / n}
-
-
 def matmul_flops(n, reps):
     """Best FLOP/s of a square float32 ``torch.mm`` of size ``n`` over ``reps`` calls, by wall
     clock and by process CPU time."""
@@ -179,12 +141,6 @@ def build_net(history, seed=0):
 
 
 # ---------------------------------------------------------------------------------- timing
-def seeded(fn, seed=0):
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return fn()
-
-
 def time_naive(net, hist, n_steps):
     with Clock() as c:
         seeded(lambda: generate(net, hist, n_steps, naive=True))
@@ -352,47 +308,8 @@ def write_markdown(path, info, args, cfg, flops, parts, rows, bounds, checks, so
     L.append("# WaveNet generation: cached sampling vs the naive algorithm\n")
     L.append(f"Written by `python -m benchmarks.generation{' --quick' if args.quick else ''}` "
              f"on {info['date']} (wall time {wall / 60:.1f} min).\n")
-    L.append("## Machine\n")
-    L.append(f"- CPU: {info['cpu']}, {info['cores']} cores available; torch {info['torch']} "
-             f"(CPU capability {info['cpu_capability']}, default {info['default_threads']} "
-             f"intra-op threads); Python {info['python']}")
-    L.append(f"- Thread counts measured: {', '.join(map(str, args.threads))} "
-             "(`torch.set_num_threads`)")
-    la, lb = info["load_avg_start"], info["load_avg_end"]
-    L.append(f"- Load average at start {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}, at end "
-             f"{lb[0]:.1f} / {lb[1]:.1f} / {lb[2]:.1f} (1/5/15 min) on {info['cores']} cores: "
-             "above ~0, other jobs were sharing the cores, so wall-clock rates are pessimistic "
-             "and noisy. Hence every number is given both by wall clock and by process CPU "
-             "time (the time this process actually ran), and ratios come from interleaved "
-             "repetitions.")
-    for t in args.threads:
-        for clock in CLOCKS:
-            bb = [x[clock] for x in bounds[t]]
-            L.append(f"- Measured matmul FLOP/s, {t} thread(s), {CLOCKS[clock]}: best "
-                     f"{max(bb) / 1e9:.1f} GFLOP/s, median {med(bb) / 1e9:.1f} (float32 "
-                     f"`torch.mm` {args.mm_size}x{args.mm_size}, best of 3 calls, measured "
-                     f"{len(bb)} times, once per repetition)")
-    L.append("\n## Configuration\n")
-    L.append(f"- `WaveNet(heads, n_stacks=2, n_layers=10, kernel_size=2, residual_channels=32, "
-             f"skip_channels=64)`, heads `{json.dumps(HEADS)}`; receptive field {cfg['rf']}; "
-             f"{cfg['params']:,} parameters; random initial weights (seed 0), float32, CPU")
-    L.append(f"- History: {cfg['t0']} steps of {source}, scaled to [-1, 1]; the head's mu-law "
-             "bins are fitted on it; the same history for every path")
-    L.append(f"- Naive: `generate(net, history, n, naive=True)`, n = {args.n_naive} timesteps at "
-             f"1 path and {args.n_naive_batch} at 100 paths per repetition")
-    L.append(f"- Cached: `generate(net, history, n)` with n = {args.n_cached} timesteps at 1 "
-             f"path and {args.n_cached_batch} at 100 paths per repetition (end to end); steady "
-             "state = the same loop (`step`, `heads.sample`, `commit`) timed after `init_state` "
-             f"over as many steps (each loop capped at {args.cap:.0f} s); `step`+`commit` and "
-             "`heads.sample` timed alone the same way")
-    L.append(f"- Repetitions: {args.reps} at 1 path, {args.reps_batch} at 100 paths; in each: "
-             "matmul FLOP/s, then per path count naive then cached; medians reported; everything "
-             "under `torch.inference_mode()`")
-    L.append(f"- FLOPs per sample (one cached step, one path), counted from layer shapes as "
-             f"2·B·n·m per (B, n) @ (n, m) matmul, all conv taps counted (masked or not), "
-             f"elementwise work and sampling not counted: **{flops:,}**")
-    for name, v in parts.items():
-        L.append(f"  - {name}: {v:,}")
+    L += machine_lines(info, args, bounds)
+    L += config_lines(args, cfg, flops, parts, source)
     for clock, title in CLOCKS.items():
         L.append(f"\n## Results, {title}\n")
         L += results_tables(rows[clock])
@@ -409,48 +326,63 @@ def write_markdown(path, info, args, cfg, flops, parts, rows, bounds, checks, so
     L.append("\n## Sanity check (same seed, `torch.random.fork_rng`)\n")
     L += [f"- {c}" for c in checks]
     L.append("\n## Notes\n")
-    L += [f"- {note}" for note in NOTES[:1] + (NOTES[1:] if args.threads == [1] else [])]
+    notes = bullets(NOTES, "Notes for every run")
+    if args.threads == [1]:
+        notes += bullets(NOTES, "Notes for one-thread runs")
+    L += [f"- {note}" for note in notes]
     L.append("\nRaw per-repetition timings: `" + path.with_suffix(".json").name + "`.")
     path.write_text("\n".join(L) + "\n")
 
 
-NOTES = [
-    "*naive* is the full-recompute algorithm: every step runs the whole network over the "
-    "receptive field and keeps the last output. It also computes the skip 1x1 convs and the two "
-    "output convs at every position, though only the last position's are used: 37% of its FLOPs "
-    "per position (122,880 of 327,936). A naive step pruned to compute those only at the last "
-    "position would, at the same efficiency, be about 1.6x faster, which would put the 1-path "
-    "ratio near 65x (an estimate from the FLOP count, not measured).",
-    "`heads.sample` for the 256-way categorical head (inverse CDF: softmax, cumulative sum, "
-    "one uniform and a binary search per draw, then a uniform position inside the bin, or in "
-    "the exponential tail of an outer bin when one is drawn) is identical work in both "
-    "algorithms; see its column for what it costs next to the network "
-    "step. It caps the cached / naive ratio at 1 path and the end-to-end FLOP fraction at 100 "
-    "paths; the network-only columns show the step without it.",
-    "At 1 path the cached step is bound by per-op dispatch (about 1 us per tensor op, for "
-    "~4 kFLOP of work each), not by arithmetic, so it is written to run few ops: at up to "
-    "`FUSED_MAX_BATCH` (4) paths a block's residual 1x1 conv and the next block's current tap "
-    "are one in-place matmul (3 ops per block instead of 4, for twice the FLOPs of those two "
-    "matmuls); larger batches, where FLOPs matter, run the unfused step. The inputs of a "
-    "generated value are folded into the input conv (one op per commit), and the head draws "
-    "both uniforms of a value in one call. Earlier measurements of this step, before these "
-    "changes, from separate scripts and not this benchmark: a `torch.compile` version of the "
-    "whole step (inductor with the C++ wrapper) was only 11% faster than the eager step of "
-    "then (226 against 255 us per sample), for ~10 s of compilation per model and batch size; "
-    "it is not shipped.",
-    "Threads: the default run uses 1 intra-op thread. On the 2-core machine shared with other "
-    "jobs where this benchmark was written, a run with 2 threads (`--threads 1,2`) stalled: "
-    "whenever the other core is busy, every parallel region (MKL/oneDNN matmuls, batched "
-    "matmuls) waits for a descheduled thread, and single steps took milliseconds to seconds. At "
-    "1 path the cached step has nothing to parallelise; at 100 paths its matmuls are small.",
-]
+def machine_lines(info, args, bounds):
+    la, lb = info["load_avg_start"], info["load_avg_end"]
+    L = ["## Machine\n",
+         f"- CPU: {info['cpu']}, {info['cores']} cores available; torch {info['torch']} "
+         f"(CPU capability {info['cpu_capability']}, default {info['default_threads']} "
+         f"intra-op threads); Python {info['python']}",
+         f"- Thread counts measured: {', '.join(map(str, args.threads))} "
+         "(`torch.set_num_threads`)",
+         f"- Load average at start {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}, at end "
+         f"{lb[0]:.1f} / {lb[1]:.1f} / {lb[2]:.1f} (1/5/15 min) on {info['cores']} cores: "
+         "above ~0, other jobs were sharing the cores, so wall-clock rates are pessimistic "
+         "and noisy. Hence every number is given both by wall clock and by process CPU "
+         "time (the time this process actually ran), and ratios come from interleaved "
+         "repetitions."]
+    for t in args.threads:
+        for clock in CLOCKS:
+            bb = [x[clock] for x in bounds[t]]
+            L.append(f"- Measured matmul FLOP/s, {t} thread(s), {CLOCKS[clock]}: best "
+                     f"{max(bb) / 1e9:.1f} GFLOP/s, median {med(bb) / 1e9:.1f} (float32 "
+                     f"`torch.mm` {args.mm_size}x{args.mm_size}, best of 3 calls, measured "
+                     f"{len(bb)} times, once per repetition)")
+    return L
+
+
+def config_lines(args, cfg, flops, parts, source):
+    L = ["\n## Configuration\n",
+         f"- `WaveNet(heads, n_stacks=2, n_layers=10, kernel_size=2, residual_channels=32, "
+         f"skip_channels=64)`, heads `{json.dumps(HEADS)}`; receptive field {cfg['rf']}; "
+         f"{cfg['params']:,} parameters; random initial weights (seed 0), float32, CPU",
+         f"- History: {cfg['t0']} steps of {source}, scaled to [-1, 1]; the head's mu-law "
+         "bins are fitted on it; the same history for every path",
+         f"- Naive: `generate(net, history, n, naive=True)`, n = {args.n_naive} timesteps at "
+         f"1 path and {args.n_naive_batch} at 100 paths per repetition",
+         f"- Cached: `generate(net, history, n)` with n = {args.n_cached} timesteps at 1 "
+         f"path and {args.n_cached_batch} at 100 paths per repetition (end to end); steady "
+         "state = the same loop (`step`, `heads.sample`, `commit`) timed after `init_state` "
+         f"over as many steps (each loop capped at {args.cap:.0f} s); `step`+`commit` and "
+         "`heads.sample` timed alone the same way",
+         f"- Repetitions: {args.reps} at 1 path, {args.reps_batch} at 100 paths; in each: "
+         "matmul FLOP/s, then per path count naive then cached; medians reported; everything "
+         "under `torch.inference_mode()`",
+         f"- FLOPs per sample (one cached step, one path), counted from layer shapes as "
+         f"2·B·n·m per (B, n) @ (n, m) matmul, all conv taps counted (masked or not), "
+         f"elementwise work and sampling not counted: **{flops:,}**"]
+    return L + [f"  - {name}: {v:,}" for name, v in parts.items()]
 
 
 def plot(path, rows, args):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
     wall, cpu = rows["wall"], rows["cpu"]
     labels = [f"{r['paths']} path{'s' if r['paths'] > 1 else ''}, {r['threads']} thr"
@@ -483,8 +415,7 @@ def plot(path, rows, args):
     ax2.set_title("Cached generation FLOP efficiency")
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------- main
@@ -494,7 +425,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", default="1",
                    help="comma-separated torch thread counts, e.g. 1,2 (default: 1)")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    p.add_argument("--out", default=str(HERE / "results"))
+    output_args(p)
     args = p.parse_args(argv)
     args.threads = [int(t) for t in args.threads.split(",")]
     if args.quick:
@@ -509,7 +440,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     wall = time.perf_counter()
-    info = machine_info()
+    info = dict(machine_info(), default_threads=torch.get_num_threads())
     history, source = load_history(args.data_dir, 2047)
     net = build_net(history)
     flops, parts = flops_per_sample(net)
@@ -556,10 +487,10 @@ def main(argv=None):
     stem = "generation_quick" if args.quick else "generation"
     md = out / f"{stem}.md"
     write_markdown(md, info, args, cfg, flops, parts, rows, bounds, checks, source, wall)
-    md.with_suffix(".json").write_text(json.dumps({
+    write_json(md.with_suffix(".json"), {
         "machine": info, "flops_per_sample": flops, "matmul_flops": bounds, "rows": rows,
         "raw": [{"threads": t, "paths": b, "reps": reps} for (t, b), reps in raw.items()],
-        "sanity": checks}, indent=1, default=str))
+        "sanity": checks}, default=str)
     plot(md.with_suffix(".png"), rows, args)
     print(md.read_text())
 

@@ -99,10 +99,13 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from benchmarks import seeded
+from benchmarks.report import md_table, paragraph, pyplot, save_figure, write_json
 import tsargen
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+NOTES = RESULTS / "images_notes.md"          # hand-written parts of the report
 DEFAULT_DATA = Path(os.environ.get("TSARGEN_DATA", HERE.parents[1] / "shared" / "data"))
 SEED = 0
 SECTIONS = ("digits", "mnist", "cifar", "speed", "pictures")
@@ -347,24 +350,58 @@ def pictures(est, X_te, section, quick, log):
 
 
 # --------------------------------------------------------------------------- sections
-def run_likelihood(section, keys, do_baselines, do_pictures, data_dir, quick, log, results):
-    """digits / mnist / cifar: fit the models, score the test images; returns fitted models."""
+def load_section(section, data_dir, quick):
+    """Train and test images of a likelihood section and their number of levels."""
     if section == "digits":
         X_tr, X_te = load_digits_split()
-        n_levels = DIGITS_LEVELS
         if quick:
             X_tr, X_te = X_tr[:QUICK["digits_train"]], X_te[:QUICK["digits_test"]]
-    elif section == "mnist":
+        return X_tr, X_te, DIGITS_LEVELS
+    if section == "mnist":
         X_tr, X_te = load_mnist_binary(data_dir)
-        n_levels = 2
         if quick:
             X_tr, X_te = X_tr[:QUICK["mnist_train"]], X_te[:QUICK["mnist_test"]]
-    else:
-        sizes = (dict(n_train=QUICK["cifar_train"], n_test=QUICK["cifar_test"]) if quick
-                 else CIFAR_SIZES)
-        X_tr, X_te = load_cifar(data_dir, **sizes)
-        n_levels = 256
+        return X_tr, X_te, 2
+    sizes = (dict(n_train=QUICK["cifar_train"], n_test=QUICK["cifar_test"]) if quick
+             else CIFAR_SIZES)
+    X_tr, X_te = load_cifar(data_dir, **sizes)
+    return X_tr, X_te, 256
+
+
+def baseline_rows(section, X_tr, X_te, n_levels, quick, rows):
+    """Fit and score the section's baselines into ``rows`` (by name)."""
     n_dims = int(np.prod(X_te.shape[1:]))
+    t0 = time.perf_counter()
+    if section == "digits":
+        rows["independent categorical"] = baseline_row(
+            "independent categorical", categorical_nll(X_tr, X_te, n_levels), n_dims,
+            fit_s=time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        max_iter = 50 if quick else 2000                 # quick: a cheap, worse fit
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            nll, n_const, n_unconv = raster_logistic_nll(X_tr, X_te, n_levels,
+                                                         max_iter=max_iter)
+        rows["raster logistic"] = baseline_row(
+            "raster logistic", nll, n_dims, fit_s=time.perf_counter() - t0,
+            n_constant_pixels=int(n_const), C=LOGISTIC_C, max_iter=max_iter,
+            n_unconverged=int(n_unconv))
+    elif section == "mnist":
+        rows["independent Bernoulli"] = baseline_row(
+            "independent Bernoulli", bernoulli_nll(X_tr, X_te), n_dims,
+            fit_s=time.perf_counter() - t0)
+    else:
+        rows["independent categorical per sub-pixel"] = baseline_row(
+            "independent categorical per sub-pixel", categorical_nll(X_tr, X_te, n_levels),
+            n_dims, fit_s=time.perf_counter() - t0)
+        rows["categorical per colour channel"] = baseline_row(
+            "categorical per colour channel",
+            categorical_nll(X_tr, X_te, n_levels, pooled_axes=(0, 1)), n_dims)
+
+
+def run_likelihood(section, keys, do_baselines, do_pictures, data_dir, quick, log, results):
+    """digits / mnist / cifar: fit the models, score the test images; returns fitted models."""
+    X_tr, X_te, n_levels = load_section(section, data_dir, quick)
     out = results.setdefault(section, {})
     out["data"] = dict(n_train=len(X_tr), n_test=len(X_te), shape=list(X_te.shape[1:]),
                        n_levels=n_levels)
@@ -372,32 +409,7 @@ def run_likelihood(section, keys, do_baselines, do_pictures, data_dir, quick, lo
         f"{n_levels} levels")
     rows = out.setdefault("baselines", {})
     if do_baselines:
-        t0 = time.perf_counter()
-        if section == "digits":
-            rows["independent categorical"] = baseline_row(
-                "independent categorical", categorical_nll(X_tr, X_te, n_levels), n_dims,
-                fit_s=time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            max_iter = 50 if quick else 2000                 # quick: a cheap, worse fit
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                nll, n_const, n_unconv = raster_logistic_nll(X_tr, X_te, n_levels,
-                                                             max_iter=max_iter)
-            rows["raster logistic"] = baseline_row(
-                "raster logistic", nll, n_dims, fit_s=time.perf_counter() - t0,
-                n_constant_pixels=int(n_const), C=LOGISTIC_C, max_iter=max_iter,
-                n_unconverged=int(n_unconv))
-        elif section == "mnist":
-            rows["independent Bernoulli"] = baseline_row(
-                "independent Bernoulli", bernoulli_nll(X_tr, X_te), n_dims,
-                fit_s=time.perf_counter() - t0)
-        else:
-            rows["independent categorical per sub-pixel"] = baseline_row(
-                "independent categorical per sub-pixel", categorical_nll(X_tr, X_te, n_levels),
-                n_dims, fit_s=time.perf_counter() - t0)
-            rows["categorical per colour channel"] = baseline_row(
-                "categorical per colour channel",
-                categorical_nll(X_tr, X_te, n_levels, pooled_axes=(0, 1)), n_dims)
+        baseline_rows(section, X_tr, X_te, n_levels, quick, rows)
         for name, r in rows.items():
             log(f"  {name}: NLL {r['nll']:.2f} nats ({r['bpd']:.4f} bits/dim)")
     fitted = {}
@@ -417,12 +429,6 @@ def run_likelihood(section, keys, do_baselines, do_pictures, data_dir, quick, lo
                     row["pictures_error"] = f"{type(err).__name__}: {err}"
                     log(f"  {MODELS[key]['label']}: pictures failed: {err!r}")
     return fitted
-
-
-def _seeded(fn, seed=SEED):
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return fn()
 
 
 def _best_time(fn, repeats):
@@ -448,10 +454,10 @@ def speed_model(key, est, known_pool, quick, log):
         cached_t, naive_t = [], []
         for _ in range(repeats):                      # interleaved: cached, naive, cached, ...
             cached_t.append(_best_time(lambda: est.sample(b, random_state=SEED), 1))
-            naive_t.append(_best_time(lambda: _seeded(lambda: net.generate(
+            naive_t.append(_best_time(lambda: seeded(lambda: net.generate(
                 b, size, size, known=known, naive=True)), 1))
-        naive_img = _seeded(lambda: net.generate(b, size, size, known=known, naive=True))
-        cached_img = _seeded(lambda: net.generate(b, size, size, known=known))
+        naive_img = seeded(lambda: net.generate(b, size, size, known=known, naive=True))
+        cached_img = seeded(lambda: net.generate(b, size, size, known=known))
         same = bool(torch.equal(naive_img, cached_img))
         tc, tn = min(cached_t), min(naive_t)
         row = dict(batch=b, naive_rows=k, repeats=repeats, cached_s=tc, naive_s_measured=tn,
@@ -471,8 +477,8 @@ def digits_check(key, quick, log):
     est, _ = make_model(key, "digits", DIGITS_LEVELS, True, max_epochs=1)
     est.fit(X_tr[:256])
     net = est.network_
-    naive = _seeded(lambda: net.generate(4, 8, 8, naive=True))
-    cached = _seeded(lambda: net.generate(4, 8, 8))
+    naive = seeded(lambda: net.generate(4, 8, 8, naive=True))
+    cached = seeded(lambda: net.generate(4, 8, 8))
     same = bool(torch.equal(naive, cached))
     log(f"  {MODELS[key]['label']}: whole 8x8 sample, batch 4, cached == naive: {same}")
     return same
@@ -508,15 +514,8 @@ def run_speed(keys, fitted_mnist, data_dir, quick, log, results):
 
 
 # --------------------------------------------------------------------------- report
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def plot_nll(results, path):
-    plt = _plt()
+    plt = pyplot()
     panels = [(s, t, m) for s, t, m in (("digits", "digits 8x8: test NLL (nats/image)", "nll"),
                                         ("mnist", "binarized MNIST: test NLL (nats/image)",
                                          "nll"),
@@ -542,8 +541,7 @@ def plot_nll(results, path):
     fig.suptitle("grey: baselines, blue: tsargen (CPU-budget models; lower is better)",
                  fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_speed(results, path):
@@ -551,7 +549,7 @@ def plot_speed(results, path):
             if r.get("status") == "ok"]
     if not rows:
         return
-    plt = _plt()
+    plt = pyplot()
     batches = sorted({x["batch"] for r in rows for x in r["rows"]})
     fig, axes = plt.subplots(1, len(batches), figsize=(4.6 * len(batches), 3.6), squeeze=False)
     for ax, b in zip(axes[0], batches):
@@ -575,8 +573,7 @@ def plot_speed(results, path):
         ax.set_title(f"sampling, batch {b}", fontsize=9)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 PAD, HIDDEN = -1.0, -2.0               # sentinel values of the mosaics, drawn in colour
@@ -608,7 +605,7 @@ def plot_pictures(results, section, path_samples, path_completions):
     keys = [k for k in MODELS if k in pics]
     if not keys:
         return
-    plt = _plt()
+    plt = pyplot()
     scale = float(results[section]["data"]["n_levels"] - 1)
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.5), squeeze=False)
     for ax, key in zip(axes[0], keys):
@@ -620,8 +617,7 @@ def plot_pictures(results, section, path_samples, path_completions):
         ax.axis("off")
     fig.suptitle(f"{section}: samples", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path_samples, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path_samples)
 
     n_rows = len(pics[keys[0]]["originals"])
     ncol = 2 + len(pics[keys[0]]["completions"][0])
@@ -642,8 +638,7 @@ def plot_pictures(results, section, path_samples, path_completions):
     fig.suptitle(f"{section}: completions of test images (top {pics[keys[0]]['n_known']} rows "
                  "given)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path_completions, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path_completions)
 
 
 def fmt_settings(s):
@@ -739,14 +734,29 @@ def render(results, stem, quick):
           "All tsargen models here are **CPU-budget models** (small networks, a few minutes "
           "of training on one shared CPU core), not the published full-scale ones. Every row "
           "records its own run; rows of different runs are merged (see Runs at the end).", "",
-          "**Caveats.** The digits, PixelRNN and PixelCNN++ settings came from tuning runs "
-          "whose criterion was not recorded; these scripts print the test NLL, so treat the "
-          "margins below as possibly optimistic (no validation log exists to show otherwise). "
-          "The PixelCNN++ rows predate a change to how the discretized logistic mixture "
-          "computes an inner bin's width term (algebraically the same; it differs only by "
-          "float32 rounding far from the mixture's location), and were not re-run.", ""]
+          "**Caveats.** " + paragraph(NOTES, "Caveats"), ""]
     md += ["## Summary", ""] + summary(results) + [""]
-    md += ["## 1. digits (8x8, 17 levels)", ""]
+    md += _likelihood_lines(results) + _speed_lines(results)
+    md += ["", "## 5. Pictures", ""]
+    for sec in ("digits", "mnist"):
+        if results.get("pictures", {}).get(sec):
+            md += [f"![{sec} samples]({stem}_{sec}_samples.png)", "",
+                   f"![{sec} completions]({stem}_{sec}_completions.png)", ""]
+    md += ["![likelihoods](" + stem + "_nll.png)", ""]
+    if results.get("speed", {}).get("models", {}):
+        md += ["![speed](" + stem + "_speed.png)", ""]
+    md += ["## Runs", ""]
+    for run in results.get("runs", []):
+        md.append(f"- {run['date']}: models {', '.join(run['models'])}; sections "
+                  f"{', '.join(run['sections'])}; {run['threads']} thread(s); "
+                  f"{run['wall_s']:.0f} s wall; torch {run['torch']}, {run['machine']}"
+                  + "".join(f"; {run[k]}" for k in ("load", "note") if run.get(k)))
+    return "\n".join(md) + "\n"
+
+
+def _likelihood_lines(results):
+    """Sections 1-3: the digits, MNIST and CIFAR tables with their notes."""
+    md = ["## 1. digits (8x8, 17 levels)", ""]
     md += likelihood_table(results, "digits")
     dig = results.get("digits", {})
     logi = dig.get("baselines", {}).get("raster logistic")
@@ -775,18 +785,15 @@ def render(results, stem, quick):
            "50k training images and long GPU training: not comparable."]
     md += ["", "## 3. CIFAR-10 subset (32x32 RGB, 256 levels)", ""]
     md += likelihood_table(results, "cifar")
-    md += ["", "Bits per sub-pixel on the JPEG-decoded subset; not comparable with published "
-           "CIFAR-10 bits/dim (PixelCNN++ 2.92, Gated PixelCNN 3.03 at full scale). The "
-           "baselines here are weak: a uniform 256-way distribution has 8.000 bits/dim, and "
-           "the Laplace-smoothed independent categorical per sub-pixel (8.032) is worse than "
-           "that with 1000 training images; only the digits section has an autoregressive "
-           "baseline (raster logistic)."]
+    return md + ["", paragraph(NOTES, "CIFAR-10 subset")]
 
-    md += ["", "## 4. Sampling speed, 28x28 (cached vs naive)", "",
-           "| model | batch | cached img/s | naive img/s (extrapolated) | naive rows timed | "
-           "cached / naive | cached == naive (timed rows) | cached == naive (whole 8x8) | "
-           "run (UTC) |",
-           "|---|---:|---:|---:|---:|---:|---|---|---|"]
+
+def _speed_lines(results):
+    """Section 4: cached against naive sampling."""
+    md = ["", "## 4. Sampling speed, 28x28 (cached vs naive)", ""]
+    md += md_table(["model", "batch", "cached img/s", "naive img/s (extrapolated)",
+                    "naive rows timed", "cached / naive", "cached == naive (timed rows)",
+                    "cached == naive (whole 8x8)", "run (UTC)"], align="lrrrrrlll")
     sp = results.get("speed", {}).get("models", {})
     for key, spec in MODELS.items():
         r = sp.get(key)
@@ -808,25 +815,11 @@ def render(results, stem, quick):
                "interleaved wall-clock runs; one thread. Weights: "
                + "; ".join(f"{r['label']}: {r.get('weights', '?')}" for r in sp.values()
                            if r.get("status") == "ok") + "."]
-    md += ["", "## 5. Pictures", ""]
-    for sec in ("digits", "mnist"):
-        if results.get("pictures", {}).get(sec):
-            md += [f"![{sec} samples]({stem}_{sec}_samples.png)", "",
-                   f"![{sec} completions]({stem}_{sec}_completions.png)", ""]
-    md += ["![likelihoods](" + stem + "_nll.png)", ""]
-    if sp:
-        md += ["![speed](" + stem + "_speed.png)", ""]
-    md += ["## Runs", ""]
-    for run in results.get("runs", []):
-        md.append(f"- {run['date']}: models {', '.join(run['models'])}; sections "
-                  f"{', '.join(run['sections'])}; {run['threads']} thread(s); "
-                  f"{run['wall_s']:.0f} s wall; torch {run['torch']}, {run['machine']}"
-                  + "".join(f"; {run[k]}" for k in ("load", "note") if run.get(k)))
-    return "\n".join(md) + "\n"
+    return md
 
 
 def write_outputs(results, stem, quick):
-    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_json(RESULTS / f"{stem}.json", results, newline=True)
     plot_nll(results, RESULTS / f"{stem}_nll.png")
     plot_speed(results, RESULTS / f"{stem}_speed.png")
     for sec in ("digits", "mnist"):

@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report import md_table, output_args, write_json
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = Path(os.environ.get("TSARGEN_DATA", HERE.parents[1] / "shared" / "data"))
 PARAMS = dict(n_layers=8, residual_channels=16, skip_channels=32, batch_size=32, max_epochs=1,
@@ -60,18 +62,12 @@ def log(msg):
 
 
 # ---------------------------------------------------------------------------- child process
-def _rss_kb():
+def _status_kb(field):
+    """A ``/proc/self/status`` figure in kB (``VmRSS``: resident now, ``VmHWM``: its peak);
+    ``ru_maxrss`` where the field is missing."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def _hwm_kb():
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -101,7 +97,7 @@ def child(npy, n_steps):
     # only for its data
     WaveNetForecaster(**{**PARAMS, "n_layers": 2}).fit(y[:2000])
     gc.collect()
-    before = _rss_kb()
+    before = _status_kb("VmRSS")
     reset = _reset_peak()
     tracemalloc.start()
     start = time.perf_counter()
@@ -109,7 +105,7 @@ def child(npy, n_steps):
     seconds = time.perf_counter() - start
     traced_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    peak = _hwm_kb() if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     window = f.receptive_field_ + f._n_targets([int(0.9 * n_steps)])
     print(json.dumps({"n_steps": int(n_steps), "rss_before_kb": before, "rss_peak_kb": peak,
                       "peak_reset": reset, "traced_peak_bytes": traced_peak,
@@ -167,11 +163,23 @@ def write(rows, args, stem):
     meta = {"python": platform.python_version(), "machine": platform.machine(),
             "params": PARAMS, "data": "MIT-BIH record 100, MLII then V5 (360 Hz)",
             "date": datetime.datetime.now().isoformat(timespec="seconds")}
-    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    write_json(out / f"{stem}.json", {"meta": meta, "rows": rows}, indent=2)
+    (out / f"{stem}.md").write_text("\n".join(report_lines(rows, meta, args.quick)))
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+    except ImportError:
+        log("matplotlib missing: no plot")
+        return
+    plot(rows, Figure(figsize=(6, 4), layout="constrained"), out / f"{stem}.png")
+
+
+def report_lines(rows, meta, quick):
     lines = [
         "# Peak memory of WaveNetForecaster.fit on long series",
         "",
-        f"Written by `python -m benchmarks.memory{' --quick' if args.quick else ''}` on "
+        f"Written by `python -m benchmarks.memory{' --quick' if quick else ''}` on "
         f"{meta['date']}. Series: {meta['data']}, cut to n steps. Model: "
         f"`WaveNetForecaster({', '.join(f'{k}={v}' for k, v in PARAMS.items())})` "
         f"(receptive field {rows[0]['receptive_field']}, windows of {rows[0]['window']} steps); "
@@ -180,11 +188,11 @@ def write(rows, args, stem):
         + ("" if all(r["peak_reset"] for r in rows) else " (ru_maxrss: peak reset refused)")
         + ". Materialised windows = all stride-1 training windows in float32.",
         "",
-        "| n steps | data (float64) MB | RSS peak delta MB | delta / data | growth over "
-        f"{rows[0]['n_steps']:,} steps MB | growth / extra data | tracemalloc peak MB "
-        "| materialised windows MB | materialised / delta | fit s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    lines += md_table(["n steps", "data (float64) MB", "RSS peak delta MB", "delta / data",
+                       f"growth over {rows[0]['n_steps']:,} steps MB", "growth / extra data",
+                       "tracemalloc peak MB", "materialised windows MB",
+                       "materialised / delta", "fit s"], align="r" * 10)
     for r in rows:
         growth = "-" if r["growth_over_data"] is None else f"{r['growth_over_data']:.2f}"
         lines.append(f"| {r['n_steps']:,} | {r['data_bytes'] / MB:.1f} | "
@@ -193,27 +201,21 @@ def write(rows, args, stem):
                      f"{r['traced_peak_bytes'] / MB:.1f} | {r['materialised_bytes'] / MB:,.0f} | "
                      f"{r['materialised_over_delta']:.1f}x | {r['fit_seconds']:.1f} |")
     big = rows[-1]
-    lines += ["", f"At {big['n_steps']:,} steps the fit's peak resident memory rises "
-              f"{big['rss_delta_bytes'] / MB:.0f} MB above its starting point "
-              f"({big['delta_over_data']:.1f}x the float64 series), of which "
-              f"{rows[0]['rss_delta_bytes'] / MB:.0f} MB is already needed at "
-              f"{rows[0]['n_steps']:,} steps (one batch's activations, gradients and optimiser "
-              "state: independent of n); the part that grows with n is "
-              + ("-" if big["growth_over_data"] is None else
-                 f"{big['growth_over_data']:.1f}x the extra data")
-              + " (input checks' float64 copy, the scaled float32 copy kept by SeriesBank, "
-              "the training values the heads are fitted on). Materialising the stride-1 "
-              f"training windows would need {big['materialised_bytes'] / MB:,.0f} MB "
-              f"({big['materialised_over_delta']:.0f}x the measured delta).", ""]
-    (out / f"{stem}.md").write_text("\n".join(lines))
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        from matplotlib.figure import Figure
-    except ImportError:
-        log("matplotlib missing: no plot")
-        return
-    fig = Figure(figsize=(6, 4), layout="constrained")
+    return lines + ["", f"At {big['n_steps']:,} steps the fit's peak resident memory rises "
+                    f"{big['rss_delta_bytes'] / MB:.0f} MB above its starting point "
+                    f"({big['delta_over_data']:.1f}x the float64 series), of which "
+                    f"{rows[0]['rss_delta_bytes'] / MB:.0f} MB is already needed at "
+                    f"{rows[0]['n_steps']:,} steps (one batch's activations, gradients and "
+                    "optimiser state: independent of n); the part that grows with n is "
+                    + ("-" if big["growth_over_data"] is None else
+                       f"{big['growth_over_data']:.1f}x the extra data")
+                    + " (input checks' float64 copy, the scaled float32 copy kept by SeriesBank, "
+                    "the training values the heads are fitted on). Materialising the stride-1 "
+                    f"training windows would need {big['materialised_bytes'] / MB:,.0f} MB "
+                    f"({big['materialised_over_delta']:.0f}x the measured delta).", ""]
+
+
+def plot(rows, fig, path):
     ax = fig.subplots()
     n = [r["n_steps"] for r in rows]
     ax.loglog(n, [r["rss_delta_bytes"] / MB for r in rows], "o-", label="fit: RSS peak delta")
@@ -226,7 +228,7 @@ def write(rows, args, stem):
     ax.set_ylabel("MB")
     ax.set_title("WaveNetForecaster.fit memory")
     ax.legend(fontsize="small")
-    fig.savefig(out / f"{stem}.png", dpi=110)
+    fig.savefig(path, dpi=110)
 
 
 def main(argv=None):
@@ -234,7 +236,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="10^4 and 10^5 steps only")
     p.add_argument("--sizes", type=int, nargs="+")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    p.add_argument("--out", default=str(HERE / "results"))
+    output_args(p)
     p.add_argument("--child", nargs=2, metavar=("NPY", "N"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:

@@ -76,7 +76,6 @@ From the repository root::
 """
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -89,6 +88,8 @@ import pandas as pd
 import torch
 
 from benchmarks import git_state
+from benchmarks.report import (RESULTS, bullets, md_table, output_args, pyplot, read_json,
+                               save_figure, write_json)
 import tsargen
 from tsargen import (GatedPixelCNNDensity, PixelCNNDensity, SignalImageForecaster,
                      WaveNetForecaster)
@@ -98,7 +99,7 @@ from tsargen.transforms import OrderBookImage, Quantizer, Spectrogram
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
-RESULTS = REPO / "benchmarks" / "results"
+NOTES = RESULTS / "signal_image_notes.md"    # observations printed in the report
 T0 = time.perf_counter()
 CODE = git_state()       # the code this run imports, not HEAD at its end
 
@@ -223,6 +224,25 @@ def _forecast_metrics(paths, truth, cuts, scale=1.0):
     return out
 
 
+def fit_image_model(label, name, series, cut, origins, s, transform):
+    """``SignalImageForecaster`` with the image density ``MODELS[name]``, fitted on
+    ``series[:cut]`` -> (forecaster, test NLL per element, paths (O, P, fh, W), fit s,
+    sample s)."""
+    ctx = s["context"]
+    f = SignalImageForecaster(MODELS[name](s["n_levels"], s["train"]), transform=transform,
+                              horizon=s["horizon"], context=ctx, n_paths=s["n_paths"],
+                              random_state=0)
+    t0 = time.perf_counter()
+    f.fit(series[:cut])
+    fit_s = time.perf_counter() - t0
+    log(f"{label} {name}: fit {fit_s:.0f}s ({f.n_iter_} epochs)")
+    nll = float(-f.score_steps(series[cut:])[ctx:].mean())
+    t0 = time.perf_counter()
+    paths = np.stack(f.sample(s["n_paths"], s["fh"], y=[series[o - ctx:o] for o in origins],
+                              random_state=1))
+    return f, nll, paths, fit_s, time.perf_counter() - t0
+
+
 def run_ecg(args, models, quick):
     frames, fps = load_ecg(args.data, quick)
     n = len(frames)
@@ -243,22 +263,11 @@ def run_ecg(args, models, quick):
                                       origins[len(origins) // 2] + fh].round(4).tolist(),
                       "panels": {}}
     mid = len(origins) // 2
-    test_start = cut + ctx                                         # scored rows: >= ctx past
-
+    s = dict(context=ctx, horizon=h, fh=fh, n_levels=n_levels, n_paths=n_paths, train=train)
     for name in models:
-        f = SignalImageForecaster(MODELS[name](n_levels, train), transform="uniform",
-                                  horizon=h, context=ctx, n_paths=n_paths, random_state=0)
-        t0 = time.perf_counter()
-        f.fit(frames[:cut])
-        fit_s = time.perf_counter() - t0
+        f, nll, paths, fit_s, sample_s = fit_image_model("ECG", name, frames, cut, origins, s,
+                                                         "uniform")
         assert np.allclose(f.quantizer_.bin_edges_, q.bin_edges_)
-        log(f"ECG {name}: fit {fit_s:.0f}s ({f.n_iter_} epochs)")
-        steps = f.score_steps(frames[cut:])
-        nll = float(-steps[ctx:].mean())
-        t0 = time.perf_counter()
-        paths = np.stack(f.sample(n_paths, fh, y=[frames[o - ctx:o] for o in origins],
-                                  random_state=1))                               # (O, P, fh, W)
-        sample_s = time.perf_counter() - t0
         rows[name] = {"NLL": nll, **_forecast_metrics(paths, truth, cuts), "fit s": fit_s,
                       "sample s": sample_s, "epochs": f.n_iter_}
         plot["panels"][f"{name} median"] = np.median(paths[mid], axis=0).round(4).tolist()
@@ -274,34 +283,41 @@ def run_ecg(args, models, quick):
                       "sample s": sample_s, "epochs": epochs}
         plot["panels"][f"{name} median"] = np.median(paths[mid], axis=0).round(4).tolist()
         log(f"ECG WaveNet: {rows[name]}")
-
-        diffs = {k: frames[k:cut] - frames[:cut - k] for k in range(1, fh + 1)}
-        sig_p = np.stack([diffs[k].std(axis=0) for k in range(1, fh + 1)])       # (fh, W)
-        last = np.stack([frames[o - 1] for o in origins])                        # (O, W)
-        draws = gaussian_draws(np.repeat(last[:, None], fh, 1), sig_p[None], n_paths, 2)
-        rows["persistence"] = {
-            "NLL": change_nll(levels, 1, cut, test_start, n_levels),
-            **_forecast_metrics(np.moveaxis(draws, 0, 1), truth, cuts) | {
-                f"LSD {k}": lsd_db(truth[:, :v], np.repeat(last[:, None], v, 1))
-                for k, v in cuts.items()}, "fit s": 0.0, "sample s": 0.0}
-        sig_s = (frames[period:cut] - frames[:cut - period]).std(axis=0)
-        steps_ahead = np.arange(fh)
-        seas_mean = np.stack([frames[o - period + steps_ahead % period] for o in origins])
-        seas_sig = sig_s[None] * np.sqrt(steps_ahead // period + 1)[:, None]      # (fh, W)
-        draws = gaussian_draws(seas_mean, seas_sig[None], n_paths, 3)
-        rows["seasonal naive"] = {
-            "NLL": change_nll(levels, period, cut, test_start, n_levels),
-            **_forecast_metrics(np.moveaxis(draws, 0, 1), truth, cuts) | {
-                f"LSD {k}": lsd_db(truth[:, :v], seas_mean[:, :v]) for k, v in cuts.items()},
-            "fit s": 0.0, "sample s": 0.0}
-        plot["panels"]["seasonal naive"] = seas_mean[mid].round(4).tolist()
-        log(f"ECG baselines: persistence {rows['persistence']}, seasonal naive "
-            f"{rows['seasonal naive']}")
+        ecg_naive_rows(frames, levels, cut, period, origins, truth, cuts, s, rows, plot)
     setup = dict(n_frames=n, n_bins=int(frames.shape[1]), train_frames=cut,
                  frames_per_s=fps, context=ctx, horizon=h, forecast_frames=fh,
                  n_levels=n_levels, n_paths=n_paths, n_origins=int(len(origins)),
                  period_frames=period, train=train)
     return {"setup": setup, "rows": rows, "plot": plot}
+
+
+def ecg_naive_rows(frames, levels, cut, period, origins, truth, cuts, s, rows, plot):
+    """The persistence and seasonal-naive rows of the ECG section (into ``rows``; the
+    seasonal naive's mean forecast of the middle origin into ``plot``)."""
+    fh, n_paths, n_levels, mid = s["fh"], s["n_paths"], s["n_levels"], len(origins) // 2
+    test_start = cut + s["context"]                               # scored rows: >= ctx past
+    diffs = {k: frames[k:cut] - frames[:cut - k] for k in range(1, fh + 1)}
+    sig_p = np.stack([diffs[k].std(axis=0) for k in range(1, fh + 1)])       # (fh, W)
+    last = np.stack([frames[o - 1] for o in origins])                        # (O, W)
+    draws = gaussian_draws(np.repeat(last[:, None], fh, 1), sig_p[None], n_paths, 2)
+    rows["persistence"] = {
+        "NLL": change_nll(levels, 1, cut, test_start, n_levels),
+        **_forecast_metrics(np.moveaxis(draws, 0, 1), truth, cuts) | {
+            f"LSD {k}": lsd_db(truth[:, :v], np.repeat(last[:, None], v, 1))
+            for k, v in cuts.items()}, "fit s": 0.0, "sample s": 0.0}
+    sig_s = (frames[period:cut] - frames[:cut - period]).std(axis=0)
+    steps_ahead = np.arange(fh)
+    seas_mean = np.stack([frames[o - period + steps_ahead % period] for o in origins])
+    seas_sig = sig_s[None] * np.sqrt(steps_ahead // period + 1)[:, None]      # (fh, W)
+    draws = gaussian_draws(seas_mean, seas_sig[None], n_paths, 3)
+    rows["seasonal naive"] = {
+        "NLL": change_nll(levels, period, cut, test_start, n_levels),
+        **_forecast_metrics(np.moveaxis(draws, 0, 1), truth, cuts) | {
+            f"LSD {k}": lsd_db(truth[:, :v], seas_mean[:, :v]) for k, v in cuts.items()},
+        "fit s": 0.0, "sample s": 0.0}
+    plot["panels"]["seasonal naive"] = seas_mean[mid].round(4).tolist()
+    log(f"ECG baselines: persistence {rows['persistence']}, seasonal naive "
+        f"{rows['seasonal naive']}")
 
 
 def run_lobster(args, models, quick):
@@ -320,18 +336,11 @@ def run_lobster(args, models, quick):
     rows, plot = {}, {"origin": str(img.index[origins[mid]]), "context": ctx,
                       "truth": levels[origins[mid] - ctx:origins[mid] + fh].tolist(),
                       "panels": {}}
+    s = dict(context=ctx, horizon=h, fh=fh, n_levels=n_levels, n_paths=n_paths, train=train)
     for name in models:
-        f = SignalImageForecaster(MODELS[name](n_levels, train), transform="levels",
-                                  horizon=h, context=ctx, n_paths=n_paths, random_state=0)
-        t0 = time.perf_counter()
-        f.fit(levels[:cut])
-        fit_s = time.perf_counter() - t0
-        log(f"LOBSTER {name}: fit {fit_s:.0f}s ({f.n_iter_} epochs)")
-        nll = float(-f.score_steps(levels[cut:])[ctx:].mean())
-        t0 = time.perf_counter()
-        paths = np.stack(f.sample(n_paths, fh, y=[levels[o - ctx:o] for o in origins],
-                                  random_state=1)).astype(float)
-        sample_s = time.perf_counter() - t0
+        f, nll, paths, fit_s, sample_s = fit_image_model("LOBSTER", name, levels, cut, origins,
+                                                         s, "levels")
+        paths = paths.astype(float)
         rows[name] = {"NLL": nll, **_forecast_metrics(paths, truth, cuts, scale=0.5),
                       "fit s": fit_s, "sample s": sample_s, "epochs": f.n_iter_,
                       "paths/s": n_paths * len(origins) / sample_s}
@@ -374,18 +383,13 @@ def _fmt(x):
 
 
 def table(rows, columns):
-    lines = ["| model | " + " | ".join(columns) + " |",
-             "|---|" + "---:|" * len(columns)]
-    for name, r in rows.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(r.get(c)) for c in columns) + " |")
-    return "\n".join(lines)
+    return "\n".join(md_table(["model", *columns],
+                              [[name, *(_fmt(r.get(c)) for c in columns)]
+                               for name, r in rows.items()], align="l" + "r" * len(columns)))
 
 
 def plot_results(results, out_dir, stem):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     files = []
     for key, title, cmap in (("ecg", "ECG log-magnitude spectrogram (MLII)", "magma"),
                              ("lobster", "GOOG depth (levels; bids < 16 < asks)", "RdBu_r")):
@@ -408,33 +412,8 @@ def plot_results(results, out_dir, stem):
         np.atleast_1d(axes)[0].set_ylabel("row (time, down); dashed: forecast origin")
         fig.suptitle(f"{title}: truth vs forecasts at {p['origin']}", fontsize=9)
         fig.tight_layout()
-        path = out_dir / f"{stem}_{key}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        files.append(path.name)
+        files.append(save_figure(fig, out_dir / f"{stem}_{key}.png").name)
     return files
-
-
-# Observations on the committed runs (2026-11-24), rendered under the tables; update on rerun.
-OBSERVATIONS = [
-    "PixelCNN++ loses on the order book (NLL 2.7x persistence): early stopping kept epoch 2 of "
-    "5, and in a separate diagnostic fit on the first 6000 training rows its training loss "
-    "rose and fell between epochs (3.10, 2.11, 2.27, 1.87 nats per bin at lr 3e-3; 2.93, "
-    "3.01, 3.97, 2.27 at lr 1e-3 without dropout). A likely cause, not verified: the "
-    "order-book levels are spiky (the empty level 16 dominates, bids and asks sit on either "
-    "side of it), a poor match for a 5-component discretized logistic mixture at this "
-    "budget.",
-    "PixelCNN++ sampling was slow on wide images in this run: its u stream was then "
-    "recomputed once per row over the receptive field, so 1000 ECG paths of 22 x 33 took "
-    "1514 s against 16-65 s for the other models. The u stream is now carried row by row "
-    "(see tsargen/networks/_pixelcnn_pp_cache.py): 5.8x faster on 38 x 33 images "
-    "(100 s -> 17 s for 10 images, identical draws); the table's time predates that change.",
-    "WaveNet (bins as channels) splits its 64 residual channels into one group per bin (2 "
-    "channels each) under joint channel dependence, and on the order book it trains only ~9 s "
-    "in its 10 epochs: it loses to persistence on NLL there and wins on CRPS.",
-    "The PixelCNN-family receptive fields (12 rows here) cover the whole context, so a longer "
-    "context adds nothing without deeper networks.",
-]
 
 
 def write_report(results, meta, stem, plots):
@@ -445,35 +424,41 @@ def write_report(results, meta, stem, plots):
            " docstring.", ""]
     if "ecg" in results:
         s = results["ecg"]["setup"]
-        out += ["## ECG spectrogram (MIT-BIH 100, MLII)", "",
-                f"{s['n_frames']} STFT frames x {s['n_bins']} bins ({s['frames_per_s']:.1f} "
-                f"frames/s), trained on the first {s['train_frames']}; context {s['context']} "
-                f"frames, forecasts of {s['forecast_frames']} frames (2 s) from "
-                f"{s['n_origins']} test origins, {s['n_paths']} paths; {s['n_levels']} levels; "
-                f"heartbeat period {s['period_frames']} frames. NLL: nats per bin (lower is "
-                "better); CRPS: log-magnitude nats; LSD: dB.", "",
-                table(results["ecg"]["rows"], ["NLL", "CRPS 1 s", "CRPS 2 s", "LSD 1 s",
-                                               "LSD 2 s", "fit s", "sample s"]), ""]
-        out += _ratios(results["ecg"]["rows"], ["NLL", "CRPS 2 s", "LSD 2 s"],
-                       ["persistence", "seasonal naive", "WaveNet (bins as channels)"])
+        out += _section_lines(
+            "## ECG spectrogram (MIT-BIH 100, MLII)",
+            f"{s['n_frames']} STFT frames x {s['n_bins']} bins ({s['frames_per_s']:.1f} "
+            f"frames/s), trained on the first {s['train_frames']}; context {s['context']} "
+            f"frames, forecasts of {s['forecast_frames']} frames (2 s) from "
+            f"{s['n_origins']} test origins, {s['n_paths']} paths; {s['n_levels']} levels; "
+            f"heartbeat period {s['period_frames']} frames. NLL: nats per bin (lower is "
+            "better); CRPS: log-magnitude nats; LSD: dB.",
+            results["ecg"]["rows"], ["NLL", "CRPS 1 s", "CRPS 2 s", "LSD 1 s", "LSD 2 s",
+                                     "fit s", "sample s"],
+            ["NLL", "CRPS 2 s", "LSD 2 s"],
+            ["persistence", "seasonal naive", "WaveNet (bins as channels)"])
     if "lobster" in results:
         s = results["lobster"]["setup"]
-        out += ["## Order-book depth (LOBSTER GOOG 2012-06-21, 5 levels, 1 s rows)", "",
-                f"{s['n_rows']} rows x {s['n_bins']} bins ({s['image']}); trained on the first "
-                f"{s['train_rows']} rows; context {s['context']}, horizon {s['horizon']}, "
-                f"forecasts of {s['forecast_rows']} s from {s['n_origins']} origins x "
-                f"{s['n_paths']} paths. NLL: nats per bin; CRPS: per bin, in log1p(size) "
-                "units.", "",
-                table(results["lobster"]["rows"], ["NLL", "CRPS 10 s", "CRPS 20 s", "fit s",
-                                                   "sample s", "paths/s", "epochs"]), ""]
-        out += _ratios(results["lobster"]["rows"], ["NLL", "CRPS 20 s"],
-                       ["persistence", "WaveNet (bins as channels)"])
+        out += _section_lines(
+            "## Order-book depth (LOBSTER GOOG 2012-06-21, 5 levels, 1 s rows)",
+            f"{s['n_rows']} rows x {s['n_bins']} bins ({s['image']}); trained on the first "
+            f"{s['train_rows']} rows; context {s['context']}, horizon {s['horizon']}, "
+            f"forecasts of {s['forecast_rows']} s from {s['n_origins']} origins x "
+            f"{s['n_paths']} paths. NLL: nats per bin; CRPS: per bin, in log1p(size) units.",
+            results["lobster"]["rows"], ["NLL", "CRPS 10 s", "CRPS 20 s", "fit s", "sample s",
+                                         "paths/s", "epochs"],
+            ["NLL", "CRPS 20 s"], ["persistence", "WaveNet (bins as channels)"])
         out += ["No seasonal-naive row: 1 s depth rows have no period within the 20 s horizon.",
                 ""]
     if not meta["quick"]:
-        out += ["## Observations", ""] + [f"- {o}" for o in OBSERVATIONS] + [""]
+        out += ["## Observations", ""] + [f"- {o}" for o in bullets(NOTES, "Observations")]
+        out += [""]
     out += [f"![{p}]({p})" for p in plots]
     return "\n".join(out) + "\n"
+
+
+def _section_lines(title, text, rows, columns, ratio_metrics, refs):
+    """A data set's section: title, description, the table and the ratio lines."""
+    return [title, "", text, "", table(rows, columns), ""] + _ratios(rows, ratio_metrics, refs)
 
 
 def _ratios(rows, metrics, refs):
@@ -499,7 +484,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (< 2 minutes)")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data folder")
-    parser.add_argument("--out", default=str(RESULTS), help="output folder")
+    output_args(parser, render="the report and plots")
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
                         help="comma-separated subset of " + ", ".join(MODELS))
     parser.add_argument("--sections", default="ecg,lobster", help="ecg, lobster or both")
@@ -508,13 +493,11 @@ def main(argv=None):
                              "model to an existing JSON)")
     parser.add_argument("--origins", type=int, default=20, help="forecast origins per data set")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--render", default=None, metavar="JSON",
-                        help="only rewrite the report and plots from a results JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.render:
         path = Path(args.render)
-        saved = json.loads(path.read_text())
+        saved = read_json(path)
         plots = plot_results(saved["results"], path.parent, path.stem)
         path.with_suffix(".md").write_text(write_report(saved["results"], saved["meta"],
                                                         path.stem, plots))
@@ -528,7 +511,7 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = "signal_image" + ("_quick" if args.quick else "")
     json_path = out_dir / f"{stem}.json"
-    results = json.loads(json_path.read_text())["results"] if json_path.exists() else {}
+    results = read_json(json_path)["results"] if json_path.exists() else {}
     for section in [s.strip() for s in args.sections.split(",") if s.strip()]:
         run = {"ecg": run_ecg, "lobster": run_lobster}[section]
         new = run(args, models, args.quick)
@@ -546,7 +529,7 @@ def main(argv=None):
                 machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
                 elapsed_s=time.perf_counter() - T0, date=time.strftime("%Y-%m-%d"),
                 tsargen=CODE)
-    json_path.write_text(json.dumps({"meta": meta, "results": results}))
+    write_json(json_path, {"meta": meta, "results": results}, indent=None)
     plots = plot_results(results, out_dir, stem)
     (out_dir / f"{stem}.md").write_text(write_report(results, meta, stem, plots))
     log(f"wrote {json_path.with_suffix('.md')}, {json_path.name}, {len(plots)} plot(s)")

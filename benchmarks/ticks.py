@@ -31,10 +31,7 @@ Metrics:
 * ``NLL`` -- mean test negative log-likelihood per event and channel (nats; every channel is
   discrete, so these are exact log-probabilities of the same outcomes for every model). The
   WaveNet scores each test event given the true past (``score_steps`` on the test part
-  preceded by one receptive field of training events). With continuous duration and size
-  heads (``binned=False``) a first run lost several nats per event to the i.i.d. histogram:
-  the atoms (simultaneous events, round lots) and the forecaster's per-series
-  standardisation do not mix (see :func:`tsargen.markets.event_series`).
+  preceded by one receptive field of training events).
 * ``direction`` -- at ``--direction-origins`` test origins spread evenly over the test part,
   the sign of the next mid-price change: WaveNet predicts the more likely sign over 100
   simulated paths of 16 events (:func:`tsargen.markets.next_move_probabilities`);
@@ -55,17 +52,14 @@ Run from the repository root::
 
     nice -n 10 python -m benchmarks.ticks --ticker GOOG --max-move 48   # ticks_goog.* files
 
-Writes ``benchmarks/results/ticks.md``, ``ticks.json`` and ``ticks_pit.png`` (``ticks_goog.md``,
-``ticks_goog.json``, ``ticks_pit_goog.png`` for GOOG).
+    python -m benchmarks.ticks --render benchmarks/results/ticks.json   # report from the JSON
 
-Training to convergence matters: with early stopping after 4-5 flat epochs (earlier runs) the
-model lost to per-channel Markov chains and its free-running paths drifted (mean simulated
-move per event far from the data's), which ruined the 60 s GOOG distribution; the committed
-settings (patience 10, up to 60 epochs) fixed both.
+Writes ``benchmarks/results/ticks.md``, ``ticks.json`` and ``ticks_pit.png`` (``ticks_goog.md``,
+``ticks_goog.json``, ``ticks_pit_goog.png`` for GOOG). How the settings came about (earlier runs
+and what they showed): ``benchmarks/results/ticks_notes.md``.
 """
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -75,6 +69,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.report import (md_row, md_table, output_args, pyplot, render_json, save_figure,
+                               write_json)
 from tsargen import WaveNetForecaster
 from tsargen.datasets import read_lobster
 from tsargen.markets import (DURATION_LEVELS, EVENT_CHANNELS, LOG_BIN_WIDTH, SIZE_LEVELS,
@@ -83,7 +79,6 @@ from tsargen.metrics import crps
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "lobster"
-RESULTS = Path(__file__).resolve().parent / "results"
 HORIZONS = (1, 10, 60)
 SEED = 0
 T0 = time.time()
@@ -154,10 +149,7 @@ def randomized_pit(draws, truth, rng):
 
 
 def plot(results, pits, out, suffix):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(HORIZONS), figsize=(4 * len(HORIZONS), 3.2), sharey=True)
     for ax, h in zip(axes, HORIZONS):
         for name, color in (("WaveNet", "C0"), ("empirical", "C1")):
@@ -170,56 +162,12 @@ def plot(results, pits, out, suffix):
         ax.set_xlabel("PIT")
     axes[0].legend()
     fig.tight_layout()
-    path = out / f"ticks_pit{suffix}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / f"ticks_pit{suffix}.png", dpi=90)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run (< 1 minute)")
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder with LOBSTER zips")
-    parser.add_argument("--ticker", default="AMZN", choices=("AMZN", "GOOG"))
-    parser.add_argument("--max-events", type=int, default=0, help="cap on events (0: all)")
-    parser.add_argument("--max-move", type=int, default=24, help="half-tick move levels +-")
-    parser.add_argument("--origins", type=int, default=40, help="calibration origins")
-    parser.add_argument("--direction-origins", type=int, default=300)
-    parser.add_argument("--paths", type=int, default=100)
-    parser.add_argument("--out", default=str(RESULTS))
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    suffix = ("" if args.ticker == "AMZN" else f"_{args.ticker.lower()}") + (
-        "_quick" if args.quick else "")
-    path = Path(args.data) / f"LOBSTER_SampleFile_{args.ticker}_2012-06-21_1.zip"
-    if not path.exists():
-        print(f"{path} is missing; nothing to do.")
-        return 1
-    max_events = args.max_events or (6000 if args.quick else 0)
-    M = args.max_move
-    # joint channel dependence splits every hidden layer into one group per channel (5 here),
-    # so the layers are wider than a single-channel model would need
-    settings = dict(n_layers=7, residual_channels=48, skip_channels=48, batch_size=16,
-                    lr=3e-3, max_epochs=2 if args.quick else 60, patience=10,
-                    validation_fraction=0.1)
-    n_origins = 6 if args.quick else args.origins
-    n_paths = 50 if args.quick else args.paths
-    n_dir = 40 if args.quick else args.direction_origins
-
-    events = read_lobster(path)
-    if max_events:
-        events = events.iloc[:max_events]
-    y = event_series(events, max_move=M)
-    vals = y.to_numpy()
-    n, n_train = len(y), int(0.6 * len(y))
-    clipped = float(((vals[:, 2] == 0) | (vals[:, 2] == 2 * M)).mean())
-    log(f"{args.ticker}: {n} events, train {n_train}, test {n - n_train}; "
-        f"moves clipped at +-{M} half ticks: {clipped:.4f}")
-
-    # ------------------------------------------------------------------ WaveNet fit
-    f = WaveNetForecaster(distribution=event_distribution(max_move=M),
+def fit_wavenet(y, n_train, settings, max_move):
+    """The event-time WaveNet fitted on the training events -> (model, fit s, targets seen)."""
+    f = WaveNetForecaster(distribution=event_distribution(max_move=max_move),
                           random_state=SEED, **settings)
     t = time.time()
     f.fit(y.iloc[:n_train])
@@ -228,8 +176,12 @@ def main(argv=None):
     n_targets = max(rf, 32)
     seen = f.n_iter_ * max(n_train, 32 * settings["batch_size"] * n_targets)
     log(f"fit: {fit_s:.1f}s, {f.n_iter_} epochs, receptive field {rf}")
+    return f, fit_s, seen
 
-    # ------------------------------------------------------------------ test NLL
+
+def held_out_nll(f, vals, n_train, M):
+    """Mean test NLL per event and channel of the WaveNet and the baselines -> (nll, score s)."""
+    rf = f.receptive_field_
     t = time.time()
     steps = f.score_steps(vals[n_train - rf:])[rf:]
     score_s = time.time() - t
@@ -256,20 +208,12 @@ def main(argv=None):
     nll["best baseline"] = {**best, "total": sum(best.values())}
     log(f"NLL per event: WaveNet {nll['WaveNet']['total']:.3f}, iid {nll['iid']['total']:.3f}, "
         f"best baselines {nll['best baseline']['total']:.3f}")
+    return nll, score_s
 
-    # ------------------------------------------------------------------ origins
-    times = events.index.asi8
-    mids = (events["ask_price_1"].to_numpy() + events["bid_price_1"].to_numpy()) / 2
-    mid2 = np.round(events["ask_price_1"].to_numpy() * 100) + np.round(
-        events["bid_price_1"].to_numpy() * 100)
-    nonzero = np.flatnonzero(np.diff(mid2) != 0) + 1        # events that changed the mid
-    horizon_end = times[-1] - 60 * 10 ** 9
-    cand = np.arange(n_train + rf, n)
-    cand = cand[(times[cand] <= horizon_end) & (cand < nonzero[-1])]
-    origins = cand[np.linspace(0, len(cand) - 1, n_origins).astype(int)]
-    # expected events within 60 s on the training day -> simulated path length
-    rate = n_train / ((times[n_train - 1] - times[0]) / 1e9)
-    n_events = 64 if args.quick else int(min(2048, max(256, 4 * 60 * rate)))
+
+def simulate_origins(f, events, origins, n_paths, n_events, M):
+    """``n_paths`` simulated paths of ``n_events`` events from every origin -> (paths, s)."""
+    rf = f.receptive_field_
     histories = [events.iloc[o - rf + 1:o + 1] for o in origins]
     t = time.time()
     paths = []
@@ -278,12 +222,13 @@ def main(argv=None):
         paths += simulate(f, histories[i:i + chunk], n_paths=n_paths, n_events=n_events,
                           max_move=M, random_state=SEED + i)
         log(f"simulated origins {i + 1}..{min(i + chunk, len(histories))} of {len(histories)}")
-    sim_s = time.time() - t
+    return paths, time.time() - t
 
-    # direction of the next mid change: many origins, short paths (the mid changes at about
-    # every second event)
-    cand_d = np.arange(n_train + rf, nonzero[-1])
-    origins_d = cand_d[np.linspace(0, len(cand_d) - 1, n_dir).astype(int)]
+
+def direction_accuracy(f, events, origins_d, mid2, nonzero, M):
+    """Sign of the next mid change: WaveNet (100 short paths), persistence and reversal ->
+    (accuracy per rule, s). The mid changes at about every second event."""
+    rf = f.receptive_field_
     hit = {"WaveNet": [], "persistence": [], "reversal": []}
     t = time.time()
     for i in range(0, len(origins_d), 40):
@@ -301,8 +246,12 @@ def main(argv=None):
     dir_s = time.time() - t
     direction = {k: float(np.mean(v)) for k, v in hit.items()}
     log(f"direction accuracy: {direction}")
+    return direction, dir_s
 
-    # calibration of the h-second mid price
+
+def calibration(times, mids, n_train, origins, paths, n_paths):
+    """PIT, interval coverage and CRPS of the mid price h seconds ahead, WaveNet paths against
+    the training day's empirical h-second changes -> (PITs, mean metrics, censored fraction)."""
     rng = np.random.default_rng(SEED)
     train_grid = np.arange(times[0], times[n_train - 1] - 60 * 10 ** 9, 10 ** 9)
     pits = {m: {str(h): [] for h in HORIZONS} for m in ("WaveNet", "empirical")}
@@ -330,8 +279,83 @@ def main(argv=None):
     calib_mean = {m: {h: {k: float(np.mean(v)) if v else float("nan") for k, v in d.items()}
                       for h, d in hs.items()} for m, hs in calib.items()}
     log(f"calibration: {calib_mean}")
+    return pits, calib_mean, censored
 
-    # ------------------------------------------------------------------ throughput
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (< 1 minute)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder with LOBSTER zips")
+    parser.add_argument("--ticker", default="AMZN", choices=("AMZN", "GOOG"))
+    parser.add_argument("--max-events", type=int, default=0, help="cap on events (0: all)")
+    parser.add_argument("--max-move", type=int, default=24, help="half-tick move levels +-")
+    parser.add_argument("--origins", type=int, default=40, help="calibration origins")
+    parser.add_argument("--direction-origins", type=int, default=300)
+    parser.add_argument("--paths", type=int, default=100)
+    output_args(parser, render="the report and the plot")
+    args = parser.parse_args(argv)
+    if args.render:
+        return render_json(args.render, write_outputs, "ticks")
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = ("" if args.ticker == "AMZN" else f"_{args.ticker.lower()}") + (
+        "_quick" if args.quick else "")
+    path = Path(args.data) / f"LOBSTER_SampleFile_{args.ticker}_2012-06-21_1.zip"
+    if not path.exists():
+        print(f"{path} is missing; nothing to do.")
+        return 1
+    write_outputs(run(args, path), out, suffix)
+    return 0
+
+
+def run(args, path):
+    """The whole measurement on one LOBSTER day -> the results (as written to the JSON)."""
+    max_events = args.max_events or (6000 if args.quick else 0)
+    M = args.max_move
+    # joint channel dependence splits every hidden layer into one group per channel (5 here),
+    # so the layers are wider than a single-channel model would need
+    settings = dict(n_layers=7, residual_channels=48, skip_channels=48, batch_size=16,
+                    lr=3e-3, max_epochs=2 if args.quick else 60, patience=10,
+                    validation_fraction=0.1)
+    n_origins = 6 if args.quick else args.origins
+    n_paths = 50 if args.quick else args.paths
+    n_dir = 40 if args.quick else args.direction_origins
+
+    events = read_lobster(path)
+    if max_events:
+        events = events.iloc[:max_events]
+    y = event_series(events, max_move=M)
+    vals = y.to_numpy()
+    n, n_train = len(y), int(0.6 * len(y))
+    clipped = float(((vals[:, 2] == 0) | (vals[:, 2] == 2 * M)).mean())
+    log(f"{args.ticker}: {n} events, train {n_train}, test {n - n_train}; "
+        f"moves clipped at +-{M} half ticks: {clipped:.4f}")
+    f, fit_s, seen = fit_wavenet(y, n_train, settings, M)
+    rf = f.receptive_field_
+    nll, score_s = held_out_nll(f, vals, n_train, M)
+
+    # origins
+    times = events.index.asi8
+    mids = (events["ask_price_1"].to_numpy() + events["bid_price_1"].to_numpy()) / 2
+    mid2 = np.round(events["ask_price_1"].to_numpy() * 100) + np.round(
+        events["bid_price_1"].to_numpy() * 100)
+    nonzero = np.flatnonzero(np.diff(mid2) != 0) + 1        # events that changed the mid
+    horizon_end = times[-1] - 60 * 10 ** 9
+    cand = np.arange(n_train + rf, n)
+    cand = cand[(times[cand] <= horizon_end) & (cand < nonzero[-1])]
+    origins = cand[np.linspace(0, len(cand) - 1, n_origins).astype(int)]
+    # expected events within 60 s on the training day -> simulated path length
+    rate = n_train / ((times[n_train - 1] - times[0]) / 1e9)
+    n_events = 64 if args.quick else int(min(2048, max(256, 4 * 60 * rate)))
+    paths, sim_s = simulate_origins(f, events, origins, n_paths, n_events, M)
+    # direction of the next mid change: many origins, short paths
+    cand_d = np.arange(n_train + rf, nonzero[-1])
+    origins_d = cand_d[np.linspace(0, len(cand_d) - 1, n_dir).astype(int)]
+    direction, dir_s = direction_accuracy(f, events, origins_d, mid2, nonzero, M)
+    pits, calib_mean, censored = calibration(times, mids, n_train, origins, paths, n_paths)
+
+    # throughput
     t = time.time()
     f.sample(1000, 256, y=vals[n_train - rf:n_train], random_state=SEED)
     samp_s = time.time() - t
@@ -340,8 +364,6 @@ def main(argv=None):
                   "sample_events_per_s": 1000 * 256 / samp_s, "sample_1000x256_s": samp_s,
                   "simulate_s": sim_s, "direction_s": dir_s}
     log(f"throughput: {throughput}")
-
-    # ------------------------------------------------------------------ write
     meta = dict(ticker=args.ticker, n_events=n, n_train=n_train, n_test=n - n_train,
                 max_move=M, clipped_fraction=clipped, settings=settings, epochs=f.n_iter_,
                 receptive_field=rf, n_origins=len(origins),
@@ -349,46 +371,54 @@ def main(argv=None):
                 path_events=n_events, python=sys.version.split()[0], torch=torch.__version__,
                 machine=platform.machine(), quick=args.quick,
                 censored={h: float(np.mean(v)) for h, v in censored.items()})
-    (out / f"ticks{suffix}.json").write_text(json.dumps(
-        dict(meta=meta, nll=nll, direction=direction, calibration=calib_mean,
-             pit=pits, throughput=throughput), indent=1))
-    png = plot(calib_mean, pits, out, suffix)
-    lines = [f"# Event-time WaveNet on LOBSTER {args.ticker} 2012-06-21 (level 1)", "",
+    return dict(meta=meta, nll=nll, direction=direction, calibration=calib_mean,
+                pit=pits, throughput=throughput)
+
+
+def write_outputs(res, out, suffix):
+    """The JSON, the PIT plot and the markdown report of ``res`` in ``out``."""
+    write_json(out / f"ticks{suffix}.json", res)
+    png = plot(res["calibration"], res["pit"], out, suffix)
+    (out / f"ticks{suffix}.md").write_text("\n".join(report_lines(res, png.name)))
+    log(f"wrote {out / f'ticks{suffix}.md'}")
+    return 0
+
+
+def report_lines(res, png):
+    meta, nll, calib = res["meta"], res["nll"], res["calibration"]
+    n, n_train, rf = meta["n_events"], meta["n_train"], meta["receptive_field"]
+    lines = [f"# Event-time WaveNet on LOBSTER {meta['ticker']} 2012-06-21 (level 1)", "",
              f"{n} events: first {n_train} train, last {n - n_train} test; "
-             f"{f.n_iter_} epochs, receptive field {rf} events; moves clipped at +-{M} half "
-             f"ticks ({clipped:.2%} of events). Protocol: `benchmarks/ticks.py` docstring.", "",
-             "## Test NLL per event (nats, lower is better)", "",
-             "| model | " + " | ".join(EVENT_CHANNELS) + " | total |",
-             "|---|" + "---|" * (len(EVENT_CHANNELS) + 1)]
+             f"{meta['epochs']} epochs, receptive field {rf} events; moves clipped at "
+             f"+-{meta['max_move']} half ticks ({meta['clipped_fraction']:.2%} of events). "
+             "Protocol: `benchmarks/ticks.py` docstring.", "",
+             "## Test NLL per event (nats, lower is better)", ""]
+    lines += md_table(["model", *EVENT_CHANNELS, "total"])
     for m in ("WaveNet", "iid", "Markov", "exponential", "ARIMA", "best baseline"):
         row = [f"{nll[m][c]:.3f}" if c in nll[m] else "" for c in EVENT_CHANNELS + ("total",)]
-        lines.append(f"| {m} | " + " | ".join(row) + " |")
+        lines.append(md_row([m, *row]))
     ratio = nll["WaveNet"]["total"] - nll["best baseline"]["total"]
     lines += ["", f"WaveNet minus best baseline per channel: {ratio:+.3f} nats per event.", "",
-              f"## Direction of the next mid-price change ({len(origins_d)} test origins, "
-              "WaveNet: 100 paths of 16 events each)", "",
-              "| rule | accuracy |", "|---|---|"]
-    lines += [f"| {k} | {v:.3f} |" for k, v in direction.items()]
-    lines += ["", f"## Mid price h seconds ahead ({len(origins)} origins, {n_paths} paths of "
-                  f"{n_events} events)", "",
-              "| h (s) | model | cov50 | cov80 | CRPS | censored paths |",
-              "|---|---|---|---|---|---|"]
+              f"## Direction of the next mid-price change ({meta['n_direction_origins']} test "
+              "origins, WaveNet: 100 paths of 16 events each)", ""]
+    lines += md_table(["rule", "accuracy"], [(k, f"{v:.3f}") for k, v in res["direction"].items()])
+    lines += ["", f"## Mid price h seconds ahead ({meta['n_origins']} origins, {meta['n_paths']} "
+              f"paths of {meta['path_events']} events)", ""]
+    lines += md_table(["h (s)", "model", "cov50", "cov80", "CRPS", "censored paths"])
     for h in HORIZONS:
         for m in ("WaveNet", "empirical"):
-            c = calib_mean[m][str(h)]
+            c = calib[m][str(h)]
             cen = f"{meta['censored'][str(h)]:.3f}" if m == "WaveNet" else ""
             lines.append(f"| {h} | {m} | {c['cov50']:.3f} | {c['cov80']:.3f} | "
                          f"{c['crps']:.4f} | {cen} |")
-    lines += ["", f"PIT histograms: `{png.name}`.", "", "## Throughput (1 CPU thread)", "",
-              "| what | value |", "|---|---|",
-              f"| training events/s | {throughput['train_events_per_s']:.0f} |",
-              f"| fit wall time (s) | {fit_s:.1f} |",
-              f"| scoring events/s | {throughput['score_events_per_s']:.0f} |",
-              f"| sampling events/s (1000 paths x 256 events) | "
-              f"{throughput['sample_events_per_s']:.0f} |", ""]
-    (out / f"ticks{suffix}.md").write_text("\n".join(lines))
-    log(f"wrote {out / f'ticks{suffix}.md'}")
-    return 0
+    tp = res["throughput"]
+    return lines + ["", f"PIT histograms: `{png}`.", "", "## Throughput (1 CPU thread)", ""] + (
+        md_table(["what", "value"], [
+            ("training events/s", f"{tp['train_events_per_s']:.0f}"),
+            ("fit wall time (s)", f"{tp['fit_s']:.1f}"),
+            ("scoring events/s", f"{tp['score_events_per_s']:.0f}"),
+            ("sampling events/s (1000 paths x 256 events)",
+             f"{tp['sample_events_per_s']:.0f}")])) + [""]
 
 
 if __name__ == "__main__":

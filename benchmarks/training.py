@@ -49,12 +49,9 @@ append the top entries). Writes ``training.md``, ``training.json`` and ``trainin
 
 import argparse
 import cProfile
-import datetime
 import io
-import json
 import math
 import os
-import platform
 import pstats
 import statistics
 import time
@@ -63,7 +60,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks import cpu_model
+from benchmarks import Clock, machine_info
+from benchmarks.report import md_table, output_args, pyplot, save_figure, write_json
 from tsargen import WaveNetForecaster
 from tsargen.estimators._training import SeriesBank
 from tsargen.networks import WaveNet
@@ -125,19 +123,6 @@ def _est_params(cfg, epochs):
                 validation_fraction=0.0, random_state=0, device="cpu")
 
 
-class Clock:
-    """Wall-clock and process CPU seconds of a block. CPU time counts only the time this
-    process ran on a core (with one thread: its compute time, whatever other jobs do)."""
-
-    def __enter__(self):
-        self._w, self._c = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = {"wall": time.perf_counter() - self._w,
-                        "cpu": time.process_time() - self._c}
-
-
 def run_library(y, cfg, epochs):
     est = WaveNetForecaster(**_est_params(cfg, epochs))
     with Clock() as c:
@@ -190,10 +175,7 @@ def profile_library(y, cfg, epochs, top=18):
 
 
 def plot(path, rows):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     x = np.arange(len(rows))
     for ax, (clock, title) in zip(axes, CLOCKS.items()):
@@ -209,8 +191,7 @@ def plot(path, rows):
         ax.set_ylim(0, max(max(r["library_tps"], r["bare_tps"]) for r in rs) * 1.18)
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_markdown(path, info, args, source, rows, profiles, wall):
@@ -226,28 +207,12 @@ def write_markdown(path, info, args, source, rows, profiles, wall):
              "above ~0, other jobs shared the cores. Library and bare runs alternate, so their "
              "ratio is the robust number; every time is given by wall clock and by process CPU "
              "time (the time this process actually ran, insensitive to being descheduled).")
-    L.append("\n## Configuration\n")
-    L.append(f"- Data: {source}; standardised (mean, population std) as `fit` does; float32, CPU")
-    L.append("- Network: `WaveNet`, kernel_size 2, 32 residual / 64 skip channels, Gaussian head "
-             "(the estimator's default), random init with seed 0")
-    L.append(f"- Training: Adam lr {LR}, gradient clipping to norm {CLIP}; library with "
-             "`validation_fraction=0.0` (no early stopping: exactly `max_epochs` epochs, checked)")
-    L.append(f"- Repetitions: {args.reps} per side and configuration, alternating order; "
-             "medians reported")
-    L.append("\n| configuration | receptive field | batch size | windows / epoch (batches) | "
-             "input steps / window | target steps / window | epochs | optimiser steps |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        p = r["plan"]
-        L.append(f"| {r['config']} | {p['rf']} | {r['batch_size']} | {p['n_windows']} "
-                 f"({p['n_batches']}) | {p['rf'] + p['n_targets']} | {p['n_targets']} | "
-                 f"{r['epochs']} | {p['n_batches'] * r['epochs']} |")
+    L += config_lines(args, source, rows)
     for clock, title in CLOCKS.items():
         L.append(f"\n## Results, {title}\n")
-        L.append("| configuration | library target timesteps/s | bare loop target timesteps/s | "
-                 "library / bare (median, min-max) | library s/run | bare s/run | "
-                 "target >= 0.9 |")
-        L.append("|---|---:|---:|---:|---:|---:|---|")
+        L += md_table(["configuration", "library target timesteps/s",
+                       "bare loop target timesteps/s", "library / bare (median, min-max)",
+                       "library s/run", "bare s/run", "target >= 0.9"], align="lrrrrrl")
         for row in rows:
             r = row[clock]
             L.append(f"| {row['config']} | {r['library_tps']:,.0f} | {r['bare_tps']:,.0f} | "
@@ -270,23 +235,75 @@ def write_markdown(path, info, args, source, rows, profiles, wall):
     path.write_text("\n".join(L) + "\n")
 
 
+def config_lines(args, source, rows):
+    L = ["\n## Configuration\n",
+         f"- Data: {source}; standardised (mean, population std) as `fit` does; float32, CPU",
+         "- Network: `WaveNet`, kernel_size 2, 32 residual / 64 skip channels, Gaussian head "
+         "(the estimator's default), random init with seed 0",
+         f"- Training: Adam lr {LR}, gradient clipping to norm {CLIP}; library with "
+         "`validation_fraction=0.0` (no early stopping: exactly `max_epochs` epochs, checked)",
+         f"- Repetitions: {args.reps} per side and configuration, alternating order; "
+         "medians reported",
+         "\n| configuration | receptive field | batch size | windows / epoch (batches) | "
+         "input steps / window | target steps / window | epochs | optimiser steps |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        p = r["plan"]
+        L.append(f"| {r['config']} | {p['rf']} | {r['batch_size']} | {p['n_windows']} "
+                 f"({p['n_batches']}) | {p['rf'] + p['n_targets']} | {p['n_targets']} | "
+                 f"{r['epochs']} | {p['n_batches'] * r['epochs']} |")
+    return L
+
+
+def measure(y, name, cfg, budget, args):
+    """Library and bare runs of one configuration, alternating -> (row, raw timings)."""
+    if args.quick and cfg["n_layers"] >= 10:
+        cfg = dict(cfg, batch_size=1)                 # one epoch is MIN_BATCHES+ windows
+    plan = epoch_plan(y, cfg)
+    per_epoch = plan["n_windows"] * (plan["rf"] + plan["n_targets"])
+    epochs = max(1, math.ceil(budget / per_epoch))
+    targets = plan["n_windows"] * plan["n_targets"] * epochs
+    print(f"{name}: {plan}, {epochs} epoch(s), {targets:,} target timesteps per run",
+          flush=True)
+    lib, bare = [], []
+    for rep in range(args.reps):
+        order = ("library", "bare") if rep % 2 == 0 else ("bare", "library")
+        for side in order:
+            if side == "library":
+                lib.append(run_library(y, cfg, epochs))
+            else:
+                bare.append(run_bare(y, cfg, plan, epochs))
+        a, b = lib[-1][0], bare[-1][0]
+        print(f"  rep {rep} (wall / cpu): library {a['wall']:.2f} / {a['cpu']:.2f} s, bare "
+              f"{b['wall']:.2f} / {b['cpu']:.2f} s, ratio {b['wall'] / a['wall']:.3f} / "
+              f"{b['cpu'] / a['cpu']:.3f}", flush=True)
+    row = {"config": name, "batch_size": cfg["batch_size"], "plan": plan, "epochs": epochs,
+           "target_steps": targets, "library_loss": lib[-1][1], "bare_loss": bare[-1][1],
+           "input_steps_per_target": (plan["rf"] + plan["n_targets"]) / plan["n_targets"]}
+    for clock in CLOCKS:
+        ratios = [b[0][clock] / a[0][clock] for a, b in zip(lib, bare)]
+        lib_s = statistics.median(a[0][clock] for a in lib)
+        bare_s = statistics.median(b[0][clock] for b in bare)
+        row[clock] = {"library_s": lib_s, "bare_s": bare_s,
+                      "library_tps": targets / lib_s, "bare_tps": targets / bare_s,
+                      "ratio": statistics.median(ratios), "ratio_min": min(ratios),
+                      "ratio_max": max(ratios)}
+    return row, {"library": lib, "bare": bare}, cfg, epochs
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="fast smoke run")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    p.add_argument("--out", default=str(HERE / "results"))
+    output_args(p)
     p.add_argument("--profile", action="store_true")
     args = p.parse_args(argv)
     args.reps = 2 if args.quick else 5
     budget = 40_000 if args.quick else 500_000              # input timesteps per timed run
     torch.set_num_threads(args.threads)
     wall = time.perf_counter()
-    info = {"cpu": cpu_model(), "torch": torch.__version__,
-            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else os.cpu_count(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "python": platform.python_version(), "load_avg_start": os.getloadavg(),
-            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    info = machine_info()
     y, source = load_series(args.data_dir)
 
     # warm-up (allocator, oneDNN primitives), untimed
@@ -296,39 +313,8 @@ def main(argv=None):
 
     rows, raw, profiles = [], {}, {}
     for name, cfg in CONFIGS.items():
-        if args.quick and cfg["n_layers"] >= 10:
-            cfg = dict(cfg, batch_size=1)                 # one epoch is MIN_BATCHES+ windows
-        plan = epoch_plan(y, cfg)
-        per_epoch = plan["n_windows"] * (plan["rf"] + plan["n_targets"])
-        epochs = max(1, math.ceil(budget / per_epoch))
-        targets = plan["n_windows"] * plan["n_targets"] * epochs
-        print(f"{name}: {plan}, {epochs} epoch(s), {targets:,} target timesteps per run",
-              flush=True)
-        lib, bare = [], []
-        for rep in range(args.reps):
-            order = ("library", "bare") if rep % 2 == 0 else ("bare", "library")
-            for side in order:
-                if side == "library":
-                    lib.append(run_library(y, cfg, epochs))
-                else:
-                    bare.append(run_bare(y, cfg, plan, epochs))
-            a, b = lib[-1][0], bare[-1][0]
-            print(f"  rep {rep} (wall / cpu): library {a['wall']:.2f} / {a['cpu']:.2f} s, bare "
-                  f"{b['wall']:.2f} / {b['cpu']:.2f} s, ratio {b['wall'] / a['wall']:.3f} / "
-                  f"{b['cpu'] / a['cpu']:.3f}", flush=True)
-        row = {"config": name, "batch_size": cfg["batch_size"], "plan": plan, "epochs": epochs,
-               "target_steps": targets, "library_loss": lib[-1][1], "bare_loss": bare[-1][1],
-               "input_steps_per_target": (plan["rf"] + plan["n_targets"]) / plan["n_targets"]}
-        for clock in CLOCKS:
-            ratios = [b[0][clock] / a[0][clock] for a, b in zip(lib, bare)]
-            lib_s = statistics.median(a[0][clock] for a in lib)
-            bare_s = statistics.median(b[0][clock] for b in bare)
-            row[clock] = {"library_s": lib_s, "bare_s": bare_s,
-                          "library_tps": targets / lib_s, "bare_tps": targets / bare_s,
-                          "ratio": statistics.median(ratios), "ratio_min": min(ratios),
-                          "ratio_max": max(ratios)}
+        row, raw[name], cfg, epochs = measure(y, name, cfg, budget, args)
         rows.append(row)
-        raw[name] = {"library": lib, "bare": bare}
         if args.profile:
             profiles[name] = profile_library(y, cfg, epochs)
     info["load_avg_end"] = os.getloadavg()
@@ -339,9 +325,8 @@ def main(argv=None):
     stem = "training_quick" if args.quick else "training"
     md = out / f"{stem}.md"
     write_markdown(md, info, args, source, rows, profiles, wall)
-    md.with_suffix(".json").write_text(json.dumps(
-        {"machine": info, "threads": args.threads, "rows": rows, "raw": raw}, indent=1,
-        default=str))
+    write_json(md.with_suffix(".json"), {"machine": info, "threads": args.threads, "rows": rows,
+                                         "raw": raw}, default=str)
     plot(md.with_suffix(".png"), rows)
     print(md.read_text())
 
