@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from ._base import is_series_list, save_fitted
-from ._training import check_jobs
+from ._distributed import check_jobs
 
 
 def _check_X(X):

@@ -37,7 +37,8 @@ from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
 from ._base import (TsargenEstimator, check_ema_decay, check_labels, check_training_params,
                     draw_classes, make_seed, resolve_device, seeded)
-from ._training import MIN_BATCHES, Epoch, fit_fingerprint, fit_seed, train
+from ._checkpoint import fit_fingerprint, fit_seed
+from ._training import MIN_BATCHES, Epoch, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
 

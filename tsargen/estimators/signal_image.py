@@ -28,7 +28,8 @@ from ._base import (TsargenEstimator, _check_values, check_covariate_frames, che
                     check_coverage, check_fitted_columns, check_horizon, check_index,
                     check_quantiles, check_series, covariate_names, future_index,
                     interval_quantiles, make_seed, quantiles_to_intervals, seeded)
-from ._training import MIN_BATCHES, Epoch, fit_fingerprint, fit_seed
+from ._checkpoint import fit_fingerprint, fit_seed
+from ._training import MIN_BATCHES, Epoch
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
 
