@@ -19,7 +19,7 @@ import tsargen
 from tsargen import (GenerativeClassifier, PixelCNNDensity, SignalImageForecaster, WaveNetDensity,
                      WaveNetForecaster)
 from tsargen.estimators import _checkpoint, _training
-from tsargen.estimators._base import read_checked
+from tsargen.estimators._base import FORMAT, read_checked, write_checked
 
 from .conftest import TINY
 
@@ -266,7 +266,6 @@ def test_truncated_model_file_never_gives_a_half_loaded_model(tmp_path):
         with pytest.raises(ValueError):
             tsargen.load(tmp_path / "cut")
     # complete file, but a payload with entries missing
-    from tsargen.estimators._base import FORMAT, write_checked
     write_checked({"format": FORMAT, "class": "WaveNetForecaster"}, tmp_path / "partial", FORMAT)
     with pytest.raises(ValueError, match="entries missing"):
         tsargen.load(tmp_path / "partial")

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.mixture import GaussianMixture
 
-from tsargen import WaveNetDensity
+from tsargen import GenerativeClassifier, WaveNetDensity
 from tsargen.estimators import _distributed
+from tsargen.model_selection import backtest
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = dict(n_layers=3, residual_channels=8, skip_channels=8, max_epochs=6, batch_size=8,
@@ -105,10 +107,6 @@ def test_no_process_group_without_torchrun(monkeypatch):
 
 def test_process_parallel_fits_are_refused_under_torchrun(monkeypatch):
     # joblib workers would inherit torchrun's rendezvous and hang joining as duplicate ranks
-    from sklearn.mixture import GaussianMixture
-
-    from tsargen import GenerativeClassifier
-    from tsargen.model_selection import backtest
     monkeypatch.setenv("WORLD_SIZE", "2")
     X, y = np.random.default_rng(0).normal(size=(8, 3)), [0, 1] * 4
     with pytest.raises(ValueError, match="n_jobs=2 under torchrun"):

@@ -1,4 +1,4 @@
-"""Image densities: PixelCNN and Gated PixelCNN as scikit-learn estimators (DESIGN §2).
+"""Image densities: PixelCNN and Gated PixelCNN as scikit-learn estimators.
 
 An image stack is ``(n, H, W)`` or ``(n, H, W, C)`` of integer levels ``0..n_levels-1`` (uint8
 for 256 levels; floats holding whole numbers, e.g. scikit-learn's ``load_digits``, are fine).
@@ -35,6 +35,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
+from ..networks.pixelcnn_pp import PixelCNNPP
+from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS
+from ..networks.pixelrnn import PixelRNN
 from ._base import (TsargenEstimator, check_ema_decay, check_labels, check_training_params,
                     draw_classes, make_seed, resolve_device, seeded)
 from ._checkpoint import fit_fingerprint, fit_seed
@@ -656,17 +659,12 @@ class PixelCNNPPDensity(_ImageDensity):
             raise ValueError(f"dropout must be a probability in [0, 1), got {p!r}.")
 
     def _build_network(self, n_channels, n_classes):
-        # imported here so that this section is the only change to the file's layout
-        from ..networks.pixelcnn_pp import PixelCNNPP
-
         return PixelCNNPP(n_channels=n_channels, n_levels=self.n_levels, n_layers=self.n_layers,
                           hidden_channels=self.hidden_channels, n_mixtures=self.n_mixtures,
                           dropout=float(self.dropout), n_classes=n_classes)
 
 
 # --------------------------------------------------------------------------- PixelRNN
-from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS  # noqa: E402
-from ..networks.pixelrnn import PixelRNN  # noqa: E402
 
 
 class PixelRNNDensity(_ImageDensity):

@@ -1,4 +1,4 @@
-"""WaveNet estimators: a panel density and a probabilistic forecaster (DESIGN §2).
+"""WaveNet estimators: a panel density and a probabilistic forecaster.
 
 Both wrap :class:`tsargen.networks.WaveNet`. Values are standardised per channel before the
 network sees them (globally for the density, per series for the forecaster); log-likelihoods

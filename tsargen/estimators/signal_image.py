@@ -1,4 +1,4 @@
-"""Forecasting 2-D signal-images with the PixelCNN family (DESIGN §2).
+"""Forecasting 2-D signal-images with the PixelCNN family.
 
 A signal-image is a series whose every timestep is a row of bins: ``(n_timesteps, n_bins)`` or
 ``(n_timesteps, n_bins, n_channels)`` — spectrogram frames, order-book depth at price levels,
