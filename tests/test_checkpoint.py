@@ -18,8 +18,8 @@ from sklearn.mixture import GaussianMixture
 import tsargen
 from tsargen import (GenerativeClassifier, PixelCNNDensity, SignalImageForecaster, WaveNetDensity,
                      WaveNetForecaster)
-from tsargen.estimators import _training
-from tsargen.estimators._base import read_checked
+from tsargen.estimators import _checkpoint, _training
+from tsargen.estimators._base import FORMAT, read_checked, write_checked
 
 from .conftest import TINY
 
@@ -47,7 +47,7 @@ def _same_weights(a, b):
 
 
 def _epoch(path):
-    return read_checked(path, _training.CHECKPOINT_FORMAT, "checkpoint")["epoch"]
+    return read_checked(path, _checkpoint.CHECKPOINT_FORMAT, "checkpoint")["epoch"]
 
 
 # ---------------------------------------------------------------------- kill and resume
@@ -90,14 +90,14 @@ class _Interrupt(Exception):
 
 def _interrupt_after(monkeypatch, n_saves):
     """Make the checkpoint writer raise right after its ``n_saves``-th write."""
-    real, calls = _training.write_checked, []
+    real, calls = _checkpoint.write_checked, []
 
     def writer(*args, **kwargs):
         real(*args, **kwargs)
         calls.append(1)
         if len(calls) == n_saves:
             raise _Interrupt
-    monkeypatch.setattr(_training, "write_checked", writer)
+    monkeypatch.setattr(_checkpoint, "write_checked", writer)
     return real
 
 
@@ -121,7 +121,7 @@ def test_interrupted_density_fit_resumes_exactly(tmp_path, monkeypatch, make, da
     with pytest.raises(_Interrupt):
         make().fit(X, y, checkpoint=ckpt)
     assert _epoch(ckpt) == 2
-    monkeypatch.setattr(_training, "write_checked", real)
+    monkeypatch.setattr(_checkpoint, "write_checked", real)
     resumed = make().fit(X, y, checkpoint=ckpt)
     whole = make().fit(X, y)
     assert _same_weights(resumed, whole) and resumed.loss_curve_ == whole.loss_curve_
@@ -142,13 +142,13 @@ def test_without_an_integer_seed_the_checkpoint_keeps_the_fits_seed(tmp_path, mo
     real = _interrupt_after(monkeypatch, 2)
     with pytest.raises(_Interrupt):
         make().fit(X, checkpoint=ckpt)
-    monkeypatch.setattr(_training, "write_checked", real)
+    monkeypatch.setattr(_checkpoint, "write_checked", real)
     resumed = make().fit(X, checkpoint=ckpt)
     assert resumed.n_iter_ == resumed.max_epochs and len(resumed.loss_curve_) == resumed.n_iter_
 
 
 def test_fingerprint_treats_a_nested_density_like_the_estimator_itself():
-    fp = _training.fit_fingerprint
+    fp = _checkpoint.fit_fingerprint
 
     def forecaster(**kw):
         return SignalImageForecaster(PixelCNNDensity(**{"n_levels": 4, **kw}), horizon=2)
@@ -169,7 +169,7 @@ def test_prediction_only_parameters_do_not_refuse_a_resume(tmp_path, monkeypatch
     monkeypatch.setattr("tsargen.estimators.sequence.window_nll", no_training)
     again = WaveNetForecaster(**TINY, horizon=7, context=20, n_paths=11).fit(y, checkpoint=ckpt)
     assert _same_weights(first, again) and again.predict().shape == (7,)
-    fp = _training.fit_fingerprint
+    fp = _checkpoint.fit_fingerprint
     image = SignalImageForecaster(PixelCNNDensity(n_levels=4), horizon=2)
     assert fp(image) == fp(image.set_params(n_paths=7)) != fp(image.set_params(horizon=3))
     # what the network learns still counts
@@ -249,7 +249,7 @@ class _Evil:
 def test_loading_never_executes_code(tmp_path):
     target = str(tmp_path / "pwned")
     evil = tmp_path / "evil"
-    torch.save({"format": _training.CHECKPOINT_FORMAT, "payload": _Evil(target)}, evil)
+    torch.save({"format": _checkpoint.CHECKPOINT_FORMAT, "payload": _Evil(target)}, evil)
     with pytest.raises(ValueError, match="not a readable"):
         WaveNetForecaster(**TINY).fit(_series()[:200], checkpoint=evil)
     with pytest.raises(ValueError, match="not a readable"):
@@ -266,7 +266,6 @@ def test_truncated_model_file_never_gives_a_half_loaded_model(tmp_path):
         with pytest.raises(ValueError):
             tsargen.load(tmp_path / "cut")
     # complete file, but a payload with entries missing
-    from tsargen.estimators._base import FORMAT, write_checked
     write_checked({"format": FORMAT, "class": "WaveNetForecaster"}, tmp_path / "partial", FORMAT)
     with pytest.raises(ValueError, match="entries missing"):
         tsargen.load(tmp_path / "partial")

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.mixture import GaussianMixture
 
-from tsargen import WaveNetDensity
-from tsargen.estimators import _training
+from tsargen import GenerativeClassifier, WaveNetDensity
+from tsargen.estimators import _distributed
+from tsargen.model_selection import backtest
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = dict(n_layers=3, residual_channels=8, skip_channels=8, max_epochs=6, batch_size=8,
@@ -81,7 +83,7 @@ def test_two_gloo_ranks_match_single_process(tmp_path):
 def test_shards_pad_like_distributed_sampler():
     for n in range(7):
         for world in (2, 3):
-            shards = [list(_training._shard(iter(range(n)), r, world)) for r in range(world)]
+            shards = [list(_distributed.shard(iter(range(n)), r, world)) for r in range(world)]
             assert len({len(s) for s in shards}) == 1                  # equal step counts
             padded = [i % n for i in range(-(-n // world) * world)] if n else []
             assert [padded[r::world] for r in range(world)] == shards
@@ -100,16 +102,12 @@ def test_only_rank_zero_writes(tmp_path, monkeypatch):
 
 def test_no_process_group_without_torchrun(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert _training.distributed() is None
+    assert _distributed.distributed() is None
 
 
 
 def test_process_parallel_fits_are_refused_under_torchrun(monkeypatch):
     # joblib workers would inherit torchrun's rendezvous and hang joining as duplicate ranks
-    from sklearn.mixture import GaussianMixture
-
-    from tsargen import GenerativeClassifier
-    from tsargen.model_selection import backtest
     monkeypatch.setenv("WORLD_SIZE", "2")
     X, y = np.random.default_rng(0).normal(size=(8, 3)), [0, 1] * 4
     with pytest.raises(ValueError, match="n_jobs=2 under torchrun"):

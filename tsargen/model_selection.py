@@ -28,7 +28,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from .estimators._base import check_quantiles
-from .estimators._training import check_jobs
+from .estimators._distributed import check_jobs
 from .metrics import crps, mase, quantile_loss, smape
 
 

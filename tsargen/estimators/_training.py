@@ -1,5 +1,10 @@
 """The one training loop, and lazily drawn training windows for sequence models.
 
+:func:`train` runs the epochs: :func:`train_epoch` (the optimiser steps), :func:`validate`,
+early stopping and a checkpoint of the :class:`~._checkpoint.TrainState` after each, with
+:class:`ProgressBars` on screen; :mod:`._distributed` shares the work between the ranks of a
+``torchrun`` job.
+
 ``SeriesBank`` keeps every series once, concatenated along time with NaN rows before and after
 each, and gathers a batch of windows by index on demand: the set of all training windows is never
 materialised. Every training target is equally likely to be counted, wherever it lies: windows
@@ -7,16 +12,15 @@ may overhang the ends of a training range (their targets outside it are masked),
 last targets of a series, and short series in a global model, weigh as much as any other.
 """
 
-import copy
-import hashlib
 import math
-import numbers
 import os
 
 import torch
 from tqdm.auto import tqdm
 
-from ._base import make_seed, read_checked, write_checked
+from ._checkpoint import EarlyStopping, TrainState, WeightAverage, check_checkpoint_folder
+from ._distributed import (broadcast_rng_state, detect_ranks, loss_module, rank_batches,
+                           rank_device, sum_over_ranks)
 
 
 # an epoch has at least this many optimiser steps, so that early stopping on short data acts on
@@ -167,131 +171,88 @@ def window_nll(net, batch, pad):
     return -(logp * mask).sum(), mask.sum()
 
 
-# ---------------------------------------------------------------------------- checkpoints
-CHECKPOINT_FORMAT = "tsargen-checkpoint/1"
-
-
-def _fit_params(estimator):
-    """``(class name, sorted parameters)`` a fit depends on, nested estimators (e.g. a
-    forecaster's density) included the same way: without ``verbose``, ``device``, the
-    parameters only prediction reads (the class's ``_predict_only_params``) and a non-integer
-    ``random_state`` (whose repr would hold a memory address)."""
-    skip = ("verbose", "device") + tuple(getattr(estimator, "_predict_only_params", ()))
-    params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in skip}
-    if "random_state" in params and not isinstance(params["random_state"], numbers.Integral):
-        params["random_state"] = None
-    params = {k: _fit_params(v) if hasattr(v, "get_params") else v for k, v in params.items()}
-    return type(estimator).__name__, sorted(params.items(), key=str)
-
-
-def fit_fingerprint(estimator, *data):
-    """A digest of what a fit depends on: the estimator's class and parameters (but ``verbose``,
-    ``device``, prediction-only ones and a non-integer ``random_state``) and the training data
-    and split (tensors, arrays, None or plain values). A checkpoint is resumed only by a fit
-    with the same digest."""
-    h = hashlib.sha256(repr(_fit_params(estimator)).encode())
-    for item in data:
-        if isinstance(item, torch.Tensor):
-            item = item.detach().cpu().contiguous()
-            h.update(f"{item.dtype}{tuple(item.shape)}".encode())
-            h.update(item.view(torch.uint8).numpy().tobytes() if item.numel() else b"")
-        else:
-            h.update(repr(item).encode())
-    return h.hexdigest()
-
-
-def _rng_state(device):
-    state = {"cpu": torch.get_rng_state()}
-    if torch.device(device).type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(torch.device(device))
-    return state
-
-
-def _set_rng_state(state, device):
-    torch.set_rng_state(state["cpu"])
-    if "cuda" in state and torch.device(device).type == "cuda":
-        torch.cuda.set_rng_state(state["cuda"], torch.device(device))
-
-
-def fit_seed(random_state, checkpoint=None):
-    """The seed of a fit: from ``random_state``; without an integer one, a checkpoint being
-    resumed keeps the seed it was written with (the data split and the initialisation depend
-    on it, so a fresh draw could never match the checkpoint's fingerprint)."""
-    if checkpoint is not None and not isinstance(random_state, numbers.Integral) and (
-            os.path.exists(checkpoint)):
-        try:
-            stored = read_checked(checkpoint, CHECKPOINT_FORMAT, "checkpoint").get("seed")
-        except ValueError:           # unreadable: train() reports it with the usual message
-            stored = None
-        if stored is not None:
-            return int(stored)
-    return make_seed(random_state)
-
-
-def _read_checkpoint(path, expected):
-    ckpt = read_checked(path, CHECKPOINT_FORMAT, "checkpoint")
-    if ckpt.get("fingerprint") != expected:
-        raise ValueError(f"checkpoint {path} was written by a different fit (other estimator "
-                         "parameters or training data); pass another checkpoint path or delete "
-                         "the file to start afresh.")
-    return ckpt
-
-
-# ---------------------------------------------------------------------------- distributed
-def check_jobs(n_jobs):
-    """Process-parallel fits (``n_jobs`` other than None or 1) cannot run under ``torchrun``:
-    their workers would inherit its rendezvous and join the process group as duplicate ranks."""
-    if n_jobs not in (None, 1) and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ValueError(f"n_jobs={n_jobs!r} under torchrun (WORLD_SIZE="
-                         f"{os.environ['WORLD_SIZE']}): every fit already trains data-parallel "
-                         "across the ranks; use n_jobs=None.")
-
-
-def distributed(device="cpu"):
-    """``(rank, world_size)`` when ``torch.distributed`` is initialised, else None.
-
-    A process started by ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) initialises the
-    default process group here when the caller has not: gloo for training on CPU, nccl on CUDA.
-    """
-    dist = torch.distributed
-    if not dist.is_available():
-        return None
-    if not dist.is_initialized():
-        if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "MASTER_ADDR" not in os.environ:
-            return None
-        cuda = torch.device(device).type == "cuda"
-        backend = "nccl" if cuda and dist.is_nccl_available() else "gloo"
-        dist.init_process_group(backend)
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _shard(batches, rank, world):
-    """Batches ``rank, rank + world, ...`` of a lazily drawn epoch, padded as
-    ``DistributedSampler`` pads (index ``i`` past the end takes batch ``i % n``), so every rank
-    makes the same number of optimiser steps. At most ``world`` batches are held."""
-    head, n = [], 0
-    for n, batch in enumerate(batches, 1):
-        if len(head) < world:
-            head.append(batch)
-        if (n - 1) % world == rank:
-            yield batch
-    for idx in range(rank, -(-n // world) * world, world):
-        if idx >= n:
-            yield head[idx % n]
-
-
-class _Loss(torch.nn.Module):
-    """``loss_fn(net, batch)`` as a forward pass, so DistributedDataParallel syncs gradients."""
-
-    def __init__(self, net, loss_fn):
-        super().__init__()
-        self.net, self.loss_fn = net, loss_fn
-
-    def forward(self, *batch):
-        return self.loss_fn(self.net, batch)
-
-
 # ---------------------------------------------------------------------------- the loop
+class ProgressBars:
+    """A fit's progress on stderr when ``show``: a bar of the epochs, kept on screen with the
+    last losses, and per epoch a transient bar of its batches that appears only when the epoch
+    takes longer than ``EPOCH_BAR_DELAY`` seconds."""
+
+    def __init__(self, desc, start, max_epochs, show):
+        self.show = show
+        self.epochs = tqdm(range(start, max_epochs), desc=desc, disable=not show,
+                           initial=start, total=max_epochs)
+
+    def __iter__(self):
+        return iter(self.epochs)
+
+    def batches(self, epoch, n_batches):
+        return tqdm(desc=f"epoch {epoch + 1}", total=n_batches, unit="batch", leave=False,
+                    delay=EPOCH_BAR_DELAY, disable=not self.show)
+
+    def losses(self, loss, val=None):
+        self.epochs.set_postfix(loss=f"{loss:.4f}",
+                                **({} if val is None else {"val": f"{val:.4f}"}))
+
+    def close(self):
+        self.epochs.close()
+
+
+def _to_device(batch, device):
+    return tuple(None if t is None else t.to(device, non_blocking=True) for t in batch)
+
+
+def train_epoch(epoch, model, state, batches, *, ranks, device, grad_clip, bars):
+    """One pass over this rank's share of ``batches``: an Adam step with gradient clipping per
+    batch (a batch with nothing counted is skipped, except under DDP, where every rank must
+    step together) and an update of the weight average. Returns the epoch's mean loss per counted
+    element over all ranks."""
+    model.train()
+    total, count = torch.zeros((), device=device), torch.zeros((), device=device)
+    batches, n_batches = rank_batches(batches, ranks)
+    bar = bars.batches(epoch, n_batches)
+    for batch in batches:
+        bar.update()
+        loss_sum, n = model(*_to_device(batch, device))
+        if n == 0 and not ranks.ddp:
+            continue
+        state.optimizer.zero_grad(set_to_none=True)
+        (loss_sum / (n.clamp(min=1) if ranks.ddp else n)).backward()
+        torch.nn.utils.clip_grad_norm_(state.net.parameters(), grad_clip)
+        state.optimizer.step()
+        state.average.update(state.net)
+        total += loss_sum.detach()
+        count += n
+    bar.close()
+    total, count = sum_over_ranks((total, count), device, ranks)
+    if float(count) == 0:
+        raise ValueError("the training part holds no observed target (every value before "
+                         "the validation split is missing); lower validation_fraction or "
+                         "pass data observed earlier.")
+    loss = float(total / max(count, 1))
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"training loss became {loss} at epoch {epoch + 1}; "
+                                 "lower lr or check the data scale.")
+    return loss
+
+
+def validate(model, module, loss_fn, batches, *, ranks, device):
+    """Mean ``loss_fn`` per counted element of ``module`` over ``batches`` (each rank scores
+    every ``world``-th batch) and all ranks."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i, batch in enumerate(batches):
+            if i % ranks.world == ranks.rank:
+                s, n = loss_fn(module, _to_device(batch, device))
+                total, count = total + s.item(), count + n.item()
+    total, count = sum_over_ranks((total, count), device, ranks)
+    if count == 0:
+        raise ValueError("the validation part (the last validation_fraction of the data) holds "
+                         "no observed target, so early stopping has nothing to judge; set "
+                         "validation_fraction=0 or pass data observed there.")
+    return total / max(count, 1)
+
+
 def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience, grad_clip=1.0,
           verbose=False, device="cpu", desc="fit", checkpoint=None, fingerprint="",
           ema_decay=None, seed=None):
@@ -305,160 +266,55 @@ def train(net, train_batches, val_batches, loss_fn, *, max_epochs, lr, patience,
     val_batches : callable () -> iterable of batches, or None
     loss_fn : callable (net, batch) -> (summed loss tensor, count tensor)
     checkpoint : str or path-like, optional
-        After every epoch the whole training state (weights, optimiser, epoch, early-stopping
-        state and curves, torch RNG states) is written there atomically; an existing file with
-        the same ``fingerprint`` is resumed, so an interrupted fit ends exactly as an
-        uninterrupted one. A file from another fit raises ``ValueError``.
-    fingerprint : str
-        Digest of the fit's parameters and data (see :func:`fit_fingerprint`).
+        After every epoch the :class:`TrainState` is written there atomically; an existing file
+        with the same ``fingerprint`` (:func:`fit_fingerprint`) is resumed, so an interrupted
+        fit ends exactly as an uninterrupted one. A file from another fit raises ``ValueError``.
     ema_decay : float in [0, 1) or None
-        Polyak averaging: after every optimiser step the averaged weights move to ``decay *
-        averaged + (1 - decay) * current``. Validation, early stopping and the returned net use
-        the averaged weights (the training loss is that of the current ones).
+        Polyak averaging (:class:`WeightAverage`): validation, early stopping and the returned
+        net use the averaged weights (the training loss is that of the current ones).
 
-    Under ``torch.distributed`` (e.g. launched by ``torchrun``) the net is wrapped in
-    DistributedDataParallel, each rank trains on its shard of every epoch's batches, losses are
-    summed over ranks and only rank 0 writes the checkpoint.
+    Under ``torch.distributed`` (e.g. ``torchrun``) the ranks share every epoch's batches and
+    average their gradients (:mod:`._distributed`); only rank 0 writes the checkpoint.
 
     Returns
     -------
     dict with ``loss_curve`` and ``val_loss_curve`` (mean loss per counted element, per epoch),
     ``best_epoch`` and ``n_epochs``.
     """
-    ddp = distributed(device)
-    rank, world = ddp or (0, 1)
-    if ddp and torch.device(device).type == "cuda":
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
-        torch.cuda.set_device(device)
+    ranks = detect_ranks(device)
+    device = rank_device(device, ranks)
     net.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    # the averaged copy starts as the weights after the first step (AveragedModel's rule)
-    ema = None if ema_decay is None else torch.optim.swa_utils.AveragedModel(
-        net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
-    judged = net if ema is None else ema.module.eval()   # the weights validation scores
-    curve, val_curve = [], []
-    best, best_state, best_epoch, bad = math.inf, None, 0, 0
-    start, finished = 0, False
-    if checkpoint is not None and not os.path.isdir(
-            os.path.dirname(os.path.abspath(os.fspath(checkpoint)))):
-        raise ValueError(f"checkpoint {checkpoint}: its folder does not exist; create it first "
-                         "(checked before training, not after the first epoch).")
+    state = TrainState(net, torch.optim.Adam(net.parameters(), lr=lr),
+                       WeightAverage(net, ema_decay),
+                       EarlyStopping(patience, active=val_batches is not None),
+                       fingerprint=fingerprint, seed=seed)
+    check_checkpoint_folder(checkpoint)
     if checkpoint is not None and os.path.exists(checkpoint):
-        ckpt = _read_checkpoint(checkpoint, fingerprint)
-        try:
-            net.load_state_dict(ckpt["net"])
-            opt.load_state_dict(ckpt["optimizer"])
-            if ema is not None:
-                ema.load_state_dict(ckpt["ema"])
-            start, finished = int(ckpt["epoch"]), bool(ckpt["finished"])
-            best, best_epoch, bad = float(ckpt["best"]), int(ckpt["best_epoch"]), int(ckpt["bad"])
-            best_state = ckpt["best_state"]
-            curve, val_curve = list(ckpt["loss_curve"]), list(ckpt["val_loss_curve"])
-            _set_rng_state(ckpt["rng"], device)
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise ValueError(f"checkpoint {checkpoint} does not fit this model ({err}); delete "
-                             "it to start afresh.") from None
-    elif ddp:   # identical window draws on every rank even for random_state=None
-        state = torch.get_rng_state().to(device)      # nccl only moves CUDA tensors
-        torch.distributed.broadcast(state, 0)
-        torch.set_rng_state(state.cpu())
-    model = _Loss(net, loss_fn)
-    if ddp:
-        model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[torch.device(device).index] if "cuda" in str(device) else None,
-            static_graph=True)      # one graph every step; unused parameters are fine
-
-    def to_device(batch):
-        return tuple(None if t is None else t.to(device, non_blocking=True) for t in batch)
-
-    def reduce(*values):
-        if not ddp:
-            return values
-        t = torch.stack([torch.as_tensor(v, dtype=torch.float64, device=device)
-                         for v in values])
-        torch.distributed.all_reduce(t)
-        return tuple(t.tolist())
-
-    def save(epoch, done):
-        if checkpoint is None or rank != 0:
-            return
-        write_checked({"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": epoch,
-                       "finished": done, "net": net.state_dict(), "optimizer": opt.state_dict(),
-                       "best": best, "best_epoch": best_epoch, "bad": bad,
-                       "best_state": best_state, "loss_curve": curve,
-                       "val_loss_curve": val_curve, "rng": _rng_state(device),
-                       "ema": None if ema is None else ema.state_dict(), "seed": seed},
-                      checkpoint, CHECKPOINT_FORMAT)
-
-    bar = tqdm(range(start, max_epochs), desc=desc, disable=not verbose or rank != 0,
-               initial=start, total=max_epochs)     # kept on screen: the final loss stays
-    for epoch in ([] if finished else bar):
-        model.train()
-        total, count = torch.zeros((), device=device), torch.zeros((), device=device)
-        batches = train_batches()
-        steps = len(batches) if hasattr(batches, "__len__") else None
-        inner = tqdm(desc=f"epoch {epoch + 1}", total=steps if steps is None or not ddp
-                     else -(-steps // world), unit="batch", leave=False, delay=EPOCH_BAR_DELAY,
-                     disable=not verbose or rank != 0)
-        for batch in (_shard(batches, rank, world) if ddp else batches):
-            inner.update()
-            loss_sum, n = model(*to_device(batch))
-            if n == 0 and not ddp:   # every rank must step together under DDP
-                continue
-            opt.zero_grad(set_to_none=True)
-            (loss_sum / n.clamp(min=1) if ddp else loss_sum / n).backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
-            opt.step()
-            if ema is not None:
-                ema.update_parameters(net)
-            total += loss_sum.detach()
-            count += n
-        inner.close()
-        total, count = reduce(total, count) if ddp else (total, count)
-        if float(count) == 0:
-            raise ValueError("the training part holds no observed target (every value before "
-                             "the validation split is missing); lower validation_fraction or "
-                             "pass data observed earlier.")
-        epoch_loss = float(total / max(count, 1)) if ddp else (total / count.clamp(min=1)).item()
-        if not math.isfinite(epoch_loss):
-            raise FloatingPointError(f"training loss became {epoch_loss} at epoch {epoch + 1}; "
-                                     "lower lr or check the data scale.")
-        curve.append(epoch_loss)
-        score = epoch_loss
+        state.restore(checkpoint, device)
+    elif ranks.ddp:      # identical window draws on every rank even for random_state=None
+        broadcast_rng_state(device)
+    model = loss_module(net, loss_fn, device, ranks)
+    bars = ProgressBars(desc, state.epoch, max_epochs, show=verbose and ranks.main)
+    for epoch in ([] if state.finished else bars):
+        loss = train_epoch(epoch, model, state, train_batches(), ranks=ranks, device=device,
+                           grad_clip=grad_clip, bars=bars)
+        state.loss_curve.append(loss)
+        val = None
         if val_batches is not None:
-            model.eval()
-            with torch.no_grad():
-                v_total, v_count = 0.0, 0
-                for i, batch in enumerate(val_batches()):
-                    if i % world != rank:
-                        continue
-                    s, n = loss_fn(judged, to_device(batch))
-                    v_total, v_count = v_total + s.item(), v_count + n.item()
-                v_total, v_count = reduce(v_total, v_count)
-            if v_count == 0:
-                raise ValueError("the validation part (the last validation_fraction of the "
-                                 "data) holds no observed target, so early stopping has nothing "
-                                 "to judge; set validation_fraction=0 or pass data observed "
-                                 "there.")
-            score = v_total / max(v_count, 1)
-            val_curve.append(score)
-        bar.set_postfix(loss=f"{epoch_loss:.4f}",
-                        **({"val": f"{score:.4f}"} if val_batches is not None else {}))
-        stop = False
-        if score < best - 1e-6:
-            best, best_epoch, bad = score, epoch, 0
-            best_state = copy.deepcopy(judged.state_dict())
-        else:
-            bad += 1
-            stop = val_batches is not None and bad >= patience
-        save(epoch + 1, stop or epoch + 1 == max_epochs)
+            val = validate(model, state.average.module, loss_fn, val_batches(), ranks=ranks,
+                           device=device)
+            state.val_loss_curve.append(val)
+        bars.losses(loss, val)
+        stop = state.stopping.update(loss if val is None else val, epoch, state.average.module)
+        state.epoch, state.finished = epoch + 1, stop or epoch + 1 == max_epochs
+        if checkpoint is not None and ranks.main:
+            state.save(checkpoint, device)
         if stop:
             break
-    bar.close()
-    if best_state is not None and val_batches is not None:
-        net.load_state_dict(best_state)
-    elif ema is not None:
-        net.load_state_dict(ema.module.state_dict())
+    bars.close()
+    weights = state.final_weights()
+    if weights is not None:
+        net.load_state_dict(weights)
     net.eval()
-    return {"loss_curve": curve, "val_loss_curve": val_curve, "best_epoch": best_epoch + 1,
-            "n_epochs": len(curve)}
+    return {"loss_curve": state.loss_curve, "val_loss_curve": state.val_loss_curve,
+            "best_epoch": state.stopping.best_epoch + 1, "n_epochs": len(state.loss_curve)}

@@ -14,8 +14,10 @@ from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
+from .. import estimators
 from ._base import is_series_list, save_fitted
-from ._training import check_jobs
+from ._distributed import check_jobs
+from .sequence import WaveNetDensity
 
 
 def _check_X(X):
@@ -51,8 +53,6 @@ def _take(X, idx):
 
 def _savable(est):
     """True for an instance of a public tsargen estimator class, which ``load`` rebuilds."""
-    from .. import estimators
-
     return getattr(estimators, type(est).__name__, None) is type(est)
 
 
@@ -128,7 +128,6 @@ class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _base_estimator(self):
         if self.estimator is None:
-            from .sequence import WaveNetDensity
             return WaveNetDensity()
         if not (hasattr(self.estimator, "fit") and hasattr(self.estimator, "score_samples")):
             raise TypeError("estimator must have fit(X) and score_samples(X); got "

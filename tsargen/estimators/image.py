@@ -40,7 +40,8 @@ from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS
 from ..networks.pixelrnn import PixelRNN
 from ._base import (TsargenEstimator, check_ema_decay, check_labels, check_training_params,
                     draw_classes, make_seed, resolve_device, seeded)
-from ._training import MIN_BATCHES, Epoch, fit_fingerprint, fit_seed, train
+from ._checkpoint import fit_fingerprint, fit_seed
+from ._training import MIN_BATCHES, Epoch, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
 
@@ -664,6 +665,8 @@ class PixelCNNPPDensity(_ImageDensity):
 
 
 # --------------------------------------------------------------------------- PixelRNN
+
+
 class PixelRNNDensity(_ImageDensity):
     __doc__ = """PixelRNN density of images (van den Oord et al. 2016, "Pixel Recurrent Neural
     Networks"): a 7x7 mask-A conv, residual spatial LSTM layers (Row LSTM or Diagonal BiLSTM),

@@ -1,4 +1,4 @@
-"""WaveNet estimators: a panel density and a probabilistic forecaster (DESIGN §2).
+"""WaveNet estimators: a panel density and a probabilistic forecaster.
 
 Both wrap :class:`tsargen.networks.WaveNet`. Values are standardised per channel before the
 network sees them (globally for the density, per series for the forecaster); log-likelihoods
@@ -24,7 +24,8 @@ from ._base import (TsargenEstimator, check_covariate_frames, check_covariates, 
                     check_panel, check_quantiles, check_series, check_training_params,
                     covariate_names, draw_classes, future_index, interval_quantiles,
                     is_series_list, make_seed, quantiles_to_intervals, resolve_device, seeded)
-from ._training import SeriesBank, fit_fingerprint, fit_seed, train, window_nll
+from ._checkpoint import fit_fingerprint, fit_seed
+from ._training import SeriesBank, train, window_nll
 
 _SCORE_BATCH = 256
 _SCORE_ELEMENTS = 2 ** 18        # timesteps per scoring batch (bounds activation memory)

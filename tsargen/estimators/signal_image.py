@@ -1,4 +1,4 @@
-"""Forecasting 2-D signal-images with the PixelCNN family (DESIGN §2).
+"""Forecasting 2-D signal-images with the PixelCNN family.
 
 A signal-image is a series whose every timestep is a row of bins: ``(n_timesteps, n_bins)`` or
 ``(n_timesteps, n_bins, n_channels)`` — spectrogram frames, order-book depth at price levels,
@@ -28,7 +28,8 @@ from ._base import (TsargenEstimator, _check_values, check_covariate_frames, che
                     check_coverage, check_fitted_columns, check_horizon, check_index,
                     check_quantiles, check_series, covariate_names, future_index,
                     interval_quantiles, make_seed, quantiles_to_intervals, seeded)
-from ._training import MIN_BATCHES, Epoch, fit_fingerprint, fit_seed
+from ._checkpoint import fit_fingerprint, fit_seed
+from ._training import MIN_BATCHES, Epoch
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats
 
