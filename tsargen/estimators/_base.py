@@ -36,20 +36,105 @@ class SeriesInfo:
         return self.kind in ("1d", "series")
 
 
-def _check_values(values, name, ensure_2d=False, allow_nd=False):
-    """Numeric float64 array via scikit-learn's ``check_array`` (sparse, complex, object and
-    empty inputs get its messages); NaN allowed, inf refused (with its position, below)."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "USO" and values.dtype != object:
-        raise TypeError(f"{name} must be numeric; got dtype {values.dtype}. Convert or drop the "
-                        "non-numeric columns first.")
+#: Elements of an object array that stand for a missing value (NaN).
+_MISSING_TYPES = (type(None), type(pd.NA))
+
+
+def _floatable(value):
     try:
-        values = check_array(values, dtype=np.float64, ensure_all_finite=False,
-                             ensure_2d=ensure_2d, allow_nd=allow_nd, input_name=name,
-                             ensure_min_samples=1, ensure_min_features=1)
-    except ValueError as err:
-        if "could not convert" in str(err) or "Unable to convert" in str(err):
-            raise TypeError(f"{name} must be numeric: {err}") from None
-        raise
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _not_real(values):
+    """Why ``values`` (a numpy array or pandas Series) are not real numbers -- ``(is_complex,
+    description)`` -- or None when they are: bool, integer and float dtypes, and object arrays
+    of numbers and missing values. The description names the dtype, never the values."""
+    dtype = values.dtype
+    if dtype.kind == "c":
+        return True, f"complex dtype {dtype}"
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return None
+    if dtype != object:
+        kind = ("bytes" if dtype.kind == "S" else "categorical"
+                if isinstance(dtype, pd.CategoricalDtype) else "datetime" if dtype.kind == "M"
+                else "timedelta" if dtype.kind == "m" else "text"
+                if pd.api.types.is_string_dtype(dtype) else "non-numeric")
+        return False, f"{kind} dtype {dtype}"
+    examples = {}                                           # one element of each type held
+    for v in np.asarray(values).ravel().tolist():
+        examples.setdefault(type(v), v)
+    if any(isinstance(v, (complex, np.complexfloating)) for v in examples.values()):
+        return True, "object dtype holding complex values"
+    bad = [t for t, v in examples.items() if not isinstance(v, _MISSING_TYPES)
+           and (isinstance(v, (str, bytes)) or not _floatable(v))]
+    if not bad:
+        return None
+    # the float() wording for objects such as dicts is what sklearn's estimator checks expect
+    why = ("" if all(issubclass(t, (str, bytes)) for t in bad)
+           else " (a float() argument must be a string or a real number)")
+    return False, f"object dtype holding {', '.join(sorted(t.__name__ for t in bad))} values{why}"
+
+
+def _real_error(name, problem, expected):
+    """The one-line error for data that are not real numbers (``problem``: see ``_not_real``)."""
+    is_complex, what = problem
+    if is_complex:
+        return ValueError(f"Complex data not supported: {name} has {what}; tsargen models "
+                          "real-valued data, so pass the real part, the magnitude or both as "
+                          "channels.")
+    return TypeError(f"{name} must {expected}; got {what}: convert it to numbers first (e.g. "
+                     "with pd.to_numeric or .astype(float), or encode categories).")
+
+
+def check_real(values, name, expected="be numeric"):
+    """Refuse data that are not real numbers with one line naming the dtype and the fix
+    (complex -> ValueError, text, bytes and other objects -> TypeError), never the values:
+    scikit-learn's ``check_array`` appends the whole array to its messages.
+
+    Every estimator's input passes here. Numpy input (lists are made arrays) is returned as
+    an array of its own dtype, except object arrays of numbers, which become float64 (``None``
+    -> NaN); pandas objects (checked column by column) and sparse matrices are returned as
+    given. ``expected`` completes "``name`` must ...", e.g. ``"hold integer levels"``."""
+    if hasattr(values, "tocsr"):                        # check_array refuses sparse input
+        return values
+    if isinstance(values, pd.DataFrame):
+        problems = [(c, _not_real(values.iloc[:, k])) for k, c in enumerate(values.columns)]
+        problems = [(c, p) for c, p in problems if p is not None]
+        if not problems:
+            return values
+        is_complex = any(p[0] for _, p in problems)
+        problems = [(c, p) for c, p in problems if p[0] == is_complex]
+        cols = [c for c, _ in problems]
+        shown = (repr(cols) if len(cols) <= 5
+                 else f"{cols[:5]!r}"[:-1] + f", ... ({len(cols)} in all)]")
+        kinds = "; ".join(sorted({p[1] for _, p in problems}))
+        if is_complex:
+            raise _real_error(name, (True, f"complex columns {shown} ({kinds})"), expected)
+        raise TypeError(f"{name} has non-numeric columns {shown} ({kinds}); convert them (e.g. "
+                        "pd.to_numeric, or encode categories) or drop them.")
+    if not isinstance(values, pd.Series):
+        try:
+            values = np.asarray(values)
+        except ValueError:                              # ragged: check_array says so
+            return values
+    problem = _not_real(values)
+    if problem is not None:
+        raise _real_error(name, problem, expected)
+    if values.dtype == object and isinstance(values, np.ndarray):
+        values = np.where(pd.isna(values), np.nan, values).astype(np.float64)
+    return values
+
+
+def _check_values(values, name, ensure_2d=False, allow_nd=False):
+    """Real float64 array via :func:`check_real` and scikit-learn's ``check_array`` (sparse
+    and empty inputs get its messages); NaN allowed, inf refused (with its position, below)."""
+    values = check_real(values, name)
+    values = check_array(values, dtype=np.float64, ensure_all_finite=False,
+                         ensure_2d=ensure_2d, allow_nd=allow_nd, input_name=name,
+                         ensure_min_samples=1, ensure_min_features=1)
     if np.isinf(values).any():
         where = np.argwhere(np.isinf(values))[0]
         raise ValueError(f"{name} contains inf (first at position {tuple(where.tolist())}); "
@@ -82,8 +167,7 @@ def check_index(index, name):
 def check_series(y, name="y", allow_nan=True, min_length=1):
     """Validate one series -> ``(values float64 (T, C), SeriesInfo)``."""
     if isinstance(y, pd.Series):
-        if not (pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype)):
-            raise TypeError(f"{name} must be numeric; got dtype {y.dtype}.")
+        check_real(y, name)
         info = SeriesInfo("series", check_index(y.index, name), None, y.name)
         values = y.to_numpy(dtype=np.float64, na_value=np.nan)[:, None]
     elif isinstance(y, pd.DataFrame):
@@ -91,10 +175,7 @@ def check_series(y, name="y", allow_nan=True, min_length=1):
             raise ValueError(f"{name} has duplicated column names "
                              f"{sorted(map(str, set(y.columns[y.columns.duplicated()])))}; "
                              "rename them so every channel has its own name.")
-        bad = [c for c in y.columns if not (pd.api.types.is_numeric_dtype(y[c].dtype)
-                                            or pd.api.types.is_bool_dtype(y[c].dtype))]
-        if bad:
-            raise TypeError(f"{name} has non-numeric columns {bad}; drop or encode them first.")
+        check_real(y, name)
         info = SeriesInfo("frame", check_index(y.index, name), list(y.columns))
         values = y.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
