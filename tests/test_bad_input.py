@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from tsargen import WaveNetDensity, WaveNetForecaster
+from tsargen import IrregularIndexWarning, WaveNetDensity, WaveNetForecaster
 
 from .conftest import TINY
 
@@ -160,8 +160,9 @@ def test_covariate_frames_must_line_up_with_y():
     # market hours (no frequency the future follows exactly): only the order is checked
     hours = pd.DatetimeIndex([d + pd.Timedelta(h, "h") for d in pd.bdate_range("2020", periods=40)
                               for h in range(9, 16)])[:200]
-    g = WaveNetForecaster(**TINY, horizon=2).fit(pd.Series(Y, index=hours),
-                                                 X=X.iloc[:200].set_axis(hours))
+    with pytest.warns(IrregularIndexWarning, match="steps are missing"):
+        g = WaveNetForecaster(**TINY, horizon=2).fit(pd.Series(Y, index=hours),
+                                                     X=X.iloc[:200].set_axis(hours))
     nxt = pd.DatetimeIndex([hours[-1] + pd.Timedelta(18, "h"), hours[-1] + pd.Timedelta(19, "h")])
     g.predict(X=X.iloc[200:202].set_axis(nxt))
 

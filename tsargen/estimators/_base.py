@@ -11,6 +11,7 @@ import json
 import numbers
 import os
 import pickle
+import sys
 import tempfile
 import warnings
 
@@ -313,7 +314,7 @@ def _regular(index):
         return True
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return False
-    return (index.freq or pd.infer_freq(index) or _calendar_freq(index)) is not None
+    return _index_freq(index) is not None
 
 
 def is_series_list(y):
@@ -500,11 +501,29 @@ def future_index(index, horizon):
     return None if index is None else _future_index(index, horizon).rename(index.name)
 
 
+def _infer_freq(index):
+    """``pd.infer_freq`` without pandas 3's notice that it will return an offset (either
+    works where tsargen uses it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will return a BaseOffset")
+        return pd.infer_freq(index)
+
+
+def _index_freq(index):
+    """The frequency a DatetimeIndex (or TimedeltaIndex: no calendar) follows: its own, the
+    one pandas infers, or the calendar frequency it lies on with gaps; None without any (or
+    with fewer than 3 entries and no freq of its own)."""
+    if index.freq is not None or len(index) < 3:
+        return index.freq
+    freq = _infer_freq(index)
+    if freq is None and isinstance(index, pd.DatetimeIndex):
+        freq = _calendar_freq(index)
+    return freq
+
+
 def _future_index(index, horizon):
     if isinstance(index, pd.DatetimeIndex):
-        freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
-        if freq is None and len(index) >= 3:
-            freq = _calendar_freq(index)
+        freq = _index_freq(index)
         if freq is not None:
             return pd.date_range(index[-1], periods=horizon + 1, freq=freq, tz=index.tz)[1:]
         step = _most_common_step(index) if len(index) > 1 else pd.Timedelta(1, "D")
@@ -521,6 +540,132 @@ def _future_index(index, horizon):
             isinstance(index, pd.RangeIndex)) else pd.Index(values)
     raise TypeError(f"cannot extend an index of type {type(index).__name__} into the future; "
                     "use a DatetimeIndex, PeriodIndex or numeric index.")
+
+
+class IrregularIndexWarning(UserWarning):
+    """A time index (DatetimeIndex, PeriodIndex or TimedeltaIndex) with missing steps, or
+    with no regular frequency at all.
+
+    The forecasters model rows as consecutive steps: a gap in the index is not seen as time
+    passing. Raised once per ``fit`` (and per ``update`` or ``y=`` history) saying how many
+    steps are missing. Where rows are events by design -- market hours with overnight and
+    weekend gaps, trading days with holidays -- silence it::
+
+        warnings.filterwarnings("ignore", category=tsargen.IrregularIndexWarning)
+
+    Numeric indexes (positions, event times) never raise it.
+    """
+
+
+#: The share of gaps a step must account for to be taken as the index's regular step.
+_REGULAR_SHARE = 0.5
+#: Entries of a stored index judged with the rows ``update`` appends to it.
+_UPDATE_TAIL = 400
+
+
+def _missing_steps(index):
+    """``(n_missing, step)`` of a time index against its regular step: the frequency its
+    forecast dates follow (:func:`_index_freq`), else its most common step when that makes
+    up at least half the gaps and every gap is a multiple of it. ``(0, step)``: no gaps;
+    ``(None, step)``: most gaps are ``step`` but some are not multiples of it; ``(None,
+    None)``: no regular step; ``(0, None)``: not judged (numeric, or fewer than 3 entries)."""
+    if len(index) < 3:
+        return 0, None
+    if isinstance(index, pd.PeriodIndex):
+        span = (index.asi8[-1] - index.asi8[0]) // index.freq.n + 1
+        return int(span - len(index)), index.freqstr
+    if not isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+        return 0, None                  # positions or event times: irregular by design
+    freq = _index_freq(index)
+    if freq is not None:
+        if index.freq is not None or isinstance(index, pd.TimedeltaIndex):
+            return 0, freq              # an index's own or inferred freq has no gaps
+        grid = pd.date_range(index[0], index[-1], freq=freq)
+        if (grid.get_indexer(index) >= 0).all():        # on the calendar, maybe with gaps
+            return len(grid) - len(index), freq
+    gaps = index[1:] - index[:-1]
+    step = _most_common_step(index)
+    if np.mean(gaps == step) < _REGULAR_SHARE:
+        return None, None
+    if not (gaps % step == pd.Timedelta(0)).all():
+        return None, step
+    return int(np.sum(np.asarray(gaps // step) - 1)), step
+
+
+def _freq_code(step):
+    """A frequency as code ``asfreq`` takes: ``"'h'"`` for an hourly offset or Timedelta,
+    ``"pd.DateOffset(months=1)"`` for an offset without an alias (data stamped mid-month)."""
+    if isinstance(step, str):          # an inferred alias, or a PeriodIndex's ("M")
+        return repr(step)
+    offset = pd.tseries.frequencies.to_offset(step)
+    if type(offset) is pd.DateOffset:
+        return f"pd.DateOffset({', '.join(f'{k}={v}' for k, v in offset.kwds.items())})"
+    return repr(offset.freqstr)
+
+
+def warn_irregular(metas, name, many, stored=None):
+    """Warn once (:class:`IrregularIndexWarning`) about every series of ``metas`` whose time
+    index has missing steps or no regular frequency. With ``stored`` (the fitted metas, for
+    ``update``), only what the new rows add after the end of the stored index is judged: its
+    gaps were reported at fit."""
+    found = []                  # (series, what is wrong: in short, in full; asfreq alias)
+    for i, meta in enumerate(metas):
+        index, where = meta.get("index"), f"{name}[{i}]" if many else name
+        if index is None or not len(index):
+            continue
+        if stored is None:
+            missing, step = _missing_steps(index)
+        else:
+            tail = stored[i]["index"][-_UPDATE_TAIL:]
+            before, _ = _missing_steps(tail)
+            missing, step = _missing_steps(tail.append(index))
+            if before is None:          # no regular frequency before either: said at fit
+                continue
+            if missing is not None:
+                missing -= before
+        subject = (f"{where}'s time index" if stored is None
+                   else f"with the rows appended, {where}'s time index")
+        code = None if step is None else _freq_code(step)
+        text = None if code is None else code.strip("'")
+        if missing is None and step is None:
+            found.append((where, "no regular frequency", f"{subject} has no regular frequency "
+                          "(no common step that every gap is a multiple of)", None))
+        elif missing is None:
+            found.append((where, "no regular step", f"{subject} has no regular step (most "
+                          f"gaps are {text}, some are not multiples of it)", None))
+        elif missing > 0:
+            count = "1 step is" if missing == 1 else f"{missing} steps are"
+            full = (f"{where}'s time index (step {text}) has gaps" if stored is None
+                    else f"the rows appended to {where} leave gaps (step {text})")
+            found.append((where, f"{count} missing (step {text})", f"{full}: {count} missing",
+                          code if isinstance(index, pd.DatetimeIndex) and stored is None
+                          else None))
+    if not found:
+        return
+    with_new = " (with the rows appended)" if stored is not None else ""
+    if len(found) == 1:
+        where, _, head, alias = found[0]
+    else:
+        alias = None
+        shown = "; ".join(f"{w}: {short}" for w, short, _, _ in found[:3])
+        head = (f"{len(found)} of {len(metas)} series in {name}{with_new} have irregular time "
+                f"indexes ({shown}{'; ...' if len(found) > 3 else ''})")
+    fix = (f"reindex ({where}.asfreq({alias})) to mark the gaps missing, or silence" if alias
+           else "silence")
+    warnings.warn(f"{head}. The model treats rows as consecutive events, not elapsed time: "
+                  f"{fix} this with warnings.filterwarnings('ignore', "
+                  "category=tsargen.IrregularIndexWarning).",
+                  IrregularIndexWarning, stacklevel=_caller_level())
+
+
+def _caller_level():
+    """The ``stacklevel`` that makes a warning point at the first frame outside tsargen (the
+    user's line, however deep in tsargen the warning is raised), for a ``warnings.warn``
+    whose arguments call this."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "tsargen":
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 # ---------------------------------------------------------------------------- randomness, device
