@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from tsargen import WaveNetDensity, WaveNetForecaster
+from tsargen import IrregularIndexWarning, WaveNetDensity, WaveNetForecaster
 
 from .conftest import TINY
 
@@ -160,8 +160,9 @@ def test_covariate_frames_must_line_up_with_y():
     # market hours (no frequency the future follows exactly): only the order is checked
     hours = pd.DatetimeIndex([d + pd.Timedelta(h, "h") for d in pd.bdate_range("2020", periods=40)
                               for h in range(9, 16)])[:200]
-    g = WaveNetForecaster(**TINY, horizon=2).fit(pd.Series(Y, index=hours),
-                                                 X=X.iloc[:200].set_axis(hours))
+    with pytest.warns(IrregularIndexWarning, match="steps are missing"):
+        g = WaveNetForecaster(**TINY, horizon=2).fit(pd.Series(Y, index=hours),
+                                                     X=X.iloc[:200].set_axis(hours))
     nxt = pd.DatetimeIndex([hours[-1] + pd.Timedelta(18, "h"), hours[-1] + pd.Timedelta(19, "h")])
     g.predict(X=X.iloc[200:202].set_axis(nxt))
 
@@ -227,3 +228,95 @@ def test_density_errors():
                          "n_samples")]:
         with pytest.raises(ValueError, match=f"^{match} must be a positive integer"):
             call()
+
+
+# ---------------------------------------------------------------------- data that are not real
+Z = np.full((200, 1), 7.25 + 3.5j)              # contents that a message must not show
+
+
+def _signal_image():
+    from tsargen import GatedPixelCNNDensity, SignalImageForecaster
+    return SignalImageForecaster(GatedPixelCNNDensity(n_levels=4, n_layers=1, hidden_channels=4,
+                                                      max_epochs=1), horizon=2, context=4)
+
+
+def _classifier():
+    from sklearn.mixture import GaussianMixture
+
+    from tsargen import GenerativeClassifier
+    return GenerativeClassifier(GaussianMixture())
+
+
+def _pixelcnn():
+    from tsargen import PixelCNNDensity
+    return PixelCNNDensity(n_layers=1, hidden_channels=4, max_epochs=1)
+
+
+NOT_REAL = {
+    "forecaster complex": (lambda: WaveNetForecaster(**TINY), Z[:, 0], ValueError,
+                           "y has complex dtype complex128"),
+    "forecaster complex channels": (lambda: WaveNetForecaster(**TINY), np.c_[Z, Z], ValueError,
+                                    "y has complex dtype complex128"),
+    "forecaster complex Series": (lambda: WaveNetForecaster(**TINY), pd.Series(Z[:, 0]),
+                                  ValueError, "y has complex dtype complex128"),
+    "forecaster complex column": (lambda: WaveNetForecaster(**TINY),
+                                  pd.DataFrame({"a": Y, "b": Z[:, 0]}), ValueError,
+                                  r"y has complex columns \['b'\] \(complex dtype complex128\)"),
+    "forecaster complex objects": (lambda: WaveNetForecaster(**TINY), Z[:, 0].astype(object),
+                                   ValueError, "y has object dtype holding complex values"),
+    "forecaster list of complex": (lambda: WaveNetForecaster(**TINY), [Y, Z[:, 0]], ValueError,
+                                   "y\\[1\\] has complex dtype"),
+    "forecaster strings": (lambda: WaveNetForecaster(**TINY), np.array(["zq7"] * 200, object),
+                           TypeError, "y must be numeric; got object dtype holding str values"),
+    "forecaster text Series": (lambda: WaveNetForecaster(**TINY), pd.Series(["zq7"] * 200),
+                               TypeError, "y must be numeric; got text dtype str"),
+    "forecaster bytes": (lambda: WaveNetForecaster(**TINY), np.array([b"zq7"] * 200), TypeError,
+                         r"y must be numeric; got bytes dtype \|S3"),
+    "forecaster dicts": (lambda: WaveNetForecaster(**TINY), np.array([{"zq7": 1}] * 200),
+                         TypeError, "object dtype holding dict values"),
+    "density bytes": (lambda: WaveNetDensity(**TINY), np.array([[b"zq7", b"b"]]), TypeError,
+                      r"X must be numeric; got bytes dtype \|S3"),
+    "density complex": (lambda: WaveNetDensity(**TINY), Z.reshape(4, 50), ValueError,
+                        "X has complex dtype"),
+    "classifier complex": (_classifier, Z.reshape(20, 10), ValueError, "X has complex dtype"),
+    "classifier bytes": (_classifier, np.full((20, 10), b"zq7"), TypeError, "bytes dtype"),
+    "pixelcnn complex": (_pixelcnn, Z.reshape(2, 10, 10), ValueError, "X has complex dtype"),
+    "pixelcnn text": (_pixelcnn, np.full((2, 4, 4), "zq7"), TypeError,
+                      "X must hold integer levels; got text dtype <U3"),
+    "signal-image complex": (_signal_image, Z.reshape(40, 5), ValueError, "y has complex dtype"),
+    "signal-image text frame": (_signal_image, pd.DataFrame({"a": ["zq7"] * 40, "b": 1.0}),
+                                TypeError, r"y has non-numeric columns \['a'\] \(text dtype"),
+}
+
+
+@pytest.mark.parametrize("make, data, exc, match", NOT_REAL.values(), ids=NOT_REAL.keys())
+def test_data_that_are_not_real_get_one_line_without_the_values(make, data, exc, match):
+    est = make()
+    labels = {"y": np.arange(len(data)) % 2} if "Generative" in type(est).__name__ else {}
+    with pytest.raises(exc, match=match) as info:
+        est.fit(data, **labels)
+    msg = str(info.value)
+    assert "\n" not in msg and len(msg) < 300, msg
+    assert "zq7" not in msg and "7.25" not in msg and "3.5" not in msg, msg
+    assert ("Complex data not supported" in msg) == (exc is ValueError)      # sklearn's words
+    assert "real part, the magnitude or both" in msg if exc is ValueError else (
+        "convert" in msg)
+
+
+def test_complex_covariates_and_histories_are_refused_the_same_way():
+    f = WaveNetForecaster(**TINY, horizon=2, n_paths=4).fit(Y, X=Y[:, None])
+    with pytest.raises(ValueError, match="^Complex data not supported: X has complex dtype"):
+        f.predict(X=Z[:2])
+    with pytest.raises(ValueError, match="^Complex data not supported: y has complex dtype"):
+        f.predict(y=Z[:, 0], X=np.ones((202, 1)))
+
+
+def test_object_arrays_of_numbers_fit_as_floats():
+    y = pd.DataFrame({"a": Y, "b": Y[::-1]})
+    as_objects = [y.astype(object), y.to_numpy().astype(object)]
+    as_objects[1][3, 0] = None                             # None in an object array: missing
+    expected = WaveNetForecaster(**TINY).fit(y).predict(3)
+    np.testing.assert_array_equal(WaveNetForecaster(**TINY).fit(as_objects[0]).predict(3),
+                                  expected)
+    f = WaveNetForecaster(**TINY).fit(as_objects[1])
+    assert np.isnan(f.history_[0][3, 0]) and f.predict(3).shape == (3, 2)

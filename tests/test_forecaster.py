@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tsargen import WaveNetDensity, WaveNetForecaster
+from tsargen import IrregularIndexWarning, WaveNetDensity, WaveNetForecaster
 
 from .conftest import TINY
 
@@ -84,7 +84,8 @@ def test_trading_days_with_holidays_continue_on_business_days():
     days = pd.bdate_range("2022-01-03", periods=200)     # weekends missing, ends on a Friday
     idx = days.delete([10, 50])                           # and a couple of holidays
     y = pd.Series(np.random.default_rng(2).normal(size=len(idx)), index=idx)
-    f = WaveNetForecaster(**TINY, horizon=3).fit(y)
+    with pytest.warns(IrregularIndexWarning, match="2 steps are missing"):
+        f = WaveNetForecaster(**TINY, horizon=3).fit(y)
     assert list(f.predict().index) == list(pd.bdate_range(idx[-1], periods=4)[1:])
 
 

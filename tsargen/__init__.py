@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 __all__ = ["GatedPixelCNNDensity", "GenerativeClassifier", "PixelCNNDensity", "PixelCNNPPDensity",
            "PixelRNNDensity", "SignalImageForecaster", "WaveNetDensity", "WaveNetForecaster",
-           "load", "__version__"]
+           "IrregularIndexWarning", "load", "__version__"]
 
 # Documented lazy import (PEP 562): the public names come from tsargen.estimators, which imports
 # torch (about 1.5 s), on first access, so that the ``tsargen`` command line starts, answers
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .estimators import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
                              PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster,
                              WaveNetDensity, WaveNetForecaster, load)
+    from .estimators import IrregularIndexWarning
 
 
 def __getattr__(name):

@@ -185,7 +185,9 @@ def read_table(path, time_column=None, columns=None):
                                    f"({err}).") from None
         df.index = pd.Index(index)
         if isinstance(df.index, pd.DatetimeIndex) and df.index.freq is None and len(df) >= 3:
-            freq = pd.infer_freq(df.index)
+            from .estimators._base import _infer_freq     # no pandas 3 notice on stderr
+
+            freq = _infer_freq(df.index)
             if freq is not None:
                 df.index = pd.DatetimeIndex(df.index, freq=freq)
     if columns is not None:

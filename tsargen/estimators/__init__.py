@@ -1,11 +1,11 @@
 """The scikit-learn layer: estimators taking numpy/pandas and returning numpy/pandas."""
 
-from ._base import TsargenEstimator, load
+from ._base import IrregularIndexWarning, TsargenEstimator, load
 from .classifier import GenerativeClassifier
 from .image import GatedPixelCNNDensity, PixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity
 from .sequence import WaveNetDensity, WaveNetForecaster
 from .signal_image import SignalImageForecaster
 
-__all__ = ["GatedPixelCNNDensity", "GenerativeClassifier", "PixelCNNDensity", "PixelCNNPPDensity",
-           "PixelRNNDensity", "SignalImageForecaster", "TsargenEstimator", "WaveNetDensity",
-           "WaveNetForecaster", "load"]
+__all__ = ["GatedPixelCNNDensity", "GenerativeClassifier", "IrregularIndexWarning",
+           "PixelCNNDensity", "PixelCNNPPDensity", "PixelRNNDensity", "SignalImageForecaster",
+           "TsargenEstimator", "WaveNetDensity", "WaveNetForecaster", "load"]

@@ -12,6 +12,7 @@ import json
 import numbers
 import os
 import pickle
+import sys
 import tempfile
 import warnings
 import zoneinfo
@@ -39,20 +40,105 @@ class SeriesInfo:
         return self.kind in ("1d", "series")
 
 
-def _check_values(values, name, ensure_2d=False, allow_nd=False):
-    """Numeric float64 array via scikit-learn's ``check_array`` (sparse, complex, object and
-    empty inputs get its messages); NaN allowed, inf refused (with its position, below)."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "USO" and values.dtype != object:
-        raise TypeError(f"{name} must be numeric; got dtype {values.dtype}. Convert or drop the "
-                        "non-numeric columns first.")
+#: Elements of an object array that stand for a missing value (NaN).
+_MISSING_TYPES = (type(None), type(pd.NA))
+
+
+def _floatable(value):
     try:
-        values = check_array(values, dtype=np.float64, ensure_all_finite=False,
-                             ensure_2d=ensure_2d, allow_nd=allow_nd, input_name=name,
-                             ensure_min_samples=1, ensure_min_features=1)
-    except ValueError as err:
-        if "could not convert" in str(err) or "Unable to convert" in str(err):
-            raise TypeError(f"{name} must be numeric: {err}") from None
-        raise
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _not_real(values):
+    """Why ``values`` (a numpy array or pandas Series) are not real numbers -- ``(is_complex,
+    description)`` -- or None when they are: bool, integer and float dtypes, and object arrays
+    of numbers and missing values. The description names the dtype, never the values."""
+    dtype = values.dtype
+    if dtype.kind == "c":
+        return True, f"complex dtype {dtype}"
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return None
+    if dtype != object:
+        kind = ("bytes" if dtype.kind == "S" else "categorical"
+                if isinstance(dtype, pd.CategoricalDtype) else "datetime" if dtype.kind == "M"
+                else "timedelta" if dtype.kind == "m" else "text"
+                if pd.api.types.is_string_dtype(dtype) else "non-numeric")
+        return False, f"{kind} dtype {dtype}"
+    examples = {}                                           # one element of each type held
+    for v in np.asarray(values).ravel().tolist():
+        examples.setdefault(type(v), v)
+    if any(isinstance(v, (complex, np.complexfloating)) for v in examples.values()):
+        return True, "object dtype holding complex values"
+    bad = [t for t, v in examples.items() if not isinstance(v, _MISSING_TYPES)
+           and (isinstance(v, (str, bytes)) or not _floatable(v))]
+    if not bad:
+        return None
+    # the float() wording for objects such as dicts is what sklearn's estimator checks expect
+    why = ("" if all(issubclass(t, (str, bytes)) for t in bad)
+           else " (a float() argument must be a string or a real number)")
+    return False, f"object dtype holding {', '.join(sorted(t.__name__ for t in bad))} values{why}"
+
+
+def _real_error(name, problem, expected):
+    """The one-line error for data that are not real numbers (``problem``: see ``_not_real``)."""
+    is_complex, what = problem
+    if is_complex:
+        return ValueError(f"Complex data not supported: {name} has {what}; tsargen models "
+                          "real-valued data, so pass the real part, the magnitude or both as "
+                          "channels.")
+    return TypeError(f"{name} must {expected}; got {what}: convert it to numbers first (e.g. "
+                     "with pd.to_numeric or .astype(float), or encode categories).")
+
+
+def check_real(values, name, expected="be numeric"):
+    """Refuse data that are not real numbers with one line naming the dtype and the fix
+    (complex -> ValueError, text, bytes and other objects -> TypeError), never the values:
+    scikit-learn's ``check_array`` appends the whole array to its messages.
+
+    Every estimator's input passes here. Numpy input (lists are made arrays) is returned as
+    an array of its own dtype, except object arrays of numbers, which become float64 (``None``
+    -> NaN); pandas objects (checked column by column) and sparse matrices are returned as
+    given. ``expected`` completes "``name`` must ...", e.g. ``"hold integer levels"``."""
+    if hasattr(values, "tocsr"):                        # check_array refuses sparse input
+        return values
+    if isinstance(values, pd.DataFrame):
+        problems = [(c, _not_real(values.iloc[:, k])) for k, c in enumerate(values.columns)]
+        problems = [(c, p) for c, p in problems if p is not None]
+        if not problems:
+            return values
+        is_complex = any(p[0] for _, p in problems)
+        problems = [(c, p) for c, p in problems if p[0] == is_complex]
+        cols = [c for c, _ in problems]
+        shown = (repr(cols) if len(cols) <= 5
+                 else f"{cols[:5]!r}"[:-1] + f", ... ({len(cols)} in all)]")
+        kinds = "; ".join(sorted({p[1] for _, p in problems}))
+        if is_complex:
+            raise _real_error(name, (True, f"complex columns {shown} ({kinds})"), expected)
+        raise TypeError(f"{name} has non-numeric columns {shown} ({kinds}); convert them (e.g. "
+                        "pd.to_numeric, or encode categories) or drop them.")
+    if not isinstance(values, pd.Series):
+        try:
+            values = np.asarray(values)
+        except ValueError:                              # ragged: check_array says so
+            return values
+    problem = _not_real(values)
+    if problem is not None:
+        raise _real_error(name, problem, expected)
+    if values.dtype == object and isinstance(values, np.ndarray):
+        values = np.where(pd.isna(values), np.nan, values).astype(np.float64)
+    return values
+
+
+def _check_values(values, name, ensure_2d=False, allow_nd=False):
+    """Real float64 array via :func:`check_real` and scikit-learn's ``check_array`` (sparse
+    and empty inputs get its messages); NaN allowed, inf refused (with its position, below)."""
+    values = check_real(values, name)
+    values = check_array(values, dtype=np.float64, ensure_all_finite=False,
+                         ensure_2d=ensure_2d, allow_nd=allow_nd, input_name=name,
+                         ensure_min_samples=1, ensure_min_features=1)
     if np.isinf(values).any():
         where = np.argwhere(np.isinf(values))[0]
         raise ValueError(f"{name} contains inf (first at position {tuple(where.tolist())}); "
@@ -85,8 +171,7 @@ def check_index(index, name):
 def check_series(y, name="y", allow_nan=True, min_length=1):
     """Validate one series -> ``(values float64 (T, C), SeriesInfo)``."""
     if isinstance(y, pd.Series):
-        if not (pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype)):
-            raise TypeError(f"{name} must be numeric; got dtype {y.dtype}.")
+        check_real(y, name)
         info = SeriesInfo("series", check_index(y.index, name), None, y.name)
         values = y.to_numpy(dtype=np.float64, na_value=np.nan)[:, None]
     elif isinstance(y, pd.DataFrame):
@@ -94,10 +179,7 @@ def check_series(y, name="y", allow_nan=True, min_length=1):
             raise ValueError(f"{name} has duplicated column names "
                              f"{sorted(map(str, set(y.columns[y.columns.duplicated()])))}; "
                              "rename them so every channel has its own name.")
-        bad = [c for c in y.columns if not (pd.api.types.is_numeric_dtype(y[c].dtype)
-                                            or pd.api.types.is_bool_dtype(y[c].dtype))]
-        if bad:
-            raise TypeError(f"{name} has non-numeric columns {bad}; drop or encode them first.")
+        check_real(y, name)
         info = SeriesInfo("frame", check_index(y.index, name), list(y.columns))
         values = y.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -235,7 +317,7 @@ def _regular(index):
         return True
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return False
-    return (index.freq or pd.infer_freq(index) or _calendar_freq(index)) is not None
+    return _index_freq(index) is not None
 
 
 def is_series_list(y):
@@ -422,11 +504,29 @@ def future_index(index, horizon):
     return None if index is None else _future_index(index, horizon).rename(index.name)
 
 
+def _infer_freq(index):
+    """``pd.infer_freq`` without pandas 3's notice that it will return an offset (either
+    works where tsargen uses it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will return a BaseOffset")
+        return pd.infer_freq(index)
+
+
+def _index_freq(index):
+    """The frequency a DatetimeIndex (or TimedeltaIndex: no calendar) follows: its own, the
+    one pandas infers, or the calendar frequency it lies on with gaps; None without any (or
+    with fewer than 3 entries and no freq of its own)."""
+    if index.freq is not None or len(index) < 3:
+        return index.freq
+    freq = _infer_freq(index)
+    if freq is None and isinstance(index, pd.DatetimeIndex):
+        freq = _calendar_freq(index)
+    return freq
+
+
 def _future_index(index, horizon):
     if isinstance(index, pd.DatetimeIndex):
-        freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
-        if freq is None and len(index) >= 3:
-            freq = _calendar_freq(index)
+        freq = _index_freq(index)
         if freq is not None:
             return pd.date_range(index[-1], periods=horizon + 1, freq=freq, tz=index.tz)[1:]
         step = _most_common_step(index) if len(index) > 1 else pd.Timedelta(1, "D")
@@ -443,6 +543,132 @@ def _future_index(index, horizon):
             isinstance(index, pd.RangeIndex)) else pd.Index(values)
     raise TypeError(f"cannot extend an index of type {type(index).__name__} into the future; "
                     "use a DatetimeIndex, PeriodIndex or numeric index.")
+
+
+class IrregularIndexWarning(UserWarning):
+    """A time index (DatetimeIndex, PeriodIndex or TimedeltaIndex) with missing steps, or
+    with no regular frequency at all.
+
+    The forecasters model rows as consecutive steps: a gap in the index is not seen as time
+    passing. Raised once per ``fit`` (and per ``update`` or ``y=`` history) saying how many
+    steps are missing. Where rows are events by design -- market hours with overnight and
+    weekend gaps, trading days with holidays -- silence it::
+
+        warnings.filterwarnings("ignore", category=tsargen.IrregularIndexWarning)
+
+    Numeric indexes (positions, event times) never raise it.
+    """
+
+
+#: The share of gaps a step must account for to be taken as the index's regular step.
+_REGULAR_SHARE = 0.5
+#: Entries of a stored index judged with the rows ``update`` appends to it.
+_UPDATE_TAIL = 400
+
+
+def _missing_steps(index):
+    """``(n_missing, step)`` of a time index against its regular step: the frequency its
+    forecast dates follow (:func:`_index_freq`), else its most common step when that makes
+    up at least half the gaps and every gap is a multiple of it. ``(0, step)``: no gaps;
+    ``(None, step)``: most gaps are ``step`` but some are not multiples of it; ``(None,
+    None)``: no regular step; ``(0, None)``: not judged (numeric, or fewer than 3 entries)."""
+    if len(index) < 3:
+        return 0, None
+    if isinstance(index, pd.PeriodIndex):
+        span = (index.asi8[-1] - index.asi8[0]) // index.freq.n + 1
+        return int(span - len(index)), index.freqstr
+    if not isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+        return 0, None                  # positions or event times: irregular by design
+    freq = _index_freq(index)
+    if freq is not None:
+        if index.freq is not None or isinstance(index, pd.TimedeltaIndex):
+            return 0, freq              # an index's own or inferred freq has no gaps
+        grid = pd.date_range(index[0], index[-1], freq=freq)
+        if (grid.get_indexer(index) >= 0).all():        # on the calendar, maybe with gaps
+            return len(grid) - len(index), freq
+    gaps = index[1:] - index[:-1]
+    step = _most_common_step(index)
+    if np.mean(gaps == step) < _REGULAR_SHARE:
+        return None, None
+    if not (gaps % step == pd.Timedelta(0)).all():
+        return None, step
+    return int(np.sum(np.asarray(gaps // step) - 1)), step
+
+
+def _freq_code(step):
+    """A frequency as code ``asfreq`` takes: ``"'h'"`` for an hourly offset or Timedelta,
+    ``"pd.DateOffset(months=1)"`` for an offset without an alias (data stamped mid-month)."""
+    if isinstance(step, str):          # an inferred alias, or a PeriodIndex's ("M")
+        return repr(step)
+    offset = pd.tseries.frequencies.to_offset(step)
+    if type(offset) is pd.DateOffset:
+        return f"pd.DateOffset({', '.join(f'{k}={v}' for k, v in offset.kwds.items())})"
+    return repr(offset.freqstr)
+
+
+def warn_irregular(metas, name, many, stored=None):
+    """Warn once (:class:`IrregularIndexWarning`) about every series of ``metas`` whose time
+    index has missing steps or no regular frequency. With ``stored`` (the fitted metas, for
+    ``update``), only what the new rows add after the end of the stored index is judged: its
+    gaps were reported at fit."""
+    found = []                  # (series, what is wrong: in short, in full; asfreq alias)
+    for i, meta in enumerate(metas):
+        index, where = meta.get("index"), f"{name}[{i}]" if many else name
+        if index is None or not len(index):
+            continue
+        if stored is None:
+            missing, step = _missing_steps(index)
+        else:
+            tail = stored[i]["index"][-_UPDATE_TAIL:]
+            before, _ = _missing_steps(tail)
+            missing, step = _missing_steps(tail.append(index))
+            if before is None:          # no regular frequency before either: said at fit
+                continue
+            if missing is not None:
+                missing -= before
+        subject = (f"{where}'s time index" if stored is None
+                   else f"with the rows appended, {where}'s time index")
+        code = None if step is None else _freq_code(step)
+        text = None if code is None else code.strip("'")
+        if missing is None and step is None:
+            found.append((where, "no regular frequency", f"{subject} has no regular frequency "
+                          "(no common step that every gap is a multiple of)", None))
+        elif missing is None:
+            found.append((where, "no regular step", f"{subject} has no regular step (most "
+                          f"gaps are {text}, some are not multiples of it)", None))
+        elif missing > 0:
+            count = "1 step is" if missing == 1 else f"{missing} steps are"
+            full = (f"{where}'s time index (step {text}) has gaps" if stored is None
+                    else f"the rows appended to {where} leave gaps (step {text})")
+            found.append((where, f"{count} missing (step {text})", f"{full}: {count} missing",
+                          code if isinstance(index, pd.DatetimeIndex) and stored is None
+                          else None))
+    if not found:
+        return
+    with_new = " (with the rows appended)" if stored is not None else ""
+    if len(found) == 1:
+        where, _, head, alias = found[0]
+    else:
+        alias = None
+        shown = "; ".join(f"{w}: {short}" for w, short, _, _ in found[:3])
+        head = (f"{len(found)} of {len(metas)} series in {name}{with_new} have irregular time "
+                f"indexes ({shown}{'; ...' if len(found) > 3 else ''})")
+    fix = (f"reindex ({where}.asfreq({alias})) to mark the gaps missing, or silence" if alias
+           else "silence")
+    warnings.warn(f"{head}. The model treats rows as consecutive events, not elapsed time: "
+                  f"{fix} this with warnings.filterwarnings('ignore', "
+                  "category=tsargen.IrregularIndexWarning).",
+                  IrregularIndexWarning, stacklevel=_caller_level())
+
+
+def _caller_level():
+    """The ``stacklevel`` that makes a warning point at the first frame outside tsargen (the
+    user's line, however deep in tsargen the warning is raised), for a ``warnings.warn``
+    whose arguments call this."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "tsargen":
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 # ---------------------------------------------------------------------------- randomness, device

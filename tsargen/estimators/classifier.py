@@ -15,17 +15,18 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .. import estimators
-from ._base import is_series_list, save_fitted
+from ._base import check_real, is_series_list, save_fitted
 from ._distributed import check_jobs
 from .sequence import WaveNetDensity
 
 
 def _check_X(X):
-    """Lists and pandas pass through (the densities validate them); anything else becomes an
-    array via ``check_array`` (2-D panels, 3-D panels, image stacks), NaN left to the density."""
+    """Lists and pandas pass through (the densities validate them); anything else becomes a
+    real array via ``check_real`` (one-line errors for complex, text and other non-numbers)
+    and ``check_array`` (2-D panels, 3-D panels, image stacks), NaN left to the density."""
     if isinstance(X, (list, tuple, pd.DataFrame, pd.Series)) or hasattr(X, "tocsr"):
         return X
-    return check_array(X, allow_nd=True, ensure_all_finite=False, dtype=None)
+    return check_array(check_real(X, "X"), allow_nd=True, ensure_all_finite=False, dtype=None)
 
 
 def _n_samples(X):

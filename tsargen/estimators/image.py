@@ -38,8 +38,8 @@ from ..networks.pixelcnn import PixelCNN
 from ..networks.pixelcnn_pp import PixelCNNPP
 from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS
 from ..networks.pixelrnn import PixelRNN
-from ._base import (TsargenEstimator, check_ema_decay, check_labels, check_training_params,
-                    draw_classes, make_seed, resolve_device, seeded)
+from ._base import (TsargenEstimator, check_ema_decay, check_labels, check_real,
+                    check_training_params, draw_classes, make_seed, resolve_device, seeded)
 from ._checkpoint import fit_fingerprint, fit_seed
 from ._training import MIN_BATCHES, Epoch, train
 
@@ -55,8 +55,8 @@ def _positive_int(value, name, minimum=1):
 def check_images(X, n_levels, name="X"):
     """Validate an image stack -> ``(levels float32 (n, H, W, C), original ndarray)``.
 
-    Raises ``TypeError`` for non-numeric input and ``ValueError`` for a wrong shape, NaN/inf,
-    non-integer values or levels outside ``0..n_levels-1``.
+    Raises ``TypeError`` for non-numeric input (``check_real``) and ``ValueError`` for complex
+    input, a wrong shape, NaN/inf, non-integer values or levels outside ``0..n_levels-1``.
     """
     if X is None or isinstance(X, (str, bytes, dict)) or hasattr(X, "tocsr"):
         raise TypeError(f"{name} must be an array of images (n, H, W) or (n, H, W, C); got "
@@ -68,14 +68,7 @@ def check_images(X, n_levels, name="X"):
         arr = np.asarray(X)
     except ValueError as err:
         raise ValueError(f"{name} is ragged ({err}); all images must have the same size.") from None
-    if arr.dtype == object:
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must hold numbers (integer levels); got objects that are "
-                            "not numbers.") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold integer levels; got dtype {arr.dtype}.")
+    arr = check_real(arr, name, "hold integer levels")
     if arr.ndim not in (3, 4):
         raise ValueError(f"{name} must be images (n, H, W) or (n, H, W, C); got shape "
                          f"{arr.shape}. For one image use X[None].")

@@ -23,7 +23,8 @@ from ._base import (TsargenEstimator, check_covariate_frames, check_covariates, 
                     check_ema_decay, check_fitted_columns, check_horizon, check_labels,
                     check_panel, check_quantiles, check_series, check_training_params,
                     covariate_names, draw_classes, future_index, interval_quantiles,
-                    is_series_list, make_seed, quantiles_to_intervals, resolve_device, seeded)
+                    is_series_list, make_seed, quantiles_to_intervals, resolve_device, seeded,
+                    warn_irregular)
 from ._checkpoint import fit_fingerprint, fit_seed
 from ._training import SeriesBank, train, window_nll
 
@@ -863,6 +864,15 @@ class WaveNetForecaster(_WaveNetParams):
     ``n_paths`` sample paths drawn with cached generation; ``predict`` is their median, drawn
     with a fixed seed, so it is deterministic for a fitted model.
 
+    Rows are modelled as consecutive steps; a time index only dates the forecasts. A
+    DatetimeIndex, PeriodIndex or TimedeltaIndex with missing steps (an hourly index with rows
+    dropped, market hours, trading days with holidays) or with no regular frequency gives one
+    :class:`~tsargen.IrregularIndexWarning` per ``fit`` saying how many steps are missing (and
+    at ``update`` and ``y=`` histories). Reindex (``y.asfreq("h")``) to mark the gaps as
+    missing values, or, where rows are meant as events (market hours), silence it with
+    ``warnings.filterwarnings("ignore", category=tsargen.IrregularIndexWarning)``. Numeric
+    indexes (positions, event times) never warn: their irregularity is by design.
+
     Parameters
     ----------
     horizon : int, default=1
@@ -962,8 +972,9 @@ class WaveNetForecaster(_WaveNetParams):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
-    def _check_targets(self, y, name="y"):
-        """-> (list of values (T, C), list of meta dicts, was_list)."""
+    def _check_targets(self, y, name="y", warn=True):
+        """-> (list of values (T, C), list of meta dicts, was_list); ``warn``: one
+        :class:`IrregularIndexWarning` for time indexes with gaps (``update`` judges its own)."""
         if y is None:
             raise TypeError(f"{name} is required.")
         many = is_series_list(y) and not isinstance(y, np.ndarray)
@@ -977,11 +988,13 @@ class WaveNetForecaster(_WaveNetParams):
                           if isinstance(item, pd.DataFrame) else None})
         if len({v.shape[1] for v in values}) > 1:
             raise ValueError(f"the series in {name} have different numbers of channels.")
+        if warn:
+            warn_irregular(metas, name, many)
         return values, metas, many
 
-    def _check_new_targets(self, y):
+    def _check_new_targets(self, y, warn=True):
         """:meth:`_check_targets` for a fitted model: its channel count, columns and levels."""
-        values, metas, many = self._check_targets(y)
+        values, metas, many = self._check_targets(y, warn=warn)
         if values[0].shape[1] != self.n_channels_:
             raise ValueError(f"y has {values[0].shape[1]} channels but the model was fitted on "
                              f"{self.n_channels_}.")
@@ -1347,7 +1360,7 @@ class WaveNetForecaster(_WaveNetParams):
     def update(self, y, X=None):
         """Append new observations (and their covariates) to the stored history; no refit."""
         check_is_fitted(self)
-        values, metas, many = self._check_new_targets(y)
+        values, metas, many = self._check_new_targets(y, warn=False)
         if many != self.multi_ or len(values) != len(self.history_):
             raise ValueError(f"update() needs as many series as fit ({len(self.history_)}).")
         covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update",
@@ -1369,6 +1382,7 @@ class WaveNetForecaster(_WaveNetParams):
                 if before:
                     raise ValueError(f"the new observations start at {meta['index'][0]}, not "
                                      f"after the stored history's end {old['index'][-1]}.")
+        warn_irregular(metas, "y", many, stored=self.meta_)
         for i, v in enumerate(values):
             self.history_[i] = np.concatenate([self.history_[i], v])
             if covs is not None:

@@ -27,7 +27,8 @@ from ..transforms import MuLaw, Quantizer
 from ._base import (TsargenEstimator, _check_values, check_covariate_frames, check_covariates,
                     check_coverage, check_fitted_columns, check_horizon, check_index,
                     check_quantiles, check_series, covariate_names, future_index,
-                    interval_quantiles, make_seed, quantiles_to_intervals, seeded)
+                    interval_quantiles, make_seed, quantiles_to_intervals, seeded,
+                    warn_irregular)
 from ._checkpoint import fit_fingerprint, fit_seed
 from ._training import MIN_BATCHES, Epoch
 from .image import GatedPixelCNNDensity, _ImageDensity
@@ -60,6 +61,9 @@ class SignalImageForecaster(TsargenEstimator):
     bin. Horizons longer than ``horizon`` are generated in blocks of ``horizon`` rows, each
     conditioned on the ``context`` rows before it, as in training. Point forecasts and
     quantiles summarise ``n_paths`` sample paths drawn with a fixed seed.
+
+    As for :class:`~tsargen.WaveNetForecaster`, rows are consecutive steps: a time index with
+    missing steps or no regular frequency gives one :class:`~tsargen.IrregularIndexWarning`.
 
     Parameters
     ----------
@@ -188,8 +192,9 @@ class SignalImageForecaster(TsargenEstimator):
         return values, {"kind": kind, "index": None, "columns": None,
                         "dtype": np.asarray(y).dtype.str}
 
-    def _check_targets(self, y, name="y", fitted=True):
-        """-> (list of values (T, W, C), list of metas, was_list)."""
+    def _check_targets(self, y, name="y", fitted=True, warn=True):
+        """-> (list of values (T, W, C), list of metas, was_list); ``warn``: one
+        :class:`IrregularIndexWarning` for time indexes with gaps (``update`` judges its own)."""
         many = isinstance(y, (list, tuple)) and len(y) > 0 and np.ndim(y[0]) >= 2
         items = list(y) if many else [y]
         out, metas = [], []
@@ -208,6 +213,8 @@ class SignalImageForecaster(TsargenEstimator):
                              "transform new data with the same settings (same n_fft / levels).")
         if fitted:
             check_fitted_columns(metas, self.meta_, name)
+        if warn:
+            warn_irregular(metas, name, many)
         return out, metas, many
 
     def _check_covariates(self, X, lengths, many, where, extra=0, metas=None):
@@ -550,7 +557,7 @@ class SignalImageForecaster(TsargenEstimator):
     def update(self, y, X=None):
         """Append new rows (and their covariates) to the stored streams; no refit."""
         check_is_fitted(self)
-        values, metas, many = self._check_targets(y)
+        values, metas, many = self._check_targets(y, warn=False)
         if many != self.multi_ or len(values) != len(self.history_):
             raise ValueError(f"update() needs as many streams as fit ({len(self.history_)}).")
         covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update",
@@ -562,6 +569,7 @@ class SignalImageForecaster(TsargenEstimator):
             if old["index"] is not None and meta["index"][0] <= old["index"][-1]:
                 raise ValueError(f"the new rows start at {meta['index'][0]}, not after the "
                                  f"stored history's end {old['index'][-1]}.")
+        warn_irregular(metas, "y", many, stored=self.meta_)
         for i, v in enumerate(values):
             self.history_[i] = np.concatenate([self.history_[i], self._to_levels(v)])
             if covs is not None:
