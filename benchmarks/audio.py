@@ -69,7 +69,7 @@ import torch
 from benchmarks.report import md_table, output_args, pyplot, read_json, save_figure, write_json
 from tsargen import WaveNetDensity
 from tsargen.audio import log_mel, mu_law_decode, mu_law_encode, read_wav
-from tsargen.estimators._base import seeded
+from tsargen.estimators._runtime import seeded
 from tsargen.networks import generate
 
 HERE = Path(__file__).resolve().parent

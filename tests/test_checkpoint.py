@@ -19,7 +19,7 @@ import tsargen
 from tsargen import (GenerativeClassifier, PixelCNNDensity, SignalImageForecaster, WaveNetDensity,
                      WaveNetForecaster)
 from tsargen.estimators import _checkpoint, _training
-from tsargen.estimators._base import FORMAT, read_checked, write_checked
+from tsargen.estimators._persistence import FORMAT, read_checked, write_checked
 
 from .conftest import TINY
 

@@ -329,7 +329,7 @@ def test_import_tsargen_is_lazy_and_keeps_its_names():
         from tsargen.estimators import WaveNetForecaster as original
         assert WaveNetForecaster is original and tsargen.WaveNetForecaster is original
         assert "torch" in sys.modules and tsargen.__version__
-        assert tsargen.load.__module__ == "tsargen.estimators._base"
+        assert tsargen.load.__module__ == "tsargen.estimators._persistence"
         assert pickle.loads(pickle.dumps(WaveNetForecaster(horizon=3))).horizon == 3
         try:
             tsargen.no_such_name

@@ -93,7 +93,7 @@ def test_trading_days_with_holidays_continue_on_business_days():
                                       ("YS", None), ("W-WED", None), ("B", "US/Eastern"),
                                       ("D", None)])
 def test_calendar_index_with_gaps_keeps_its_calendar(freq, tz):
-    from tsargen.estimators._base import future_index
+    from tsargen.timeindex import future_index
     full = pd.date_range("2001-01-01 09:00", periods=40, freq=freq, tz=tz)
     idx = full[:36].delete([4, 20])                        # no inferable freq any more
     assert pd.infer_freq(idx) is None
@@ -102,7 +102,7 @@ def test_calendar_index_with_gaps_keeps_its_calendar(freq, tz):
 
 @pytest.mark.parametrize("months, gaps", [(1, []), (1, [5, 17]), (3, [2]), (12, [])])
 def test_data_stamped_mid_month_keeps_its_day(months, gaps):
-    from tsargen.estimators._base import future_index
+    from tsargen.timeindex import future_index
     full = pd.date_range("2001-01-15", periods=30, freq=pd.DateOffset(months=months))
     idx = pd.DatetimeIndex(full[:26].delete(gaps).to_numpy())    # as read from a file: no freq
     assert idx.freq is None and pd.infer_freq(idx) is None
@@ -110,7 +110,7 @@ def test_data_stamped_mid_month_keeps_its_day(months, gaps):
 
 
 def test_intraday_gaps_extend_by_most_common_step():
-    from tsargen.estimators._base import future_index
+    from tsargen.timeindex import future_index
     day = pd.date_range("2020-01-02 09:30", periods=390, freq="min")    # market hours
     idx = day.append(day + pd.Timedelta(1, "D"))
     assert list(future_index(idx, 2)) == [pd.Timestamp("2020-01-03 16:00"),

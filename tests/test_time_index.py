@@ -11,7 +11,7 @@ import pytest
 import tsargen
 from tsargen import (GatedPixelCNNDensity, IrregularIndexWarning, SignalImageForecaster,
                      WaveNetForecaster)
-from tsargen.estimators._base import _missing_steps
+from tsargen.timeindex import _missing_steps
 
 FAST = dict(n_layers=2, residual_channels=4, skip_channels=4, max_epochs=1, batch_size=16,
             random_state=0)

@@ -20,7 +20,7 @@ import tsargen
 from tests.conftest import TINY
 from tests.test_ticks import make_events
 from tsargen import WaveNetForecaster
-from tsargen.estimators._base import _decode_tz, _encode_tz
+from tsargen.estimators._persistence import _decode_tz, _encode_tz
 from tsargen.transforms import TickFeatures
 
 ZONES = {

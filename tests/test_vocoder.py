@@ -7,7 +7,7 @@ from scipy.special import logsumexp
 
 from tsargen import WaveNetDensity, load
 from tsargen.audio import log_mel, mu_law_decode, mu_law_encode, read_wav
-from tsargen.estimators._base import make_seed
+from tsargen.estimators._runtime import make_seed
 from tsargen.estimators._training import SeriesBank, window_nll
 from tsargen.networks import WaveNet, generate
 

@@ -63,7 +63,7 @@ class _Parser(argparse.ArgumentParser):
 def _estimators():
     """Estimator classes the command can build, by name."""
     from . import estimators            # documented lazy import: imports torch
-    from .estimators._base import TsargenEstimator
+    from .estimators import TsargenEstimator
 
     return {name: cls for name in dir(estimators)
             if isinstance(cls := getattr(estimators, name), type)
@@ -185,9 +185,9 @@ def read_table(path, time_column=None, columns=None):
                                    f"({err}).") from None
         df.index = pd.Index(index)
         if isinstance(df.index, pd.DatetimeIndex) and df.index.freq is None and len(df) >= 3:
-            from .estimators._base import _infer_freq     # no pandas 3 notice on stderr
+            from .timeindex import infer_freq     # no pandas 3 notice on stderr
 
-            freq = _infer_freq(df.index)
+            freq = infer_freq(df.index)
             if freq is not None:
                 df.index = pd.DatetimeIndex(df.index, freq=freq)
     if columns is not None:
@@ -232,7 +232,7 @@ def _panel(df, label_column):
 
 
 def _load(path):
-    from .estimators._base import load  # documented lazy import: imports torch
+    from .estimators import load  # documented lazy import: imports torch
 
     if not Path(path).is_file():
         raise CommandError(f"no such model file: {path}")

@@ -27,9 +27,9 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
-from .estimators._base import check_quantiles
 from .estimators._distributed import check_jobs
 from .metrics import crps, mase, quantile_loss, smape
+from .validation import check_quantiles
 
 
 def _positive_int(value, name):

@@ -149,7 +149,7 @@ def plot_forecast(history, *, forecaster=None, samples=None, horizon=None, X=Non
     qarr = qarr[:, channel if n_fc > 1 else 0]                              # (h, Q)
     band = {lv: qarr[:, i] for i, lv in enumerate(levels)}
     if future_x is None and index is not None:
-        from .estimators._base import future_index
+        from .timeindex import future_index
         future_x = future_index(index, h)
     hist_x = index if index is not None else np.arange(len(hist))
     if future_x is None:
@@ -286,7 +286,7 @@ def plot_signal_image(forecast, truth=None, *, history=None, cmap="viridis",
     elif isinstance(history, pd.DataFrame):
         times = history.index
         if rows is None:
-            from .estimators._base import future_index
+            from .timeindex import future_index
             try:
                 rows = future_index(times, len(fc))
             except TypeError:

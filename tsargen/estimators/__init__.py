@@ -1,6 +1,8 @@
 """The scikit-learn layer: estimators taking numpy/pandas and returning numpy/pandas."""
 
-from ._base import IrregularIndexWarning, TsargenEstimator, load
+from ..timeindex import IrregularIndexWarning
+from ._base import TsargenEstimator
+from ._persistence import load
 from .classifier import GenerativeClassifier
 from .image import GatedPixelCNNDensity, PixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity
 from .sequence import WaveNetDensity, WaveNetForecaster

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._base import make_seed, read_checked, write_checked
+from ._persistence import read_checked, write_checked
+from ._runtime import make_seed
 
 CHECKPOINT_FORMAT = "tsargen-checkpoint/1"
 

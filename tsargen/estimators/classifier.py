@@ -14,9 +14,10 @@ from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from .. import estimators
-from ._base import check_real, is_series_list, save_fitted
+from .._registry import REGISTRY, Registered
+from ..validation import check_real, is_series_list
 from ._distributed import check_jobs
+from ._persistence import save_fitted
 from .sequence import WaveNetDensity
 
 
@@ -54,7 +55,7 @@ def _take(X, idx):
 
 def _savable(est):
     """True for an instance of a public tsargen estimator class, which ``load`` rebuilds."""
-    return getattr(estimators, type(est).__name__, None) is type(est)
+    return REGISTRY.get(type(est).__name__) is type(est) and hasattr(est, "save")
 
 
 def _fit_one(estimator, X, checkpoint=None, y=None):
@@ -72,7 +73,7 @@ def _takes_labels(method):
         return False
 
 
-class GenerativeClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class GenerativeClassifier(Registered, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Classify by Bayes rule over one generative density per class.
 
     ``log p(k | x) = log p(x | k) + log p(k) - log sum_j p(x | j) p(j)``, with ``log p(x | k)``

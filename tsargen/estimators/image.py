@@ -36,11 +36,12 @@ from sklearn.utils.validation import check_is_fitted
 from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
 from ..networks.pixelcnn_pp import PixelCNNPP
-from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS
-from ..networks.pixelrnn import PixelRNN
-from ._base import (TsargenEstimator, check_ema_decay, check_labels, check_real,
-                    check_training_params, draw_classes, make_seed, resolve_device, seeded)
+from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS, PixelRNN
+from ..validation import check_ema_decay, check_real, check_training_params
+from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint, fit_seed
+from ._conditional import ClassConditional
+from ._runtime import make_seed, resolve_device, seeded
 from ._training import MIN_BATCHES, Epoch, train
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
@@ -100,8 +101,10 @@ def _first(mask):
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
-class _ImageDensity(DensityMixin, TsargenEstimator):
+class _ImageDensity(ClassConditional, DensityMixin, TsargenEstimator):
     """Shared plumbing of the image densities (see the module docstring for the contract)."""
+
+    _label_unit = "image"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -139,9 +142,6 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
                              "channel(s).")
         return values, arr
 
-    def _check_labels(self, y, n, fitting=False):
-        """Labels -> codes ``0..K-1`` (a long tensor), or the raw labels when fitting."""
-        return check_labels(y, n, getattr(self, "classes_", None), fitting, what="image")
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, *, checkpoint=None):
@@ -154,11 +154,7 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         values, arr = self._check_X(X, fitted=False)
         labels = self._check_labels(y, len(values), fitting=True)
         n, height, width, c = values.shape
-        classes = prior = codes = None
-        if labels is not None:
-            classes, inverse = np.unique(labels, return_inverse=True)
-            prior = np.bincount(inverse) / len(inverse)
-            codes = torch.as_tensor(inverse, dtype=torch.long)
+        classes, prior, codes = self._encode_classes(labels)
         images = torch.from_numpy(np.ascontiguousarray(values.transpose(0, 3, 1, 2)))
         seed = fit_seed(self.random_state, checkpoint)
         with seeded(seed, self._device()):
@@ -261,11 +257,9 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         """Steps of the marginal ``sum_k p(k) p(x | k)``: log-ratios of consecutive prefix
         marginals in raster order (row, column, channel), so they stay autoregressive."""
         n = len(values)
-        flat = np.stack([self._log_prob(values, torch.full((n,), k)).reshape(n, -1)
-                         for k in range(len(self.classes_))])                # (K, n, D)
-        prefix = np.logaddexp.reduce(np.log(self.class_prior_)[:, None, None]
-                                     + np.cumsum(flat, axis=2), axis=0)      # (n, D)
-        return np.diff(prefix, axis=1, prepend=0.0).reshape(values.shape)
+        flat = np.stack([self._log_prob(values, codes).reshape(n, -1)
+                         for codes in self._every_class(n)])                 # (K, n, D)
+        return self._marginal_of(flat).reshape(values.shape)
 
     def score_steps(self, X, y=None):
         """Log-probability (nats) of every sub-pixel given the ones before it in raster order,
@@ -298,13 +292,6 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         return float(-steps.mean() / math.log(2.0))
 
     # ------------------------------------------------------------------ generation
-    def _sample_labels(self, y, n, seed):
-        """Codes to generate with: the given labels, or drawn from the class frequencies."""
-        if self.classes_ is None or y is not None:
-            return self._check_labels(y, n)
-        return torch.as_tensor(np.random.RandomState(seed).choice(
-            len(self.classes_), size=n, p=self.class_prior_))
-
     @torch.no_grad()
     def _generate(self, n, height, width, labels, known, seed, row_cond=None):
         """Levels ``(n, height, width, C)`` as an int64 array (cached generation); per-row
@@ -398,10 +385,10 @@ class _ImageDensity(DensityMixin, TsargenEstimator):
         if n_known == height:
             return out
         if y is None and self.classes_ is not None:   # the marginal: classes given the known rows
-            log_lik = np.stack([self._log_prob(values, torch.full((n,), k))[:, :n_known]
+            log_lik = np.stack([self._log_prob(values, codes)[:, :n_known]
                                 .reshape(n, -1).sum(axis=1)
-                                for k in range(len(self.classes_))], axis=1)   # (n, K)
-            labels = draw_classes(log_lik, self.class_prior_, n_samples, seed)
+                                for codes in self._every_class(n)], axis=1)   # (n, K)
+            labels = self._posterior_classes(log_lik, n_samples, seed)
         else:
             labels = self._check_labels(y, n)
             labels = None if labels is None else labels.repeat(n_samples)

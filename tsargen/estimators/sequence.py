@@ -19,13 +19,16 @@ from sklearn.utils.validation import check_is_fitted
 from ..networks.ensemble import WaveNetEnsemble
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
-from ._base import (TsargenEstimator, check_covariate_frames, check_covariates, check_coverage,
-                    check_ema_decay, check_fitted_columns, check_horizon, check_labels,
-                    check_panel, check_quantiles, check_series, check_training_params,
-                    covariate_names, draw_classes, future_index, interval_quantiles,
-                    is_series_list, make_seed, quantiles_to_intervals, resolve_device, seeded,
-                    warn_irregular)
+from ..timeindex import future_index, warn_irregular
+from ..validation import (check_covariate_frames, check_covariates, check_coverage,
+                          check_ema_decay, check_fitted_columns, check_horizon, check_panel,
+                          check_quantiles, check_series, check_training_params, covariate_names,
+                          is_series_list)
+from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint, fit_seed
+from ._conditional import ClassConditional
+from ._forecaster import interval_quantiles, quantiles_to_intervals
+from ._runtime import make_seed, resolve_device, seeded
 from ._training import SeriesBank, train, window_nll
 
 _SCORE_BATCH = 256
@@ -388,7 +391,7 @@ _COMMON_DOC = """
 """
 
 
-class WaveNetDensity(DensityMixin, _WaveNetParams):
+class WaveNetDensity(ClassConditional, DensityMixin, _WaveNetParams):
     __doc__ = """Autoregressive density of a panel of series, ``p(x) = prod_t p(x_t | x_<t)``.
 
     Parameters
@@ -493,6 +496,8 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         self.random_state = random_state
         self.verbose = verbose
 
+    _label_unit = "series"
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -512,9 +517,6 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
                                  f"{fitted_names}: select and order them the same way.")
             self._check_levels(series, "X")
         return series, kind
-
-    def _check_labels(self, y, n, fitting=False):
-        return check_labels(y, n, getattr(self, "classes_", None), fitting, what="series")
 
     def _check_params(self):
         super()._check_params()
@@ -608,11 +610,7 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         loc, scale = _scale_stats(np.concatenate(series))
         fixed = self._unscaled_channels(specs, c)
         loc[fixed], scale[fixed] = 0.0, 1.0
-        classes = prior = None
-        if labels is not None:
-            classes, codes = np.unique(labels, return_inverse=True)
-            prior = np.bincount(codes) / len(codes)
-            labels = torch.as_tensor(codes)
+        classes, prior, labels = self._encode_classes(labels)
         scaled = [_as_tensor((s - loc) / scale) for s in series]
         lengths = [s.shape[0] for s in series]
         seed = fit_seed(self.random_state, checkpoint)
@@ -705,14 +703,12 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
     def _marginal_steps(self, series, covs=None):
         """Steps of the marginal ``sum_k p(k) p(x | k)``: the log-ratio of consecutive prefix
         marginals, in raster order (time, then channel), so they stay autoregressive."""
-        per_class = [self._steps(series, torch.full((len(series),), k), covs)
-                     for k in range(len(self.classes_))]
-        log_prior = np.log(self.class_prior_)[:, None]
+        per_class = [self._steps(series, codes, covs) for codes in self._every_class(len(series))]
         out = []
         for i, s in enumerate(series):
-            flat = np.stack([np.nan_to_num(pc[i]).reshape(-1) for pc in per_class])   # (K, T*C)
-            prefix = np.logaddexp.reduce(log_prior + np.cumsum(flat, axis=1), axis=0)
-            steps = np.diff(prefix, prepend=0.0).reshape(s.shape)
+            flat = np.stack([np.nan_to_num(pc[i]).reshape(1, -1)
+                             for pc in per_class])                            # (K, 1, T*C)
+            steps = self._marginal_of(flat)[0].reshape(s.shape)
             out.append(np.where(np.isnan(s), np.nan, steps))
         return out
 
@@ -745,21 +741,13 @@ class WaveNetDensity(DensityMixin, _WaveNetParams):
         return float(np.mean(self.score_samples(X, y, covariates)))
 
     # ------------------------------------------------------------------ generation
-    def _sample_labels(self, y, n, seed):
-        """Labels to generate with: the given ones, or drawn from the class frequencies."""
-        if self.classes_ is None or y is not None:
-            return self._check_labels(y, n)
-        return torch.as_tensor(np.random.RandomState(seed).choice(
-            len(self.classes_), size=n, p=self.class_prior_))
-
     def _posterior_labels(self, series, n_known, n_samples, covs, seed):
         """One class per completion, ``(n_samples * n,)`` (sample-major), drawn from
         ``p(k | first n_known steps)``: the marginal model's own view of the known part."""
         scaled = None if covs is None else self._scale_covariates(covs)
-        log_lik = np.stack([[np.nansum(st[:n_known]) for st in self._steps(                # (n, K)
-            series, torch.full((len(series),), k), scaled)] for k in range(len(self.classes_))],
-            axis=1)
-        return draw_classes(log_lik, self.class_prior_, n_samples, seed)
+        log_lik = np.stack([[np.nansum(st[:n_known]) for st in self._steps(series, codes, scaled)]
+                            for codes in self._every_class(len(series))], axis=1)      # (n, K)
+        return self._posterior_classes(log_lik, n_samples, seed)
 
     def _unscale(self, x):
         return x.double().numpy() * self.scaler_["scale"] + self.scaler_["loc"]

@@ -23,13 +23,15 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from ..audio import mu_law_decode
+from ..timeindex import future_index, warn_irregular
 from ..transforms import MuLaw, Quantizer
-from ._base import (TsargenEstimator, _check_values, check_covariate_frames, check_covariates,
-                    check_coverage, check_fitted_columns, check_horizon, check_index,
-                    check_quantiles, check_series, covariate_names, future_index,
-                    interval_quantiles, make_seed, quantiles_to_intervals, seeded,
-                    warn_irregular)
+from ..validation import (_check_values, check_covariate_frames, check_covariates, check_coverage,
+                          check_fitted_columns, check_horizon, check_index, check_quantiles,
+                          check_series, covariate_names)
+from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint, fit_seed
+from ._forecaster import interval_quantiles, quantiles_to_intervals
+from ._runtime import make_seed, seeded
 from ._training import MIN_BATCHES, Epoch
 from .image import GatedPixelCNNDensity, _ImageDensity
 from .sequence import _scale_stats

@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._registry import Registered
 from ..audio import mu_law_decode, mu_law_encode
 
 
@@ -18,7 +19,7 @@ def _check_int(value, name, low):
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
 
 
-class _LevelsTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _LevelsTransformer(Registered, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Base: the output is integer levels whatever the input dtype."""
 
     def __sklearn_tags__(self):

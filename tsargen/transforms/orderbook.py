@@ -14,11 +14,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._registry import Registered
+
 _COLUMN = re.compile(r"^(ask|bid)_(price|size)_(\d+)$")
 _MAX_LOG_DEPTH = float(np.log1p(2.0 ** 62))
 
 
-class OrderBookImage(TransformerMixin, BaseEstimator):
+class OrderBookImage(Registered, TransformerMixin, BaseEstimator):
     """Order-book depth image: signed log depth at tick offsets from the mid price.
 
     Input is an L-level book: a DataFrame with columns ``ask_price_k, ask_size_k, bid_price_k,

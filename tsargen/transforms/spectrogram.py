@@ -19,6 +19,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._registry import Registered
+
 
 def _window(n_fft):
     """Periodic Hann window ``(n_fft,)``."""
@@ -67,7 +69,7 @@ def griffin_lim(magnitude, n_fft, hop_length, *, n_iter=32, momentum=0.99, rando
     return istft(magnitude * angles, n_fft, hop_length)
 
 
-class Spectrogram(TransformerMixin, BaseEstimator):
+class Spectrogram(Registered, TransformerMixin, BaseEstimator):
     """STFT log-magnitude frames of a 1-D or multichannel signal: a signal-image.
 
     ``transform`` maps a signal ``(T,)`` to frames ``(n_frames, n_fft // 2 + 1)`` and a

@@ -30,6 +30,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._registry import Registered
+
 _NS_PER_MS = 1_000_000
 
 #: LOBSTER event types kept by :func:`tsargen.datasets.read_lobster` -> codes ``0..4``.
@@ -46,7 +48,7 @@ def _show(value):
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
-class TickFeatures(TransformerMixin, BaseEstimator):
+class TickFeatures(Registered, TransformerMixin, BaseEstimator):
     """Event stream -> event-time features, and back (timestamps and prices exactly).
 
     Parameters
