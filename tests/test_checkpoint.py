@@ -166,7 +166,7 @@ def test_prediction_only_parameters_do_not_refuse_a_resume(tmp_path, monkeypatch
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished checkpoint must not train again")
-    monkeypatch.setattr("tsargen.estimators.sequence.window_nll", no_training)
+    monkeypatch.setattr("tsargen.estimators._wavenet.window_nll", no_training)
     again = WaveNetForecaster(**TINY, horizon=7, context=20, n_paths=11).fit(y, checkpoint=ckpt)
     assert _same_weights(first, again) and again.predict().shape == (7,)
     fp = _checkpoint.fit_fingerprint
@@ -180,7 +180,7 @@ def test_prediction_only_parameters_do_not_refuse_a_resume(tmp_path, monkeypatch
 def test_checkpoint_in_a_missing_folder_fails_before_training(tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("must fail before the first epoch")
-    monkeypatch.setattr("tsargen.estimators.sequence.window_nll", no_training)
+    monkeypatch.setattr("tsargen.estimators._wavenet.window_nll", no_training)
     with pytest.raises(ValueError, match="its folder does not exist"):
         WaveNetForecaster(**TINY).fit(_series()[:200], checkpoint=tmp_path / "nope" / "f.ckpt")
 
@@ -194,7 +194,7 @@ def test_finished_checkpoint_returns_the_model_without_training(tmp_path, monkey
     def no_training(*args, **kwargs):
         raise AssertionError("a finished checkpoint must not train again")
     monkeypatch.setattr(_training, "window_nll", no_training)
-    monkeypatch.setattr("tsargen.estimators.sequence.window_nll", no_training)
+    monkeypatch.setattr("tsargen.estimators._wavenet.window_nll", no_training)
     again = WaveNetForecaster(**TINY).fit(y, checkpoint=ckpt)
     assert _same_weights(first, again) and again.loss_curve_ == first.loss_curve_
     assert ckpt.stat().st_mtime_ns == stamp

@@ -5,7 +5,8 @@ from ._base import TsargenEstimator
 from ._persistence import load
 from .classifier import GenerativeClassifier
 from .image import GatedPixelCNNDensity, PixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity
-from .sequence import WaveNetDensity, WaveNetForecaster
+from .sequence import WaveNetDensity
+from .wavenet_forecaster import WaveNetForecaster
 from .signal_image import SignalImageForecaster
 
 __all__ = ["GatedPixelCNNDensity", "GenerativeClassifier", "IrregularIndexWarning",

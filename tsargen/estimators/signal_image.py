@@ -33,8 +33,8 @@ from ._checkpoint import fit_fingerprint, fit_seed
 from ._forecaster import interval_quantiles, quantiles_to_intervals
 from ._runtime import make_seed, seeded
 from ._training import MIN_BATCHES, Epoch
+from ._wavenet import scale_stats
 from .image import GatedPixelCNNDensity, _ImageDensity
-from .sequence import _scale_stats
 
 _STRATEGIES = ("levels", "uniform", "quantile", "mu_law")
 _SCORE_WINDOWS = 64            # windows per scoring forward pass
@@ -330,7 +330,7 @@ class SignalImageForecaster(TsargenEstimator):
         self.cov_scaler_ = None
         cov_t = None
         if covs is not None:
-            cl, cs = _scale_stats(np.concatenate(covs))
+            cl, cs = scale_stats(np.concatenate(covs))
             self.cov_scaler_ = {"loc": cl, "scale": cs}
             cov_t = [torch.as_tensor((v - cl) / cs, dtype=torch.float32) for v in covs]
         bank = _WindowBank(levels, cov_t, need, density.validation_fraction)
