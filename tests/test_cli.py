@@ -16,6 +16,7 @@ import torch
 
 import tsargen
 from tsargen.cli import _fitted_columns, _verbose, main, parse_value
+from tsargen.estimators._forecaster import Layout
 from tsargen.metrics import crps, mase, smape
 from tsargen.model_selection import backtest
 
@@ -68,7 +69,7 @@ def test_fit_writes_a_model_with_the_given_params(model):
     est = tsargen.load(model)
     assert type(est).__name__ == "WaveNetForecaster"
     assert est.horizon == 5 and est.n_layers == TINY["n_layers"] and est.n_paths == 50
-    assert est.n_channels_ == 2 and est.meta_[0]["columns"] == ["load", "temp"]
+    assert est.n_channels_ == 2 and est.layouts_[0].columns == ["load", "temp"]
 
 
 def test_forecast_csv_has_points_and_quantiles(model, csv, tmp_path):
@@ -158,8 +159,8 @@ def test_fitted_columns_are_matched_by_name_and_order(model, csv, tmp_path, caps
 
 
 def test_fitted_columns_of_series_frames_and_arrays():
-    def est(*metas):
-        return SimpleNamespace(meta_=list(metas))
+    def est(*layouts):
+        return SimpleNamespace(layouts_=[Layout(**lay) for lay in layouts])
 
     assert _fitted_columns(est({"kind": "series", "name": "units"})) == ["units"]
     assert _fitted_columns(est({"kind": "frame", "columns": [0.5, 1.5]})) == [0.5, 1.5]

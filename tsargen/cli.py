@@ -323,15 +323,15 @@ def cmd_fit(args):
 def _fitted_columns(est):
     """The column names a fitted forecaster was fitted on (a Series' name, a DataFrame's
     columns), or None when it was fitted on arrays or its series disagree."""
-    metas = getattr(est, "meta_", None)
-    if not metas:
+    layouts = getattr(est, "layouts_", None)
+    if not layouts:
         return None
     names = set()
-    for meta in metas:
-        if meta.get("kind") == "series" and meta.get("name") is not None:
-            names.add((meta["name"],))
-        elif meta.get("kind") == "frame" and meta.get("columns") is not None:
-            names.add(tuple(meta["columns"]))
+    for layout in layouts:
+        if layout.kind == "series" and layout.name is not None:
+            names.add((layout.name,))
+        elif layout.kind == "frame" and layout.columns is not None:
+            names.add(tuple(layout.columns))
         else:
             return None
     return list(names.pop()) if len(names) == 1 else None

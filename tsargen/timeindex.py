@@ -171,20 +171,20 @@ def _freq_code(step):
     return repr(offset.freqstr)
 
 
-def warn_irregular(metas, name, many, stored=None):
-    """Warn once (:class:`IrregularIndexWarning`) about every series of ``metas`` whose time
-    index has missing steps or no regular frequency. With ``stored`` (the fitted metas, for
+def warn_irregular(layouts, name, many, stored=None):
+    """Warn once (:class:`IrregularIndexWarning`) about every series of ``layouts`` whose time
+    index has missing steps or no regular frequency. With ``stored`` (the fitted layouts, for
     ``update``), only what the new rows add after the end of the stored index is judged: its
     gaps were reported at fit."""
     found = []                  # (series, what is wrong: in short, in full; asfreq alias)
-    for i, meta in enumerate(metas):
-        index, where = meta.get("index"), f"{name}[{i}]" if many else name
+    for i, layout in enumerate(layouts):
+        index, where = layout.index, f"{name}[{i}]" if many else name
         if index is None or not len(index):
             continue
         if stored is None:
             missing, step = _missing_steps(index)
         else:
-            tail = stored[i]["index"][-_UPDATE_TAIL:]
+            tail = stored[i].index[-_UPDATE_TAIL:]
             before, _ = _missing_steps(tail)
             missing, step = _missing_steps(tail.append(index))
             if before is None:          # no regular frequency before either: said at fit
@@ -216,7 +216,7 @@ def warn_irregular(metas, name, many, stored=None):
     else:
         alias = None
         shown = "; ".join(f"{w}: {short}" for w, short, _, _ in found[:3])
-        head = (f"{len(found)} of {len(metas)} series in {name}{with_new} have irregular time "
+        head = (f"{len(found)} of {len(layouts)} series in {name}{with_new} have irregular time "
                 f"indexes ({shown}{'; ...' if len(found) > 3 else ''})")
     fix = (f"reindex ({where}.asfreq({alias})) to mark the gaps missing, or silence" if alias
            else "silence")

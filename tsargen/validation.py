@@ -237,30 +237,30 @@ def covariate_names(X, many):
     return names[0]
 
 
-def check_fitted_columns(metas, fitted_metas, name="y"):
+def check_fitted_columns(layouts, fitted_layouts, name="y"):
     """New DataFrames must carry the fitted columns in the fitted order (channels are matched by
     position, so a reordered or renamed frame would be read as other channels). Checked when
     every fitted frame had the same columns and there are at least two of them (one column
     cannot be misread, and a global model may be given a new series under another name)."""
-    fitted = {tuple(m["columns"]) for m in fitted_metas if m.get("columns") is not None}
+    fitted = {tuple(lay.columns) for lay in fitted_layouts if lay.columns is not None}
     if len(fitted) != 1:
         return
     cols = list(next(iter(fitted)))
     if len(cols) < 2:
         return
-    for i, meta in enumerate(metas):
-        new = meta.get("columns")
+    for i, layout in enumerate(layouts):
+        new = layout.columns
         if new is not None and list(new) != cols:
-            where = f"{name}[{i}]" if len(metas) > 1 else name
+            where = f"{name}[{i}]" if len(layouts) > 1 else name
             raise ValueError(f"{where} has the columns {list(new)} but the model was fitted on "
                              f"{cols}; channels are matched by position, so select and order "
                              f"them the same way ({name}[{cols!r}]).")
 
 
-def check_covariate_frames(X, many, lengths, metas, stored, fitted_names):
+def check_covariate_frames(X, many, lengths, layouts, stored, fitted_names):
     """Covariates given as pandas must keep the fitted column names (``fitted_names``) and line
-    up in time: with ``y``'s index (``metas``) for a stream of ``lengths[i] > 0`` rows, or after
-    the stored history's end (``stored``, the fitted metas) for a horizon-only ``X``
+    up in time: with ``y``'s index (``layouts``) for a stream of ``lengths[i] > 0`` rows, or
+    after the stored history's end (``stored``, the fitted layouts) for a horizon-only ``X``
     (``lengths[i] == 0``). A RangeIndex (or another kind of index than ``y``'s) is positional
     and taken as given."""
     names = covariate_names(X, many)
@@ -270,8 +270,8 @@ def check_covariate_frames(X, many, lengths, metas, stored, fitted_names):
     items = list(X) if many else [X]
     for i, (item, t) in enumerate(zip(items, lengths)):
         index = getattr(item, "index", None)
-        meta = (metas or [None] * len(items))[i] if t else (stored or [None] * len(items))[i]
-        ref = None if meta is None else meta["index"]
+        layout = (layouts or [None] * len(items))[i] if t else (stored or [None] * len(items))[i]
+        ref = None if layout is None else layout.index
         if index is None or ref is None or isinstance(index, pd.RangeIndex) or (
                 type(index) is not type(ref)):
             continue

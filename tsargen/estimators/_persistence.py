@@ -6,6 +6,7 @@ filled when the classes are defined (see docs/architecture.md).
 """
 
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import io
@@ -105,6 +106,10 @@ def _encode(value, path):
         return {"__estimator__": type(value).__name__, "params": _json_params(value),
                 "fitted": {k: _encode(v, f"{path}.{k}") for k, v in vars(value).items()
                            if k.endswith("_") and not k.startswith("__")}}
+    if dataclasses.is_dataclass(value) and REGISTRY.get(type(value).__name__) is type(value):
+        return {"__record__": type(value).__name__,            # e.g. a forecaster's Layout
+                "fields": {f.name: _encode(getattr(value, f.name), f"{path}.{f.name}")
+                           for f in dataclasses.fields(value)}}
     if isinstance(value, torch.nn.Module):
         name = type(value).__name__
         if name not in NETWORKS:
@@ -148,6 +153,9 @@ def _decode(value):
         est = _tsargen_class(value["__estimator__"])(**_decode_json(json.loads(value["params"])))
         est._restore_fitted({key: _decode(item) for key, item in value["fitted"].items()})
         return est
+    if "__record__" in value:
+        return _tsargen_class(value["__record__"])(
+            **{k: _decode(v) for k, v in value["fields"].items()})
     if "__network__" in value:
         net = NETWORKS[value["__network__"]](**json.loads(value["config"]))
         net.load_state_dict(value["state"])

@@ -20,18 +20,15 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 
 from ..audio import mu_law_decode
-from ..timeindex import future_index, warn_irregular
+from ..timeindex import warn_irregular
 from ..transforms import MuLaw, Quantizer
-from ..validation import (_check_values, check_covariate_frames, check_covariates, check_coverage,
-                          check_fitted_columns, check_horizon, check_index, check_quantiles,
-                          check_series, covariate_names)
-from ._base import TsargenEstimator
+from ..validation import (_check_values, check_covariate_frames, check_covariates,
+                          check_fitted_columns, check_horizon, check_series, covariate_names)
 from ._checkpoint import fit_fingerprint, fit_seed
-from ._forecaster import interval_quantiles, quantiles_to_intervals
-from ._runtime import make_seed, seeded
+from ._forecaster import Layout, PathForecaster
+from ._runtime import seeded
 from ._training import MIN_BATCHES, Epoch
 from ._wavenet import scale_stats
 from .image import GatedPixelCNNDensity, _ImageDensity
@@ -53,7 +50,7 @@ def _positive(value, name):
     return int(value)
 
 
-class SignalImageForecaster(TsargenEstimator):
+class SignalImageForecaster(PathForecaster):
     """Probabilistic forecaster of signal-images: a PixelCNN-family density generating the
     future one row (timestep) at a time.
 
@@ -166,14 +163,14 @@ class SignalImageForecaster(TsargenEstimator):
 
     # ------------------------------------------------------------------ input checks
     def _check_image(self, y, name):
-        """One signal-image -> ``(values float64 (T, W, C), meta)``."""
+        """One signal-image -> ``(values float64 (T, W, C), layout)``."""
         if isinstance(y, (pd.Series, pd.DataFrame)):
             values, info = check_series(y, name, allow_nan=False)
             if isinstance(y, pd.Series):
                 raise ValueError(f"{name} is a pandas Series (one bin per row); a signal-image "
                                  "needs rows of bins: pass a DataFrame with one column per bin.")
-            meta = {"kind": "frame", "index": info.index, "columns": info.columns}
-            return values[:, :, None], meta
+            return values[:, :, None], Layout("frame", info.index, info.columns, squeeze=True,
+                                              level="bin")
         if y is None or isinstance(y, (str, bytes, dict)):
             raise TypeError(f"{name} must be a signal-image array (n_timesteps, n_bins) or "
                             f"(n_timesteps, n_bins, n_channels); got {type(y).__name__}.")
@@ -191,19 +188,19 @@ class SignalImageForecaster(TsargenEstimator):
             raise ValueError(f"{name} is empty (shape {values.shape}).")
         kind = "2d" if values.ndim == 2 else "3d"
         values = values[:, :, None] if values.ndim == 2 else values
-        return values, {"kind": kind, "index": None, "columns": None,
-                        "dtype": np.asarray(y).dtype.str}
+        return values, Layout(kind, dtype=np.asarray(y).dtype.str, squeeze=kind == "2d",
+                              level="bin")
 
     def _check_targets(self, y, name="y", fitted=True, warn=True):
-        """-> (list of values (T, W, C), list of metas, was_list); ``warn``: one
+        """-> (list of values (T, W, C), list of layouts, was_list); ``warn``: one
         :class:`IrregularIndexWarning` for time indexes with gaps (``update`` judges its own)."""
         many = isinstance(y, (list, tuple)) and len(y) > 0 and np.ndim(y[0]) >= 2
         items = list(y) if many else [y]
-        out, metas = [], []
+        out, layouts = [], []
         for i, item in enumerate(items):
-            v, meta = self._check_image(item, f"{name}[{i}]" if many else name)
+            v, layout = self._check_image(item, f"{name}[{i}]" if many else name)
             out.append(v)
-            metas.append(meta)
+            layouts.append(layout)
         shapes = {v.shape[1:] for v in out}
         if len(shapes) > 1:
             raise ValueError(f"the signal-images in {name} have different (n_bins, n_channels) "
@@ -214,18 +211,24 @@ class SignalImageForecaster(TsargenEstimator):
                              f"fitted on {self.n_bins_} bins and {self.n_channels_} channel(s); "
                              "transform new data with the same settings (same n_fft / levels).")
         if fitted:
-            check_fitted_columns(metas, self.meta_, name)
+            check_fitted_columns(layouts, self.layouts_, name)
         if warn:
-            warn_irregular(metas, name, many)
-        return out, metas, many
+            warn_irregular(layouts, name, many)
+        return out, layouts, many
 
-    def _check_covariates(self, X, lengths, many, where, extra=0, metas=None):
+    @staticmethod
+    def _layout_from_meta(meta):
+        """A :class:`Layout` from the dict files written before it held."""
+        return Layout(meta["kind"], meta["index"], meta.get("columns"), dtype=meta.get("dtype"),
+                      squeeze=meta["kind"] != "3d", level="bin")
+
+    def _check_covariates(self, X, lengths, many, where, extra=0, layouts=None):
         """Per-row covariates per stream: ``lengths[i] + extra`` rows each, finite; pandas
-        covariates keep the fitted columns and line up with ``y`` (``metas``) in time."""
+        covariates keep the fitted columns and line up with ``y`` (``layouts``) in time."""
         n_cov = self.n_covariates_ if where != "fit" else None
         covs = check_covariates(X, lengths, many, where, n_cov, extra, unit="row")
         if covs is not None:
-            check_covariate_frames(X, many, lengths, metas, getattr(self, "meta_", None),
+            check_covariate_frames(X, many, lengths, layouts, getattr(self, "layouts_", None),
                                    getattr(self, "covariate_names_", None) if where != "fit"
                                    else None)
         return covs
@@ -306,7 +309,7 @@ class SignalImageForecaster(TsargenEstimator):
 
     def _fit(self, y, X, checkpoint):
         base = self._check_params()
-        values, metas, many = self._check_targets(y, fitted=False)
+        values, layouts, many = self._check_targets(y, fitted=False)
         lengths = [v.shape[0] for v in values]
         need = self.context + self.horizon
         if max(lengths) < need:
@@ -317,7 +320,7 @@ class SignalImageForecaster(TsargenEstimator):
             raise ValueError(f"y[{short[0]}] has {lengths[short[0]]} rows, fewer than "
                              f"context={self.context}: it could neither train nor be forecast "
                              "from; drop it or lower context.")
-        covs = self._check_covariates(X, lengths, many, "fit", metas=metas)
+        covs = self._check_covariates(X, lengths, many, "fit", layouts=layouts)
         self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
         q, loc, kind, n_levels = self._fit_transform(values, base.n_levels)
         self.quantizer_, self.loc_, self.n_levels_ = q, loc, int(n_levels)
@@ -349,7 +352,7 @@ class SignalImageForecaster(TsargenEstimator):
         self.history_ = levels
         self.history_X_ = covs
         self.covariate_names_ = None if X is None else covariate_names(X, many)
-        self.meta_ = metas
+        self.layouts_ = layouts
         self.multi_ = many
         self.loss_curve_ = density.loss_curve_
         self.val_loss_curve_ = density.val_loss_curve_
@@ -357,27 +360,25 @@ class SignalImageForecaster(TsargenEstimator):
         return self
 
     # ------------------------------------------------------------------ paths
-    def _resolve(self, horizon, y, X):
-        """Histories (levels), covariates (history + future, or None), metas, many, fh."""
-        check_is_fitted(self)
-        fh = check_horizon(self.horizon if horizon is None else horizon)
+    def _resolve(self, fh, y, X):
+        """-> ((levels, covariates (history + future) or None), layouts, many)."""
         if y is None:
-            levels, metas, many = self.history_, self.meta_, self.multi_
+            levels, layouts, many = self.history_, self.layouts_, self.multi_
             future = self._check_covariates(X, [0] * len(levels), many, "predict", extra=fh,
-                                            metas=metas)
+                                            layouts=layouts)
             covs = None if future is None else [np.concatenate([h, f]) for h, f in
                                                 zip(self.history_X_, future)]
         else:
-            values, metas, many = self._check_targets(y)
+            values, layouts, many = self._check_targets(y)
             levels = [self._to_levels(v) for v in values]
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
-                                          extra=fh, metas=metas)
+                                          extra=fh, layouts=layouts)
         for i, lv in enumerate(levels):
             if lv.shape[0] < self.context:
                 raise ValueError(f"y{'[%d]' % i if many else ''} has {lv.shape[0]} rows but the "
                                  f"forecast conditions on context={self.context}: pass a longer "
                                  "history or refit with a smaller context.")
-        return fh, levels, covs, metas, many
+        return (levels, covs), layouts, many
 
     def _scaled_cov(self, cv):
         return torch.as_tensor((cv - self.cov_scaler_["loc"]) / self.cov_scaler_["scale"],
@@ -410,97 +411,18 @@ class SignalImageForecaster(TsargenEstimator):
         out = x.permute(0, 2, 3, 1).round().long().numpy()                   # (S*P, ctx+fh, W, C)
         return out.reshape(s, n_paths, ctx + fh, self.n_bins_, self.n_channels_)
 
-    def _paths(self, fh, levels, covs, n_paths, seed):
+    def _paths(self, fh, histories, n_paths, seed):
         """Sample paths in the data's units: ``(S, n_paths, fh, W, C)``."""
-        windows = self._windows(fh, levels, covs, n_paths, seed)
+        windows = self._windows(fh, *histories, n_paths, seed)
         return self._to_values(windows[:, :, self.context:])
 
-    def _predict_seed(self):
-        """The seed of the paths behind ``predict``: those of ``sample(n_paths,
-        random_state=random_state)`` for an int ``random_state``, else of ``random_state=0``."""
-        return make_seed(self.random_state if isinstance(self.random_state, numbers.Integral)
-                         else 0)
+    def _array_paths(self, paths, layout):
+        paths = paths[..., 0] if layout.squeeze else paths
+        if self.quantizer_ is None and layout.dtype is not None:   # integer levels stay so
+            return paths.astype(np.dtype(layout.dtype))
+        return paths
 
-    # ------------------------------------------------------------------ output formatting
-    def _shape_out(self, arr, meta, fh):
-        """``arr (fh, W, C, *rest)`` -> the input's layout."""
-        if meta["kind"] == "3d":
-            return arr
-        arr = arr[:, :, 0]
-        if meta["kind"] == "2d":
-            return arr
-        idx = future_index(meta["index"], fh)
-        if arr.ndim == 2:
-            return pd.DataFrame(arr, index=idx, columns=meta["columns"])
-        return arr, idx
-
-    def _cast(self, arr, meta):
-        if self.quantizer_ is None and meta.get("dtype") is not None:
-            return arr.astype(np.dtype(meta["dtype"]))
-        return arr
-
-    def _many(self, outs, many):
-        return outs if many else outs[0]
-
-    # ------------------------------------------------------------------ public forecasting
-    def predict(self, horizon=None, *, y=None, X=None):
-        """Point forecast ``(horizon, n_bins[, n_channels])`` (or a DataFrame): the per-bin
-        median of the ``n_paths`` paths of ``sample(n_paths, random_state=random_state)``,
-        deterministic for a fitted model.
-
-        ``y=`` forecasts from a new history without refitting (``X`` then covers its rows and
-        the horizon); otherwise ``X`` covers the forecast rows only.
-        """
-        fh, levels, covs, metas, many = self._resolve(horizon, y, X)
-        paths = self._paths(fh, levels, covs, self.n_paths, self._predict_seed())
-        return self._many([self._shape_out(np.median(p, axis=0), m, fh)
-                           for p, m in zip(paths, metas)], many)
-
-    def predict_quantiles(self, horizon=None, quantiles=(0.1, 0.5, 0.9), *, y=None, X=None):
-        """Per-bin forecast quantiles from the sample paths: ``(horizon, n_bins[, n_channels],
-        n_quantiles)``, or a DataFrame with columns ``(bin, quantile)``."""
-        q = check_quantiles(quantiles)
-        fh, levels, covs, metas, many = self._resolve(horizon, y, X)
-        paths = self._paths(fh, levels, covs, self.n_paths, self._predict_seed())
-        outs = []
-        for p, meta in zip(paths, metas):
-            arr = np.moveaxis(np.quantile(p, q, axis=0), 0, -1)               # (fh, W, C, Q)
-            out = self._shape_out(arr, meta, fh)
-            if isinstance(out, tuple):
-                arr2, idx = out
-                cols = pd.MultiIndex.from_product([meta["columns"], q.tolist()],
-                                                  names=["bin", "quantile"])
-                out = pd.DataFrame(arr2.reshape(fh, -1), index=idx, columns=cols)
-            outs.append(out)
-        return self._many(outs, many)
-
-    def predict_interval(self, horizon=None, coverage=0.9, *, y=None, X=None):
-        """Central per-bin prediction intervals: ``(..., 2)`` as (lower, upper) for one
-        coverage, ``(..., n_coverages, 2)`` for a list, or a DataFrame with columns ``(bin,
-        coverage, "lower"/"upper")``. All coverages come from the same sample paths."""
-        coverages, one = check_coverage(coverage)
-        quant = self.predict_quantiles(horizon, interval_quantiles(coverages), y=y, X=X)
-        return quantiles_to_intervals(quant, coverages, one)
-
-    def sample(self, n_samples=100, horizon=None, *, y=None, X=None, random_state=None):
-        """Sample future rows: ``(n_samples, horizon, n_bins[, n_channels])``, or for a
-        DataFrame input a long DataFrame indexed by (sample, time) with one column per bin."""
-        n_samples = _positive(n_samples, "n_samples")
-        fh, levels, covs, metas, many = self._resolve(horizon, y, X)
-        paths = self._paths(fh, levels, covs, n_samples, make_seed(random_state))
-        outs = []
-        for p, meta in zip(paths, metas):
-            if meta["kind"] == "frame":
-                idx = pd.MultiIndex.from_product(
-                    [range(n_samples), future_index(meta["index"], fh)],
-                    names=["sample", "time"])
-                outs.append(pd.DataFrame(p[..., 0].reshape(-1, self.n_bins_), index=idx,
-                                         columns=meta["columns"]))
-            else:
-                outs.append(self._cast(p if meta["kind"] == "3d" else p[..., 0], meta))
-        return self._many(outs, many)
-
-    # ------------------------------------------------------------------ scoring
+    # ------------------------------------------------------------------ scoring, updating
     def score_steps(self, y, X=None):
         """Log-probability (nats) of every element's level given the rows before it and the
         earlier bins (and channels) of its row, shaped like ``y``.
@@ -510,21 +432,11 @@ class SignalImageForecaster(TsargenEstimator):
         one window is one window). Entry ``(t, b)`` therefore never depends on rows after
         ``t`` nor on bins after ``b`` of row ``t``.
         """
-        check_is_fitted(self)
-        values, metas, many = self._check_targets(y)
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score",
-                                      metas=metas)
-        outs = []
-        for i, (v, meta) in enumerate(zip(values, metas)):
-            lp = self._score_levels(self._to_levels(v), None if covs is None else covs[i])
-            if meta["kind"] == "3d":
-                outs.append(lp)
-            elif meta["kind"] == "2d":
-                outs.append(lp[:, :, 0])
-            else:
-                outs.append(pd.DataFrame(lp[:, :, 0], index=meta["index"],
-                                         columns=meta["columns"]))
-        return self._many(outs, many)
+        return super().score_steps(y, X)
+
+    def _score_arrays(self, values, covs):
+        return [self._score_levels(self._to_levels(v), None if covs is None else covs[i])
+                for i, v in enumerate(values)]                           # (T, W, C) each
 
     def _score_levels(self, lv, cov):
         """Per-element log-probabilities ``(T, W, C)`` of one stream of levels."""
@@ -547,40 +459,10 @@ class SignalImageForecaster(TsargenEstimator):
                 out[first:e] = lp[k, first - s:]
         return out
 
-    def score(self, y, X=None):
-        """Mean log-likelihood per row (timestep) in nats: the row's levels summed over bins
-        and channels, averaged over rows (divide by ``n_bins_ * n_channels_`` for a
-        per-element figure). Higher is better."""
-        steps = self.score_steps(y, X)
-        steps = steps if isinstance(steps, list) else [steps]
-        per_row = [np.asarray(s, dtype=float).reshape(len(s), -1).sum(axis=1) for s in steps]
-        return float(np.concatenate(per_row).mean())
-
-    def update(self, y, X=None):
-        """Append new rows (and their covariates) to the stored streams; no refit."""
-        check_is_fitted(self)
-        values, metas, many = self._check_targets(y, warn=False)
-        if many != self.multi_ or len(values) != len(self.history_):
-            raise ValueError(f"update() needs as many streams as fit ({len(self.history_)}).")
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update",
-                                      metas=metas)
-        for old, meta in zip(self.meta_, metas):
-            if (old["index"] is None) != (meta["index"] is None):
-                raise ValueError("update() takes the same kind of input as fit (pandas or "
-                                 "numpy).")
-            if old["index"] is not None and meta["index"][0] <= old["index"][-1]:
-                raise ValueError(f"the new rows start at {meta['index'][0]}, not after the "
-                                 f"stored history's end {old['index'][-1]}.")
-        warn_irregular(metas, "y", many, stored=self.meta_)
-        for i, v in enumerate(values):
-            self.history_[i] = np.concatenate([self.history_[i], self._to_levels(v)])
-            if covs is not None:
-                self.history_X_[i] = np.concatenate([self.history_X_[i], covs[i]])
-            old = self.meta_[i]
-            if old["index"] is not None:
-                self.meta_[i] = {**old, "index": check_index(
-                    old["index"].append(metas[i]["index"]), "y")}
-        return self
+    def _append_history(self, i, values, covs):
+        self.history_[i] = np.concatenate([self.history_[i], self._to_levels(values)])
+        if covs is not None:
+            self.history_X_[i] = np.concatenate([self.history_X_[i], covs])
 
 
 class _WindowBank:

@@ -7,20 +7,18 @@ import numbers
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_is_fitted
 
-from ..timeindex import future_index, warn_irregular
-from ..validation import (check_covariate_frames, check_covariates, check_coverage,
-                          check_fitted_columns, check_horizon, check_quantiles, check_series,
-                          covariate_names, is_series_list)
+from ..timeindex import warn_irregular
+from ..validation import (check_covariate_frames, check_covariates, check_fitted_columns,
+                          check_horizon, check_series, covariate_names, is_series_list)
 from ._checkpoint import fit_seed
-from ._forecaster import interval_quantiles, quantiles_to_intervals
-from ._runtime import make_seed, seeded
+from ._forecaster import Layout, PathForecaster
+from ._runtime import seeded
 from ._training import SeriesBank
-from ._wavenet import (COMMON_DOC, WaveNetParams, as_tensor, check_observed, column_index,
-                       scale_stats)
+from ._wavenet import COMMON_DOC, WaveNetParams, as_tensor, check_observed, scale_stats
 
-class WaveNetForecaster(WaveNetParams):
+
+class WaveNetForecaster(PathForecaster, WaveNetParams):
     __doc__ = """Probabilistic multi-step forecaster: a WaveNet sampled forward in time.
 
     One global model for one series or a list of series, each standardised by its own mean and
@@ -139,44 +137,48 @@ class WaveNetForecaster(WaveNetParams):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
-    def _check_targets(self, y, name="y", warn=True):
-        """-> (list of values (T, C), list of meta dicts, was_list); ``warn``: one
+    def _check_targets(self, y, name="y", fitted=True, warn=True):
+        """-> (list of values (T, C), list of :class:`Layout`, was_list); ``fitted``: check
+        against the fitted model (channels, columns, levels); ``warn``: one
         :class:`IrregularIndexWarning` for time indexes with gaps (``update`` judges its own)."""
         if y is None:
             raise TypeError(f"{name} is required.")
         many = is_series_list(y) and not isinstance(y, np.ndarray)
         items = list(y) if many else [y]
-        values, metas = [], []
+        values, layouts = [], []
         for i, item in enumerate(items):
             v, info = check_series(item, f"{name}[{i}]" if many else name)
             values.append(v)
-            metas.append({"kind": info.kind, "index": info.index, "columns": info.columns,
-                          "name": info.name, "column_names": list(item.columns.names)
-                          if isinstance(item, pd.DataFrame) else None})
+            layouts.append(Layout(info.kind, info.index, info.columns, list(item.columns.names)
+                                  if isinstance(item, pd.DataFrame) else None, info.name,
+                                  squeeze=info.kind in ("1d", "series")))
         if len({v.shape[1] for v in values}) > 1:
             raise ValueError(f"the series in {name} have different numbers of channels.")
+        if fitted:
+            if values[0].shape[1] != self.n_channels_:
+                raise ValueError(f"y has {values[0].shape[1]} channels but the model was fitted "
+                                 f"on {self.n_channels_}.")
+            check_fitted_columns(layouts, self.layouts_)
+            self._check_levels(values, "y")
         if warn:
-            warn_irregular(metas, name, many)
-        return values, metas, many
+            warn_irregular(layouts, name, many)
+        return values, layouts, many
 
-    def _check_new_targets(self, y, warn=True):
-        """:meth:`_check_targets` for a fitted model: its channel count, columns and levels."""
-        values, metas, many = self._check_targets(y, warn=warn)
-        if values[0].shape[1] != self.n_channels_:
-            raise ValueError(f"y has {values[0].shape[1]} channels but the model was fitted on "
-                             f"{self.n_channels_}.")
-        check_fitted_columns(metas, self.meta_)
-        self._check_levels(values, "y")
-        return values, metas, many
+    @staticmethod
+    def _layout_from_meta(meta):
+        """A :class:`Layout` from the dict files written before it held."""
+        return Layout(meta["kind"], meta["index"], meta.get("columns"),
+                      meta.get("column_names"), meta.get("name"),
+                      squeeze=meta["kind"] in ("1d", "series"))
 
-    def _check_covariates(self, X, lengths, many, where, extra=0, metas=None):
+    def _check_covariates(self, X, lengths, many, where, extra=0, layouts=None):
         """Covariates per series: ``lengths[i] + extra`` rows each, no NaN/inf. DataFrames must
-        keep the fitted column names, and a time index must line up with ``y``'s (``metas``;
+        keep the fitted column names, and a time index must line up with ``y``'s (``layouts``;
         ``lengths`` of 0: the stored histories, which ``X`` must follow)."""
         n_cov = (getattr(self, "n_covariates_", None) or 0) if where != "fit" else None
         covs = check_covariates(X, lengths, many, where, n_cov, extra)
         if covs is not None:
-            check_covariate_frames(X, many, lengths, metas, getattr(self, "meta_", None),
+            check_covariate_frames(X, many, lengths, layouts, getattr(self, "layouts_", None),
                                    getattr(self, "covariate_names_", None) if where != "fit"
                                    else None)
         return covs
@@ -264,9 +266,9 @@ class WaveNetForecaster(WaveNetParams):
         ``checkpoint``: a file the training state is saved to after every epoch and resumed
         from when it exists (an interrupted fit then ends exactly as an uninterrupted one)."""
         self._check_params()
-        values, metas, many = self._check_targets(y)
+        values, layouts, many = self._check_targets(y, fitted=False)
         lengths = [v.shape[0] for v in values]
-        covs = self._check_covariates(X, lengths, many, "fit", metas=metas)
+        covs = self._check_covariates(X, lengths, many, "fit", layouts=layouts)
         rf = self._receptive_field()
         if max(lengths) <= rf:
             raise ValueError(f"y has {max(lengths)} timesteps but the receptive field is {rf}: "
@@ -277,7 +279,7 @@ class WaveNetForecaster(WaveNetParams):
                              f"{self.seasonal_lag} and differences={self.differences} leave "
                              "none to model: pass a longer series or a shorter seasonal_lag.")
         c = values[0].shape[1]
-        specs = self._head_specs(c, metas[0]["columns"])
+        specs = self._head_specs(c, layouts[0].columns)
         self._check_levels(values, "y", specs)
         fixed = self._unscaled_channels(specs, c)
         if (self.differences or self.seasonal_lag) and fixed.any():
@@ -322,7 +324,7 @@ class WaveNetForecaster(WaveNetParams):
         self.history_ = values
         self.history_X_ = covs
         self.covariate_names_ = None if X is None else covariate_names(X, many)
-        self.meta_ = metas
+        self.layouts_ = layouts
         self.multi_ = many
         self.loss_curve_ = result["loss_curve"]
         self.val_loss_curve_ = result["val_loss_curve"]
@@ -334,19 +336,17 @@ class WaveNetForecaster(WaveNetParams):
         return self.receptive_field_ if self.context is None else min(self.context,
                                                                       max(self.receptive_field_, 1))
 
-    def _resolve(self, horizon, y, X):
-        """Histories, covariates (history + future), scalers and metas for a forecast."""
-        check_is_fitted(self)
-        fh = check_horizon(self.horizon if horizon is None else horizon)
+    def _resolve(self, fh, y, X):
+        """-> ((values, covariates (history + future), loc, scale), layouts, many)."""
         if y is None:
-            values, metas, many = self.history_, self.meta_, self.multi_
+            values, layouts, many = self.history_, self.layouts_, self.multi_
             loc, scale = self.scaler_["loc"], self.scaler_["scale"]
             future = self._check_covariates(X, [0] * len(values), many, "predict", extra=fh,
-                                            metas=metas)
+                                            layouts=layouts)
             covs = None if future is None else [np.concatenate([h, f]) for h, f in
                                                 zip(self.history_X_, future)]
         else:
-            values, metas, many = self._check_new_targets(y)
+            values, layouts, many = self._check_targets(y)
             short = min(v.shape[0] for v in values)
             if short < self._n_lost():
                 raise ValueError(f"a history has {short} timesteps but seasonal_lag="
@@ -354,11 +354,12 @@ class WaveNetForecaster(WaveNetParams):
                                  f"least {self._n_lost()} to anchor the forecast: pass a longer y.")
             loc, scale = self._history_scaling([self._difference(v) for v in values])
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
-                                          extra=fh, metas=metas)
-        return fh, values, covs, loc, scale, metas, many
+                                          extra=fh, layouts=layouts)
+        return (values, covs, loc, scale), layouts, many
 
-    def _paths(self, fh, values, covs, loc, scale, n_paths, seed):
+    def _paths(self, fh, histories, n_paths, seed):
         """Sample paths in original units: list of ``(n_paths, fh, C)`` arrays, one per series."""
+        values, covs, loc, scale = histories
         ctx = self._context_len()
         hist = torch.stack([
             torch.cat([torch.full((max(ctx - v.shape[0], 0), v.shape[1]), float("nan")),
@@ -378,102 +379,6 @@ class WaveNetForecaster(WaveNetParams):
         draws = draws.reshape(len(values), n_paths, fh, -1)
         return [self._integrate(d * s + l, v) for d, l, s, v in zip(draws, loc, scale, values)]
 
-    def _predict_seed(self):
-        """The seed of the paths behind ``predict``: those of ``sample(n_paths,
-        random_state=random_state)`` for an int ``random_state``, else of ``random_state=0``."""
-        return make_seed(self.random_state if isinstance(self.random_state, numbers.Integral)
-                         else 0)
-
-    # ------------------------------------------------------------------ output formatting
-    @staticmethod
-    def _future(meta, fh):
-        return future_index(meta["index"], fh) if meta["index"] is not None else None
-
-    def _point_out(self, arr, meta, fh):  # arr (fh, C)
-        kind = meta["kind"]
-        if kind == "1d":
-            return arr[:, 0]
-        if kind == "2d":
-            return arr
-        idx = self._future(meta, fh)
-        if kind == "series":
-            return pd.Series(arr[:, 0], index=idx, name=meta["name"])
-        return pd.DataFrame(arr, index=idx, columns=column_index(meta))
-
-    def _columns(self, meta):
-        if meta["kind"] == "series":
-            return [meta["name"] if meta["name"] is not None else 0]
-        return meta["columns"]
-
-    def _many(self, outs, many):
-        return outs if many else outs[0]
-
-    # ------------------------------------------------------------------ public forecasting
-    def predict(self, horizon=None, *, y=None, X=None):
-        """Point forecast (median of the sample paths), deterministic for a fitted model.
-
-        ``y=`` forecasts from a new history without refitting (its covariates ``X`` then cover
-        history and horizon); otherwise ``X`` covers the horizon only. A model of one series
-        takes every history as that series, and a global model takes as many as were fitted as
-        the fitted series continued: each is standardised with its fitted scaling, so the
-        forecast depends only on its last ``context`` modelled timesteps. Any other number of
-        histories for a global model are new series, each standardised by the mean and scale
-        of the history passed.
-        """
-        fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
-        paths = self._paths(fh, values, covs, loc, scale, self.n_paths, self._predict_seed())
-        return self._many([self._point_out(np.median(p, axis=0), m, fh)
-                           for p, m in zip(paths, metas)], many)
-
-    def predict_quantiles(self, horizon=None, quantiles=(0.1, 0.5, 0.9), *, y=None, X=None):
-        """Forecast quantiles from the sample paths.
-
-        Returns ``(horizon, n_quantiles)`` for a 1-D series, ``(horizon, n_channels,
-        n_quantiles)`` for a 2-D one, or a DataFrame with columns ``(variable, quantile)``.
-        """
-        q = check_quantiles(quantiles)
-        fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
-        paths = self._paths(fh, values, covs, loc, scale, self.n_paths, self._predict_seed())
-        outs = []
-        for p, meta in zip(paths, metas):
-            arr = np.moveaxis(np.quantile(p, q, axis=0), 0, -1)              # (fh, C, Q)
-            if meta["kind"] == "1d":
-                outs.append(arr[:, 0])
-            elif meta["kind"] == "2d":
-                outs.append(arr)
-            else:
-                cols = pd.MultiIndex.from_product([self._columns(meta), q.tolist()],
-                                                  names=["variable", "quantile"])
-                outs.append(pd.DataFrame(arr.reshape(fh, -1), index=self._future(meta, fh),
-                                         columns=cols))
-        return self._many(outs, many)
-
-    def predict_interval(self, horizon=None, coverage=0.9, *, y=None, X=None):
-        """Central prediction intervals: ``(..., 2)`` as (lower, upper) for one coverage,
-        ``(..., n_coverages, 2)`` for a list, or a DataFrame with columns ``(variable,
-        coverage, "lower"/"upper")``. All coverages come from the same sample paths."""
-        coverages, one = check_coverage(coverage)
-        quant = self.predict_quantiles(horizon, interval_quantiles(coverages), y=y, X=X)
-        return quantiles_to_intervals(quant, coverages, one)
-
-    def sample(self, n_samples=100, horizon=None, *, y=None, X=None, random_state=None):
-        """Sample future paths: ``(n_samples, horizon, n_channels)``, or for pandas input a long
-        DataFrame indexed by (sample, time)."""
-        n_samples = check_horizon(n_samples, "n_samples")
-        fh, values, covs, loc, scale, metas, many = self._resolve(horizon, y, X)
-        paths = self._paths(fh, values, covs, loc, scale, n_samples, make_seed(random_state))
-        outs = []
-        for p, meta in zip(paths, metas):
-            if meta["kind"] in ("series", "frame"):
-                idx = pd.MultiIndex.from_product([range(n_samples), self._future(meta, fh)],
-                                                 names=["sample", "time"])
-                outs.append(pd.DataFrame(p.reshape(-1, p.shape[2]), index=idx,
-                                         columns=self._columns(meta) if meta["kind"] == "series"
-                                         else column_index(meta)))
-            else:
-                outs.append(p)
-        return self._many(outs, many)
-
     # ------------------------------------------------------------------ scoring and updating
     def score_steps(self, y, X=None):
         """One-step log-likelihood (nats, original units) of every element of ``y``, each step
@@ -481,81 +386,30 @@ class WaveNetForecaster(WaveNetParams):
 
         Each series is standardised with a scaling fixed at fit time — series ``i``'s own when
         ``y`` holds as many series as were fitted (or the one of a single-series model), else
-        the pooled training scaling — so a
-        step's score depends on nothing after it. (Forecasts for new series use each history's
-        own scaling instead, see :meth:`predict`; for a likelihood that would make every step
-        depend on the whole series.)"""
-        check_is_fitted(self)
-        values, metas, many = self._check_new_targets(y)
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score",
-                                      metas=metas)
+        the pooled training scaling — so a step's score depends on nothing after it.
+        (Forecasts for new series use each history's own scaling instead, see
+        :meth:`predict`; for a likelihood that would make every step depend on the whole
+        series.)"""
+        return super().score_steps(y, X)
+
+    def _score_arrays(self, values, covs):
         modelled = [self._difference(v) for v in values]
         loc, scale = self._history_scaling(modelled, own=False)
-        outs = []
         cov_t = None
         if covs is not None:
             cl, cs = self.cov_scaler_["loc"], self.cov_scaler_["scale"]
             cov_t = [as_tensor((cv - cl) / cs) for cv in covs]
-        scaled = [(as_tensor((v - l) / s), s) for v, l, s in zip(modelled, loc, scale)]
-        lps = self._log_prob_scaled([t for t, _ in scaled], cov_t)
-        for v, lp, (_, s), meta in zip(modelled, lps, scaled, metas):
-            arr = np.where(np.isnan(v), np.nan, lp - np.log(s))
-            if meta["kind"] == "1d":
-                outs.append(arr[:, 0])
-            elif meta["kind"] == "2d":
-                outs.append(arr)
-            elif meta["kind"] == "series":
-                outs.append(pd.Series(arr[:, 0], index=meta["index"], name=meta["name"]))
-            else:
-                outs.append(pd.DataFrame(arr, index=meta["index"], columns=column_index(meta)))
-        return self._many(outs, many)
+        lps = self._log_prob_scaled([as_tensor((v - l) / s)
+                                     for v, l, s in zip(modelled, loc, scale)], cov_t)
+        return [np.where(np.isnan(v), np.nan, lp - np.log(s))              # (T, C) each
+                for v, lp, s in zip(modelled, lps, scale)]
 
-    def score(self, y, X=None):
-        """Mean one-step log-likelihood per timestep (summed over channels), in nats."""
-        steps = self.score_steps(y, X)
-        steps = steps if isinstance(steps, list) else [steps]
-        per_t = [np.asarray(s, dtype=float).reshape(len(s), -1) for s in steps]
-        observed = np.concatenate([np.nansum(s, axis=1)[~np.isnan(s).all(axis=1)]
-                                   for s in per_t])
-        if observed.size == 0:
-            raise ValueError("y has no step to score: every value is missing, or the series "
-                             f"is too short for differences={self.differences} and "
-                             f"seasonal_lag={self.seasonal_lag} (the first "
-                             f"{self._n_lost()} steps have no likelihood).")
-        return float(observed.mean())
+    def _nothing_to_score(self):
+        return ("y has no step to score: every value is missing, or the series is too short for "
+                f"differences={self.differences} and seasonal_lag={self.seasonal_lag} (the "
+                f"first {self._n_lost()} steps have no likelihood).")
 
-    def update(self, y, X=None):
-        """Append new observations (and their covariates) to the stored history; no refit."""
-        check_is_fitted(self)
-        values, metas, many = self._check_new_targets(y, warn=False)
-        if many != self.multi_ or len(values) != len(self.history_):
-            raise ValueError(f"update() needs as many series as fit ({len(self.history_)}).")
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update",
-                                      metas=metas)
-        for i, (v, meta) in enumerate(zip(values, metas)):
-            old = self.meta_[i]
-            if (old["index"] is None) != (meta["index"] is None):
-                raise ValueError("update() takes the same kind of input as fit (pandas or "
-                                 "numpy).")
-            if old["index"] is not None and len(meta["index"]):
-                try:
-                    before = meta["index"][0] <= old["index"][-1]
-                except TypeError:       # e.g. a RangeIndex after dates, tz-aware after naive
-                    raise ValueError(
-                        f"the new observations' index ({type(meta['index']).__name__}, starting "
-                        f"{meta['index'][0]!r}) does not continue the stored one "
-                        f"({type(old['index']).__name__}, ending {old['index'][-1]!r}); pass "
-                        "them with the same kind of time index.") from None
-                if before:
-                    raise ValueError(f"the new observations start at {meta['index'][0]}, not "
-                                     f"after the stored history's end {old['index'][-1]}.")
-        warn_irregular(metas, "y", many, stored=self.meta_)
-        for i, v in enumerate(values):
-            self.history_[i] = np.concatenate([self.history_[i], v])
-            if covs is not None:
-                self.history_X_[i] = np.concatenate([self.history_X_[i], covs[i]])
-            old = self.meta_[i]
-            if old["index"] is not None:
-                self.meta_[i] = {**old, "index": old["index"].append(metas[i]["index"])}
-        return self
-
+    def _append_history(self, i, values, covs):
+        self.history_[i] = np.concatenate([self.history_[i], values])
+        if covs is not None:
+            self.history_X_[i] = np.concatenate([self.history_X_[i], covs])
