@@ -1,7 +1,7 @@
 """Network architectures, one per file.
 
 ``_image.py`` holds what the image networks share (the base class, generation, steppers);
-``_pixelcnn_pp_cache.py`` is PixelCNN++'s cached generation.
+``_pixelcnn_pp_cache.py`` is PixelCNN++'s cached generation, ``_wavenet_state.py`` WaveNet's.
 """
 
 from .ensemble import WaveNetEnsemble

@@ -100,7 +100,8 @@ class WaveNetEnsemble(nn.Module):
     # ------------------------------------------------------------------ incremental generation
     def init_state(self, history, cond=None, labels=None):
         """The members' generation states: a list of one
-        :class:`~tsargen.networks.wavenet.WaveNetState` per member (:meth:`WaveNet.init_state`)."""
+        :class:`~tsargen.networks._wavenet_state.WaveNetState` per member
+        (:meth:`WaveNet.init_state`)."""
         return [m.init_state(history, cond, labels) for m in self.members]
 
     def cond_projection(self, state, cond_t):
