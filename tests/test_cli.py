@@ -316,7 +316,7 @@ def test_help_and_usage_errors_do_not_import_torch():
     """)
     result, path = out.rsplit(" ", 1)
     assert result == "[0, 0, 0, 0, 2, 2, 2] []"           # exit codes; torch, pandas loaded
-    assert Path(path).resolve() == ROOT / "tsargen" / "cli.py"      # this checkout's code
+    assert Path(path).resolve() == ROOT / "tsargen" / "cli" / "__init__.py"  # this checkout's
 
 
 def test_import_tsargen_is_lazy_and_keeps_its_names():
