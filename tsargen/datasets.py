@@ -4,8 +4,15 @@ The ``load_*`` functions read data that ships with installed packages (statsmode
 never download anything. ``read_*`` functions read files the user owns.
 """
 
+import re
+import zipfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+# statsmodels is imported inside the loaders that read its bundled data: the other functions
+# here do without it
 
 
 def load_sunspots():
@@ -63,10 +70,6 @@ _HALT_STATES = {-1: "halt", 0: "quoting", 1: "resume"}
 
 def _lobster_members(path):
     """-> (message file object opener, orderbook opener, message file name) for a zip or csv."""
-    import re
-    import zipfile
-    from pathlib import Path
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist.")
@@ -128,8 +131,6 @@ def read_lobster(path, *, levels=None):
       for: wrong column counts, decreasing timestamps, unknown event types, directions other
       than +-1, negative sizes, and a crossed book (best ask below best bid).
     """
-    import re
-
     open_msg, open_book, name = _lobster_members(path)
     file_levels = int(re.search(r"_message_(\d+)\.csv$", name).group(1))
     date = re.search(r"(\d{4}-\d{2}-\d{2})", name)
@@ -141,6 +142,31 @@ def read_lobster(path, *, levels=None):
             1 <= levels <= file_levels):
         raise ValueError(f"levels must be an integer in 1..{file_levels} (the file's levels), "
                          f"got {levels!r}.")
+    m, book = _lobster_tables(open_msg, open_book, file_levels)
+    ns = _checked_messages(m)
+    ask, bid, b = _checked_book(book, levels)
+    index = pd.DatetimeIndex(pd.Timestamp(date.group(1)) + pd.to_timedelta(ns, unit="ns"),
+                             name="time")
+    kind = m[:, 1]
+    halt = kind == 7
+    out = {"type": kind.astype(np.int64), "order_id": m[:, 2].astype(np.int64),
+           "size": m[:, 3].astype(np.int64), "price": m[:, 4] / 1e4,
+           "direction": m[:, 5].astype(np.int64)}
+    for k in range(levels):
+        out[f"ask_price_{k + 1}"] = ask[:, k] / 1e4
+        out[f"ask_size_{k + 1}"] = b[:, k, 1].astype(np.int64)
+        out[f"bid_price_{k + 1}"] = bid[:, k] / 1e4
+        out[f"bid_size_{k + 1}"] = b[:, k, 3].astype(np.int64)
+    events = pd.DataFrame(out, index=index)
+    halts = [(index[i], _HALT_STATES.get(int(m[i, 4]), "halt")) for i in np.flatnonzero(halt)]
+    events = events[~halt]
+    events.attrs["halts"] = halts
+    return events
+
+
+def _lobster_tables(open_msg, open_book, file_levels):
+    """The message rows ``(n, 6)`` as an array and the orderbook rows as a DataFrame, checked
+    for their column and row counts."""
     with open_msg() as f:
         msg = pd.read_csv(f, header=None, dtype=np.float64)
     with open_book() as f:
@@ -155,7 +181,11 @@ def read_lobster(path, *, levels=None):
     if len(msg) != len(book):
         raise ValueError(f"the message file has {len(msg)} rows but the orderbook file "
                          f"{len(book)}; they must match row for row.")
-    m = msg.to_numpy()
+    return msg.to_numpy(), book
+
+
+def _checked_messages(m):
+    """Nanoseconds after midnight of the message rows ``m (n, 6)``, once their values pass."""
     if np.isnan(m).any():
         raise ValueError(f"row {_first_bad(np.isnan(m).any(axis=1))} of the message file has a "
                          "missing value.")
@@ -178,7 +208,13 @@ def read_lobster(path, *, levels=None):
     if (m[:, 3] < 0).any():
         i = _first_bad(m[:, 3] < 0)
         raise ValueError(f"row {i} of the message file has a negative size {m[i, 3]:g}.")
-    b = book.to_numpy()[:, :4 * levels].reshape(len(book), levels, 4)
+    return ns
+
+
+def _checked_book(book, levels):
+    """The first ``levels`` levels of the orderbook rows, once they pass: ask and bid prices
+    ``(n, levels)`` (x 10^4, NaN on empty levels) and the rows ``(n, levels, 4)``."""
+    b = book.to_numpy()[:, :4 * levels].reshape(len(book), levels, 4)   # (n, levels, 4)
     if np.isnan(b).any():
         raise ValueError(f"row {_first_bad(np.isnan(b).any(axis=(1, 2)))} of the orderbook file "
                          "has a missing value.")
@@ -193,22 +229,7 @@ def read_lobster(path, *, levels=None):
         i = _first_bad(crossed)
         raise ValueError(f"row {i} of the orderbook file is crossed: best ask "
                          f"{ask[i, 0] / 1e4:g} < best bid {bid[i, 0] / 1e4:g}.")
-    start = pd.Timestamp(date.group(1))
-    index = pd.DatetimeIndex(start + pd.to_timedelta(ns, unit="ns"), name="time")
-    halt = kind == 7
-    out = {"type": kind.astype(np.int64), "order_id": m[:, 2].astype(np.int64),
-           "size": m[:, 3].astype(np.int64), "price": m[:, 4] / 1e4,
-           "direction": m[:, 5].astype(np.int64)}
-    for k in range(levels):
-        out[f"ask_price_{k + 1}"] = ask[:, k] / 1e4
-        out[f"ask_size_{k + 1}"] = b[:, k, 1].astype(np.int64)
-        out[f"bid_price_{k + 1}"] = bid[:, k] / 1e4
-        out[f"bid_size_{k + 1}"] = b[:, k, 3].astype(np.int64)
-    events = pd.DataFrame(out, index=index)
-    halts = [(index[i], _HALT_STATES.get(int(m[i, 4]), "halt")) for i in np.flatnonzero(halt)]
-    events = events[~halt]
-    events.attrs["halts"] = halts
-    return events
+    return ask, bid, b
 
 
 def read_bars(path):
@@ -220,8 +241,6 @@ def read_bars(path):
     are read too. Raises ``ValueError`` naming the row for missing columns, unparseable or
     decreasing timestamps, negative volume and ``high < low``.
     """
-    from pathlib import Path
-
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as f:

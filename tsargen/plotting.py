@@ -22,6 +22,9 @@ import numpy as np
 import pandas as pd
 
 from .metrics import _long_frame_paths
+from .timeindex import future_index
+
+# matplotlib is optional (the extra "plot"): it is imported inside the functions that draw
 
 
 def _figure(ax=None, n_axes=1, n_cols=None, figsize=None, **kwargs):
@@ -135,7 +138,29 @@ def plot_forecast(history, *, forecaster=None, samples=None, horizon=None, X=Non
         paths, future_x = _sample_paths(samples)                           # (n, h, C)
         qarr = np.moveaxis(np.quantile(paths, levels, axis=0), 0, -1)       # (h, C, Q)
     h, n_fc = qarr.shape[0], qarr.shape[1]
-    n_hist = 1 if hist_all.ndim == 1 else hist_all.shape[1]
+    n_channels, channel = _channel(channel, n_fc, 1 if hist_all.ndim == 1 else hist_all.shape[1])
+    hist = _pick(hist_all, channel, n_channels, "history")
+    qarr = qarr[:, channel if n_fc > 1 else 0]                              # (h, Q)
+    if future_x is None and index is not None:
+        future_x = future_index(index, h)
+    hist_x = index if index is not None else np.arange(len(hist))
+    if future_x is None:
+        future_x = np.arange(len(hist), len(hist) + h)
+    fig, (ax,) = _figure(ax, figsize=(8, 3.2))
+    ax.plot(hist_x, hist, color="black", lw=1, label="history")
+    _draw_fan(ax, future_x, levels, qarr)
+    if truth is not None:
+        t = _pick(np.asarray(truth, dtype=float), channel, n_channels, "truth")[:h]
+        ax.plot(future_x[:len(t)], t, color="tab:red", lw=1, label="truth")
+    ax.axvline(future_x[0], color="grey", ls=":", lw=1)
+    ax.legend(loc="upper left", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _channel(channel, n_fc, n_hist):
+    """The number of channels shown and ``channel`` checked against it, from 0."""
     n_channels = max(n_fc, n_hist)
     if min(n_fc, n_hist) > 1 and n_fc != n_hist:
         raise ValueError(f"history has {n_hist} channels but the forecast {n_fc}.")
@@ -144,18 +169,13 @@ def plot_forecast(history, *, forecaster=None, samples=None, horizon=None, X=Non
         raise ValueError(f"channel must be an integer in 0..{n_channels - 1} (the data has "
                          f"{n_channels} channel{'s' if n_channels > 1 else ''}); got "
                          f"{channel!r}.")
-    channel = int(channel) % n_channels
-    hist = _pick(hist_all, channel, n_channels, "history")
-    qarr = qarr[:, channel if n_fc > 1 else 0]                              # (h, Q)
+    return n_channels, int(channel) % n_channels
+
+
+def _draw_fan(ax, future_x, levels, qarr):
+    """One band per quantile pair ``(q, 1 - q)`` of ``levels``, darker inside, and the median
+    line; ``qarr (h, Q)`` holds the quantiles at ``levels``."""
     band = {lv: qarr[:, i] for i, lv in enumerate(levels)}
-    if future_x is None and index is not None:
-        from .timeindex import future_index
-        future_x = future_index(index, h)
-    hist_x = index if index is not None else np.arange(len(hist))
-    if future_x is None:
-        future_x = np.arange(len(hist), len(hist) + h)
-    fig, (ax,) = _figure(ax, figsize=(8, 3.2))
-    ax.plot(hist_x, hist, color="black", lw=1, label="history")
     lower = [lv for lv in levels if lv < 0.5]
     for k, lo in enumerate(lower):
         hi = 1 - lo
@@ -167,14 +187,6 @@ def plot_forecast(history, *, forecaster=None, samples=None, horizon=None, X=Non
                         label=f"{100 * (hi - lo):.0f}% interval")
     ax.plot(future_x, band[levels[np.argmin(np.abs(levels - 0.5))]], color="tab:blue", lw=1.5,
             label="median")
-    if truth is not None:
-        t = _pick(np.asarray(truth, dtype=float), channel, n_channels, "truth")[:h]
-        ax.plot(future_x[:len(t)], t, color="tab:red", lw=1, label="truth")
-    ax.axvline(future_x[0], color="grey", ls=":", lw=1)
-    ax.legend(loc="upper left", fontsize="small")
-    if title:
-        ax.set_title(title)
-    return fig
 
 
 # ---------------------------------------------------------------------------- images
@@ -234,6 +246,7 @@ def _axis_ticks(labels, n_ticks):
     if m == 1:
         return np.array([0.0]), _format_labels(labels, [0])
     from matplotlib.ticker import MaxNLocator
+
     if pd.api.types.is_numeric_dtype(labels.dtype) and not pd.api.types.is_bool_dtype(
             labels.dtype):
         v = np.asarray(labels, dtype=float)
@@ -286,7 +299,6 @@ def plot_signal_image(forecast, truth=None, *, history=None, cmap="viridis",
     elif isinstance(history, pd.DataFrame):
         times = history.index
         if rows is None:
-            from .timeindex import future_index
             try:
                 rows = future_index(times, len(fc))
             except TypeError:
@@ -347,6 +359,7 @@ def plot_training(estimator=None, *, loss_curve=None, val_loss_curve=None, ax=No
         ax.plot([best + 1], [val_loss_curve[best]], "k*", ms=10,
                 label=f"best (epoch {best + 1})")
     from matplotlib.ticker import MaxNLocator
+
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (nats per element)")
