@@ -12,7 +12,7 @@ __all__ = ["GatedPixelCNNDensity", "GenerativeClassifier", "PixelCNNDensity", "P
 # Documented lazy import (PEP 562): the public names come from tsargen.estimators, which imports
 # torch (about 1.5 s), on first access, so that the ``tsargen`` command line starts, answers
 # --help and reports usage errors without loading torch. Static tools see the names below.
-# The subpackages that importing the estimators used to load stay reachable as attributes.
+# The subpackages are reachable as attributes (``tsargen.audio``) without importing them first.
 _SUBMODULES = ("audio", "estimators", "networks", "nn", "transforms")
 if TYPE_CHECKING:
     from .estimators import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,

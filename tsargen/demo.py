@@ -22,7 +22,7 @@ PERIOD, HORIZON, N_TRAIN, N_ORIGINS = 11, 11, 269, 8
 
 def _ets_paths(history, horizon, n_paths, seed):
     """Point forecast and simulated paths of a damped-trend ETS fitted to ``history``."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing  # lazy as in main (about 1 s)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -39,7 +39,7 @@ def main(argv=None):
                         help=THREADS_HELP)
     args = parser.parse_args(argv)
 
-    # documented lazy imports: --help answers without torch
+    # documented lazy imports: --help (also 'tsargen demo --help') answers without torch or pandas
     import torch
 
     from tsargen import WaveNetForecaster
