@@ -1,8 +1,9 @@
-"""Distribution heads: raw network output -> per-channel likelihood (DESIGN §4).
+"""Distribution heads: raw network output -> per-channel likelihood.
 
 A head turns ``raw`` of shape ``(..., C, n_params)`` into a distribution per channel and offers
 ``log_prob(raw, x) -> (..., C)``, ``sample(raw) -> (..., C)`` and ``mean(raw) -> (..., C)``.
-Adding a head touches no network: a network only needs ``n_params`` per channel.
+Adding a head touches no network: a network only needs ``n_params`` per channel
+(docs/architecture.md lists the steps).
 
 Continuous heads (``gaussian``, ``student_t``, ``logistic_mixture``) are densities on the scaled
 data. Binned heads (``categorical``, ``discretized_logistic_mixture``) put a probability on each

@@ -1,6 +1,6 @@
 """Causal 2-D convolutions for images in raster order (row by row, left to right).
 
-Two ways to keep a conv causal (DESIGN §5):
+Two ways to keep a conv causal:
 
 * **Masks** (PixelRNN/PixelCNN, van den Oord et al. 2016, arXiv:1601.06759, §3.4):
   :class:`MaskedConv2d` zeroes every kernel tap below the centre row and right of the centre

@@ -1,4 +1,4 @@
-"""Order-book events -> an event-time feature series and back, exactly (DESIGN §2).
+"""Order-book events -> an event-time feature series and back, exactly.
 
 :class:`TickFeatures` turns a LOBSTER-style event stream (:func:`tsargen.datasets.read_lobster`)
 into one row per event: what happened (type, direction, size), when (log inter-arrival time)
