@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .validation import first_row
+
 # statsmodels is imported inside the loaders that read its bundled data: the other functions
 # here do without it
 
@@ -93,10 +95,6 @@ def _lobster_members(path):
     if not book.exists():
         raise FileNotFoundError(f"the orderbook file {book.name} is not beside {path.name}.")
     return (lambda: open(path, "rb")), (lambda: open(book, "rb")), path.name
-
-
-def _first_bad(mask):
-    return int(np.flatnonzero(mask)[0])
 
 
 def read_lobster(path, *, levels=None):
@@ -187,26 +185,26 @@ def _lobster_tables(open_msg, open_book, file_levels):
 def _checked_messages(m):
     """Nanoseconds after midnight of the message rows ``m (n, 6)``, once their values pass."""
     if np.isnan(m).any():
-        raise ValueError(f"row {_first_bad(np.isnan(m).any(axis=1))} of the message file has a "
+        raise ValueError(f"row {first_row(np.isnan(m).any(axis=1))} of the message file has a "
                          "missing value.")
     ns = np.round(m[:, 0] * 1e9).astype(np.int64)    # float64 keeps ns exactly below 1e5 s
     if (np.diff(ns) < 0).any():
-        i = _first_bad(np.diff(ns) < 0) + 1
+        i = first_row(np.diff(ns) < 0) + 1
         raise ValueError(f"row {i} of the message file has timestamp {m[i, 0]!r}, earlier than "
                          f"row {i - 1} ({m[i - 1, 0]!r}): timestamps must not decrease.")
     kind = m[:, 1]
     bad = ~np.isin(kind, _LOBSTER_TYPES)
     if bad.any():
-        i = _first_bad(bad)
+        i = first_row(bad)
         raise ValueError(f"row {i} of the message file has unknown event type {kind[i]:g}; "
                          f"LOBSTER types are {_LOBSTER_TYPES}.")
     bad = ~np.isin(m[:, 5], (-1, 1))
     if bad.any():
-        i = _first_bad(bad)
+        i = first_row(bad)
         raise ValueError(f"row {i} of the message file has direction {m[i, 5]:g}; it must be "
                          "-1 (sell) or 1 (buy).")
     if (m[:, 3] < 0).any():
-        i = _first_bad(m[:, 3] < 0)
+        i = first_row(m[:, 3] < 0)
         raise ValueError(f"row {i} of the message file has a negative size {m[i, 3]:g}.")
     return ns
 
@@ -216,17 +214,17 @@ def _checked_book(book, levels):
     ``(n, levels)`` (x 10^4, NaN on empty levels) and the rows ``(n, levels, 4)``."""
     b = book.to_numpy()[:, :4 * levels].reshape(len(book), levels, 4)   # (n, levels, 4)
     if np.isnan(b).any():
-        raise ValueError(f"row {_first_bad(np.isnan(b).any(axis=(1, 2)))} of the orderbook file "
+        raise ValueError(f"row {first_row(np.isnan(b).any(axis=(1, 2)))} of the orderbook file "
                          "has a missing value.")
     if (b[:, :, [1, 3]] < 0).any():
-        i = _first_bad((b[:, :, [1, 3]] < 0).any(axis=(1, 2)))
+        i = first_row((b[:, :, [1, 3]] < 0).any(axis=(1, 2)))
         raise ValueError(f"row {i} of the orderbook file has a negative size.")
     ask, bid = b[:, :, 0].copy(), b[:, :, 2].copy()
     ask[ask >= _DUMMY_PRICE] = np.nan
     bid[bid <= -_DUMMY_PRICE] = np.nan
     crossed = ask[:, 0] < bid[:, 0]       # NaN compares False: one-sided books pass
     if crossed.any():
-        i = _first_bad(crossed)
+        i = first_row(crossed)
         raise ValueError(f"row {i} of the orderbook file is crossed: best ask "
                          f"{ask[i, 0] / 1e4:g} < best bid {bid[i, 0] / 1e4:g}.")
     return ask, bid, b
@@ -268,7 +266,7 @@ def read_bars(path):
         raise ValueError(f"{path.name} misses the columns {missing} (header: {header}).")
     index = pd.to_datetime(stamps, errors="coerce")
     if index.isna().any():
-        i = _first_bad(index.isna().to_numpy())
+        i = first_row(index.isna().to_numpy())
         raise ValueError(f"row {i} of {path.name} has an unreadable timestamp {stamps[i]!r}.")
     index = pd.DatetimeIndex(index, name="time")
     cols = need + (["openinterest"] if "openinterest" in raw else [])
@@ -277,18 +275,18 @@ def read_bars(path):
     except ValueError as err:
         raise ValueError(f"{path.name} has a non-numeric price or volume: {err}") from None
     if values.isna().any(axis=None):
-        i = _first_bad(values.isna().any(axis=1).to_numpy())
+        i = first_row(values.isna().any(axis=1).to_numpy())
         raise ValueError(f"row {i} of {path.name} has a missing value.")
     bad = np.diff(index.asi8) < 0
     if bad.any():
-        i = _first_bad(bad) + 1
+        i = first_row(bad) + 1
         raise ValueError(f"row {i} of {path.name} has timestamp {index[i]}, earlier than row "
                          f"{i - 1} ({index[i - 1]}).")
     if (values["volume"] < 0).any():
-        raise ValueError(f"row {_first_bad((values['volume'] < 0).to_numpy())} of {path.name} "
+        raise ValueError(f"row {first_row((values['volume'] < 0).to_numpy())} of {path.name} "
                          "has a negative volume.")
     if (values["high"] < values["low"]).any():
-        raise ValueError(f"row {_first_bad((values['high'] < values['low']).to_numpy())} of "
+        raise ValueError(f"row {first_row((values['high'] < values['low']).to_numpy())} of "
                          f"{path.name} has high < low.")
     values = values.rename(columns={"openinterest": "open_interest"})
     values.index = index

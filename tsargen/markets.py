@@ -41,7 +41,8 @@ Examples
 import numpy as np
 import pandas as pd
 
-from .transforms.ticks import TickFeatures, _show
+from .transforms.ticks import TickFeatures
+from .validation import show_value
 
 #: Model channels of :func:`event_series`, in the order of the joint factorisation.
 EVENT_CHANNELS = ("type", "direction", "move", "log_dt", "log_size")
@@ -55,7 +56,7 @@ _NS_PER_S = 1_000_000_000
 
 def _check_max_move(max_move):
     if isinstance(max_move, bool) or not isinstance(max_move, (int, np.integer)) or max_move < 1:
-        raise ValueError(f"max_move must be a positive integer, got {_show(max_move)}.")
+        raise ValueError(f"max_move must be a positive integer, got {show_value(max_move)}.")
 
 
 def _head_description(spec):
@@ -211,7 +212,7 @@ class EventPaths:
     def _horizon_ns(self, seconds):
         s = float(seconds)
         if not np.isfinite(s) or s < 0:
-            raise ValueError(f"seconds must be a finite number >= 0, got {_show(seconds)}.")
+            raise ValueError(f"seconds must be a finite number >= 0, got {show_value(seconds)}.")
         return self.start_ns + int(round(s * _NS_PER_S))
 
     def censored(self, seconds):

@@ -15,6 +15,17 @@ from sklearn.utils.validation import check_array
 from .timeindex import _regular, future_index
 
 
+def show_value(value):
+    """``value`` for an error message: numpy scalars as plain Python values (numpy 2 writes
+    ``np.int64(7)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def first_row(mask):
+    """The position of the first True in ``mask``: the row an error message names."""
+    return int(np.flatnonzero(mask)[0])
+
+
 class SeriesInfo:
     """How a series came in, so outputs can mirror it (pandas in -> pandas out)."""
 

@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._registry import Registered
+from ..validation import first_row
 
 _COLUMN = re.compile(r"^(ask|bid)_(price|size)_(\d+)$")
 _MAX_LOG_DEPTH = float(np.log1p(2.0 ** 62))
@@ -140,7 +141,7 @@ class OrderBookImage(Registered, TransformerMixin, BaseEstimator):
                            "the best ask or bid is missing (one-sided book)"),
                           (ask < bid, "the book is crossed (best ask < best bid)")):
             if bad.any():
-                i = int(np.flatnonzero(bad)[0])
+                i = first_row(bad)
                 where = f"row {i}" if self.resample is None else (
                     f"resampled row {i} ({book.index[i]})")
                 raise ValueError(f"{where}: {what}; the mid price is undefined there. Drop "

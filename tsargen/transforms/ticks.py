@@ -31,21 +31,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._registry import Registered
+from ..validation import first_row, show_value
 
 _NS_PER_MS = 1_000_000
 
 #: LOBSTER event types kept by :func:`tsargen.datasets.read_lobster` -> codes ``0..4``.
 EVENT_TYPES = (1, 2, 3, 4, 5)
-
-
-def _rows(mask):
-    return int(np.flatnonzero(mask)[0])
-
-
-def _show(value):
-    """``value`` for an error message: numpy scalars as plain Python values (numpy 2 writes
-    ``np.int64(7)``)."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 class TickFeatures(Registered, TransformerMixin, BaseEstimator):
@@ -109,7 +100,7 @@ class TickFeatures(Registered, TransformerMixin, BaseEstimator):
         t = self.tick_size
         if isinstance(t, bool) or not isinstance(t, numbers.Real) or not (np.isfinite(t)
                                                                            and t > 0):
-            raise ValueError(f"tick_size must be a positive number, got {_show(t)}.")
+            raise ValueError(f"tick_size must be a positive number, got {show_value(t)}.")
         inv = 1.0 / t
         return int(round(inv)) if abs(inv - round(inv)) < 1e-9 * inv else None
 
@@ -120,8 +111,8 @@ class TickFeatures(Registered, TransformerMixin, BaseEstimator):
         out = np.round(k)
         bad = np.abs(k - out) > 1e-6
         if bad.any():
-            i = _rows(bad)
-            raise ValueError(f"row {i}: {name} {_show(prices[i])} is not on the tick grid "
+            i = first_row(bad)
+            raise ValueError(f"row {i}: {name} {show_value(prices[i])} is not on the tick grid "
                              f"(tick_size={self.tick_size}); pass the instrument's tick_size.")
         return out.astype(np.int64)
 
@@ -148,7 +139,7 @@ class TickFeatures(Registered, TransformerMixin, BaseEstimator):
             raise ValueError("events is empty.")
         ns = events.index.as_unit("ns").asi8    # pandas may store us or ms: read as ns
         if (np.diff(ns) < 0).any():
-            i = _rows(np.diff(ns) < 0) + 1
+            i = first_row(np.diff(ns) < 0) + 1
             raise ValueError(f"row {i}: timestamp {events.index[i]} is earlier than the row "
                              "before; sort the events by time.")
         return ns
@@ -157,11 +148,11 @@ class TickFeatures(Registered, TransformerMixin, BaseEstimator):
         ask, bid = events["ask_price_1"].to_numpy(float), events["bid_price_1"].to_numpy(float)
         empty = ~(np.isfinite(ask) & np.isfinite(bid))
         if empty.any():
-            raise ValueError(f"row {_rows(empty)}: the best ask or bid is missing (one-sided "
+            raise ValueError(f"row {first_row(empty)}: the best ask or bid is missing (one-sided "
                              "book); the mid price is undefined there. Drop those rows first.")
         a, b = self._to_ticks(ask, "ask_price_1"), self._to_ticks(bid, "bid_price_1")
         if (a < b).any():
-            raise ValueError(f"row {_rows(a < b)}: crossed book (ask < bid).")
+            raise ValueError(f"row {first_row(a < b)}: crossed book (ask < bid).")
         return a, b
 
     # ------------------------------------------------------------------ sklearn API
@@ -193,15 +184,15 @@ class TickFeatures(Registered, TransformerMixin, BaseEstimator):
             kind = events["type"].to_numpy()
             bad = ~np.isin(kind, EVENT_TYPES)
             if bad.any():
-                i = _rows(bad)
-                raise ValueError(f"row {i}: event type {_show(kind[i])} is not one of "
+                i = first_row(bad)
+                raise ValueError(f"row {i}: event type {show_value(kind[i])} is not one of "
                                  f"{EVENT_TYPES} (drop trading halts, type 7, first).")
             out["type"] = (kind - 1).astype(np.float64)
         if "direction" in events:
             d = events["direction"].to_numpy()
             bad = ~np.isin(d, (-1, 1))
             if bad.any():
-                raise ValueError(f"row {_rows(bad)}: direction must be -1 or 1.")
+                raise ValueError(f"row {first_row(bad)}: direction must be -1 or 1.")
             out["direction"] = (d > 0).astype(np.float64)
         out["mid_move"] = np.diff(mid2, prepend=mid2[0]) / 2.0
         dt = np.diff(ns, prepend=ns[0])
@@ -209,9 +200,9 @@ class TickFeatures(Registered, TransformerMixin, BaseEstimator):
         if "size" in events:
             size = events["size"].to_numpy(np.float64)
             if np.isinf(size).any():
-                raise ValueError(f"row {_rows(np.isinf(size))}: infinite size.")
+                raise ValueError(f"row {first_row(np.isinf(size))}: infinite size.")
             if (size < 0).any():
-                raise ValueError(f"row {_rows(size < 0)}: negative size.")
+                raise ValueError(f"row {first_row(size < 0)}: negative size.")
             out["log_size"] = np.log1p(size)
         out["spread"] = (a - b).astype(np.float64)
         if "ask_size_1" in events and "bid_size_1" in events:
@@ -219,7 +210,7 @@ class TickFeatures(Registered, TransformerMixin, BaseEstimator):
             qb = events["bid_size_1"].to_numpy(np.float64)
             for name, q in (("ask_size_1", qa), ("bid_size_1", qb)):
                 if np.isinf(q).any() or (q < 0).any():
-                    raise ValueError(f"row {_rows(np.isinf(q) | (q < 0))}: {name} must be a "
+                    raise ValueError(f"row {first_row(np.isinf(q) | (q < 0))}: {name} must be a "
                                      "finite non-negative size.")
             tot = qa + qb
             out["imbalance"] = np.divide(qb - qa, tot, out=np.zeros_like(tot), where=tot > 0)
@@ -287,7 +278,7 @@ class TickFeatures(Registered, TransformerMixin, BaseEstimator):
         if "spread" in f:
             spread = np.round(f["spread"]).astype(np.int64)
             if ((mid2 + spread) % 2).any():
-                i = _rows((mid2 + spread) % 2 == 1)
+                i = first_row((mid2 + spread) % 2 == 1)
                 raise ValueError(f"row {i}: spread and mid price are inconsistent (ask + bid "
                                  "and ask - bid must have the same parity).")
             out["ask_price_1"] = self.to_price((mid2 + spread) // 2)
