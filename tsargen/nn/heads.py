@@ -461,7 +461,8 @@ class HeadSet(nn.Module):
     def _split(self, raw):
         """Yield ``(head, channels, raw_h (..., C_h, P_h))`` for each head."""
         for i, (head, s) in enumerate(zip(self.heads, self.specs)):
-            r = raw if self._identity[i] else raw.index_select(-1, getattr(self, f"_param_index{i}"))
+            r = (raw if self._identity[i]
+                 else raw.index_select(-1, getattr(self, f"_param_index{i}")))
             yield head, s["channels"], r.unflatten(-1, (len(s["channels"]), head.n_params))
 
     def _combine(self, parts, like):
