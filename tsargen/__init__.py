@@ -13,19 +13,20 @@ __all__ = ["GatedPixelCNNDensity", "GenerativeClassifier", "PixelCNNDensity", "P
 # torch (about 1.5 s), on first access, so that the ``tsargen`` command line starts, answers
 # --help and reports usage errors without loading torch. Static tools see the names below.
 # The subpackages are reachable as attributes (``tsargen.audio``) without importing them first.
-_SUBMODULES = ("audio", "estimators", "networks", "nn", "transforms")
+_SUBMODULES = ("audio", "calendar", "estimators", "networks", "nn", "timeindex", "transforms",
+               "validation")
 if TYPE_CHECKING:
     from .estimators import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
                              PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster,
                              WaveNetDensity, WaveNetForecaster, load)
-    from .estimators import IrregularIndexWarning
+    from .timeindex import IrregularIndexWarning
 
 
 def __getattr__(name):
     if name in __all__:
-        from . import estimators
-
-        value = getattr(estimators, name)
+        # the warning class lives in a torch-free module: filtering it loads no torch
+        home = "timeindex" if name == "IrregularIndexWarning" else "estimators"
+        value = getattr(importlib.import_module(f".{home}", __name__), name)
         globals()[name] = value         # later lookups skip this function
         return value
     if name in _SUBMODULES:
