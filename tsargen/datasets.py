@@ -4,8 +4,12 @@ The ``load_*`` functions read data that ships with installed packages (statsmode
 never download anything. ``read_*`` functions read files the user owns.
 """
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
+
+from .validation import Interval, check_param
 
 
 def load_sunspots():
@@ -137,10 +141,8 @@ def read_lobster(path, *, levels=None):
         raise ValueError(f"cannot find the trading date (YYYY-MM-DD) in the file name {name}.")
     if levels is None:
         levels = file_levels
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not (
-            1 <= levels <= file_levels):
-        raise ValueError(f"levels must be an integer in 1..{file_levels} (the file's levels), "
-                         f"got {levels!r}.")
+    check_param(levels, "levels", [Interval(Integral, 1, file_levels, closed="both")],
+                " (the file's levels)")
     with open_msg() as f:
         msg = pd.read_csv(f, header=None, dtype=np.float64)
     with open_book() as f:
