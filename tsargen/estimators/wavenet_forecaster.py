@@ -10,7 +10,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ..timeindex import future_index, warn_irregular
-from ..validation import (check_covariate_frames, check_covariates, check_coverage,
+from ..validation import (Interval, check_covariate_frames, check_covariates, check_coverage,
                           check_fitted_columns, check_horizon, check_quantiles, check_series,
                           covariate_names, is_series_list)
 from ._checkpoint import fit_seed
@@ -88,6 +88,11 @@ class WaveNetForecaster(WaveNetParams):
 
     # read only when forecasting: changing them does not refuse a checkpoint's resume
     _predict_only_params = ("horizon", "context", "n_paths")
+    _parameter_constraints = {"horizon": [Interval(numbers.Integral, 1, None)],
+                              "context": [None, Interval(numbers.Integral, 1, None)],
+                              "n_paths": [Interval(numbers.Integral, 1, None)],
+                              "differences": [Interval(numbers.Integral, 0, None)],
+                              "seasonal_lag": [None, Interval(numbers.Integral, 1, None)]}
 
     def __init__(self, *, horizon=1, context=None, n_paths=200, differences=0,
                  seasonal_lag=None, n_stacks=1, n_layers=6,
@@ -122,23 +127,6 @@ class WaveNetForecaster(WaveNetParams):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ validation
-    def _check_params(self):
-        super()._check_params()
-        check_horizon(self.horizon)
-        if isinstance(self.differences, bool) or not isinstance(self.differences,
-                                                                 numbers.Integral) or (
-                self.differences < 0):
-            raise ValueError(f"differences must be an integer >= 0, got {self.differences!r}.")
-        lag = self.seasonal_lag
-        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, numbers.Integral)
-                                or lag < 1):
-            raise ValueError(f"seasonal_lag must be None or an integer >= 1 (the season's length "
-                             f"in timesteps), got {lag!r}.")
-        for name in ("n_paths",) + (("context",) if self.context is not None else ()):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-
     def _check_targets(self, y, name="y", warn=True):
         """-> (list of values (T, C), list of meta dicts, was_list); ``warn``: one
         :class:`IrregularIndexWarning` for time indexes with gaps (``update`` judges its own)."""
