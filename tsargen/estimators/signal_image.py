@@ -31,10 +31,11 @@ from ..validation import (_check_values, check_covariate_frames, check_covariate
 from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint, fit_seed
 from ._forecaster import interval_quantiles, quantiles_to_intervals
+from ._image_density import _ImageDensity
 from ._runtime import make_seed, seeded
 from ._training import MIN_BATCHES, Epoch
 from ._wavenet import scale_stats
-from .image import GatedPixelCNNDensity, _ImageDensity
+from .image import GatedPixelCNNDensity
 
 _STRATEGIES = ("levels", "uniform", "quantile", "mu_law")
 _SCORE_WINDOWS = 64            # windows per scoring forward pass
