@@ -358,23 +358,6 @@ def check_labels(y, n, classes, fitting=False, what="series"):
     return np.searchsorted(classes, y)
 
 
-def check_training_params(lr, validation_fraction):
-    """``lr``: a positive finite number; ``validation_fraction``: a number in [0, 1)."""
-    if not (isinstance(lr, numbers.Real) and not isinstance(lr, bool) and 0 < lr < np.inf):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}.")
-    vf = validation_fraction
-    if not (isinstance(vf, numbers.Real) and not isinstance(vf, bool) and 0 <= vf < 1):
-        raise ValueError(f"validation_fraction must be in [0, 1), got {vf!r}.")
-
-
-def check_ema_decay(value):
-    """``ema_decay``: None (no weight averaging) or a number in [0, 1)."""
-    if value is not None and not (isinstance(value, numbers.Real) and not isinstance(value, bool)
-                                  and 0 <= value < 1):
-        raise ValueError(f"ema_decay must be None or a number in [0, 1) (e.g. 0.99), got "
-                         f"{value!r}.")
-
-
 def check_quantiles(quantiles):
     """Quantile levels -> a 1-D float array, each strictly between 0 and 1 (at least one)."""
     try:

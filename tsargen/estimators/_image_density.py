@@ -3,7 +3,8 @@
 :class:`_ImageDensity` holds everything but the network: input checks, training, scoring
 (``score_steps``, ``score_samples``, ``score``, ``bits_per_dim``, marginal scoring of a
 class-conditional model), ``sample`` and ``complete``. A subclass names its hyperparameters in
-``__init__`` and implements ``_build_network(n_channels, n_classes)``; the network must offer
+``__init__`` (and their constraints in ``_parameter_constraints``) and implements
+``_build_network(n_channels, n_classes)``; the network must offer
 
 * ``log_prob(x (B, C, H, W) float levels, labels (B,) or None) -> (B, C, H, W)`` in nats,
 * ``generate(n, height, width, labels=None, known=None, naive=False) -> (n, C, H, W)`` levels,
@@ -20,7 +21,7 @@ scoring and generation plumbing.
 """
 
 import math
-import numbers
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -28,20 +29,18 @@ import torch
 from sklearn.base import DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..validation import check_ema_decay, check_real, check_training_params
+from ..validation import Interval, check_param, check_positive_int, check_real, validate_params
 from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint, fit_seed
 from ._conditional import ClassConditional
 from ._runtime import make_seed, resolve_device, seeded
-from ._training import MIN_BATCHES, Epoch, train
+from ._training import MIN_BATCHES, TRAINING_PARAMS, Epoch, train
+
+#: Odd kernel sizes of the masked convs; a 1x1 mask-A input conv would see no earlier pixel.
+KERNEL_PARAMS = {"kernel_size": [Interval(Integral, 1, None, parity="odd")],
+                 "input_kernel_size": [Interval(Integral, 3, None, parity="odd")]}
 
 _PIXELS_PER_CHUNK = 2 ** 16          # scoring batches: about this many pixels per forward pass
-
-
-def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def check_images(X, n_levels, name="X"):
@@ -96,6 +95,7 @@ class _ImageDensity(ClassConditional, DensityMixin, TsargenEstimator):
     """Shared plumbing of the image densities (see the module docstring for the contract)."""
 
     _label_unit = "image"
+    _parameter_constraints = {**TRAINING_PARAMS, "n_levels": [Interval(Integral, 2, None)]}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -106,16 +106,8 @@ class _ImageDensity(ClassConditional, DensityMixin, TsargenEstimator):
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self):
-        for name in ("max_epochs", "batch_size", "patience"):
-            _positive_int(getattr(self, name), name)
-        _positive_int(self.n_levels, "n_levels", 2)
-        check_training_params(self.lr, self.validation_fraction)
-        check_ema_decay(self.ema_decay)
-        resolve_device(self.device)
-        self._check_network_params()
-
-    def _check_network_params(self):
-        """Subclasses: validate the architecture's hyperparameters."""
+        validate_params(self)
+        resolve_device(self.device)                    # "cuda" needs a CUDA device here
 
     def _build_network(self, n_channels, n_classes):
         raise NotImplementedError
@@ -332,9 +324,9 @@ class _ImageDensity(ClassConditional, DensityMixin, TsargenEstimator):
         training data's dtype.
         """
         check_is_fitted(self)
-        n_samples = 0 if n_samples == 0 else _positive_int(n_samples, "n_samples")
-        height = self.image_shape_[0] if length is None else _positive_int(length, "length")
-        width = self.image_shape_[1] if width is None else _positive_int(width, "width")
+        n_samples = 0 if n_samples == 0 else check_positive_int(n_samples, "n_samples")
+        height = self.image_shape_[0] if length is None else check_positive_int(length, "length")
+        width = self.image_shape_[1] if width is None else check_positive_int(width, "width")
         seed = make_seed(random_state)
         labels = self._sample_labels(y, n_samples, seed)
         if n_samples == 0:
@@ -364,11 +356,9 @@ class _ImageDensity(ClassConditional, DensityMixin, TsargenEstimator):
         check_is_fitted(self)
         values, arr = self._check_X(X)
         n, height, width, c = values.shape
-        if isinstance(n_known, bool) or not isinstance(n_known, numbers.Integral) or not (
-                0 <= n_known <= height):
-            raise ValueError(f"n_known must be an integer in [0, {height}] (the image height), "
-                             f"got {n_known!r}.")
-        n_samples = _positive_int(n_samples, "n_samples")
+        check_param(n_known, "n_known", [Interval(Integral, 0, height, closed="both")],
+                    " (the image height)")
+        n_samples = check_positive_int(n_samples, "n_samples")
         seed = make_seed(random_state)
         out = np.repeat(arr[None], n_samples, axis=0).astype(            # (S, n, H, W[, C])
             self._output_dtype(arr.dtype), copy=False)
@@ -405,6 +395,9 @@ def _image_nll(net, batch):
 class _ConvImageDensity(_ImageDensity):
     """Hyperparameters shared by PixelCNN and Gated PixelCNN; subclasses set ``_network``."""
 
+    _parameter_constraints = {"n_layers": [Interval(Integral, 1, None)],
+                              "hidden_channels": [Interval(Integral, 1, None)], **KERNEL_PARAMS}
+
     def __init__(self, *, n_layers=5, hidden_channels=64, kernel_size=3, input_kernel_size=7,
                  n_levels=256, max_epochs=20, batch_size=32, lr=1e-3, validation_fraction=0.1,
                  patience=5, ema_decay=None, device="auto", random_state=None, verbose=False):
@@ -425,15 +418,6 @@ class _ConvImageDensity(_ImageDensity):
 
     _network = None
     _min_hidden_per_channel = 1
-
-    def _check_network_params(self):
-        _positive_int(self.n_layers, "n_layers")
-        _positive_int(self.hidden_channels, "hidden_channels", self._min_hidden_per_channel)
-        for name, minimum in (("kernel_size", 1), ("input_kernel_size", 3)):
-            k = getattr(self, name)
-            if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < minimum or (
-                    k % 2 == 0):
-                raise ValueError(f"{name} must be an odd integer >= {minimum}, got {k!r}.")
 
     def _build_network(self, n_channels, n_classes):
         if self.hidden_channels < self._min_hidden_per_channel * n_channels:

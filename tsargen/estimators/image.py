@@ -6,16 +6,18 @@ The model's order is raster order: row by row, left to right, and within a pixel
 channel (R, G, B). Log-likelihoods are exact log-probabilities in nats.
 
 What the four share (input checks, training, scoring, ``sample``, ``complete``) is in
-:mod:`._image_density`; each class here names its hyperparameters and its network.
+:mod:`._image_density`; each class here names its hyperparameters, their constraints and its
+network.
 """
 
-import numbers
+from numbers import Integral, Real
 
 from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
 from ..networks.pixelcnn_pp import PixelCNNPP
 from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS, PixelRNN
-from ._image_density import _ConvImageDensity, _ImageDensity, _positive_int
+from ..validation import Interval, Options
+from ._image_density import KERNEL_PARAMS, _ConvImageDensity, _ImageDensity
 
 
 class PixelCNNDensity(_ConvImageDensity):
@@ -89,6 +91,7 @@ class PixelCNNDensity(_ConvImageDensity):
 
     _network = PixelCNN
     _min_hidden_per_channel = 2           # the blocks' inner width is hidden_channels // 2
+    _parameter_constraints = {"hidden_channels": [Interval(Integral, 2, None)]}
 
 
 class GatedPixelCNNDensity(_ConvImageDensity):
@@ -244,6 +247,11 @@ class PixelCNNPPDensity(_ImageDensity):
     (2, 8, 8)
     """
 
+    _parameter_constraints = {"n_layers": [Interval(Integral, 1, None)],
+                              "hidden_channels": [Interval(Integral, 1, None)],
+                              "n_mixtures": [Interval(Integral, 1, None)],
+                              "dropout": [Interval(Real, 0, 1)]}
+
     def __init__(self, *, n_layers=2, hidden_channels=32, n_mixtures=5, dropout=0.5,
                  n_levels=256, max_epochs=40, batch_size=32, lr=2e-3, validation_fraction=0.1,
                  patience=5, ema_decay=None, device="auto", random_state=None, verbose=False):
@@ -261,14 +269,6 @@ class PixelCNNPPDensity(_ImageDensity):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def _check_network_params(self):
-        _positive_int(self.n_layers, "n_layers")
-        _positive_int(self.hidden_channels, "hidden_channels")
-        _positive_int(self.n_mixtures, "n_mixtures")
-        p = self.dropout
-        if not (isinstance(p, numbers.Real) and not isinstance(p, bool) and 0 <= p < 1):
-            raise ValueError(f"dropout must be a probability in [0, 1), got {p!r}.")
 
     def _build_network(self, n_channels, n_classes):
         return PixelCNNPP(n_channels=n_channels, n_levels=self.n_levels, n_layers=self.n_layers,
@@ -353,6 +353,10 @@ class PixelRNNDensity(_ImageDensity):
     (2, 8, 8)
     """
 
+    _parameter_constraints = {"kind": [Options(_PIXELRNN_KINDS)],
+                              "n_layers": [Interval(Integral, 1, None)],
+                              "hidden_channels": [Interval(Integral, 2, None)], **KERNEL_PARAMS}
+
     def __init__(self, *, kind="diagonal_bilstm", n_layers=2, hidden_channels=32, kernel_size=3,
                  input_kernel_size=7, n_levels=256, max_epochs=20, batch_size=32, lr=1e-3,
                  validation_fraction=0.1, patience=5, ema_decay=None, device="auto",
@@ -372,17 +376,6 @@ class PixelRNNDensity(_ImageDensity):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def _check_network_params(self):
-        if not isinstance(self.kind, str) or self.kind not in _PIXELRNN_KINDS:
-            raise ValueError(f"kind must be one of {_PIXELRNN_KINDS}, got {self.kind!r}.")
-        _positive_int(self.n_layers, "n_layers")
-        _positive_int(self.hidden_channels, "hidden_channels", 2)
-        for name, minimum in (("kernel_size", 1), ("input_kernel_size", 3)):
-            k = getattr(self, name)
-            if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < minimum or (
-                    k % 2 == 0):
-                raise ValueError(f"{name} must be an odd integer >= {minimum}, got {k!r}.")
 
     def _build_network(self, n_channels, n_classes):
         if self.hidden_channels < 2 * n_channels:

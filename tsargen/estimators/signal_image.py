@@ -25,9 +25,10 @@ from sklearn.utils.validation import check_is_fitted
 from ..audio import mu_law_decode
 from ..timeindex import future_index, warn_irregular
 from ..transforms import MuLaw, Quantizer
-from ..validation import (_check_values, check_covariate_frames, check_covariates, check_coverage,
-                          check_fitted_columns, check_horizon, check_index, check_quantiles,
-                          check_series, covariate_names)
+from ..validation import (Check, Interval, Options, _check_values, check_covariate_frames,
+                          check_covariates, check_coverage, check_fitted_columns, check_horizon,
+                          check_index, check_quantiles, check_series, covariate_names,
+                          validate_params)
 from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint, fit_seed
 from ._forecaster import interval_quantiles, quantiles_to_intervals
@@ -137,6 +138,16 @@ class SignalImageForecaster(TsargenEstimator):
 
     # read only when forecasting (horizon and context set the training windows' length)
     _predict_only_params = ("n_paths",)
+    _parameter_constraints = {
+        "density": [None, Check(lambda d: isinstance(d, _ImageDensity),
+                                "a tsargen image density (PixelCNNDensity, GatedPixelCNNDensity, "
+                                "PixelCNNPPDensity, PixelRNNDensity)")],
+        "transform": [None, Options(_STRATEGIES), Quantizer, MuLaw],
+        "horizon": [Interval(numbers.Integral, 1, None)],
+        "context": [Interval(numbers.Integral, 1, None)],
+        "n_paths": [Interval(numbers.Integral, 1, None)],
+        "random_state": [None, numbers.Integral, np.random.RandomState],
+    }
 
     def __init__(self, density=None, *, transform=None, horizon=8, context=32, n_paths=100,
                  random_state=None):
@@ -149,20 +160,9 @@ class SignalImageForecaster(TsargenEstimator):
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self):
-        check_horizon(self.horizon)
-        _positive(self.context, "context")
-        _positive(self.n_paths, "n_paths")
+        validate_params(self)
         density = _default_density() if self.density is None else self.density
-        if not isinstance(density, _ImageDensity):
-            raise TypeError("density must be a tsargen image density (PixelCNNDensity, "
-                            "GatedPixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity); got "
-                            f"{type(density).__name__}.")
         density._check_params()                 # e.g. its n_levels, before the levels are built
-        t = self.transform
-        if not (t is None or isinstance(t, (Quantizer, MuLaw)) or (
-                isinstance(t, str) and t in _STRATEGIES)):
-            raise ValueError(f"transform must be None, one of {list(_STRATEGIES)}, a Quantizer "
-                             f"or a MuLaw; got {t!r}.")
         return density
 
     # ------------------------------------------------------------------ input checks
