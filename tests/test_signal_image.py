@@ -319,7 +319,7 @@ def test_a_failed_or_interrupted_refit_keeps_the_previous_model(monkeypatch):
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr("tsargen.estimators.image._image_nll", interrupt)
+    monkeypatch.setattr("tsargen.estimators._image_density._image_nll", interrupt)
     with pytest.raises(KeyboardInterrupt):
         f.fit(_levels_stream(60, w=7, seed=3))          # other bins: every attribute would change
     assert f.n_bins_ == 5

@@ -30,12 +30,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-
-def _check_window(window):
-    # bool is an int subclass, but window=True is a mistake, not a window of 1
-    if window is not None and (isinstance(window, (bool, np.bool_))
-                               or not isinstance(window, numbers.Integral) or window < 1):
-        raise ValueError(f"window must be a positive integer (number of steps), got {window!r}.")
+from .validation import check_param, check_positive_int
 
 
 def _check_segments(segments, lengths):
@@ -189,9 +184,9 @@ def anomaly_score(log_likelihood, window=None, segments=None, *, panel=False):
         With ``panel=True``: ``(n_series, T)`` (a list of ``(T_i,)`` scores for a list input,
         Series for pandas items), or ``(n_series, n_segments)`` with ``segments``.
     """
-    if not isinstance(panel, (bool, np.bool_)):
-        raise TypeError(f"panel must be True or False, got {panel!r}.")
-    _check_window(window)
+    check_param(panel, "panel", [bool])
+    if window is not None:
+        check_positive_int(window, "window", " (number of steps)")
     if window is not None and segments is not None:
         raise ValueError("pass window or segments, not both: segments already average the "
                          "per-step scores over each [start, stop).")

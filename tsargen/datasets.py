@@ -6,12 +6,13 @@ never download anything. ``read_*`` functions read files the user owns.
 
 import re
 import zipfile
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .validation import first_row
+from .validation import Interval, check_param, first_row
 
 # statsmodels is imported inside the loaders that read its bundled data: the other functions
 # here do without it
@@ -136,10 +137,8 @@ def read_lobster(path, *, levels=None):
         raise ValueError(f"cannot find the trading date (YYYY-MM-DD) in the file name {name}.")
     if levels is None:
         levels = file_levels
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not (
-            1 <= levels <= file_levels):
-        raise ValueError(f"levels must be an integer in 1..{file_levels} (the file's levels), "
-                         f"got {levels!r}.")
+    check_param(levels, "levels", [Interval(Integral, 1, file_levels, closed="both")],
+                " (the file's levels)")
     m, book = _lobster_tables(open_msg, open_book, file_levels)
     ns = _checked_messages(m)
     ask, bid, b = _checked_book(book, levels)

@@ -38,11 +38,14 @@ Examples
 ((20, 30), True)
 """
 
+import math
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 
 from .transforms.ticks import TickFeatures
-from .validation import show_value
+from .validation import Interval, check_param, check_positive_int
 
 #: Model channels of :func:`event_series`, in the order of the joint factorisation.
 EVENT_CHANNELS = ("type", "direction", "move", "log_dt", "log_size")
@@ -52,11 +55,6 @@ LOG_BIN_WIDTH = 0.25
 DURATION_LEVELS, SIZE_LEVELS = 64, 48
 _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
-
-
-def _check_max_move(max_move):
-    if isinstance(max_move, bool) or not isinstance(max_move, (int, np.integer)) or max_move < 1:
-        raise ValueError(f"max_move must be a positive integer, got {show_value(max_move)}.")
 
 
 def _head_description(spec):
@@ -139,7 +137,7 @@ def event_series(events, *, max_move=32, binned=True, tick_size=0.01):
     if missing:
         raise ValueError(f"events lack what the columns {missing} are made from (type, "
                          "direction, size).")
-    _check_max_move(max_move)
+    max_move = check_positive_int(max_move, "max_move")
     half = np.round(2.0 * f["mid_move"].to_numpy())
     move = np.clip(half, -max_move, max_move) + max_move
     log_dt, log_size = f["log_dt"].to_numpy(), f["log_size"].to_numpy()
@@ -210,9 +208,7 @@ class EventPaths:
         return self._times(self.start_ns)[0]
 
     def _horizon_ns(self, seconds):
-        s = float(seconds)
-        if not np.isfinite(s) or s < 0:
-            raise ValueError(f"seconds must be a finite number >= 0, got {show_value(seconds)}.")
+        s = float(check_param(seconds, "seconds", [Interval(Real, 0, math.inf)]))
         return self.start_ns + int(round(s * _NS_PER_S))
 
     def censored(self, seconds):
@@ -263,7 +259,7 @@ def simulate(forecaster, events, *, n_paths=200, n_events=256, max_move=32, binn
     EventPaths, or a list of them for a list of ``events``
         Times in each ``events``' time zone (naive when its index is).
     """
-    _check_max_move(max_move)
+    max_move = check_positive_int(max_move, "max_move")
     _check_fitted_layout(forecaster, max_move, binned)
     many = isinstance(events, (list, tuple))
     items = list(events) if many else [events]

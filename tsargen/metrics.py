@@ -14,11 +14,12 @@ Inputs are compared by position. Two pandas inputs must share their index (and a
 DataFrames their columns): a ValueError asks to align them rather than pairing rows silently.
 """
 
-import numbers
 import warnings
 
 import numpy as np
 import pandas as pd
+
+from .validation import check_positive_int
 
 
 def _values(x, name):
@@ -66,9 +67,8 @@ def mase(y_true, y_pred, y_train, sp=1):
     with period ``sp`` (Hyndman & Koehler 2006). Averaged over channels for 2-D input; NaN
     marks missing values, which are skipped. ``sp`` is a positive integer smaller than
     ``len(y_train)``, and ``y_train`` has the channels of ``y_true``."""
-    if isinstance(sp, bool) or not isinstance(sp, numbers.Integral) or sp < 1:
-        raise ValueError(f"sp must be a positive integer (the seasonal period in steps; 1 for "
-                         f"the naive forecast), got {sp!r}.")
+    sp = check_positive_int(sp, "sp", " (the seasonal period in steps; 1 for the naive "
+                                      "forecast)")
     _check_aligned(y_true, y_train, "y_true", "y_train", index=False)
     y_true, y_pred = _pair(y_true, y_pred)
     y_train = _values(y_train, "y_train")

@@ -20,8 +20,6 @@ Examples
 ([150, 155], ['mase', 'smape', 'crps'])
 """
 
-import numbers
-
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
@@ -29,13 +27,7 @@ from sklearn.base import clone
 
 from .estimators._distributed import check_jobs
 from .metrics import crps, mase, quantile_loss, smape
-from .validation import check_quantiles
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
+from .validation import check_positive_int, check_quantiles
 
 
 def _values(obj, horizon, n_channels):
@@ -115,10 +107,10 @@ def backtest(estimator, y, *, horizon, n_origins=5, step=None, quantiles=(0.1, 0
         ``pinball_<q>`` and ``coverage_<lo>_<hi>`` (the share of the observed truth values
         inside the interval). A ValueError at one origin names it.
     """
-    horizon = _positive_int(horizon, "horizon")
-    n_origins = _positive_int(n_origins, "n_origins")
-    step = horizon if step is None else _positive_int(step, "step")
-    n_samples = _positive_int(n_samples, "n_samples")
+    horizon = check_positive_int(horizon, "horizon")
+    n_origins = check_positive_int(n_origins, "n_origins")
+    step = horizon if step is None else check_positive_int(step, "step")
+    n_samples = check_positive_int(n_samples, "n_samples")
     q = check_quantiles(quantiles)
     if isinstance(y, (list, tuple)) and any(
             isinstance(s, (np.ndarray, pd.Series, pd.DataFrame)) for s in y):

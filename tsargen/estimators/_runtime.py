@@ -7,6 +7,12 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from ..validation import Check, check_param
+
+#: The ``device`` parameter's constraint (see tsargen.validation); None means "auto".
+DEVICE = [None, Check(lambda d: isinstance(d, str) and d in ("auto", "cpu", "cuda")
+                      or str(d).startswith("cuda:"), "one of 'auto', 'cpu', 'cuda', 'cuda:<k>'")]
+
 
 def draw_classes(log_lik, prior, n_samples, seed):
     """Classes ``(n_samples * n,)`` (sample-major) drawn from the posterior
@@ -36,10 +42,9 @@ def seeded(seed, device="cpu"):
 
 
 def resolve_device(device):
+    check_param(device, "device", DEVICE)
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}.")
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("device='cuda' but no CUDA device is available; use device='cpu'.")
     return device

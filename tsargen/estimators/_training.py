@@ -14,19 +14,36 @@ last targets of a series, and short series in a global model, weigh as much as a
 
 import math
 import os
+from numbers import Integral, Real
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..validation import Interval
 from ._checkpoint import EarlyStopping, TrainState, WeightAverage, check_checkpoint_folder
 from ._distributed import (broadcast_rng_state, detect_ranks, loss_module, rank_batches,
                            rank_device, sum_over_ranks)
+from ._runtime import DEVICE
 
 
 # an epoch has at least this many optimiser steps, so that early stopping on short data acts on
 # a meaningful amount of training (large models pay for it: shrink batch_size or max_epochs)
 MIN_BATCHES = 32
 
+
+#: ``_parameter_constraints`` of the training settings every neural estimator takes.
+TRAINING_PARAMS = {
+    "max_epochs": [Interval(Integral, 1, None)],
+    "batch_size": [Interval(Integral, 1, None)],
+    "lr": [Interval(Real, 0, math.inf, closed="neither")],
+    "validation_fraction": [Interval(Real, 0, 1)],
+    "patience": [Interval(Integral, 1, None)],
+    "ema_decay": [None, Interval(Real, 0, 1)],
+    "device": DEVICE,
+    "random_state": [None, Integral, np.random.RandomState],
+    "verbose": [bool, Interval(Integral, 0, None)],
+}
 
 # an epoch taking longer than this many seconds gets a transient bar of its batches (verbose)
 EPOCH_BAR_DELAY = 2.0

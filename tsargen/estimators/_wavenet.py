@@ -5,9 +5,9 @@ Values are standardised per channel before the network sees them; log-likelihood
 reported in the data's original units by adding the log-Jacobian ``-log(scale)``.
 """
 
-import numbers
 import os
 import warnings
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -16,11 +16,11 @@ import torch
 from ..networks.ensemble import WaveNetEnsemble
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
-from ..validation import (check_ema_decay, check_training_params)
+from ..validation import Interval, Options, validate_params
 from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint
 from ._runtime import resolve_device, seeded
-from ._training import train, window_nll
+from ._training import TRAINING_PARAMS, train, window_nll
 
 _SCORE_BATCH = 256
 _SCORE_ELEMENTS = 2 ** 18        # timesteps per scoring batch (bounds activation memory)
@@ -87,27 +87,24 @@ class WaveNetParams(TsargenEstimator):
     """Hyperparameters and network plumbing shared by the WaveNet estimators."""
 
     _min_series_length = 1
+    _parameter_constraints = {
+        **{name: [Interval(Integral, 1, None)] for name in (
+            "n_stacks", "n_layers", "residual_channels", "skip_channels", "n_bins",
+            "n_mixtures", "n_networks")},
+        "kernel_size": [Interval(Integral, 2, None)],
+        "distribution": [str, dict],        # the names and channels: _head_specs
+        "quantization": [Options(("uniform", "quantile", "mu_law", "levels"))],
+        "channel_dependence": [Options(("joint", "independent"))],
+        **TRAINING_PARAMS,
+    }
 
     # ------------------------------------------------------------------ parameter checks
     def _receptive_field(self):
         return (self.kernel_size - 1) * (1 + self.n_stacks * (2 ** self.n_layers - 1))
 
     def _check_params(self):
-        for name in ("n_stacks", "n_layers", "residual_channels", "skip_channels", "max_epochs",
-                     "batch_size", "n_bins", "n_mixtures", "patience", "n_networks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if isinstance(self.kernel_size, bool) or not isinstance(self.kernel_size,
-                                                                numbers.Integral) or (
-                self.kernel_size < 2):
-            raise ValueError(f"kernel_size must be an integer >= 2, got {self.kernel_size!r}.")
-        check_training_params(self.lr, self.validation_fraction)
-        check_ema_decay(self.ema_decay)
-        if self.channel_dependence not in ("joint", "independent"):
-            raise ValueError("channel_dependence must be 'joint' or 'independent', got "
-                             f"{self.channel_dependence!r}.")
-        resolve_device(self.device)
+        validate_params(self)
+        resolve_device(self.device)                    # "cuda" needs a CUDA device here
 
     def _head_specs(self, n_channels, columns=None):
         """Head specs from ``distribution``: one name for every channel, or a dict channel ->
@@ -138,7 +135,7 @@ class WaveNetParams(TsargenEstimator):
         for key, value in dist.items():
             if columns is not None and key in columns:
                 pos = columns.index(key)
-            elif isinstance(key, numbers.Integral) and 0 <= key < n_channels:
+            elif isinstance(key, Integral) and 0 <= key < n_channels:
                 pos = int(key)
             else:
                 raise ValueError(f"distribution names channel {key!r}, which the data does not "

@@ -2,8 +2,8 @@
 class or from one class-conditional density shared by all classes."""
 
 import inspect
-import numbers
 import os
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .._registry import REGISTRY, Registered
-from ..validation import check_real, is_series_list
+from ..validation import (CHECKED_IN_FIT, Check, check_param, check_real, is_series_list,
+                          validate_params)
 from ._distributed import check_jobs
 from ._persistence import save_fitted
 from .sequence import WaveNetDensity
@@ -122,6 +123,14 @@ class GenerativeClassifier(Registered, ClassifierMixin, MetaEstimatorMixin, Base
     [1.0, 1.0]
     """
 
+    _parameter_constraints = {
+        "estimator": [None, Check(lambda e: hasattr(e, "fit") and hasattr(e, "score_samples"),
+                                  "an object with fit(X) and score_samples(X)")],
+        "priors": [None, CHECKED_IN_FIT],                # one per class: see _class_prior
+        "conditional": [bool],
+        "n_jobs": [None, Integral],
+    }
+
     def __init__(self, estimator=None, *, priors=None, conditional=False, n_jobs=None):
         self.estimator = estimator
         self.priors = priors
@@ -129,12 +138,9 @@ class GenerativeClassifier(Registered, ClassifierMixin, MetaEstimatorMixin, Base
         self.n_jobs = n_jobs
 
     def _base_estimator(self):
-        if self.estimator is None:
-            return WaveNetDensity()
-        if not (hasattr(self.estimator, "fit") and hasattr(self.estimator, "score_samples")):
-            raise TypeError("estimator must have fit(X) and score_samples(X); got "
-                            f"{type(self.estimator).__name__}.")
-        return self.estimator
+        # also asked for by get_tags before any fit: the declared check, not an AttributeError
+        check_param(self.estimator, "estimator", self._parameter_constraints["estimator"])
+        return WaveNetDensity() if self.estimator is None else self.estimator
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -171,6 +177,29 @@ class GenerativeClassifier(Registered, ClassifierMixin, MetaEstimatorMixin, Base
         check_classification_targets(y)
         return y
 
+    def _class_prior(self, counts):
+        """``priors`` checked against the classes (``counts``: samples per class), or the
+        class frequencies."""
+        if self.priors is None:
+            return counts / counts.sum()
+        accepted = (f"None (the class frequencies) or {len(counts)} non-negative numbers "
+                    "summing to 1, one per class in the order of classes_")
+        prior = None
+        if not isinstance(self.priors, (str, bytes, dict)):
+            try:
+                prior = np.asarray(self.priors, dtype=float)
+            except (TypeError, ValueError):
+                pass
+        if prior is None:
+            raise ValueError(f"priors must be {accepted}; got {self.priors!r}.")
+        if prior.shape != (len(counts),):
+            raise ValueError(f"priors must have one entry per class ({len(counts)}), got "
+                             f"shape {prior.shape}.")
+        if (prior < 0).any() or not np.isclose(prior.sum(), 1.0):
+            raise ValueError(f"priors must be non-negative and sum to 1 ({accepted}); got "
+                             f"{self.priors!r}.")
+        return prior
+
     def fit(self, X, y, *, checkpoint=None):
         """Fit one clone of ``estimator`` on the samples of each class (with
         ``conditional=True``: one clone on all samples, labelled by class).
@@ -179,6 +208,8 @@ class GenerativeClassifier(Registered, ClassifierMixin, MetaEstimatorMixin, Base
         ``classes_``) checkpoints to ``f"{checkpoint}.{k}"`` (tsargen densities only), so an
         interrupted fit resumes every class where it stopped; the class-conditional density
         checkpoints to ``f"{checkpoint}.conditional"``."""
+        validate_params(self)
+        check_jobs(self.n_jobs)                          # not under torchrun
         X = _check_X(X)
         y = self._check_y(X, y)
         classes, codes = np.unique(y, return_inverse=True)
@@ -188,30 +219,7 @@ class GenerativeClassifier(Registered, ClassifierMixin, MetaEstimatorMixin, Base
             raise ValueError(f"y has only one class ({classes[0]!r}); a classifier needs at "
                              "least 2 classes.")
         counts = np.bincount(codes)
-        if self.priors is None:
-            prior = counts / counts.sum()
-        else:
-            accepted = (f"None (the class frequencies) or {len(classes)} non-negative numbers "
-                        "summing to 1, one per class in the order of classes_")
-            prior = None
-            if not isinstance(self.priors, (str, bytes, dict)):
-                try:
-                    prior = np.asarray(self.priors, dtype=float)
-                except (TypeError, ValueError):
-                    pass
-            if prior is None:
-                raise ValueError(f"priors must be {accepted}; got {self.priors!r}.")
-            if prior.shape != (len(classes),):
-                raise ValueError(f"priors must have one entry per class ({len(classes)}), got "
-                                 f"shape {prior.shape}.")
-            if (prior < 0).any() or not np.isclose(prior.sum(), 1.0):
-                raise ValueError(f"priors must be non-negative and sum to 1 ({accepted}); got "
-                                 f"{self.priors!r}.")
-        if self.n_jobs is not None and not isinstance(self.n_jobs, numbers.Integral):
-            raise ValueError(f"n_jobs must be an integer or None, got {self.n_jobs!r}.")
-        check_jobs(self.n_jobs)
-        if not isinstance(self.conditional, (bool, np.bool_)):
-            raise ValueError(f"conditional must be True or False, got {self.conditional!r}.")
+        prior = self._class_prior(counts)
         base = self._base_estimator()
         if checkpoint is not None and "checkpoint" not in inspect.signature(base.fit).parameters:
             raise TypeError(f"checkpoint needs a tsargen density; {type(base).__name__}.fit "

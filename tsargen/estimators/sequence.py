@@ -2,20 +2,21 @@
 :class:`tsargen.networks.WaveNet`; values standardised globally per channel)."""
 
 import math
-import numbers
+from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.base import DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..validation import check_horizon, check_panel, check_series
+from ..validation import Interval, check_panel, check_param, check_positive_int, check_series
 from ._checkpoint import fit_seed
 from ._conditional import ClassConditional
 from ._runtime import make_seed, seeded
 from ._training import SeriesBank
 from ._wavenet import (COMMON_DOC, POSITION_HARMONICS, WaveNetParams, as_tensor, check_observed,
                        panel_columns, scale_stats)
+
 
 class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
     __doc__ = """Autoregressive density of a panel of series, ``p(x) = prod_t p(x_t | x_<t)``.
@@ -123,6 +124,7 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
         self.verbose = verbose
 
     _label_unit = "series"
+    _parameter_constraints = {"time_position": [bool], "cond_hop": [Interval(Integral, 1, None)]}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -143,12 +145,6 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
                                  f"{fitted_names}: select and order them the same way.")
             self._check_levels(series, "X")
         return series, kind
-
-    def _check_params(self):
-        super()._check_params()
-        hop = self.cond_hop
-        if isinstance(hop, bool) or not isinstance(hop, numbers.Integral) or hop < 1:
-            raise ValueError(f"cond_hop must be a positive integer, got {hop!r}.")
 
     def _check_covariates(self, covariates, lengths, where, exact=True):
         """Local covariates: one finite ``(n_frames, K)`` array per series whose frames cover
@@ -395,7 +391,7 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
         audio the samples are levels: see the class docstring for the waveform.
         """
         check_is_fitted(self)
-        n_samples = check_horizon(n_samples, "n_samples") if n_samples != 0 else 0
+        n_samples = check_positive_int(n_samples, "n_samples") if n_samples != 0 else 0
         if covariates is not None and not isinstance(covariates, (list, tuple)) and (
                 np.ndim(covariates) == 2):
             covariates = [covariates] * n_samples
@@ -408,7 +404,7 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
                 raise ValueError("pass length= (the model was fitted on series of unequal "
                                  "length, so there is no default).")
             length = self.train_length_
-        length = check_horizon(length, "length")
+        length = check_positive_int(length, "length")
         seed = make_seed(random_state)
         covs = self._check_covariates(covariates, [length] * n_samples, "sample", exact=False)
         labels = self._sample_labels(y, n_samples, seed)
@@ -438,10 +434,8 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
         if kind == "list" and len({s.shape[0] for s in series}) > 1:
             raise ValueError("complete() needs series of equal length; pass an array panel.")
         t = series[0].shape[0]
-        if isinstance(n_known, bool) or not isinstance(n_known, numbers.Integral) or not (
-                0 <= n_known <= t):
-            raise ValueError(f"n_known must be an integer in [0, {t}], got {n_known!r}.")
-        n_samples = check_horizon(n_samples, "n_samples")
+        check_param(n_known, "n_known", [Interval(Integral, 0, t, closed="both")])
+        n_samples = check_positive_int(n_samples, "n_samples")
         covs = self._check_covariates(covariates, [t] * len(series), "complete")
         seed = make_seed(random_state)
         if y is None and self.classes_ is not None:   # the marginal: classes given the known part

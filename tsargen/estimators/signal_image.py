@@ -24,14 +24,16 @@ from sklearn.base import clone
 from ..audio import mu_law_decode
 from ..timeindex import warn_irregular
 from ..transforms import MuLaw, Quantizer
-from ..validation import (_check_values, check_covariate_frames, check_covariates,
-                          check_fitted_columns, check_horizon, check_series, covariate_names)
+from ..validation import (Check, Interval, Options, _check_values, check_covariate_frames,
+                          check_covariates, check_fitted_columns, check_series,
+                          covariate_names, validate_params)
 from ._checkpoint import fit_fingerprint, fit_seed
 from ._forecaster import Layout, PathForecaster
+from ._image_density import _ImageDensity
 from ._runtime import seeded
 from ._training import MIN_BATCHES, Epoch
 from ._wavenet import scale_stats
-from .image import GatedPixelCNNDensity, _ImageDensity
+from .image import GatedPixelCNNDensity
 
 _STRATEGIES = ("levels", "uniform", "quantile", "mu_law")
 _SCORE_WINDOWS = 64            # windows per scoring forward pass
@@ -42,12 +44,6 @@ def _default_density():
     return GatedPixelCNNDensity(n_layers=3, hidden_channels=32, kernel_size=3,
                                 input_kernel_size=5, n_levels=64, max_epochs=10, batch_size=16,
                                 lr=3e-3, patience=3)
-
-
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 class SignalImageForecaster(PathForecaster):
@@ -133,6 +129,16 @@ class SignalImageForecaster(PathForecaster):
 
     # read only when forecasting (horizon and context set the training windows' length)
     _predict_only_params = ("n_paths",)
+    _parameter_constraints = {
+        "density": [None, Check(lambda d: isinstance(d, _ImageDensity),
+                                "a tsargen image density (PixelCNNDensity, GatedPixelCNNDensity, "
+                                "PixelCNNPPDensity, PixelRNNDensity)")],
+        "transform": [None, Options(_STRATEGIES), Quantizer, MuLaw],
+        "horizon": [Interval(numbers.Integral, 1, None)],
+        "context": [Interval(numbers.Integral, 1, None)],
+        "n_paths": [Interval(numbers.Integral, 1, None)],
+        "random_state": [None, numbers.Integral, np.random.RandomState],
+    }
 
     def __init__(self, density=None, *, transform=None, horizon=8, context=32, n_paths=100,
                  random_state=None):
@@ -145,20 +151,9 @@ class SignalImageForecaster(PathForecaster):
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self):
-        check_horizon(self.horizon)
-        _positive(self.context, "context")
-        _positive(self.n_paths, "n_paths")
+        validate_params(self)
         density = _default_density() if self.density is None else self.density
-        if not isinstance(density, _ImageDensity):
-            raise TypeError("density must be a tsargen image density (PixelCNNDensity, "
-                            "GatedPixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity); got "
-                            f"{type(density).__name__}.")
         density._check_params()                 # e.g. its n_levels, before the levels are built
-        t = self.transform
-        if not (t is None or isinstance(t, (Quantizer, MuLaw)) or (
-                isinstance(t, str) and t in _STRATEGIES)):
-            raise ValueError(f"transform must be None, one of {list(_STRATEGIES)}, a Quantizer "
-                             f"or a MuLaw; got {t!r}.")
         return density
 
     # ------------------------------------------------------------------ input checks

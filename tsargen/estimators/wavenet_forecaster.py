@@ -9,8 +9,8 @@ import pandas as pd
 import torch
 
 from ..timeindex import warn_irregular
-from ..validation import (check_covariate_frames, check_covariates, check_fitted_columns,
-                          check_horizon, check_series, covariate_names, is_series_list)
+from ..validation import (Interval, check_covariate_frames, check_covariates, check_fitted_columns,
+                          check_series, covariate_names, is_series_list)
 from ._checkpoint import fit_seed
 from ._forecaster import Layout, PathForecaster
 from ._runtime import seeded
@@ -86,6 +86,11 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
 
     # read only when forecasting: changing them does not refuse a checkpoint's resume
     _predict_only_params = ("horizon", "context", "n_paths")
+    _parameter_constraints = {"horizon": [Interval(numbers.Integral, 1, None)],
+                              "context": [None, Interval(numbers.Integral, 1, None)],
+                              "n_paths": [Interval(numbers.Integral, 1, None)],
+                              "differences": [Interval(numbers.Integral, 0, None)],
+                              "seasonal_lag": [None, Interval(numbers.Integral, 1, None)]}
 
     def __init__(self, *, horizon=1, context=None, n_paths=200, differences=0,
                  seasonal_lag=None, n_stacks=1, n_layers=6,
@@ -120,23 +125,6 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ validation
-    def _check_params(self):
-        super()._check_params()
-        check_horizon(self.horizon)
-        if isinstance(self.differences, bool) or not isinstance(self.differences,
-                                                                 numbers.Integral) or (
-                self.differences < 0):
-            raise ValueError(f"differences must be an integer >= 0, got {self.differences!r}.")
-        lag = self.seasonal_lag
-        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, numbers.Integral)
-                                or lag < 1):
-            raise ValueError(f"seasonal_lag must be None or an integer >= 1 (the season's length "
-                             f"in timesteps), got {lag!r}.")
-        for name in ("n_paths",) + (("context",) if self.context is not None else ()):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-
     def _check_targets(self, y, name="y", fitted=True, warn=True):
         """-> (list of values (T, C), list of :class:`Layout`, was_list); ``fitted``: check
         against the fitted model (channels, columns, levels); ``warn``: one

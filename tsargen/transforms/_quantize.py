@@ -4,7 +4,8 @@ Both work column-wise on ``(n_samples, n_features)`` arrays (a series ``(T, C)``
 array) and map back with ``inverse_transform``.
 """
 
-import numbers
+import math
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
@@ -12,11 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._registry import Registered
 from ..audio import mu_law_decode, mu_law_encode
-
-
-def _check_int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+from ..validation import Interval, Options, validate_params
 
 
 class _LevelsTransformer(Registered, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -74,19 +71,20 @@ class MuLaw(_LevelsTransformer):
     np.True_
     """
 
+    _parameter_constraints = {"mu": [Interval(Integral, 1, None)],
+                              "scale": [None, Interval(Real, 0, math.inf, closed="neither")]}
+
     def __init__(self, *, mu=255, scale=None):
         self.mu = mu
         self.scale = scale
 
     def fit(self, X, y=None):
-        _check_int(self.mu, "mu", 1)
+        validate_params(self)
         X = validate_data(self, X, ensure_all_finite=True)
         if self.scale is None:
             scale = np.abs(X).max(axis=0)
             self.scale_ = np.where(scale > 0, scale, 1.0)
         else:
-            if not (isinstance(self.scale, numbers.Real) and self.scale > 0):
-                raise ValueError(f"scale must be a positive number or None, got {self.scale!r}.")
             self.scale_ = np.full(X.shape[1], float(self.scale))
         return self
 
@@ -133,14 +131,15 @@ class Quantizer(_LevelsTransformer):
     [0.5, 3.5]
     """
 
+    _parameter_constraints = {"n_bins": [Interval(Integral, 2, None)],
+                              "strategy": [Options(("uniform", "quantile"))]}
+
     def __init__(self, *, n_bins=256, strategy="uniform"):
         self.n_bins = n_bins
         self.strategy = strategy
 
     def fit(self, X, y=None):
-        _check_int(self.n_bins, "n_bins", 2)
-        if self.strategy not in ("uniform", "quantile"):
-            raise ValueError(f"strategy must be 'uniform' or 'quantile', got {self.strategy!r}.")
+        validate_params(self)
         X = validate_data(self, X, ensure_all_finite=True)
         probs = np.linspace(0, 1, self.n_bins + 1)
         edges = []

@@ -6,8 +6,9 @@ resting there. The spread shows as empty bins around the mid; the image is invar
 price level, so a model of it learns the shape of the book, not the price.
 """
 
-import numbers
+import math
 import re
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -15,10 +16,18 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._registry import Registered
-from ..validation import first_row
+from ..validation import Check, Interval, first_row, validate_params
 
 _COLUMN = re.compile(r"^(ask|bid)_(price|size)_(\d+)$")
 _MAX_LOG_DEPTH = float(np.log1p(2.0 ** 62))
+
+
+def _is_offset(value):
+    try:
+        pd.tseries.frequencies.to_offset(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class OrderBookImage(Registered, TransformerMixin, BaseEstimator):
@@ -75,25 +84,18 @@ class OrderBookImage(Registered, TransformerMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints = {
+        "n_ticks": [Interval(Integral, 1, None)],
+        "tick_size": [Interval(Real, 0, math.inf, closed="neither")],
+        "resample": [None, Check(_is_offset, "a pandas offset such as '1s'")],
+    }
+
     def __init__(self, *, n_ticks=10, tick_size=0.01, resample=None):
         self.n_ticks = n_ticks
         self.tick_size = tick_size
         self.resample = resample
 
     # ------------------------------------------------------------------ checks
-    def _params(self):
-        if isinstance(self.n_ticks, bool) or not isinstance(self.n_ticks, numbers.Integral) or (
-                self.n_ticks < 1):
-            raise ValueError(f"n_ticks must be a positive integer, got {self.n_ticks!r}.")
-        if not (isinstance(self.tick_size, numbers.Real) and self.tick_size > 0):
-            raise ValueError(f"tick_size must be a positive number, got {self.tick_size!r}.")
-        if self.resample is not None:
-            try:
-                pd.tseries.frequencies.to_offset(self.resample)
-            except (TypeError, ValueError):
-                raise ValueError(f"resample must be a pandas offset such as '1s', got "
-                                 f"{self.resample!r}.") from None
-
     def _levels(self, X):
         """Validate the book's columns -> number of levels L."""
         if not isinstance(X, pd.DataFrame):
@@ -151,7 +153,7 @@ class OrderBookImage(Registered, TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ API
     def fit(self, X, y=None):
         """Check the settings and the book's columns."""
-        self._params()
+        validate_params(self)
         self.n_levels_ = self._levels(X)
         n = int(self.n_ticks)
         self.columns_ = np.concatenate([-(np.arange(n)[::-1] + 0.5), np.arange(n) + 0.5])
@@ -166,7 +168,7 @@ class OrderBookImage(Registered, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Depth image ``(n_rows, 2 * n_ticks)`` as a DataFrame (index: the book's times)."""
         check_is_fitted(self)
-        self._params()
+        validate_params(self)
         n_levels = self._levels(X)
         if n_levels < self.n_levels_:
             raise ValueError(f"X has {n_levels} book levels but the transformer was fitted on "

@@ -11,7 +11,8 @@ projections; the momentum term is the "fast Griffin-Lim" of Perraudin, Balazs & 
 original up to phase (for real signals, e.g. a sign flip or small time shifts of components).
 """
 
-import numbers
+import math
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._registry import Registered
+from ..validation import Interval, check_param, validate_params
 
 
 def _window(n_fft):
@@ -115,6 +117,16 @@ class Spectrogram(Registered, TransformerMixin, BaseEstimator):
     (8000,)
     """
 
+    _parameter_constraints = {
+        "n_fft": [Interval(Integral, 4, None, parity="even")],
+        "hop_length": [None, Interval(Integral, 1, None)],
+        "eps": [Interval(Real, 0, math.inf, closed="neither")],
+        "sample_rate": [None, Interval(Real, 0, math.inf, closed="neither")],
+        "n_iter": [Interval(Integral, 0, None)],
+        "momentum": [Interval(Real, 0, 1)],
+        "random_state": [None, Integral, np.random.RandomState],
+    }
+
     def __init__(self, *, n_fft=256, hop_length=None, eps=1e-5, sample_rate=None, n_iter=32,
                  momentum=0.99, random_state=0):
         self.n_fft = n_fft
@@ -126,26 +138,19 @@ class Spectrogram(Registered, TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def _params(self):
-        n_fft = self.n_fft
-        if isinstance(n_fft, bool) or not isinstance(n_fft, numbers.Integral) or n_fft < 4 or (
-                n_fft % 2):
-            raise ValueError(f"n_fft must be an even integer >= 4, got {n_fft!r}.")
-        hop = n_fft // 4 if self.hop_length is None else self.hop_length
-        if isinstance(hop, bool) or not isinstance(hop, numbers.Integral) or not (
-                1 <= hop <= n_fft):
-            raise ValueError(f"hop_length must be an integer in [1, n_fft={n_fft}], got "
-                             f"{self.hop_length!r}.")
-        if not (isinstance(self.eps, numbers.Real) and self.eps > 0):
-            raise ValueError(f"eps must be a positive number, got {self.eps!r}.")
-        if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, numbers.Integral) or (
-                self.n_iter < 0):
-            raise ValueError(f"n_iter must be an integer >= 0, got {self.n_iter!r}.")
-        if not (isinstance(self.momentum, numbers.Real) and 0 <= self.momentum < 1):
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}.")
-        return int(n_fft), int(hop)
+        """-> ``(n_fft, hop_length)``; a hop beyond ``n_fft`` would leave samples out of every
+        frame."""
+        validate_params(self)
+        n_fft = int(self.n_fft)
+        if self.hop_length is None:
+            return n_fft, n_fft // 4
+        check_param(self.hop_length, "hop_length", [Interval(Integral, 1, n_fft, closed="both")],
+                    f" (n_fft={n_fft})")
+        return n_fft, int(self.hop_length)
 
     def _check_signal(self, X):
         """-> (signal float64 (C, T), index or None, was 1-D)."""
+        n_fft, _ = self._params()
         index = X.index if isinstance(X, (pd.Series, pd.DataFrame)) else None
         if isinstance(X, (str, bytes, dict)) or X is None:
             raise TypeError(f"X must be a signal (T,) or (T, C); got {type(X).__name__}.")
@@ -159,7 +164,6 @@ class Spectrogram(Registered, TransformerMixin, BaseEstimator):
             where = tuple(np.argwhere(~np.isfinite(arr))[0].tolist())
             raise ValueError(f"X contains NaN or inf (first at {where}); fill or drop those "
                              "samples first.")
-        n_fft, _ = self._params()
         if arr.shape[0] < n_fft:
             raise ValueError(f"X has {arr.shape[0]} samples but one frame needs n_fft={n_fft}; "
                              "pass a longer signal or lower n_fft.")

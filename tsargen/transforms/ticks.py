@@ -23,7 +23,8 @@ How exactness is kept
   the state after its last event.
 """
 
-import numbers
+import math
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._registry import Registered
-from ..validation import first_row, show_value
+from ..validation import Interval, first_row, show_value, validate_params
 
 _NS_PER_MS = 1_000_000
 
@@ -92,16 +93,15 @@ class TickFeatures(Registered, TransformerMixin, BaseEstimator):
     (True, True)
     """
 
+    _parameter_constraints = {"tick_size": [Interval(Real, 0, math.inf, closed="neither")]}
+
     def __init__(self, tick_size=0.01):
         self.tick_size = tick_size
 
     # ------------------------------------------------------------------ helpers
     def _check_tick(self):
-        t = self.tick_size
-        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not (np.isfinite(t)
-                                                                           and t > 0):
-            raise ValueError(f"tick_size must be a positive number, got {show_value(t)}.")
-        inv = 1.0 / t
+        validate_params(self)
+        inv = 1.0 / self.tick_size
         return int(round(inv)) if abs(inv - round(inv)) < 1e-9 * inv else None
 
     def _to_ticks(self, prices, name, doubled=False):
