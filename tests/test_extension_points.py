@@ -10,7 +10,7 @@ import pytest
 from torch import nn
 
 from tsargen.estimators._forecaster import Layout, PathForecaster
-from tsargen.estimators.image import _ImageDensity
+from tsargen.estimators._image_density import _ImageDensity
 from tsargen.networks._image import (LevelImageNetwork, NaiveStepper, colour_ids, level_heads,
                                      level_output)
 from tsargen.nn.masked import MaskedConv2d

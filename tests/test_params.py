@@ -1,5 +1,5 @@
 """Hyperparameters: every public estimator and transformer declares one constraint per
-constructor parameter (``_parameter_constraints``, checked by tsargen.validation), and ``fit``
+constructor parameter (``_parameter_constraints``, checked by tsargen.constraints), and ``fit``
 refuses a bad value with one line naming the parameter, before it trains anything."""
 
 import inspect
@@ -18,9 +18,9 @@ import tsargen.transforms
 from tsargen import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
                      PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster, WaveNetDensity,
                      WaveNetForecaster)
+from tsargen.constraints import (Check, InvalidParameterError, Interval, Options, check_param,
+                                 parameter_constraints, validate_params)
 from tsargen.transforms import MuLaw, OrderBookImage, Quantizer, Spectrogram, TickFeatures
-from tsargen.validation import (Check, InvalidParameterError, Interval, Options, check_param,
-                                parameter_constraints, validate_params)
 
 from .conftest import TINY
 

@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from .validation import check_param, check_positive_int
+from .constraints import check_param, check_positive_int
 
 
 def _check_segments(segments, lengths):

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .validation import Interval, check_param, first_row
+from .constraints import Interval, check_param
+from .validation import first_row
 
 # statsmodels is imported inside the loaders that read its bundled data: the other functions
 # here do without it

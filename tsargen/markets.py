@@ -44,8 +44,8 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
+from .constraints import Interval, check_param, check_positive_int
 from .transforms.ticks import TickFeatures
-from .validation import Interval, check_param, check_positive_int
 
 #: Model channels of :func:`event_series`, in the order of the joint factorisation.
 EVENT_CHANNELS = ("type", "direction", "move", "log_dt", "log_size")

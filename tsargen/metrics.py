@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .validation import check_positive_int
+from .constraints import check_positive_int
 
 
 def _values(x, name):

@@ -25,9 +25,9 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
-from .estimators._distributed import check_jobs
+from .constraints import check_jobs, check_positive_int
 from .metrics import crps, mase, quantile_loss, smape
-from .validation import check_positive_int, check_quantiles
+from .validation import check_quantiles
 
 
 def _values(obj, horizon, n_channels):

@@ -29,15 +29,6 @@ class Ranks:
         return self.rank == 0
 
 
-def check_jobs(n_jobs):
-    """Process-parallel fits (``n_jobs`` other than None or 1) cannot run under ``torchrun``:
-    their workers would inherit its rendezvous and join the process group as duplicate ranks."""
-    if n_jobs not in (None, 1) and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ValueError(f"n_jobs={n_jobs!r} under torchrun (WORLD_SIZE="
-                         f"{os.environ['WORLD_SIZE']}): every fit already trains data-parallel "
-                         "across the ranks; use n_jobs=None.")
-
-
 def distributed(device="cpu"):
     """``(rank, world_size)`` when ``torch.distributed`` is initialised, else None.
 

@@ -29,7 +29,8 @@ import torch
 from sklearn.base import DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..validation import Interval, check_param, check_positive_int, check_real, validate_params
+from ..constraints import Interval, check_param, check_positive_int, validate_params
+from ..validation import check_real
 from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint, fit_seed
 from ._conditional import ClassConditional

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ..validation import Check, check_param
+from ..constraints import Check, check_param
 
 #: The ``device`` parameter's constraint (see tsargen.validation); None means "auto".
 DEVICE = [None, Check(lambda d: isinstance(d, str) and d in ("auto", "cpu", "cuda")

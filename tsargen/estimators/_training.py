@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..validation import Interval
+from ..constraints import Interval
 from ._checkpoint import EarlyStopping, TrainState, WeightAverage, check_checkpoint_folder
 from ._distributed import (broadcast_rng_state, detect_ranks, loss_module, rank_batches,
                            rank_device, sum_over_ranks)

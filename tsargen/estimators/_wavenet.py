@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..constraints import Interval, Options, validate_params
 from ..networks.ensemble import WaveNetEnsemble
 from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
-from ..validation import Interval, Options, validate_params
 from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint
 from ._runtime import resolve_device, seeded

@@ -15,9 +15,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .._registry import REGISTRY, Registered
-from ..validation import (CHECKED_IN_FIT, Check, check_param, check_real, is_series_list,
-                          validate_params)
-from ._distributed import check_jobs
+from ..constraints import CHECKED_IN_FIT, Check, check_jobs, check_param, validate_params
+from ..validation import check_real, is_series_list
 from ._persistence import save_fitted
 from .sequence import WaveNetDensity
 

@@ -12,11 +12,12 @@ network.
 
 from numbers import Integral, Real
 
+from ..constraints import Interval, Options
 from ..networks.gated_pixelcnn import GatedPixelCNN
 from ..networks.pixelcnn import PixelCNN
 from ..networks.pixelcnn_pp import PixelCNNPP
-from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS, PixelRNN
-from ..validation import Interval, Options
+from ..networks.pixelrnn import KINDS as _PIXELRNN_KINDS
+from ..networks.pixelrnn import PixelRNN
 from ._image_density import KERNEL_PARAMS, _ConvImageDensity, _ImageDensity
 
 

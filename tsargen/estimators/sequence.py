@@ -9,7 +9,8 @@ import torch
 from sklearn.base import DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..validation import Interval, check_panel, check_param, check_positive_int, check_series
+from ..constraints import Interval, check_param, check_positive_int
+from ..validation import check_panel, check_series
 from ._checkpoint import fit_seed
 from ._conditional import ClassConditional
 from ._runtime import make_seed, seeded

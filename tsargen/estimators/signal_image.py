@@ -22,11 +22,11 @@ import torch
 from sklearn.base import clone
 
 from ..audio import mu_law_decode
+from ..constraints import Check, Interval, Options, validate_params
 from ..timeindex import warn_irregular
 from ..transforms import MuLaw, Quantizer
-from ..validation import (Check, Interval, Options, _check_values, check_covariate_frames,
-                          check_covariates, check_fitted_columns, check_series,
-                          covariate_names, validate_params)
+from ..validation import (_check_values, check_covariate_frames, check_covariates,
+                          check_fitted_columns, check_series, covariate_names)
 from ._checkpoint import fit_fingerprint, fit_seed
 from ._forecaster import Layout, PathForecaster
 from ._image_density import _ImageDensity

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..constraints import Interval
 from ..timeindex import warn_irregular
-from ..validation import (Interval, check_covariate_frames, check_covariates, check_fitted_columns,
+from ..validation import (check_covariate_frames, check_covariates, check_fitted_columns,
                           check_series, covariate_names, is_series_list)
 from ._checkpoint import fit_seed
 from ._forecaster import Layout, PathForecaster

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._registry import Registered
 from ..audio import mu_law_decode, mu_law_encode
-from ..validation import Interval, Options, validate_params
+from ..constraints import Interval, Options, validate_params
 
 
 class _LevelsTransformer(Registered, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):

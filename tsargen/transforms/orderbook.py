@@ -16,7 +16,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._registry import Registered
-from ..validation import Check, Interval, first_row, validate_params
+from ..constraints import Check, Interval, validate_params
+from ..validation import first_row
 
 _COLUMN = re.compile(r"^(ask|bid)_(price|size)_(\d+)$")
 _MAX_LOG_DEPTH = float(np.log1p(2.0 ** 62))

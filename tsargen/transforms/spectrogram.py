@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._registry import Registered
-from ..validation import Interval, check_param, validate_params
+from ..constraints import Interval, check_param, validate_params
 
 
 def _window(n_fft):

@@ -32,7 +32,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._registry import Registered
-from ..validation import Interval, first_row, show_value, validate_params
+from ..constraints import Interval, validate_params
+from ..validation import first_row, show_value
 
 _NS_PER_MS = 1_000_000
 
