@@ -28,13 +28,12 @@ import warnings
 from statistics import NormalDist
 
 import numpy as np
-import pandas as pd
-from pandas.tseries import offsets
 from statsmodels.tools.sm_exceptions import InterpolationWarning
 from statsmodels.tsa.seasonal import STL
 from statsmodels.tsa.stattools import acf, adfuller, kpss
 
-from .timeindex import _index_freq
+from ._periodogram import peak_periods
+from ._periods import _freq_of, candidate_periods
 
 __all__ = ["candidate_periods", "ndiffs", "nsdiffs", "seasonal_period", "seasonal_strength"]
 
@@ -180,150 +179,7 @@ def ndiffs(y, *, alpha=0.05, test="kpss", max_d=2):
 
 
 # ----------------------------------------------------------------------------------------------
-# candidate periods
-
-_NS_DAY, _NS_WEEK = 86_400 * 10**9, 7 * 86_400 * 10**9
-
-
-def _offset(freq):
-    """``freq`` (an alias, including period aliases such as ``"M"``, or an offset) as a pandas
-    offset."""
-    if isinstance(freq, offsets.BaseOffset):
-        return freq
-    try:
-        return pd.tseries.frequencies.to_offset(freq)
-    except ValueError:
-        pass
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            return pd.Period("2000-01-01", freq=freq).freq   # period-only aliases: M, Q, Y
-    except (ValueError, TypeError):
-        raise ValueError(f"unknown frequency {freq!r}; use a pandas alias such as 'h', "
-                         "'D', 'W-SUN', 'ME' or 'QE'.") from None
-
-
-def _periods_per(cycle, step):
-    """``cycle / step`` when it is a whole number of at least 2, else None."""
-    ratio = cycle / step
-    return round(ratio) if ratio >= 2 and abs(ratio - round(ratio)) < 1e-9 else None
-
-
-def _usual_periods(offset):
-    """The usual seasonal periods of one step of ``offset`` (before the two-cycles rule)."""
-    n = offset.n
-    if isinstance(offset, offsets.Day):             # before Tick: a Tick in pandas 2
-        if n % 7 == 0:                              # "7D": weekly
-            return [_periods_per(52, n // 7)]
-        return [_periods_per(7, n), _periods_per(365, n)]       # a week, a year
-    if isinstance(offset, offsets.Tick):            # hours, minutes, seconds, ...
-        return [_periods_per(cycle, offset.nanos) for cycle in (_NS_DAY, _NS_WEEK)]
-    if isinstance(offset, offsets.BusinessDay):     # a business week
-        return [_periods_per(5, n)]
-    if isinstance(offset, offsets.Week):            # a year: 52 weeks
-        return [_periods_per(52, n)]
-    if isinstance(offset, (offsets.SemiMonthEnd, offsets.SemiMonthBegin)):
-        return [_periods_per(24, n)]
-    if isinstance(offset, (offsets.MonthEnd, offsets.MonthBegin, offsets.BusinessMonthEnd,
-                           offsets.BusinessMonthBegin)):
-        return [_periods_per(12, n)]
-    if isinstance(offset, (offsets.QuarterEnd, offsets.QuarterBegin, offsets.BQuarterEnd,
-                           offsets.BQuarterBegin)):
-        return [_periods_per(4, n)]
-    months = getattr(offset, "kwds", {}).get("months")  # monthly data stamped mid-month
-    if type(offset) is pd.DateOffset and months and set(offset.kwds) == {"months"}:
-        return [_periods_per(12, n * months)]
-    return []                                       # yearly and anything else: no season
-
-
-def _freq_of(index):
-    """The frequency of a PeriodIndex or DatetimeIndex (its own, inferred, or the calendar
-    frequency it lies on with gaps), else (other indexes, None) None."""
-    if isinstance(index, pd.PeriodIndex):
-        return index.freq
-    if isinstance(index, pd.DatetimeIndex):
-        return _index_freq(index)
-    return None
-
-
-def candidate_periods(index_or_freq, n_obs=None):
-    """The usual seasonal periods of a frequency, kept when ``n_obs`` holds two full cycles.
-
-    ============================  ========================
-    frequency                     candidate periods
-    ============================  ========================
-    hourly (``"h"``)              24 (a day), 168 (a week)
-    half-hourly (``"30min"``)     48, 336
-    15-minute (``"15min"``)       96, 672
-    minutely (``"min"``)          1440, 10080
-    daily (``"D"``)               7, 365
-    business daily (``"B"``)      5
-    weekly (``"W-SUN"``, ...)     52
-    monthly (``"ME"``, ``"MS"``)  12
-    quarterly (``"QE"``, ...)     4
-    yearly                        none
-    ============================  ========================
-
-    Other sub-daily steps get the steps in a day and in a week when whole (``"2h"``: 12,
-    84); multiples of the calendar steps divide their period when whole (``"2W"``: 26).
-
-    Parameters
-    ----------
-    index_or_freq : DatetimeIndex, PeriodIndex, str, DateOffset or None
-        A time index (its own frequency, else the one inferred from it, including a calendar
-        frequency with gaps), a frequency alias (pandas 3 aliases such as ``"h"``, ``"min"``,
-        ``"ME"``, ``"QE"``, ``"W-SUN"``, and period aliases such as ``"M"``) or offset. None,
-        another kind of index, or an index with no regular frequency give ``[]``.
-    n_obs : int, optional
-        The length of the series; defaults to the length of the index. A period is kept only
-        when ``n_obs >= 2 * period``: fewer than two full cycles cannot show a season.
-
-    Returns
-    -------
-    list of int
-        Ascending.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from tsargen.seasonality import candidate_periods
-    >>> candidate_periods("h", 400)                     # a week needs 336 hours
-    [24, 168]
-    >>> candidate_periods("h", 300)
-    [24]
-    >>> candidate_periods(pd.date_range("2020-01-01", periods=800, freq="D"))
-    [7, 365]
-    >>> candidate_periods(pd.period_range("2000-01", periods=60, freq="M"))
-    [12]
-    >>> candidate_periods("YE", 100), candidate_periods(None, 100)
-    ([], [])
-    """
-    if index_or_freq is None:
-        return []
-    if isinstance(index_or_freq, pd.Index):
-        index = index_or_freq
-        if n_obs is None:
-            n_obs = len(index)
-        freq = _freq_of(index)
-        if freq is None:
-            return []                               # positions, elapsed time, no regular step
-    else:
-        freq = index_or_freq
-        if n_obs is None:
-            raise ValueError("n_obs is required with a frequency (it defaults to the length "
-                             "of an index only).")
-    periods = _usual_periods(_offset(freq))
-    return sorted({p for p in periods if p is not None and 2 * p <= n_obs})
-
-
-# ----------------------------------------------------------------------------------------------
 # seasonal period
-
-
-#: With no frequency known, the periods of the periodogram's clearest peaks (this many) are
-#: tested, each peak judged against the lower median of the periodogram over the
-#: ``_SEARCH_WINDOW`` frequencies either side of it.
-_SEARCH_PROPOSALS, _SEARCH_WINDOW = 5, 5
 
 
 def _detrend_ma(x, period):
@@ -389,72 +245,41 @@ def _evidence(series, period):
 
 
 def _proposals(series, alpha):
-    """The periods, as lags from 2 to n // 3, of the periodogram's significant peaks (the
-    ``_SEARCH_PROPOSALS`` largest) over the channels ``series`` holds (as for
-    :func:`_evidence`), each differenced ``d`` times: that changes the spectrum's level at a
-    frequency, not a peak's height against its neighbours, whereas it would drown a slow
-    cycle's autocorrelation."""
+    """The periods of the periodogram's significant peaks (:func:`_periodogram.peak_periods`)
+    over the channels ``series`` holds (as for :func:`_evidence`), each differenced ``d``
+    times: that changes the spectrum's level at a frequency, not a peak's height against its
+    neighbours, whereas it would drown a slow cycle's autocorrelation."""
     kept = [(np.diff(x, n=d), scale) for x, d, scale in series]
-    kept = [x for x, scale in kept if not _constant(x, scale)]
-    n = min((len(x) for x in kept), default=0)
-    if n // 3 < 2:
-        return []
-    spectra = [np.fft.rfft(x[:n] - x[:n].mean()) for x in kept]
-    power = np.mean([np.abs(s) ** 2 for s in spectra], axis=0)
-    # a peak stands out from the level of the spectrum around it (coloured: a lower median of
-    # the w neighbours either side, the bin itself left out)
-    w = _SEARCH_WINDOW
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(power[1:], w, mode="reflect"),
-                                                       2 * w + 1)
-    neighbours = np.delete(windows, w, axis=1)
-    level = np.partition(neighbours, w - 1, axis=1)[:, w - 1]
-    ratio = power[1:] / np.maximum(level, np.finfo(float).tiny)
-    k = np.arange(1, len(power))
-    keep = (k >= 3) & (k < len(power) - 1)          # periods n / k up to n / 3
-    k, ratio = k[keep], ratio[keep]
-    if not len(k):
-        return []
-    order = np.argsort(-ratio, kind="stable")[:_SEARCH_PROPOSALS]
-    top = k[order[ratio[order] > _ratio_bound(alpha / len(k), 2 * w)]]
-    periods = {round(float(n / (f + _bin_offset(spectra, f, n)))) for f in top}
-    return sorted(p for p in periods if 2 <= p <= n // 3)
+    return peak_periods([x for x, scale in kept if not _constant(x, scale)], alpha)
 
 
-def _ratio_bound(level, m):
-    """The ``c`` with ``P(E > c X) = level`` for ``E`` and the ``m / 2``-th smallest ``X`` of
-    ``m`` more independent Exp(1) variables -- periodogram values where the spectrum is
-    locally flat. ``X`` is a sum of independent Exp(1) / (m - i) for i < m / 2, so
-    ``P(E > c X) = E[exp(-c X)] = prod_i (m - i) / (m - i + c)``."""
-    rates = m - np.arange(m // 2)
-
-    def log_tail(c):
-        return np.sum(np.log(rates / (rates + c)))
-
-    lo, hi = 0.0, 1.0
-    while log_tail(hi) > np.log(level):
-        hi *= 2
-    for _ in range(60):                             # bisection: the tail falls with c
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if log_tail(mid) < np.log(level) else (mid, hi)
-    return hi
+def _series(y):
+    """The channels of ``y`` with at least 4 values, not constant, as ``(x, d, scale)``: values,
+    :func:`ndiffs`, magnitude."""
+    channels = [x for x in _channels(y) if len(x) >= 4 and not _constant(x)]
+    return [(x, ndiffs(x), np.max(np.abs(x))) for x in channels]
 
 
-def _bin_offset(spectra, k, n):
-    """Where between Fourier frequencies a peak at bin ``k`` lies, in bins (within 1/2):
-    Jacobsen's three-bin estimate with Candan's (2011) bias correction, averaged over channels
-    by power. A period is ``n / k`` only to within ``n / k ** 2`` lags: 1429 for 1440 minutes
-    in 30000 (k = 21) without it."""
-    weights, shifts = [], []
-    for s in spectra:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shift = np.real((s[k - 1] - s[k + 1]) / (2 * s[k] - s[k - 1] - s[k + 1]))
-        if np.isfinite(shift):
-            weights.append(abs(s[k]) ** 2)
-            shifts.append(shift)
-    if not shifts or not sum(weights):
-        return 0.0
-    shift = np.tan(np.pi / n) / (np.pi / n) * np.average(shifts, weights=weights)
-    return float(np.clip(shift, -0.5, 0.5))
+def _periods_to_test(series, index, candidates, alpha):
+    """``(periods, z)``: the periods to test (``candidates``, else ``index``'s, else the
+    periodogram's) and the normal quantile each autocorrelation must reach."""
+    if candidates is None and _freq_of(index) is not None:
+        candidates = candidate_periods(index, max(len(x) for x, _, _ in series))
+    if candidates is None:          # the periodogram has tested these against all frequencies
+        return _proposals(series, alpha), _z(alpha, 1)
+    candidates = sorted({int(p) for p in candidates if int(p) >= 2})
+    return candidates, _z(alpha, len(candidates))
+
+
+def _best_period(series, periods, z, min_acf):
+    """Of ``periods``, the one with the largest autocorrelation above ``min_acf`` and ``z``
+    standard errors (:func:`_evidence`), or None."""
+    best, best_r = None, min_acf
+    for p in periods:
+        found = _evidence(series, p)
+        if found is not None and found[0] > max(best_r, z * found[1]):
+            best, best_r = p, found[0]
+    return best
 
 
 def seasonal_period(y, index=None, *, candidates=None, min_acf=0.1, alpha=0.05):
@@ -526,24 +351,11 @@ def seasonal_period(y, index=None, *, candidates=None, min_acf=0.1, alpha=0.05):
     >>> print(seasonal_period(rng.normal(size=t.size), candidates=[24, 168]))
     None
     """
-    channels = [x for x in _channels(y) if len(x) >= 4 and not _constant(x)]
-    if not channels:
+    series = _series(y)
+    if not series:
         return None
-    series = [(x, ndiffs(x), np.max(np.abs(x))) for x in channels]
-    if candidates is None and _freq_of(index) is not None:
-        candidates = candidate_periods(index, max(len(x) for x in channels))
-    if candidates is None:          # the periodogram has tested these against all frequencies
-        candidates = _proposals(series, alpha)
-        z = _z(alpha, 1)
-    else:
-        candidates = sorted({int(p) for p in candidates if int(p) >= 2})
-        z = _z(alpha, len(candidates))
-    best, best_r = None, min_acf
-    for p in candidates:
-        found = _evidence(series, p)
-        if found is not None and found[0] > max(best_r, z * found[1]):
-            best, best_r = p, found[0]
-    return best
+    periods, z = _periods_to_test(series, index, candidates, alpha)
+    return _best_period(series, periods, z, min_acf)
 
 
 # ----------------------------------------------------------------------------------------------
