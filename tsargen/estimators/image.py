@@ -21,22 +21,9 @@ from ..networks.pixelrnn import PixelRNN
 from ._image_density import KERNEL_PARAMS, _ConvImageDensity, _ImageDensity
 
 
-class PixelCNNDensity(_ConvImageDensity):
-    """PixelCNN density of images (van den Oord et al. 2016, "Pixel Recurrent Neural
-    Networks"): a 7x7 mask-A conv, residual blocks of mask-B convs, colour masks, and an
-    ``n_levels``-way softmax per sub-pixel. See :class:`tsargen.networks.pixelcnn.PixelCNN`.
-
-    Parameters
-    ----------
-    n_layers : int, default=5
-        Residual blocks after the input conv.
-    hidden_channels : int, default=64
-        Feature maps between blocks (``2h`` in the paper; the blocks' inner width is ``h``).
-    kernel_size : int, default=3
-        Odd kernel size of the blocks' masked convs.
-    input_kernel_size : int, default=7
-        Odd kernel size of the mask-A input conv.
-    n_levels : int, default=256
+# The parameters (after the architecture's own), attributes and notes PixelCNN and Gated
+# PixelCNN share; joined into their docstrings below.
+_CONV_DENSITY_DOC = """    n_levels : int, default=256
         Levels per sub-pixel: images hold integers ``0..n_levels-1`` (256 for uint8, 2 for
         binary images).
     max_epochs, batch_size, lr, validation_fraction, patience
@@ -72,7 +59,25 @@ class PixelCNNDensity(_ConvImageDensity):
     -----
     ``sample`` and ``complete`` generate all images as one batch with cached generation
     (Ramachandran et al. 2017): each new pixel runs every layer at that pixel only, instead
-    of the whole network over the whole image.
+    of the whole network over the whole image."""
+
+
+class PixelCNNDensity(_ConvImageDensity):
+    __doc__ = """PixelCNN density of images (van den Oord et al. 2016, "Pixel Recurrent Neural
+    Networks"): a 7x7 mask-A conv, residual blocks of mask-B convs, colour masks, and an
+    ``n_levels``-way softmax per sub-pixel. See :class:`tsargen.networks.pixelcnn.PixelCNN`.
+
+    Parameters
+    ----------
+    n_layers : int, default=5
+        Residual blocks after the input conv.
+    hidden_channels : int, default=64
+        Feature maps between blocks (``2h`` in the paper; the blocks' inner width is ``h``).
+    kernel_size : int, default=3
+        Odd kernel size of the blocks' masked convs.
+    input_kernel_size : int, default=7
+        Odd kernel size of the mask-A input conv.
+""" + _CONV_DENSITY_DOC + """
 
     Examples
     --------
@@ -96,7 +101,7 @@ class PixelCNNDensity(_ConvImageDensity):
 
 
 class GatedPixelCNNDensity(_ConvImageDensity):
-    """Gated PixelCNN density of images (van den Oord et al. 2016, "Conditional
+    __doc__ = """Gated PixelCNN density of images (van den Oord et al. 2016, "Conditional
     Image Generation with PixelCNN Decoders"): vertical and horizontal stacks (no blind spot),
     gated ``tanh * sigmoid`` units, the v->h link, colour masks and an ``n_levels``-way softmax
     per sub-pixel. ``fit(X, y)`` makes it class-conditional, ``sample(y=...)`` draws a class.
@@ -113,43 +118,7 @@ class GatedPixelCNNDensity(_ConvImageDensity):
         ``1 x (k//2 + 1)``).
     input_kernel_size : int, default=7
         Odd kernel size of the input layer.
-    n_levels : int, default=256
-        Levels per sub-pixel: images hold integers ``0..n_levels-1`` (256 for uint8, 2 for
-        binary images).
-    max_epochs, batch_size, lr, validation_fraction, patience
-        Training: Adam, early stopping on a random validation split of the images, best
-        weights restored. An epoch is at least 32 batches.
-    ema_decay : float in [0, 1) or None, default=None
-        Polyak averaging of the weights: after every optimiser step the averaged weights move
-        to ``ema_decay * averaged + (1 - ema_decay) * current``; validation, early stopping and
-        the fitted network use the averaged weights. ``None``: the current weights.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-    random_state : int, RandomState or None
-        Controls initialisation, the split, shuffling and sampling; the global RNGs are
-        untouched.
-    verbose : bool, default=False
-        Show a progress bar with the running loss.
-
-    Attributes
-    ----------
-    network_ : torch.nn.Module
-    receptive_field_ : int
-        Rows above (and columns either side) a pixel's distribution can depend on.
-    n_channels_ : int
-    n_levels_ : int
-    image_shape_ : (int, int)
-        Training image height and width (the default size of :meth:`sample`).
-    classes_ : ndarray or None
-        Labels of a class-conditional model (``fit(X, y)``).
-    class_prior_ : ndarray or None
-    loss_curve_, val_loss_curve_ : list of float
-        Mean NLL per sub-pixel (nats) per epoch.
-
-    Notes
-    -----
-    ``sample`` and ``complete`` generate all images as one batch with cached generation
-    (Ramachandran et al. 2017): each new pixel runs every layer at that pixel only, instead
-    of the whole network over the whole image.
+""" + _CONV_DENSITY_DOC + """
 
     Examples
     --------
