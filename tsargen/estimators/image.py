@@ -21,15 +21,10 @@ from ..networks.pixelrnn import PixelRNN
 from ._image_density import KERNEL_PARAMS, _ConvImageDensity, _ImageDensity
 
 
-# The parameters (after the architecture's own), attributes and notes PixelCNN and Gated
-# PixelCNN share; joined into their docstrings below.
-_CONV_DENSITY_DOC = """    n_levels : int, default=256
-        Levels per sub-pixel: images hold integers ``0..n_levels-1`` (256 for uint8, 2 for
-        binary images).
-    max_epochs, batch_size, lr, validation_fraction, patience
-        Training: Adam, early stopping on a random validation split of the images, best
-        weights restored. An epoch is at least 32 batches.
-    ema_decay : float in [0, 1) or None, default=None
+# Docstring parts the image densities share, joined into their docstrings below: the
+# training parameters, attributes and notes of all of them, and the level and training
+# lines PixelCNN and Gated PixelCNN add.
+_DENSITY_TAIL_DOC = """    ema_decay : float in [0, 1) or None, default=None
         Polyak averaging of the weights: after every optimiser step the averaged weights move
         to ``ema_decay * averaged + (1 - ema_decay) * current``; validation, early stopping and
         the fitted network use the averaged weights. ``None``: the current weights.
@@ -60,6 +55,13 @@ _CONV_DENSITY_DOC = """    n_levels : int, default=256
     ``sample`` and ``complete`` generate all images as one batch with cached generation
     (Ramachandran et al. 2017): each new pixel runs every layer at that pixel only, instead
     of the whole network over the whole image."""
+_CONV_DENSITY_DOC = """    n_levels : int, default=256
+        Levels per sub-pixel: images hold integers ``0..n_levels-1`` (256 for uint8, 2 for
+        binary images).
+    max_epochs, batch_size, lr, validation_fraction, patience
+        Training: Adam, early stopping on a random validation split of the images, best
+        weights restored. An epoch is at least 32 batches.
+""" + _DENSITY_TAIL_DOC
 
 
 class PixelCNNDensity(_ConvImageDensity):
@@ -140,7 +142,7 @@ class GatedPixelCNNDensity(_ConvImageDensity):
 
 
 class PixelCNNPPDensity(_ImageDensity):
-    """PixelCNN++ density of images (Salimans et al. 2017, "PixelCNN++: Improving the
+    __doc__ = """PixelCNN++ density of images (Salimans et al. 2017, "PixelCNN++: Improving the
     PixelCNN with Discretized Logistic Mixture Likelihood and Other Modifications"): down-shifted
     and down-right-shifted conv streams (no masks, no blind spot) over three resolutions with
     short-cut connections, gated residual blocks with concatenated ELUs and dropout, and a
@@ -170,37 +172,7 @@ class PixelCNNPPDensity(_ImageDensity):
     max_epochs=40, batch_size, lr=2e-3, validation_fraction, patience
         Training: Adam, early stopping on a random validation split of the images, best
         weights restored. An epoch is at least 32 batches.
-    ema_decay : float in [0, 1) or None, default=None
-        Polyak averaging of the weights: after every optimiser step the averaged weights move
-        to ``ema_decay * averaged + (1 - ema_decay) * current``; validation, early stopping and
-        the fitted network use the averaged weights. ``None``: the current weights.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-    random_state : int, RandomState or None
-        Controls initialisation, the split, shuffling and sampling; the global RNGs are
-        untouched.
-    verbose : bool, default=False
-        Show a progress bar with the running loss.
-
-    Attributes
-    ----------
-    network_ : torch.nn.Module
-    receptive_field_ : int
-        Rows above (and columns either side) a pixel's distribution can depend on.
-    n_channels_ : int
-    n_levels_ : int
-    image_shape_ : (int, int)
-        Training image height and width (the default size of :meth:`sample`).
-    classes_ : ndarray or None
-        Labels of a class-conditional model (``fit(X, y)``).
-    class_prior_ : ndarray or None
-    loss_curve_, val_loss_curve_ : list of float
-        Mean NLL per sub-pixel (nats) per epoch.
-
-    Notes
-    -----
-    ``sample`` and ``complete`` generate all images as one batch with cached generation
-    (Ramachandran et al. 2017): each new pixel runs every layer at that pixel only, instead
-    of the whole network over the whole image.
+""" + _DENSITY_TAIL_DOC + """
 
     Examples
     --------
