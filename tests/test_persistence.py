@@ -126,3 +126,50 @@ def test_save_before_fit(tmp_path):
     from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
         WaveNetDensity().save(tmp_path / "x")
+
+
+def _as_earlier_format(path, old_path):
+    """Rewrite a saved forecaster as files written before the Layout object held it: a
+    ``meta_`` list of plain dicts instead of ``layouts_`` records."""
+    from tsargen.estimators._persistence import FORMAT, read_checked, write_checked
+
+    payload = read_checked(path, FORMAT)
+    records = payload["fitted"].pop("layouts_")["__seq__"]
+    payload["fitted"]["meta_"] = {"__seq__": [
+        {"__dict__": [[key, value] for key, value in rec["fields"].items()
+                      if key not in ("squeeze", "level")]} for rec in records], "tuple": False}
+    write_checked(payload, old_path, FORMAT)
+
+
+@pytest.mark.parametrize("kind", ["frame", "series", "1d", "signal frame", "signal 3d"])
+def test_files_written_before_the_layout_object_still_load(tmp_path, kind):
+    rng = np.random.default_rng(3)
+    idx = pd.date_range("2021-01-01", periods=120, freq="h")
+    if kind.startswith("signal"):
+        frames = np.abs(rng.normal(size=(120, 5)))
+        y = (pd.DataFrame(frames, idx, columns=list("abcde")) if kind == "signal frame"
+             else np.stack([frames, frames[::-1]], -1))
+        est = tsargen.SignalImageForecaster(
+            tsargen.GatedPixelCNNDensity(n_layers=1, hidden_channels=8, n_levels=8,
+                                         max_epochs=1), horizon=2, context=4, n_paths=8,
+            random_state=0).fit(y)
+    else:
+        values = rng.normal(size=(120, 2)).cumsum(0)
+        y = {"frame": pd.DataFrame(values, idx, columns=["p", "q"]),
+             "series": pd.Series(values[:, 0], idx, name="p"), "1d": values[:, 0]}[kind]
+        est = WaveNetForecaster(**{**TINY, "max_epochs": 1}, horizon=3, n_paths=20).fit(y)
+    est.save(tmp_path / "new.tsargen")
+    _as_earlier_format(tmp_path / "new.tsargen", tmp_path / "old.tsargen")
+    old = tsargen.load(tmp_path / "old.tsargen")
+    assert not hasattr(old, "meta_") and len(old.layouts_) == len(est.layouts_)
+    for a, b in zip(old.layouts_, est.layouts_):
+        assert (a.kind, a.squeeze, a.level, a.columns, a.name, a.dtype) == (
+            b.kind, b.squeeze, b.level, b.columns, b.name, b.dtype)
+        assert (a.index is None) == (b.index is None) and (a.index is None
+                                                            or a.index.equals(b.index))
+    for method in ("predict", "predict_quantiles"):
+        a, b = getattr(old, method)(), getattr(est, method)()
+        if isinstance(a, (pd.Series, pd.DataFrame)):
+            assert a.equals(b) and a.index.equals(b.index)
+        else:
+            np.testing.assert_array_equal(a, b)
