@@ -3,6 +3,8 @@
 # CPU-only build from PyTorch's CPU wheel index:  make demo TORCH_INDEX=<that index's URL>
 PY ?= python3
 TORCH_INDEX ?=
+# test processes (pytest-xdist); each runs torch on one thread (conftest.py)
+JOBS ?= 2
 
 .PHONY: setup demo test test-fast bench
 
@@ -15,10 +17,10 @@ demo: setup
 	$(PY) -m tsargen.demo
 
 test: setup
-	$(PY) -m pytest README.md tsargen tests
+	$(PY) -m pytest -n $(JOBS) README.md tsargen tests
 
 test-fast: setup
-	$(PY) -m pytest tests -m "not slow"
+	$(PY) -m pytest -n $(JOBS) tests -m "not slow"
 
 bench: setup
 	@$(PY) -m pip install -q -e ".[bench]"
