@@ -52,7 +52,7 @@ def quantiles_to_intervals(quant, coverages, one):
     return out[..., 0, :] if one else out
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)        # fields hold pandas indexes: compare them explicitly
 class Layout(Registered):
     """How one series came in, so that every output mirrors it (pandas in, pandas out).
 
