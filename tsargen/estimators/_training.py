@@ -189,6 +189,67 @@ def window_nll(net, batch, pad):
 
 
 # ---------------------------------------------------------------------------- the loop
+class WindowBank:
+    """Signal-image streams of levels stored once; windows of ``length`` rows sliced per batch
+    (the image densities' counterpart of :class:`SeriesBank`).
+
+    Validation (``validation_fraction`` of each stream's last rows, widened to one window when
+    that is fewer rows) is tiled by disjoint windows that lie wholly in that tail; training
+    windows lie wholly before it.
+    """
+
+    def __init__(self, levels, covs, length, validation_fraction):
+        self.length = length
+        data, cov_rows, offsets, pos = [], [], [], 0
+        train_hi, val = [], []
+        for i, lv in enumerate(levels):
+            t = lv.shape[0]
+            data.append(torch.as_tensor(lv, dtype=torch.float32))               # (T, W, C)
+            if covs is not None:
+                cov_rows.append(covs[i])
+            offsets.append(pos)
+            n_val = int(math.ceil(validation_fraction * t)) if validation_fraction > 0 else 0
+            if 0 < n_val < length:               # a tail holds at least one whole window
+                n_val = length
+            cut = t - n_val
+            if cut < length:                     # too short to hold out a tail: train on all
+                cut, n_val = t, 0
+            train_hi.append(cut)
+            val += [pos + s for s in range(cut, t - length + 1, length)]
+            pos += t
+        self.data = torch.cat(data).permute(0, 2, 1)                             # (N, C, W)
+        self.cov = torch.cat(cov_rows) if covs is not None else None             # (N, F)
+        self.offsets = torch.tensor(offsets)
+        self.n_starts = (torch.tensor(train_hi) - length + 1).clamp(min=0)
+        self.n_train_rows = int(sum(train_hi))
+        self.val_starts = torch.tensor(val, dtype=torch.long)
+        self.n_val = len(val)
+
+    def gather(self, first):
+        """Windows starting at global rows ``first (B,)`` -> ``(x (B, C, L, W), None,
+        row_cond (B, F, L) or None)``."""
+        rows = first[:, None] + torch.arange(self.length)                       # (B, L)
+        x = self.data[rows].permute(0, 2, 1, 3)                                  # (B, C, L, W)
+        cov = None if self.cov is None else self.cov[rows].transpose(1, 2)       # (B, F, L)
+        return x, None, cov
+
+    def train_batches(self, batch_size):
+        """One epoch of random windows (global torch RNG): enough to cover the training rows
+        once, and at least ``MIN_BATCHES`` batches."""
+        n_windows = max(math.ceil(self.n_train_rows / self.length), MIN_BATCHES * batch_size)
+
+        def draw():                            # drawn when iterated, as the epoch begins
+            stream = torch.multinomial(self.n_starts.double(), n_windows, replacement=True)
+            first = self.offsets[stream] + (torch.rand(n_windows) * self.n_starts[stream]).long()
+            for b in range(0, n_windows, batch_size):
+                yield self.gather(first[b:b + batch_size])
+        return Epoch(draw(), math.ceil(n_windows / batch_size))
+
+    def val_batches(self, batch_size):
+        for b in range(0, self.n_val, batch_size):
+            yield self.gather(self.val_starts[b:b + batch_size])
+
+
 class ProgressBars:
     """A fit's progress on stderr when ``show``: a bar of the epochs, kept on screen with the
     last losses, and per epoch a transient bar of its batches that appears only when the epoch
