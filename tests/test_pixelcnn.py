@@ -229,6 +229,36 @@ def test_cached_generation_equals_naive(cls, c, n_classes):
     assert not torch.equal(other, out[0])
 
 
+@pytest.mark.parametrize("cls", NETS)
+@pytest.mark.parametrize("n", [1, 2, 6])
+@pytest.mark.parametrize("k,k_in,c,n_levels", [(3, 7, 1, 2), (1, 3, 2, 3), (5, 3, 3, 4)])
+def test_cached_equals_naive_for_every_batch_size_and_kernel(cls, n, k, k_in, c, n_levels):
+    """Bit for bit, float32 as the estimators run: the row's uniforms drawn in one call (CPU)
+    and one call per draw (other devices: forced here) give the naive draws."""
+    net = _net(cls, c, n_levels=n_levels, n_classes=2, kernel_size=k,
+               input_kernel_size=k_in).float()
+    labels = torch.arange(n) % 2
+    known = torch.randint(0, n_levels, (n, c, 2, 6)).float()
+    for kn in (None, known):
+        with torch.random.fork_rng():
+            torch.manual_seed(5)
+            naive = net.generate(n, 6, 6, labels=labels, known=kn, naive=True)
+        with torch.random.fork_rng():
+            torch.manual_seed(5)
+            cached = net.generate(n, 6, 6, labels=labels, known=kn)
+        assert torch.equal(cached, naive)
+        x, first = net._start_image(n, 6, 6, kn)
+        with torch.random.fork_rng(), torch.inference_mode():
+            torch.manual_seed(5)
+            stepper = net.stepper(x, first, labels)
+            stepper.row_uniforms = False
+            for i in range(first, 6):
+                stepper.begin_row(i)
+                stepper.draw_row(i, x)
+        assert torch.equal(x, naive)
+    assert len(torch.unique(naive)) > 1
+
+
 def test_generation_is_one_batch_and_any_size():
     net = _net(GatedPixelCNN, 1, n_levels=2).float()
     assert net.generate(7, 3, 9).shape == (7, 1, 3, 9)

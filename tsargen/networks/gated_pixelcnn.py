@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.gated import GatedPixelLayer, gated_activation
+from ..nn.gated import GatedPixelLayer
 from ._image import (LevelImageNetwork, PixelStepper, RowBuffer, bias_of, colour_ids,
                      conv_matrix, level_heads, level_output, with_bias)
 
@@ -174,27 +174,33 @@ class _GatedCache(PixelStepper):
 
     @staticmethod
     def _layer_state(net, l, labels, row_cond, n, width):
-        """Layer ``l``'s matrices, per-image biases and link buffer."""
+        """Layer ``l``'s matrices, per-image (and per-row) biases and row buffers."""
         layer = net.layers[l]
         p = layer.n_hidden
-        label_v = (layer.v_label(labels) if layer.v_label is not None
-                   else bias_of(layer.link).new_zeros(n, 2 * p))
+        b_v = bias_of(layer.vertical).expand(n, -1)
+        if layer.v_label is not None:
+            b_v = b_v + layer.v_label(labels)                                   # (B, 2p)
+        b_v = b_v[:, None]                                                      # (B, 1, 2p)
+        if row_cond is not None:
+            b_v = b_v + net.row_maps[l](row_cond).transpose(1, 2)               # (B, H, 2p)
         label_h = layer.h_label(labels) if layer.h_label is not None else 0.0
-        # the filter half doubled (see the class notes)
-        double = torch.ones(2 * p, dtype=label_v.dtype, device=label_v.device)
+        # the filter halves of both stacks doubled (see the class notes); the link reads the
+        # doubled vertical filter half, so its rows there are halved
+        double = torch.ones(2 * p, dtype=b_v.dtype, device=b_v.device)
         double[:p] = 2.0
         # the link's bias and the label bias of the horizontal stack are per image
-        h_bias = ((bias_of(layer.horizontal) + bias_of(layer.link) + label_h) * double).expand(
-            n, -1).contiguous()                                                 # (B, 2p)
-        w_h = conv_matrix(layer.horizontal.masked_weight()) * double
+        h_bias = (bias_of(layer.horizontal) + bias_of(layer.link) + label_h) * double
+        w_link = layer.link.weight[:, :, 0, 0].T / double[:, None] * double
         return dict(
-            layer=layer, label_v=label_v[:, :, None, None], h_bias=h_bias,
-            row_v=None if row_cond is None else net.row_maps[l](row_cond),    # (B, 2p, H)
-            w_v=layer.vertical.weight.detach(), b_v=bias_of(layer.vertical),
-            hw=layer.horizontal.kernel_size[1], w_h=w_h.contiguous(),
-            w_link=(layer.link.weight[:, :, 0, 0].T * double).contiguous(),
+            layer=layer, v_rows=layer.vertical.kernel_size[0], b_v=(b_v * double).contiguous(),
+            w_v=conv_matrix(layer.vertical.weight.detach()) * double,
+            zv=b_v.new_empty(n, width, 2 * p),
+            h_bias=h_bias.expand(n, -1)[:, None].expand(-1, width, -1).reshape(n * width, -1),
+            hw=layer.horizontal.kernel_size[1],
+            w_h=(conv_matrix(layer.horizontal.masked_weight()) * double).contiguous(),
+            w_link=w_link.contiguous(),
             w_out=with_bias(conv_matrix(layer.out.masked_weight()), bias_of(layer.out)),
-            link=label_v.new_empty(n, width, 2 * p))                          # (B, W, 2p)
+            link=b_v.new_empty(n, width, 2 * p))                              # (B, W, 2p)
 
     def begin_row(self, i):
         """Vertical stacks of row ``i`` (all columns) and their links."""
@@ -202,19 +208,16 @@ class _GatedCache(PixelStepper):
             for rows in self.vrows:
                 rows.advance()
         n, w = self.image.buf.shape[0], self.width
-        below = self.image.buf[:, :-1]                    # image rows above row i only
         for l, st in enumerate(self.layers):
-            strip = below.permute(0, 3, 1, 2)                           # (B, C_in, kh, W + pad)
-            zv = F.conv2d(strip, st["w_v"], st["b_v"]) + st["label_v"]
-            if st["row_v"] is not None:
-                zv = zv + st["row_v"][:, :, i, None, None]                      # (B, 2p, 1, W)
-            torch.addmm(st["h_bias"][:, None].expand(-1, w, -1).reshape(n * w, -1),
-                        zv[:, :, 0].transpose(1, 2).reshape(n * w, -1), st["w_link"],
+            # layer 0 reads the image rows above row i, the others their input's last rows
+            b_v = st["b_v"][:, min(i, st["b_v"].shape[1] - 1)]
+            zv = self.vrows[l].conv_rows(st["w_v"], st["v_rows"], b_v, st["zv"])  # (B, W, 2p)
+            torch.addmm(st["h_bias"], zv.view(n * w, -1), st["w_link"],
                         out=st["link"].view(n * w, -1))                         # (B, W, 2p)
             if l + 1 < len(self.layers):
-                nxt = self.vrows[l + 1]
-                nxt.put_row(gated_activation(zv)[:, :, 0].transpose(1, 2))        # (B, W, p)
-                below = nxt.buf
+                sig = torch.sigmoid(zv)                                     # (B, W, 2p)
+                f, g = sig.chunk(2, dim=-1)
+                self.vrows[l + 1].put_row(f.mul(2.0).sub_(1.0).mul_(g))     # (B, W, p)
 
     def _hidden(self, j):
         for (links, windows, w_h, zh, sig, sig_f, sig_g, minus_one, gate, gate_view, w_out,

@@ -192,8 +192,8 @@ class _PixelCNNCache(PixelStepper):
         else:
             maps = [x.new_zeros(n, b.conv.in_channels, 0, width) for b in net.blocks]
         w, half = net.input.masked_weight(), k_in // 2
-        self.w_in_above, self.w_in = w[:, :, :half], conv_matrix(w[:, :, half:half + 1,
-                                                                   :half + 1])
+        self.w_in_above = half, conv_matrix(w[:, :, :half]) if half else None
+        self.w_in = conv_matrix(w[:, :, half:half + 1, :half + 1])
         # biases per image and row: (B, H, channels); the row covariates' part varies by row
         self.b_in = _row_biases(bias_of(net.input).expand(n, -1), net.input_row_bias, row_cond)
         self.above_in = x.new_empty(n, width, w.shape[0])                   # (B, W, 2h)
@@ -214,7 +214,8 @@ class _PixelCNNCache(PixelStepper):
             above = x.new_ones(n, width, inner + 1)                         # (B, W, h + 1)
             w_cur = conv_matrix(wc[:, :, half:half + 1, :half + 1])         # ((k//2+1) h, h)
             w_cur = torch.cat([w_cur, torch.zeros_like(w_cur[:, :1])], dim=1)
-            self.blocks.append((rows, wc[:, :, :half], _row_biases(bias, block.row_bias,
+            self.blocks.append((rows, (half, conv_matrix(wc[:, :, :half]) if half else None),
+                                _row_biases(bias, block.row_bias,
                                                                    row_cond), above))
             self.steps.append((
                 with_bias(conv_matrix(block.reduce.masked_weight()), bias_of(block.reduce)),
@@ -228,9 +229,11 @@ class _PixelCNNCache(PixelStepper):
             for block in self.blocks:
                 block[0].advance()
         r = min(i, self.b_in.shape[1] - 1)                    # row i's bias (one row if constant)
-        self.image.conv_above(self.w_in_above, self.b_in[:, r], self.above_in)
-        for rows, w_above, bias, above in self.blocks:
-            rows.conv_above(w_above, bias[:, min(i, bias.shape[1] - 1)], above[:, :, :-1])
+        self.image.conv_rows(self.w_in_above[1], self.w_in_above[0], self.b_in[:, r],
+                             self.above_in)
+        for rows, (n_rows, w_above), bias, above in self.blocks:
+            rows.conv_rows(w_above, n_rows, bias[:, min(i, bias.shape[1] - 1)],
+                           above[:, :, :-1])
 
     def _hidden(self, j):
         h, relu_h, relu_view = self.h, self.relu_h, self.relu_view
