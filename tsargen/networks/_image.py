@@ -12,12 +12,17 @@ from a *stepper*, a per-pixel source of the network's raw output:
     stepper.raw(i, j, x) -> (B, P)    # x: the image so far (undrawn sub-pixels are 0)
     stepper.end_pixel(i, j, x)        # once the pixel is drawn
 
+or, for a stepper with a ``draw_row(i, x)`` method (:class:`PixelStepper`), ``begin_row`` then
+``draw_row``, which draws the whole row itself as the heads would.
+
 :class:`NaiveStepper` runs the full network over the whole image at every step (the reference
 for tests and benchmarks). Each network's cached stepper computes every layer at the current
 pixel only, from buffers of the rows it needs (Ramachandran et al. 2017, "Fast Generation for
 Convolutional Autoregressive Models", arXiv:1704.06001); :class:`RowBuffer`,
-:func:`conv_matrix`, :func:`bias_of` and :class:`CachedStepper` are its parts. Both steppers give
-the same raw output up to float rounding and draw the same random numbers in the same order.
+:func:`conv_matrix`, :func:`bias_of`, :func:`with_bias`, :class:`CachedStepper` and
+:class:`PixelStepper` are its parts. Both steppers give the same raw output up to float
+rounding and draw the same random numbers in the same order, so the same images (the tests
+check it bit for bit).
 
 The softmax networks (all but PixelCNN++) end the same way: ReLU, 1x1 conv, ReLU, 1x1 conv
 (:func:`level_output`) and one ``n_levels``-way softmax per sub-pixel (:func:`level_heads`), with
