@@ -22,7 +22,8 @@ which writes and builds C++ on the CPU), called on the same state. *Compile s*: 
 compile). Steps/s: the best of 3 timed loops of ``n`` calls
 after a warm-up. *Equal*: the compiled step's outputs (all WaveNet steps of the timed run; the
 pixel's logits) against eager's from identical states, bit for bit, and the largest absolute
-difference. ``torch._dynamo.reset()`` runs before each compile.
+difference. ``torch.compiler.reset()`` runs before each compile; the table also gives the graphs dynamo
+captured (and their op count) and its graph breaks (where it fell back to Python).
 
 ``torch.jit.trace`` does not apply as is: these steps read and write buffers that are not
 arguments, so a trace holds them as constants and the optimiser folds the whole step to its
@@ -52,6 +53,7 @@ from pathlib import Path
 
 import torch
 import torch._inductor.config
+from torch._dynamo.utils import counters
 
 from benchmarks import git_state, machine_info
 from benchmarks.report import md_table, output_args, pyplot, save_figure, write_json
@@ -152,7 +154,8 @@ def measure(key, batch, mode, settings, log):
         n_check = 20 if key == "wavenet" else 1
         ref_state = make()
         ref = [run(step, ref_state).clone() for _ in range(n_check)]
-        torch._dynamo.reset()
+        torch.compiler.reset()
+        counters.clear()
         compiled = torch.compile(step, mode=None if mode == "default" else mode)
         cstate = make()
         t0 = time.perf_counter()
@@ -162,25 +165,41 @@ def measure(key, batch, mode, settings, log):
         equal = all(torch.equal(a, b) for a, b in zip(outs, ref))
         diff = max((a - b).abs().max().item() for a, b in zip(outs, ref))
         rate = best_rate(lambda: run(compiled, cstate), calls)
+    # what dynamo made of it: graphs compiled, and why it fell back to Python (graph breaks)
+    breaks = [reason.splitlines()[0] for reason in counters["graph_break"]]
     row = dict(case=key, label=LABELS[key], batch=batch, mode=mode, eager_steps_s=eager,
                compiled_steps_s=rate, speedup=rate / eager, compile_s=compile_s,
-               equal=equal, max_abs_diff=diff, checked_steps=n_check)
+               equal=equal, max_abs_diff=diff, checked_steps=n_check,
+               graphs=counters["stats"].get("unique_graphs", 0),
+               ops_captured=counters["stats"].get("calls_captured", 0), graph_breaks=breaks)
     log(f"  {LABELS[key]} batch {batch} mode {mode}: eager {eager:,.0f} steps/s, compiled "
         f"{rate:,.0f} steps/s ({row['speedup']:.2f}x), compile {compile_s:.1f} s, equal "
-        f"{equal} (max |diff| {diff:.1e})")
+        f"{equal} (max |diff| {diff:.1e}); {row['graphs']} graph(s) of {row['ops_captured']} "
+        f"ops, graph breaks: {breaks or 'none'}")
     return row
+
+
+def warm_up():
+    """Seconds to compile a one-op function: inductor's one-time start (imports, compiler
+    checks), left out of every case's compile time."""
+    torch.compiler.reset()
+    t0 = time.perf_counter()
+    torch.compile(lambda x: x + 1)(torch.zeros(3))
+    return time.perf_counter() - t0
 
 
 # ----------------------------------------------------------------------------------- report
 def write_report(results, out, suffix):
     rows = results["rows"]
     head = ["step", "batch", "mode", "eager steps/s", "compiled steps/s", "compiled / eager",
-            "compile s", "outputs equal (max abs diff)"]
+            "compile s", "outputs equal (max abs diff)", "graphs (ops)", "graph breaks"]
     table = md_table(head, [[r["label"], r["batch"], r["mode"], f"{r['eager_steps_s']:,.0f}",
                              f"{r['compiled_steps_s']:,.0f}", f"**{r['speedup']:.2f}x**",
                              f"{r['compile_s']:.1f}",
-                             f"{'yes' if r['equal'] else 'no'} ({r['max_abs_diff']:.1e})"]
-                            for r in rows], "lrlrrrrl")
+                             f"{'yes' if r['equal'] else 'no'} ({r['max_abs_diff']:.1e})",
+                             f"{r['graphs']} ({r['ops_captured']})",
+                             "; ".join(r["graph_breaks"]) or "none"]
+                            for r in rows], "lrlrrrrlrl")
     m = results["machine"]
     won = [r for r in rows if r["speedup"] >= 1.3]
     lines = [
@@ -189,7 +208,9 @@ def write_report(results, out, suffix):
         f"{results['commit']}; {m['cpu']}, {m['cores']} cores, torch {m['torch']}, "
         f"1 thread; C++ compiler: {results['compiler']}; 1-min load average "
         f"{m['load_avg_start'][0]:.1f} at the start, {results['load_avg_end'][0]:.1f} at the "
-        "end (a shared machine: rates are indicative, ratios are measured back to back).", "",
+        "end (a shared machine: rates are indicative, ratios are measured back to back). "
+        f"Inductor's one-time start ({results['warm_up_s']:.1f} s, a one-op function compiled "
+        "first) is not in the compile times.", "",
         *table, "",
         "Adoption rule (issue 23): adopt what wins by at least 1.3x, its compile time stated and "
         "amortised. " + (f"{len(won)} of {len(rows)} cases reach it." if won else
@@ -244,6 +265,8 @@ def main(argv=None):
     if results["compiler"] is None:
         print("no C++ compiler found: inductor cannot build its CPU kernels; nothing measured")
     else:
+        results["warm_up_s"] = warm_up()
+        print(f"inductor's one-time start: {results['warm_up_s']:.1f} s")
         for key in args.cases.split(","):
             for batch in BATCHES[key]:
                 for mode in args.modes.split(","):
