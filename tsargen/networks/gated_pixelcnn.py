@@ -32,7 +32,6 @@ Row ``i``'s covariates are given, not modelled, so the vertical stack of row ``i
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..nn.gated import GatedPixelLayer
