@@ -229,6 +229,60 @@ def test_cached_generation_equals_naive(cls, c, n_classes):
     assert not torch.equal(other, out[0])
 
 
+@pytest.mark.parametrize("cls", NETS)
+@pytest.mark.parametrize("n", [1, 2, 6])
+@pytest.mark.parametrize("k,k_in,c,n_levels", [(3, 7, 1, 2), (1, 3, 2, 3), (5, 3, 3, 4)])
+def test_cached_equals_naive_for_every_batch_size_and_kernel(cls, n, k, k_in, c, n_levels):
+    """Bit for bit, float32 as the estimators run: the row's uniforms drawn in one call (CPU)
+    and one call per draw (other devices: forced here) give the naive draws."""
+    net = _net(cls, c, n_levels=n_levels, n_classes=2, kernel_size=k,
+               input_kernel_size=k_in).float()
+    labels = torch.arange(n) % 2
+    known = torch.randint(0, n_levels, (n, c, 2, 6)).float()
+    for kn in (None, known):
+        with torch.random.fork_rng():
+            torch.manual_seed(5)
+            naive = net.generate(n, 6, 6, labels=labels, known=kn, naive=True)
+        with torch.random.fork_rng():
+            torch.manual_seed(5)
+            cached = net.generate(n, 6, 6, labels=labels, known=kn)
+        assert torch.equal(cached, naive)
+        x, first = net._start_image(n, 6, 6, kn)
+        with torch.random.fork_rng(), torch.inference_mode():
+            torch.manual_seed(5)
+            stepper = net.stepper(x, first, labels)
+            stepper.row_uniforms = False
+            for i in range(first, 6):
+                stepper.begin_row(i)
+                stepper.draw_row(i, x)
+        assert torch.equal(x, naive)
+    assert len(torch.unique(naive)) > 1
+
+
+def test_row_buffer_conv_rows_and_advance():
+    """conv_rows equals F.conv2d over the buffer's first rows; advance keeps views valid."""
+    from tsargen.networks._image import RowBuffer, conv_matrix, with_bias
+    torch.manual_seed(0)
+    rows = RowBuffer(torch.randn(2, 3, 4, 6, dtype=torch.float64), 3, 2, 1)   # (B, C, R, W)
+    weight = torch.randn(5, 3, 2, 4, dtype=torch.float64)                     # 2 rows, 4 cols
+    bias = torch.randn(2, 5, dtype=torch.float64)
+    out = rows.conv_rows(conv_matrix(weight), 2, bias, torch.empty(2, 6, 5, dtype=torch.float64))
+    full = torch.nn.functional.conv2d(rows.buf[:, :2].permute(0, 3, 1, 2), weight)
+    assert torch.allclose(out, full[:, :, 0].transpose(1, 2) + bias[:, None], atol=1e-12)
+    cells = rows.cells(6)
+    cells[4].fill_(7.0)
+    last = rows.buf[:, -1].clone()
+    rows.advance()
+    assert torch.equal(rows.buf[:, 1], last) and not rows.buf[:, -1].any()
+    cells[4].fill_(3.0)                                   # the view now shows the new row
+    assert (rows.buf[:, -1, 2 + 4] == 3.0).all() and (rows.buf[:, 1, 2 + 4] == 7.0).all()
+    x, m, b = (torch.randn(4, 3, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64),
+               torch.randn(2, dtype=torch.float64))
+    ones = torch.ones(4, 1, dtype=torch.float64)
+    assert torch.allclose(torch.cat([x, ones], 1) @ with_bias(m, b), x @ m + b, atol=1e-12)
+    assert torch.equal((torch.cat([x, ones], 1) @ with_bias(m, b, ones=True))[:, -1], ones[:, 0])
+
+
 def test_generation_is_one_batch_and_any_size():
     net = _net(GatedPixelCNN, 1, n_levels=2).float()
     assert net.generate(7, 3, 9).shape == (7, 1, 3, 9)

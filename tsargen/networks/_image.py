@@ -12,12 +12,17 @@ from a *stepper*, a per-pixel source of the network's raw output:
     stepper.raw(i, j, x) -> (B, P)    # x: the image so far (undrawn sub-pixels are 0)
     stepper.end_pixel(i, j, x)        # once the pixel is drawn
 
+or, for a stepper with a ``draw_row(i, x)`` method (:class:`PixelStepper`), ``begin_row`` then
+``draw_row``, which draws the whole row itself as the heads would.
+
 :class:`NaiveStepper` runs the full network over the whole image at every step (the reference
 for tests and benchmarks). Each network's cached stepper computes every layer at the current
 pixel only, from buffers of the rows it needs (Ramachandran et al. 2017, "Fast Generation for
 Convolutional Autoregressive Models", arXiv:1704.06001); :class:`RowBuffer`,
-:func:`conv_matrix`, :func:`bias_of` and :class:`CachedStepper` are its parts. Both steppers give
-the same raw output up to float rounding and draw the same random numbers in the same order.
+:func:`conv_matrix`, :func:`bias_of`, :func:`with_bias`, :class:`CachedStepper` and
+:class:`PixelStepper` are its parts. Both steppers give the same raw output up to float
+rounding and draw the same random numbers in the same order, so the same images (the tests
+check it bit for bit).
 
 The softmax networks (all but PixelCNN++) end the same way: ReLU, 1x1 conv, ReLU, 1x1 conv
 (:func:`level_output`) and one ``n_levels``-way softmax per sub-pixel (:func:`level_heads`), with
@@ -137,12 +142,19 @@ class LevelImageNetwork(nn.Module):
         labels = self.check_labels(labels)
         row_cond = self.check_row_cond(row_cond, n, height)
         x, first_row = self._start_image(n, height, width, known)
-        stepper = self.stepper(x, first_row, labels, naive, row_cond)
-        for i in range(first_row, height):
-            stepper.begin_row(i)
-            for j in range(width):
-                self._draw(stepper, x, i, j)
-                stepper.end_pixel(i, j, x)
+        # the stepper's tensors are inference tensors (ops on them cost less to call); x,
+        # made outside, is not
+        with torch.inference_mode():
+            stepper = self.stepper(x, first_row, labels, naive, row_cond)
+            draw_row = getattr(stepper, "draw_row", None)
+            for i in range(first_row, height):
+                stepper.begin_row(i)
+                if draw_row is not None:
+                    draw_row(i, x)
+                    continue
+                for j in range(width):
+                    self._draw(stepper, x, i, j)
+                    stepper.end_pixel(i, j, x)
         return x
 
     @torch.no_grad()
@@ -227,6 +239,12 @@ class RowBuffer:
     def next_row(self):
         self.buf = torch.cat([self.buf[:, 1:], torch.zeros_like(self.buf[:, :1])], dim=1)
 
+    def advance(self):
+        """:meth:`next_row` in place: views of ``buf`` (:meth:`cells`, :meth:`windows`) stay
+        valid, and now show the next row."""
+        self.buf[:, :-1] = self.buf[:, 1:].clone()
+        self.buf[:, -1] = 0
+
     def put(self, j, value):  # value (B, C)
         self.buf[:, -1, self.left + j] = value
 
@@ -237,6 +255,32 @@ class RowBuffer:
         """The ``width`` padded columns starting at ``j`` (input columns ``j - left ..``),
         flattened as ``(B, rows * width * C)``."""
         return self.buf[:, rows, j:j + width].reshape(self.buf.shape[0], -1)
+
+    def cells(self, width):
+        """Views ``(B, C)`` of the current row's ``width`` columns, one per column."""
+        return [self.buf[:, -1, self.left + j] for j in range(width)]
+
+    def windows(self, width, n_cols):
+        """Views ``(B, n_cols * C)`` of the current row, one per output column ``j <
+        width``: the ``n_cols`` padded columns starting at ``j``, as :meth:`window`."""
+        b = self.buf.shape[0]
+        return [self.buf[:, -1, j:j + n_cols].view(b, -1) for j in range(width)]
+
+    def conv_rows(self, matrix, n_rows, bias, out):
+        """A conv over the first ``n_rows`` rows of the buffer at every column of a row, into
+        ``out (B, W, C_out)``: ``matrix`` is :func:`conv_matrix` of its weight ``(C_out, C,
+        n_rows, left + 1 + right)``, ``bias (B, C_out)``. One matmul over all columns' windows
+        (at a few images it costs a fraction of ``F.conv2d``'s call)."""
+        if n_rows == 0:                                   # a one-row kernel: the bias only
+            return out.copy_(bias[:, None].expand_as(out))
+        b, _, padded, c = self.buf.shape
+        kw = matrix.shape[0] // (n_rows * c)
+        w = padded - kw + 1
+        s = self.buf.stride()
+        windows = self.buf.as_strided((b, w, n_rows, kw * c), (s[0], s[2], s[1], s[3]),
+                                      self.buf.storage_offset())      # (B, W, rows, kw * C)
+        conv = torch.mm(windows.reshape(b * w, -1), matrix).view(b, w, -1)
+        return torch.add(conv, bias[:, None], out=out)
 
 
 def conv_matrix(weight, channels_last=True):
@@ -294,3 +338,95 @@ class CachedStepper:
         # Hidden group g of pixel (i, j) sees colours < g of that pixel only, so the values the
         # last colour's pass stored are final; the image row still needs the full pixel.
         self.put_pixel(i, j, x)
+
+
+def with_bias(matrix, bias, ones=False):
+    """Matrix ``(K, N)`` and bias ``(N,)`` -> ``(K + 1, N)``, the bias as a last row, for an
+    input with a last column of ones: ``[x, 1] @ m == x @ matrix + bias`` in one matmul. With
+    ``ones``, a last column that copies the input's ones to the output, ``(K + 1, N + 1)``."""
+    m = torch.cat([matrix, bias[None]])
+    if ones:
+        m = torch.cat([m, torch.zeros_like(m[:, :1])], dim=1)
+        m[-1, -1] = 1.0
+    return m.contiguous()
+
+
+class PixelStepper(CachedStepper):
+    """Base of the PixelCNN and Gated PixelCNN cached steppers: a pixel is a fixed sequence of
+    ``out=`` and in-place ops on buffers allocated once, and :meth:`draw_row` draws a row.
+
+    At one image a step costs what calling its ops costs, not arithmetic, so a pixel does
+    only the work of its own row: what the rows above give every column of the row is
+    computed once when the row starts (``begin_row`` of a subclass, one conv per layer), and
+    buffers, their per-column views and the matrices (biases folded in as a last input
+    column of ones, :func:`with_bias`) once per generation. A subclass defines
+    ``_hidden(j) -> (B, H)``, the last hidden layer at column ``j`` of the current row, read
+    from the image row (``self.image``, its current pixel included).
+
+    :meth:`draw_row` samples as the categorical heads do (softmax, cumulative sum, binary
+    search of one uniform; the uniforms of the whole row drawn in one call on the CPU, whose
+    generator fills a tensor in order, so the numbers are those of one call per draw) and
+    writes the scaled levels straight into the image row.
+    """
+
+    def __init__(self, net, x, first_row, kernel_size):
+        super().__init__(net, x, first_row, kernel_size)
+        n, c, _, w = x.shape
+        n_levels = net.n_levels
+        self.width = w
+        w1, b1, w2, b2 = self.out
+        hidden = w1.shape[0]
+        # relu(h) with a column of ones: the input of every matmul from the hidden layer
+        self.relu_h = x.new_ones(n, hidden + 1)
+        self.relu_view = self.relu_h[:, :hidden]
+        self.w1, self.w2 = with_bias(w1, b1, ones=True), with_bias(w2, b2)
+        self.o1, self.logits = x.new_empty(n, w1.shape[1] + 1), x.new_empty(n, w2.shape[1])
+        # sampling: probabilities, the cdf up to the last level (a search in it returns at
+        # most n_levels - 1, as the heads' clamp), uniforms and levels of the row
+        self.probs, self.cdf = x.new_empty(n, n_levels), x.new_empty(n, n_levels - 1)
+        self.table = net.scale(torch.arange(n_levels, dtype=x.dtype, device=x.device))
+        self.uniforms = x.new_empty(w, c, 2, n, c, 1)            # (W, colour, draw shape)
+        self.u = x.new_empty(w, c, n, 1)
+        self.levels = torch.zeros(n, w, c, dtype=torch.long, device=x.device)
+        # one call for the uniforms of a row where that gives the numbers of one call per draw
+        self.row_uniforms = x.device.type == "cpu"
+        cells = self.image.cells(w)
+        self.draws = [[(self.u[j, ch], self.levels[:, j, ch:ch + 1], self.levels[:, j, ch],
+                        cells[j][:, ch]) for ch in range(c)] for j in range(w)]
+        self.logit_cols = [self.logits[:, ch * n_levels:(ch + 1) * n_levels] for ch in range(c)]
+
+    def _output(self, h):
+        """The output convs at one pixel, ``(B, H) -> (B, C*L)`` into ``self.logits``."""
+        torch.clamp_min(h, 0.0, out=self.relu_view)
+        torch.mm(self.relu_h, self.w1, out=self.o1).relu_()
+        return torch.mm(self.o1, self.w2, out=self.logits)
+
+    def raw(self, i, j, x):
+        self.put_pixel(i, j, x)
+        return self._output(self._hidden(j)).clone()
+
+    def _draw_uniforms(self):
+        """The row's uniforms: ``u[j, c]`` is what the heads' draw for colour ``c`` of pixel
+        ``j`` uses."""
+        self.uniforms.uniform_()
+        picked = torch.diagonal(self.uniforms[:, :, 0, :, :, 0], dim1=1, dim2=3)  # (W, B, C)
+        self.u.copy_(picked.permute(0, 2, 1)[..., None])
+
+    def draw_row(self, i, x):
+        """Draw row ``i`` into ``x``, pixel by pixel and colour by colour."""
+        per_call = not self.row_uniforms
+        if not per_call:
+            self._draw_uniforms()
+        n, c = x.shape[:2]
+        probs, cdf, table = self.probs, self.cdf, self.table
+        head = probs[:, :-1]
+        for j in range(self.width):
+            for ch, (u, level, level_flat, cell) in enumerate(self.draws[j]):
+                self._output(self._hidden(j))
+                if per_call:
+                    u.copy_(torch.rand((2, n, c, 1), dtype=x.dtype, device=x.device)[0, :, ch])
+                torch.softmax(self.logit_cols[ch], -1, out=probs)
+                torch.cumsum(head, -1, out=cdf)
+                torch.searchsorted(cdf, u, out=level)
+                torch.index_select(table, 0, level_flat, out=cell)
+        x[:, :, i] = self.levels.permute(0, 2, 1)

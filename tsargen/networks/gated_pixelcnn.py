@@ -32,12 +32,11 @@ Row ``i``'s covariates are given, not modelled, so the vertical stack of row ``i
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..nn.gated import GatedPixelLayer, gated_activation
-from ._image import (CachedStepper, LevelImageNetwork, RowBuffer, bias_of, colour_ids,
-                     conv_matrix, level_heads, level_output)
+from ..nn.gated import GatedPixelLayer
+from ._image import (LevelImageNetwork, PixelStepper, RowBuffer, bias_of, colour_ids,
+                     conv_matrix, level_heads, level_output, with_bias)
 
 
 class GatedPixelCNN(LevelImageNetwork):
@@ -121,14 +120,20 @@ class GatedPixelCNN(LevelImageNetwork):
 
 
 # ---------------------------------------------------------------------- cached generation
-class _GatedCache(CachedStepper):
+class _GatedCache(PixelStepper):
     """Cached generation: vertical stacks computed a row at a time, horizontal stacks a pixel
     at a time.
 
     Buffers: the image's last ``input_kernel_size // 2`` rows plus the current row; each
     later layer's vertical input (the previous layer's vertical output) over its last
     ``kernel_size // 2`` rows plus the current row; and each layer's horizontal output in the
-    current row, the next layer's horizontal input.
+    current row, the next layer's horizontal input. ``begin_row`` computes every layer's link
+    for the whole row (with the horizontal biases); a pixel then runs, per layer, the
+    horizontal conv as one matmul, the gate and the 1x1 conv with the residual.
+
+    The filter halves of the horizontal pre-activations are computed doubled (their weights
+    and biases times 2, exact in floating point), so that the gate ``tanh(f) sigmoid(g) =
+    (2 sigmoid(2f) - 1) sigmoid(g)`` is one sigmoid over both halves.
     """
 
     def __init__(self, net, x, first_row, labels, row_cond=None):
@@ -145,62 +150,83 @@ class _GatedCache(CachedStepper):
         for layer, m in zip(net.layers[1:], maps):
             kh, kw = layer.vertical.kernel_size
             self.vrows.append(RowBuffer(m, kh, (kw - 1) // 2, kw // 2))
-        self.layers = [self._layer_state(net, l, labels, row_cond, n)
+        self.layers = [self._layer_state(net, l, labels, row_cond, n, width)
                        for l in range(len(net.layers))]
+        # horizontal input of every layer: the image row, then the previous layer's output
+        # row, padded on the left (the last layer's output: one (B, p) tensor)
+        inputs = [self.image]
+        for st in self.layers[1:]:
+            p = st["layer"].n_hidden
+            inputs.append(RowBuffer(x.new_zeros(n, p, 0, width), 1, st["hw"] - 1, 0))
+        self.h = x.new_empty(n, self.layers[-1]["layer"].n_hidden)
+        self.steps = []
+        for l, st in enumerate(self.layers):
+            p = st["layer"].n_hidden
+            gate = x.new_ones(n, p + 1)              # the gate's output and a column of ones
+            sig = x.new_empty(n, 2 * p)
+            outs = (inputs[l + 1].cells(width) if l + 1 < len(inputs) else [self.h] * width)
+            self.steps.append((
+                [st["link"][:, j] for j in range(width)],
+                inputs[l].windows(width, st["hw"]), st["w_h"], x.new_empty(n, 2 * p),
+                sig, sig[:, :p], sig[:, p:], x.new_full((n, p), -1.0), gate, gate[:, :p],
+                st["w_out"], None if st["layer"].first else inputs[l].cells(width), outs))
 
     @staticmethod
-    def _layer_state(net, l, labels, row_cond, n):
-        """Layer ``l``'s matrices and per-image biases."""
+    def _layer_state(net, l, labels, row_cond, n, width):
+        """Layer ``l``'s matrices, per-image (and per-row) biases and row buffers."""
         layer = net.layers[l]
-        label_v = (layer.v_label(labels) if layer.v_label is not None
-                   else bias_of(layer.link).new_zeros(n, 2 * layer.n_hidden))
+        p = layer.n_hidden
+        b_v = bias_of(layer.vertical).expand(n, -1)
+        if layer.v_label is not None:
+            b_v = b_v + layer.v_label(labels)                                   # (B, 2p)
+        b_v = b_v[:, None]                                                      # (B, 1, 2p)
+        if row_cond is not None:
+            b_v = b_v + net.row_maps[l](row_cond).transpose(1, 2)               # (B, H, 2p)
         label_h = layer.h_label(labels) if layer.h_label is not None else 0.0
+        # the filter halves of both stacks doubled (see the class notes); the link reads the
+        # doubled vertical filter half, so its rows there are halved
+        double = torch.ones(2 * p, dtype=b_v.dtype, device=b_v.device)
+        double[:p] = 2.0
         # the link's bias and the label bias of the horizontal stack are per image
-        h_bias = (bias_of(layer.horizontal) + bias_of(layer.link) + label_h).expand(
-            n, -1).contiguous()                                                 # (B, 2p)
+        h_bias = (bias_of(layer.horizontal) + bias_of(layer.link) + label_h) * double
+        w_link = layer.link.weight[:, :, 0, 0].T / double[:, None] * double
         return dict(
-            layer=layer, label_v=label_v[:, :, None, None], h_bias=h_bias,
-            row_v=None if row_cond is None else net.row_maps[l](row_cond),    # (B, 2p, H)
+            layer=layer, v_rows=layer.vertical.kernel_size[0], b_v=(b_v * double).contiguous(),
+            w_v=conv_matrix(layer.vertical.weight.detach()) * double,
+            zv=b_v.new_empty(n, width, 2 * p),
+            h_bias=h_bias.expand(n, -1)[:, None].expand(-1, width, -1).reshape(n * width, -1),
             hw=layer.horizontal.kernel_size[1],
-            w_h=conv_matrix(layer.horizontal.masked_weight()),
-            w_link=layer.link.weight[:, :, 0, 0].T.contiguous(),
-            w_out=conv_matrix(layer.out.masked_weight()), b_out=bias_of(layer.out),
-            link=None, hrow=None)
+            w_h=(conv_matrix(layer.horizontal.masked_weight()) * double).contiguous(),
+            w_link=w_link.contiguous(),
+            w_out=with_bias(conv_matrix(layer.out.masked_weight()), bias_of(layer.out)),
+            link=b_v.new_empty(n, width, 2 * p))                              # (B, W, 2p)
 
     def begin_row(self, i):
-        """Vertical stacks of row ``i`` (all columns), their links, fresh horizontal rows."""
+        """Vertical stacks of row ``i`` (all columns) and their links."""
         if i > self.first_row:
             for rows in self.vrows:
-                rows.next_row()
+                rows.advance()
         n, w = self.image.buf.shape[0], self.width
-        below = self.image.buf[:, :-1]                    # image rows above row i only
         for l, st in enumerate(self.layers):
-            layer = st["layer"]
-            strip = below.permute(0, 3, 1, 2)                           # (B, C_in, kh, W + pad)
-            zv = F.conv2d(strip, layer.vertical.weight, layer.vertical.bias) + st["label_v"]
-            if st["row_v"] is not None:
-                zv = zv + st["row_v"][:, :, i, None, None]                      # (B, 2p, 1, W)
-            st["link"] = torch.addmm(
-                st["h_bias"][:, None].expand(-1, w, -1).reshape(n * w, -1),
-                zv[:, :, 0].transpose(1, 2).reshape(n * w, -1),
-                st["w_link"]).view(n, w, -1)                                    # (B, W, 2p)
+            # layer 0 reads the image rows above row i, the others their input's last rows
+            b_v = st["b_v"][:, min(i, st["b_v"].shape[1] - 1)]
+            zv = self.vrows[l].conv_rows(st["w_v"], st["v_rows"], b_v, st["zv"])  # (B, W, 2p)
+            torch.addmm(st["h_bias"], zv.view(n * w, -1), st["w_link"],
+                        out=st["link"].view(n * w, -1))                         # (B, W, 2p)
             if l + 1 < len(self.layers):
-                nxt = self.vrows[l + 1]
-                nxt.put_row(gated_activation(zv)[:, :, 0].transpose(1, 2))        # (B, W, p)
-                below = nxt.buf
-                # this layer's horizontal output: the next layer's input, padded on the left
-                st["hrow"] = RowBuffer(zv.new_zeros(n, layer.n_hidden, 0, w), 1,
-                                       self.layers[l + 1]["hw"] - 1, 0)
+                sig = torch.sigmoid(zv)                                     # (B, W, 2p)
+                f, g = sig.chunk(2, dim=-1)
+                self.vrows[l + 1].put_row(f.mul(2.0).sub_(1.0).mul_(g))     # (B, W, p)
 
-    def raw(self, i, j, x):
-        self.put_pixel(i, j, x)
-        inp, h = self.image, None
-        for st in self.layers:
-            win = inp.window(j, st["hw"], rows=slice(-1, None))                 # (B, hw*C_in)
-            zh = torch.addmm(st["link"][:, j], win, st["w_h"])                  # (B, 2p)
-            out = torch.addmm(st["b_out"], gated_activation(zh), st["w_out"])   # (B, p)
-            h = out if st["layer"].first else h.add_(out)
-            inp = st["hrow"]
-            if inp is not None:
-                inp.put(j, h)
-        return self.output(h)                                                   # (B, P)
+    def _hidden(self, j):
+        for (links, windows, w_h, zh, sig, sig_f, sig_g, minus_one, gate, gate_view, w_out,
+             residual, outs) in self.steps:
+            torch.addmm(links[j], windows[j], w_h, out=zh)             # (B, 2p): 2f, g
+            torch.sigmoid(zh, out=sig)
+            torch.add(minus_one, sig_f, alpha=2.0, out=gate_view)      # tanh(f)
+            gate_view.mul_(sig_g)                                      # (B, p)
+            if residual is None:
+                torch.mm(gate, w_out, out=outs[j])
+            else:
+                torch.addmm(residual[j], gate, w_out, out=outs[j])     # (B, p) into the row
+        return self.h

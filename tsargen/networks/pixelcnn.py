@@ -37,8 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn.masked import MaskedConv2d
-from ._image import (CachedStepper, LevelImageNetwork, RowBuffer, bias_of, colour_ids,
-                     conv_matrix, level_heads, level_output)
+from ._image import (LevelImageNetwork, PixelStepper, RowBuffer, bias_of, colour_ids,
+                     conv_matrix, level_heads, level_output, with_bias)
 
 
 class PixelCNNBlock(nn.Module):
@@ -171,13 +171,15 @@ def _row_biases(bias, row_map, row_cond):
     return (bias[:, None] + row_map(row_cond).transpose(1, 2)).contiguous()  # (B, H, n)
 
 
-class _PixelCNNCache(CachedStepper):
+class _PixelCNNCache(PixelStepper):
     """Cached generation: every masked conv keeps the last rows of its input map; a pixel is
     computed by running each layer at that pixel only.
 
     The input conv reads the image rows; block ``l``'s kxk conv reads a :class:`RowBuffer` of
-    its input map ``(B, h)`` per pixel. Rows below the centre of a masked conv are zero, so
-    only the top ``k // 2 + 1`` kernel rows become matrices.
+    its input map ``(B, h)`` per pixel. Rows below the centre of a masked conv are zero, and
+    the rows above the centre are known when a row starts: ``begin_row`` computes their part
+    of every conv for the whole row (plus the biases), and a pixel adds the part of the
+    current row, the ``k // 2 + 1`` columns up to it, as one matmul per conv.
     """
 
     def __init__(self, net, x, first_row, labels, row_cond=None):
@@ -189,35 +191,57 @@ class _PixelCNNCache(CachedStepper):
                                 row_cond[:, :, :first_row], keep=True)[1]
         else:
             maps = [x.new_zeros(n, b.conv.in_channels, 0, width) for b in net.blocks]
-        self.w_in, self.k_in = conv_matrix(net.input.masked_weight()[:, :, :k_in // 2 + 1]), k_in
+        w, half = net.input.masked_weight(), k_in // 2
+        self.w_in_above = half, conv_matrix(w[:, :, :half]) if half else None
+        self.w_in = conv_matrix(w[:, :, half:half + 1, :half + 1])
         # biases per image and row: (B, H, channels); the row covariates' part varies by row
         self.b_in = _row_biases(bias_of(net.input).expand(n, -1), net.input_row_bias, row_cond)
-        self.blocks = []
+        self.above_in = x.new_empty(n, width, w.shape[0])                   # (B, W, 2h)
+        self.input_steps = list(zip([self.above_in[:, j] for j in range(width)],
+                                    self.image.windows(width, half + 1)))
+        self.h = x.new_empty(n, w.shape[0])                                 # (B, 2h)
+        self.blocks, self.steps = [], []
         for block, m in zip(net.blocks, maps):
             k = block.conv.kernel_size[0]
+            half = k // 2
             bias = bias_of(block.conv).expand(n, -1)
             if block.label_bias is not None:
                 bias = bias + block.label_bias(labels)                      # (B, h)
-            self.blocks.append((
-                RowBuffer(m, k // 2 + 1, k // 2, k // 2), k,
-                conv_matrix(block.reduce.masked_weight()), bias_of(block.reduce),
-                conv_matrix(block.conv.masked_weight()[:, :, :k // 2 + 1]),
-                _row_biases(bias, block.row_bias, row_cond),
-                conv_matrix(block.expand.masked_weight()), bias_of(block.expand)))
+            wc = block.conv.masked_weight()
+            rows, inner = RowBuffer(m, half + 1, half, half), wc.shape[0]
+            # the conv's output gets a column of ones (zero weights, bias 1): the expand
+            # conv's bias is then its weight's last row
+            above = x.new_ones(n, width, inner + 1)                         # (B, W, h + 1)
+            w_cur = conv_matrix(wc[:, :, half:half + 1, :half + 1])         # ((k//2+1) h, h)
+            w_cur = torch.cat([w_cur, torch.zeros_like(w_cur[:, :1])], dim=1)
+            self.blocks.append((rows, (half, conv_matrix(wc[:, :, :half]) if half else None),
+                                _row_biases(bias, block.row_bias,
+                                                                   row_cond), above))
+            self.steps.append((
+                with_bias(conv_matrix(block.reduce.masked_weight()), bias_of(block.reduce)),
+                rows.cells(width), rows.windows(width, half + 1),
+                [above[:, j] for j in range(width)], w_cur, x.new_empty(n, inner + 1),
+                with_bias(conv_matrix(block.expand.masked_weight()), bias_of(block.expand))))
 
     def begin_row(self, i):
         if i > self.first_row:
-            self.image.next_row()
+            self.image.advance()
             for block in self.blocks:
-                block[0].next_row()
-
-    def raw(self, i, j, x):
-        self.put_pixel(i, j, x)
+                block[0].advance()
         r = min(i, self.b_in.shape[1] - 1)                    # row i's bias (one row if constant)
-        h = torch.addmm(self.b_in[:, r], self.image.window(j, self.k_in), self.w_in)  # (B, 2h)
-        for rows, k, w_red, b_red, w_conv, b_conv, w_exp, b_exp in self.blocks:
-            a = torch.addmm(b_red, F.relu(h), w_red).relu_()                       # (B, h)
-            rows.put(j, a)
-            z = torch.addmm(b_conv[:, r], rows.window(j, k), w_conv).relu_()       # (B, h)
-            h = torch.addmm(h, z, w_exp).add_(b_exp)                               # (B, 2h)
-        return self.output(h)                                                      # (B, P)
+        self.image.conv_rows(self.w_in_above[1], self.w_in_above[0], self.b_in[:, r],
+                             self.above_in)
+        for rows, (n_rows, w_above), bias, above in self.blocks:
+            rows.conv_rows(w_above, n_rows, bias[:, min(i, bias.shape[1] - 1)],
+                           above[:, :, :-1])
+
+    def _hidden(self, j):
+        h, relu_h, relu_view = self.h, self.relu_h, self.relu_view
+        above, window = self.input_steps[j]
+        torch.addmm(above, window, self.w_in, out=h)                                # (B, 2h)
+        for w_red, cells, windows, aboves, w_cur, z, w_exp in self.steps:
+            torch.clamp_min(h, 0.0, out=relu_view)
+            torch.mm(relu_h, w_red, out=cells[j]).relu_()            # (B, h) into the row
+            torch.addmm(aboves[j], windows[j], w_cur, out=z).relu_()                # (B, h + 1)
+            h.addmm_(z, w_exp)                                                      # (B, 2h)
+        return h
