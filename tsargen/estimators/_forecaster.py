@@ -36,7 +36,6 @@ from ..validation import check_coverage, check_horizon, check_index, check_quant
 from ._base import TsargenEstimator
 from ._runtime import make_seed
 
-
 #: Most harmonics per calendar term; fewer where the step leaves fewer below the Nyquist limit.
 TIME_HARMONICS = 2
 
