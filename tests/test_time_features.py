@@ -258,10 +258,12 @@ def test_checkpoint_is_not_resumed_across_calendar_settings(tmp_path):
 
 
 # ---------------------------------------------------------------------- does it help
+@pytest.mark.slow
 def test_calendar_terms_forecast_a_daily_cycle():
     """A tiny network whose receptive field spans 4 hours cannot carry a daily cycle through a
-    48-hour forecast on its own; with the hour of day it can (seeded: mean absolute error to
-    the noiseless cycle about 0.12-0.25 with the calendar, 0.57-0.73 without, seeds 0-4)."""
+    48-hour forecast on its own; with the hour of day it can (mean absolute error to the
+    noiseless cycle: 0.13-0.27 with the calendar, 0.58-0.76 without over random_state 0-4,
+    the ratio 0.41 at worst, for seed 0 used here)."""
     index = pd.date_range("2024-01-01", periods=24 * 14 + 48, freq="h")
     hour = index.hour.to_numpy()
     clean = np.sin(2 * np.pi * hour / 24) + 0.5 * np.cos(4 * np.pi * hour / 24)
@@ -272,4 +274,4 @@ def test_calendar_terms_forecast_a_daily_cycle():
                               max_epochs=5, batch_size=16, n_paths=20, random_state=0,
                               time_features=setting).fit(y[:-48])
         errors[setting] = np.abs(f.predict().to_numpy() - clean[-48:]).mean()
-    assert errors["auto"] < 0.5 * errors[None], errors
+    assert errors["auto"] < 0.6 * errors[None], errors
