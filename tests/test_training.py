@@ -85,10 +85,11 @@ def test_early_stopping_restores_best_weights(ar2):
     # the restored network scores the validation part exactly as at its best epoch
     from tsargen.estimators._training import window_nll
     cut = 600 - 60
-    bank = SeriesBank([torch.tensor((ar2[:600] - f.scaler_["loc"][0, 0])
-                                    / f.scaler_["scale"][0, 0], dtype=torch.float32)[:, None]],
+    modelled = f._difference(ar2[:600, None])
+    bank = SeriesBank([torch.tensor((modelled - f.scaler_["loc"][0]) / f.scaler_["scale"][0],
+                                    dtype=torch.float32)],
                       f.receptive_field_, f._n_targets([cut]), train_ranges=[(0, cut)],
-                      val_ranges=[(cut, 600)])
+                      val_ranges=[(cut, 600)], window=f._window(f.scaler_["floor"]))
     with torch.no_grad():
         s, n = map(sum, zip(*[window_nll(f.network_, b, bank.pad) for b in bank.val_batches(32)]))
     assert abs(float(s / n) - f.val_loss_curve_[best]) < 1e-4

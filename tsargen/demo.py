@@ -56,7 +56,8 @@ def main(argv=None):
     start = time.perf_counter()
     model = WaveNetForecaster(horizon=HORIZON, n_layers=5, residual_channels=32,
                               skip_channels=32, distribution="student_t", max_epochs=100,
-                              patience=10, lr=3e-3, random_state=0).fit(train)
+                              patience=10, lr=3e-3, random_state=0,
+                              n_threads=args.threads).fit(train)
     fit_time = time.perf_counter() - start
 
     rows = {"WaveNetForecaster": [], "seasonal naive": [], "ETS (statsmodels)": []}

@@ -40,7 +40,9 @@ def _is_forecaster(est):
     return hasattr(est, "predict_quantiles")
 
 
-def _build(name, params):
+def _build(name, params, threads):
+    """The estimator ``name`` with ``params``; ``--threads`` becomes its ``n_threads`` (the
+    estimator sets its torch threads per call) unless ``params`` names one."""
     classes = _estimators()
     if name not in classes:
         raise CommandError(f"unknown estimator {name!r}; choose one of {sorted(classes)}.")
@@ -49,6 +51,8 @@ def _build(name, params):
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise CommandError(f"{name} has no parameter(s) {unknown}; valid: {sorted(valid)}.")
+    if "n_threads" in valid and "n_threads" not in params:
+        params = {**params, "n_threads": threads}
     return cls(**params)
 
 
@@ -72,13 +76,16 @@ def _say(args, message):
         print(message, file=sys.stderr, flush=True)
 
 
-def _load(path):
+def _load(path, threads):
+    """The model saved at ``path``, run on ``--threads`` torch threads."""
     if not Path(path).is_file():
         raise CommandError(f"no such model file: {path}")
     est = load(path)
     if not (_is_forecaster(est) or hasattr(est, "score_samples")):
         raise CommandError(f"{path} holds a {type(est).__name__}; the command line works with "
                            "densities and forecasters.")
+    if "n_threads" in est.get_params(deep=False):
+        est.set_params(n_threads=threads)
     return est
 
 
@@ -124,7 +131,7 @@ def _history(args, est):
 
 # ---------------------------------------------------------------------------- commands
 def cmd_fit(args):
-    est = _build(args.estimator, parse_params(args.param))
+    est = _build(args.estimator, parse_params(args.param), args.threads)
     restore = _verbose(est) if args.verbose else {}
     data = read_table(args.data, args.time_column, split_columns(args.columns))
     kwargs = {} if args.checkpoint is None else {"checkpoint": args.checkpoint}
@@ -142,7 +149,7 @@ def cmd_fit(args):
 
 
 def cmd_forecast(args):
-    est = _load(args.model)
+    est = _load(args.model, args.threads)
     if not _is_forecaster(est):
         raise CommandError(f"{args.model} holds a {type(est).__name__}, not a forecaster.")
     y = _history(args, est)
@@ -170,7 +177,7 @@ def cmd_forecast(args):
 def cmd_sample(args):
     # no generation progress bar exists in tsargen: -v reports each stage and its time instead
     start = time.perf_counter()
-    est = _load(args.model)
+    est = _load(args.model, args.threads)
     _say(args, f"loaded {type(est).__name__} from {args.model} in "
          f"{time.perf_counter() - start:.2f} s")
     if _is_forecaster(est):
@@ -209,7 +216,7 @@ def cmd_sample(args):
 
 
 def cmd_score(args):
-    est = _load(args.model)
+    est = _load(args.model, args.threads)
     if _is_forecaster(est):
         y = _targets(args.data, args, est)
         if args.steps:
@@ -231,7 +238,7 @@ def cmd_score(args):
 
 def cmd_evaluate(args):
     params = parse_params(args.param)
-    est = _build(args.estimator, params)
+    est = _build(args.estimator, params, args.threads)
     if not _is_forecaster(est):
         raise CommandError(f"evaluate backtests forecasters; {args.estimator} is not one.")
     if args.verbose:

@@ -150,7 +150,8 @@ def _decode(value):
     if not isinstance(value, dict):
         return value
     if "__estimator__" in value:
-        est = _tsargen_class(value["__estimator__"])(**_decode_json(json.loads(value["params"])))
+        est = _construct(_tsargen_class(value["__estimator__"]),
+                         _decode_json(json.loads(value["params"])))
         est._restore_fitted({key: _decode(item) for key, item in value["fitted"].items()})
         return est
     if "__record__" in value:
@@ -195,6 +196,12 @@ def _decode(value):
     raise ValueError(f"unrecognised entry in model file: keys {sorted(value)}")
 
 
+def _construct(cls, params):
+    """``cls(**params)``; a parameter the file predates takes the value in the class's
+    ``_params_before`` (the behaviour the model was fitted with), else its default."""
+    return cls(**{**getattr(cls, "_params_before", {}), **params})
+
+
 def _json_params(est):
     params = est.get_params(deep=False)
     try:
@@ -225,7 +232,7 @@ def _decode_json(value):
     if isinstance(value, dict) and "__pairs__" in value:
         return {_decode_json(k): _decode_json(v) for k, v in value["__pairs__"]}
     if isinstance(value, dict) and "__estimator__" in value:
-        return _tsargen_class(value["__estimator__"])(**_decode_json(value["params"]))
+        return _construct(_tsargen_class(value["__estimator__"]), _decode_json(value["params"]))
     if isinstance(value, dict) and "__array__" in value:
         return np.array(value["__array__"], dtype=value["dtype"])
     if isinstance(value, list):
@@ -323,7 +330,7 @@ def load(path):
     if not callable(getattr(cls, "save", None)):
         raise ValueError(f"{path} names an unknown estimator class {payload['class']!r}.")
     try:
-        est = cls(**_decode_json(json.loads(payload["params"])))
+        est = _construct(cls, _decode_json(json.loads(payload["params"])))
         est._restore_fitted({key: _decode(value) for key, value in payload["fitted"].items()})
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         raise ValueError(f"{path} holds an inconsistent {payload['class']} ({err})") from None

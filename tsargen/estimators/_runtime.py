@@ -41,6 +41,20 @@ def seeded(seed, device="cpu"):
         yield
 
 
+@contextlib.contextmanager
+def torch_threads(n):
+    """Run torch on ``n`` intra-op threads inside the block and give the caller back its own
+    setting after it (``None``: leave torch's setting alone)."""
+    before = torch.get_num_threads()
+    if n is not None and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 def resolve_device(device):
     check_param(device, "device", DEVICE)
     if device in (None, "auto"):

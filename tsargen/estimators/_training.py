@@ -12,6 +12,7 @@ may overhang the ends of a training range (their targets outside it are masked),
 last targets of a series, and short series in a global model, weigh as much as any other.
 """
 
+import dataclasses
 import math
 import os
 from numbers import Integral, Real
@@ -63,6 +64,37 @@ class Epoch:
         return self.n_batches
 
 
+@dataclasses.dataclass(eq=False)
+class WindowScaling:
+    """Standardisation of each window by statistics of its context alone (the rows before its
+    first target), so that a window's values are invariant to ``a * y + b`` (``a > 0``) and a
+    target's density depends on nothing at or after it.
+
+    ``loc`` is the mean of the context's observed values (0 when not ``center``: a differenced
+    series keeps its drift visible), ``scale`` their mean absolute deviation from ``loc``, at
+    least ``floor`` (flat windows). A channel with fewer than ``min_obs`` observed context values,
+    or not ``active`` (integer levels), keeps loc 0 and scale 1.
+    """
+
+    floor: torch.Tensor             # (n_series, C) the smallest scale of each series' channels
+    center: bool = True
+    active: torch.Tensor = None     # (C,) bool, None: every channel
+    min_obs: int = 2
+
+    def stats(self, context, floor):
+        """``context (B, C, L)``, ``floor (B, C)`` -> ``(loc, scale)``, each ``(B, C)``."""
+        observed = ~torch.isnan(context)
+        n = observed.sum(-1).clamp(min=1)                                    # (B, C)
+        filled = torch.where(observed, context, 0.0)
+        loc = filled.sum(-1) / n if self.center else torch.zeros_like(floor)
+        dev = torch.where(observed, (context - loc[..., None]).abs(), 0.0).sum(-1) / n
+        scale = torch.maximum(dev, floor)
+        use = observed.sum(-1) >= self.min_obs
+        if self.active is not None:
+            use &= self.active
+        return torch.where(use, loc, 0.0), torch.where(use, scale, 1.0)
+
+
 class SeriesBank:
     """Series stored once; windows of ``pad + n_targets`` rows gathered per batch.
 
@@ -84,11 +116,13 @@ class SeriesBank:
     labels : long tensor (n_series,), optional
     train_ranges, val_ranges : list of (lo, hi)
         Per series, the target positions used for training / validation.
+    window : WindowScaling, optional
+        Standardise every window by statistics of its own context (its first ``pad`` rows).
     """
 
     def __init__(self, series, pad, n_targets, covariates=None, labels=None, train_ranges=None,
-                 val_ranges=None, cov_hop=1):
-        self.pad, self.n_targets = pad, n_targets
+                 val_ranges=None, cov_hop=1, window=None):
+        self.pad, self.n_targets, self.window = pad, n_targets, window
         c = series[0].shape[1]
         # before each series: the context of a window whose targets start n_targets - 1 early
         front = pad + n_targets - 1
@@ -128,16 +162,21 @@ class SeriesBank:
         self.n_train_targets = int(n.sum())
         self.n_val_targets = int(sum(b - a for a, b in self.val_ranges))
 
-    def gather(self, series_idx, starts, lo, hi):
+    def gather(self, series_idx, starts, lo, hi, with_scale=False):
         """Windows for targets ``starts .. starts+n_targets`` of the given series.
 
         Returns ``x (B, C, pad + n_targets)``, ``cov (B, K, L)`` or None, ``labels (B,)`` or None,
-        and the target mask ``(B, n_targets)`` (True where the target counts: in ``[lo, hi)``).
+        and the target mask ``(B, n_targets)`` (True where the target counts: in ``[lo, hi)``);
+        ``with_scale``: also each window's scale ``(B, C)`` (ones without ``window``).
         """
         length = self.pad + self.n_targets
         first = self.offsets[series_idx] + starts - self.pad                 # (B,)
         rows = first[:, None] + torch.arange(length)                         # (B, L)
         x = self.data[rows].transpose(1, 2)                                   # (B, C, L)
+        scale = None
+        if self.window is not None:
+            loc, scale = self.window.stats(x[:, :, :self.pad], self.window.floor[series_idx])
+            x = (x - loc[..., None]) / scale[..., None]
         cov = None
         if self.cov is not None:
             t = starts[:, None] - self.pad + torch.arange(length)             # (B, L) timesteps
@@ -149,6 +188,8 @@ class SeriesBank:
         labels = None if self.labels is None else self.labels[series_idx]
         t = starts[:, None] + torch.arange(self.n_targets)                   # (B, n_targets)
         keep = (t >= lo[:, None]) & (t < hi[:, None])
+        if with_scale:
+            return x, cov, labels, keep, (x.new_ones(x.shape[:2]) if scale is None else scale)
         return x, cov, labels, keep
 
     def train_batches(self, batch_size):
@@ -169,14 +210,21 @@ class SeriesBank:
 
     def val_batches(self, batch_size):
         """Fixed windows tiling every validation range."""
+        return self.tiles(self.val_ranges, batch_size)
+
+    def tiles(self, ranges, batch_size, with_scale=False):
+        """Fixed windows tiling ``ranges`` (per series ``(lo, hi)``), in order: batches of
+        :meth:`gather`'s output, after ``(series_idx, starts)`` when ``with_scale``."""
         idx, starts, los, his = [], [], [], []
-        for i, (lo, hi) in enumerate(self.val_ranges):
+        for i, (lo, hi) in enumerate(ranges):
             for s in range(lo, hi, self.n_targets):
                 idx.append(i), starts.append(s), los.append(lo), his.append(hi)
-        idx, starts, los, his = map(torch.tensor, (idx, starts, los, his))
+        idx, starts, los, his = (torch.tensor(v, dtype=torch.long)
+                                 for v in (idx, starts, los, his))
         for b in range(0, len(idx), batch_size):
             sl = slice(b, b + batch_size)
-            yield self.gather(idx[sl], starts[sl], los[sl], his[sl])
+            batch = self.gather(idx[sl], starts[sl], los[sl], his[sl], with_scale)
+            yield ((idx[sl], starts[sl]) + batch) if with_scale else batch
 
 
 def window_nll(net, batch, pad):

@@ -5,6 +5,7 @@ Values are standardised per channel before the network sees them; log-likelihood
 reported in the data's original units by adding the log-Jacobian ``-log(scale)``.
 """
 
+import functools
 import os
 import warnings
 from numbers import Integral
@@ -19,8 +20,8 @@ from ..networks.wavenet import WaveNet, generate
 from ..nn.heads import HEADS
 from ._base import TsargenEstimator
 from ._checkpoint import fit_fingerprint
-from ._runtime import resolve_device, seeded
-from ._training import TRAINING_PARAMS, train, window_nll
+from ._runtime import resolve_device, seeded, torch_threads
+from ._training import TRAINING_PARAMS, SeriesBank, train, window_nll
 
 _SCORE_BATCH = 256
 _SCORE_ELEMENTS = 2 ** 18        # timesteps per scoring batch (bounds activation memory)
@@ -45,6 +46,16 @@ def scale_stats(values, center=True):
     flat = ~(np.isfinite(scale) & (scale > 1e-12 * np.maximum(np.abs(loc), 1.0)))
     scale = np.where(flat, np.where(np.abs(loc) > 1e-12, np.abs(loc), 1.0), scale)
     return loc, scale
+
+
+def on_threads(method):
+    """Run ``method`` on the estimator's ``n_threads`` torch threads (see
+    :func:`~tsargen.estimators._runtime.torch_threads`): training, scoring and generation."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with torch_threads(self.n_threads):
+            return method(self, *args, **kwargs)
+    return run
 
 
 def check_observed(series, name):
@@ -95,6 +106,7 @@ class WaveNetParams(TsargenEstimator):
         "distribution": [str, dict],        # the names and channels: _head_specs
         "quantization": [Options(("uniform", "quantile", "mu_law", "levels"))],
         "channel_dependence": [Options(("joint", "independent"))],
+        "n_threads": [None, Interval(Integral, 1, None)],
         **TRAINING_PARAMS,
     }
 
@@ -195,11 +207,16 @@ class WaveNetParams(TsargenEstimator):
                     net.input_scale[s["channels"]] = max(half, 0.5)
         return net
 
+    @on_threads
     def _fit_network(self, net, bank, device, checkpoint=None, desc=None, seed=None):
         """Fit heads on the training values, then run the training loop (resumable from
         ``checkpoint``, see :func:`~tsargen.estimators._training.train`)."""
-        values = torch.cat([bank.data[bank.offsets[i] + a: bank.offsets[i] + b]
-                            for i, (a, b) in enumerate(bank.train_ranges)])
+        if bank.window is None:
+            values = torch.cat([bank.data[bank.offsets[i] + a: bank.offsets[i] + b]
+                                for i, (a, b) in enumerate(bank.train_ranges)])
+        else:   # the targets as the network sees them: each scaled by its window's statistics
+            values = torch.cat([x[:, :, bank.pad:].transpose(1, 2)[keep] for x, _, _, keep in
+                                bank.tiles(bank.train_ranges, _SCORE_BATCH)])          # (N, C)
         net.heads.fit(values)
         has_val = bank.n_val_targets > 0
         result = train(
@@ -239,6 +256,7 @@ class WaveNetParams(TsargenEstimator):
     def _device(self):
         return resolve_device(self.device)
 
+    @on_threads
     @torch.no_grad()
     def _log_prob_scaled(self, series, covariates=None, labels=None, cov_hop=1):
         """Per-element log-likelihood (scaled units) for a list of scaled float32 series.
@@ -281,6 +299,33 @@ class WaveNetParams(TsargenEstimator):
             net.cpu()
         return out
 
+    @on_threads
+    @torch.no_grad()
+    def _log_prob_windows(self, series, covariates, window):
+        """Per-element log-likelihood (the series' units) of scaled float32 ``series``, scored
+        in consecutive windows of ``max(receptive_field_, 32)`` targets, each standardised by
+        ``window`` from the receptive field before it; ``log(scale)`` of each window is
+        subtracted. ``covariates``: one ``(T_i, K)`` tensor per series. -> arrays ``(T_i, C)``."""
+        net, pad, device = self.network_, self.receptive_field_, self._device()
+        n = max(pad, 32)
+        bank = SeriesBank(series, pad, n, covariates=covariates, window=window)
+        out = [np.full(tuple(s.shape), np.nan) for s in series]
+        per_batch = max(1, min(_SCORE_BATCH, _SCORE_ELEMENTS // (pad + n)))
+        net.to(device)
+        try:
+            for idx, starts, x, cov, labels, _, scale in bank.tiles(
+                    [(0, s.shape[0]) for s in series], per_batch, with_scale=True):
+                lp = net.log_prob(x.to(device), None if cov is None else cov.to(device), labels)
+                lp = (lp[:, :, pad:].cpu() - scale.log()[..., None]).transpose(1, 2)  # (B, n, C)
+                lp = lp.double().numpy()
+                for row, i, s in zip(lp, idx.tolist(), starts.tolist()):
+                    m = min(n, out[i].shape[0] - s)
+                    out[i][s:s + m] = row[:m]
+        finally:
+            net.cpu()
+        return out
+
+    @on_threads
     @torch.no_grad()
     def _generate(self, history, n_steps, cond=None, labels=None, seed=0, cond_index=None):
         """Sample ``n_steps`` after scaled ``history (B, T0, C)`` (NaN-padded to the receptive
@@ -376,6 +421,12 @@ COMMON_DOC = """
         Controls initialisation, window sampling and sampling; the global RNGs are untouched.
     verbose : bool, default=False
         Show a progress bar with the running loss.
+    n_threads : int or None, default=1
+        Torch threads for training, scoring and sampling, set for the duration of each call
+        and then given back (the caller's setting is never changed for good). One thread is the
+        default: on a 2-core machine the default network fitted as fast or faster on one
+        thread, and several times faster when other jobs shared the cores
+        (``benchmarks/results/default_fit.md``). ``None``: torch's current setting.
 """
 
 

@@ -100,7 +100,8 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
                  skip_channels=64, distribution="gaussian", quantization="uniform", n_bins=256,
                  n_mixtures=5, channel_dependence="joint", n_networks=1, time_position=False,
                  cond_hop=1, max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1,
-                 patience=10, ema_decay=None, device="auto", random_state=None, verbose=False):
+                 patience=10, ema_decay=None, device="auto", random_state=None, verbose=False,
+                 n_threads=1):
         self.n_stacks = n_stacks
         self.n_layers = n_layers
         self.kernel_size = kernel_size
@@ -123,6 +124,7 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.n_threads = n_threads
 
     _label_unit = "series"
     _parameter_constraints = {"time_position": [bool], "cond_hop": [Interval(Integral, 1, None)]}

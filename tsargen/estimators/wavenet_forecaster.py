@@ -1,38 +1,52 @@
 """WaveNetForecaster: a probabilistic forecaster drawing sample paths from a WaveNet (values
-standardised per series; see docs/architecture.md for the forecaster base it builds on)."""
+standardised per window by their own past, differencing and season chosen from the data; see
+docs/architecture.md for the forecaster base it builds on)."""
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..constraints import Interval
+from ..constraints import Interval, Options
+from ..seasonality import ndiffs, nsdiffs, seasonal_period
 from ..timeindex import warn_irregular
 from ..validation import (check_covariate_frames, check_covariates, check_fitted_columns,
                           check_series, covariate_names, is_series_list)
 from ._checkpoint import fit_seed
 from ._forecaster import TIME_FEATURES, Layout, PathForecaster
 from ._runtime import seeded
-from ._training import SeriesBank
+from ._training import SeriesBank, WindowScaling
 from ._wavenet import COMMON_DOC, WaveNetParams, as_tensor, check_observed, scale_stats
+
+
+#: A window's scale is at least this fraction of its series' typical one-step change (RMS), so
+#: that a flat stretch does not blow up the next change.
+FLOOR_FRACTION = 0.1
+#: Observed context values a channel's window statistics need; fewer: the series' scaling.
+MIN_WINDOW_OBS = 2
 
 
 class WaveNetForecaster(PathForecaster, WaveNetParams):
     __doc__ = """Probabilistic multi-step forecaster: a WaveNet sampled forward in time.
 
-    One global model for one series or a list of series, each standardised by its own mean and
-    standard deviation at fit time (kept in ``scaler_``). Histories passed as ``y=`` reuse
-    that scaling when the model has one series (any history is that series) or when a global
-    model gets as many as at fit (the same series, continued); any other number are new
-    series, each forecast with its own history's mean and scale. Forecasts come from
-    ``n_paths`` sample paths drawn with cached generation; ``predict`` is their median, drawn
-    with a fixed seed, so it is deterministic for a fitted model.
+    One global model for one series or a list of series. By default (``scaling="window"``)
+    every training window and every forecast context is standardised by the statistics of its
+    own past (the mean and mean absolute deviation of the receptive field before it), so that
+    levels never seen in training (trends, random walks, level shifts) look like any other,
+    and the forecast of ``a * y + b`` (``a > 0``) is ``a * forecast(y) + b``. The differencing
+    (``differences="auto"``) and the season (``seasonal_lag="auto"``) are chosen from the
+    training series by unit-root and seasonal-strength tests (:mod:`tsargen.seasonality`);
+    the choices are ``differences_`` and ``seasonal_lag_``. Forecasts come from ``n_paths``
+    sample paths drawn with cached generation; ``predict`` is their median, drawn with a fixed
+    seed, so it is deterministic for a fitted model.
 
     Rows are modelled as consecutive steps; a time index dates the forecasts and, by default,
-    gives calendar covariates (``time_features``). A DatetimeIndex, PeriodIndex or TimedeltaIndex with missing steps (an hourly index with rows
-    dropped, market hours, trading days with holidays) or with no regular frequency gives one
+    gives calendar covariates (``time_features``). A DatetimeIndex, PeriodIndex or
+    TimedeltaIndex with missing steps (an hourly index with rows dropped, market hours, trading
+    days with holidays) or with no regular frequency gives one
     :class:`~tsargen.IrregularIndexWarning` per ``fit`` saying how many steps are missing (and
     at ``update`` and ``y=`` histories). Reindex (``y.asfreq("h")``) to mark the gaps as
     missing values, or, where rows are meant as events (market hours), silence it with
@@ -47,21 +61,40 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         Most recent timesteps the forecasts condition on; ``None`` means the receptive field.
     n_paths : int, default=200
         Sample paths behind ``predict``, ``predict_quantiles`` and ``predict_interval``.
-    differences : int, default=0
+    differences : int or "auto", default="auto"
         Model the ``d``-th differences of the series (as ARIMA's ``d``) and integrate the
-        sample paths back to levels: use 1 for trending or random-walk-like series. The
-        log-likelihood is still that of the levels (the map is volume-preserving given the
-        past); the first ``d`` steps of ``score_steps`` are NaN. Differenced series (here and
-        with ``seasonal_lag``) are scaled by their root-mean-square but not centred, so the
+        sample paths back to levels. ``"auto"``: 0 or 1, by repeated KPSS tests of the
+        training series (seasonally differenced first when ``seasonal_lag_`` is set; the
+        largest over channels and series; :func:`~tsargen.seasonality.ndiffs` with
+        ``max_d=1``: a second difference makes the paths' spread grow with the cube of the
+        horizon, and window scaling already follows a changing slope); always 0 with
+        integer-level channels. The log-likelihood is still that of the levels (the map is
+        volume-preserving given the past); the first ``d`` steps of ``score_steps`` are NaN.
+        Differenced series (here and with ``seasonal_lag``) are scaled but not centred, so the
         network's zero output means no drift, not the training period's mean change.
-    seasonal_lag : int or None, default=None
+    seasonal_lag : int, None or "auto", default="auto"
         Model the seasonal differences ``y[t] - y[t - s]`` with ``s = seasonal_lag`` (as
         SARIMA's ``D=1``; applied before the regular ``differences``) and integrate the sample
         paths back to levels, each step adding the value one season earlier (observed or
-        forecast). Use the period of a strong, stable cycle (e.g. 48 for half-hourly data with a
-        daily cycle). The log-likelihood is still that of the levels (the map is
-        volume-preserving given the past); the first ``s + d`` steps of ``score_steps`` are NaN,
-        and forecasting needs a history of at least ``s + d`` timesteps.
+        forecast). ``"auto"``: the period of the longest training series that its index's
+        frequency suggests and its autocorrelation confirms
+        (:func:`~tsargen.seasonality.seasonal_period`; hourly 24 or 168, daily 7, monthly 12,
+        ...), differenced only when its seasonal strength calls for it
+        (:func:`~tsargen.seasonality.nsdiffs`), else None. The log-likelihood is still that of
+        the levels (the map is volume-preserving given the past); the first ``s + d`` steps of
+        ``score_steps`` are NaN, and forecasting needs a history of at least ``s + d``
+        timesteps.
+    scaling : {"window", "global", "none"}, default="window"
+        ``"window"``: every training window and forecast context is shifted and scaled by the
+        statistics of the receptive field before its first target (the mean and the mean
+        absolute deviation per channel, the deviation at least 0.1 times the series' RMS
+        one-step change; no shift for differenced series), and sample paths are mapped back.
+        The statistics depend only on the past, so ``score_steps`` stays an exact
+        log-likelihood in the data's units: it scores the series in consecutive windows
+        standardised by their contexts and subtracts ``log(scale)`` per element.
+        ``"global"``: each series standardised once by its training mean and standard
+        deviation (differenced: its root-mean-square). ``"none"``: the values as they are.
+        Integer-level channels are never scaled.
     time_features : "auto", None or list of str, default="auto"
         Calendar covariates from the dates of ``y`` (a DatetimeIndex, or a PeriodIndex by the
         start of each period): sines and cosines of the phase in the day (``"hour_of_day"``),
@@ -83,7 +116,12 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
     network_ : WaveNet, or WaveNetEnsemble when ``n_networks > 1``
     receptive_field_ : int
     n_channels_ : int
-    scaler_ : dict with ``loc`` and ``scale`` arrays, shape (n_series, n_channels)
+    differences_ : int
+        The differencing order modelled (``differences``, or the one chosen).
+    seasonal_lag_ : int or None
+        The seasonal lag modelled (``seasonal_lag``, or the one chosen).
+    scaler_ : dict with ``loc``, ``scale`` and ``floor`` arrays, shape (n_series, n_channels)
+        Each series' global scaling, and the least window scale in those units.
     n_covariates_ : int
         Columns of the user's ``X`` (0 without).
     covariate_names_ : list or None
@@ -113,21 +151,29 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
     _parameter_constraints = {"horizon": [Interval(numbers.Integral, 1, None)],
                               "context": [None, Interval(numbers.Integral, 1, None)],
                               "n_paths": [Interval(numbers.Integral, 1, None)],
-                              "differences": [Interval(numbers.Integral, 0, None)],
-                              "seasonal_lag": [None, Interval(numbers.Integral, 1, None)],
+                              "differences": [Options(("auto",)),
+                                              Interval(numbers.Integral, 0, None)],
+                              "seasonal_lag": [None, Options(("auto",)),
+                                               Interval(numbers.Integral, 1, None)],
+                              "scaling": [Options(("window", "global", "none"))],
                               "time_features": TIME_FEATURES}
+    # a saved model predating a parameter was fitted with this value of it
+    _params_before = {"scaling": "global", "time_features": None}
 
-    def __init__(self, *, horizon=1, context=None, n_paths=200, differences=0,
-                 seasonal_lag=None, time_features="auto", n_stacks=1, n_layers=6,
+    def __init__(self, *, horizon=1, context=None, n_paths=200, differences="auto",
+                 seasonal_lag="auto", scaling="window", time_features="auto", n_stacks=1,
+                 n_layers=6,
                  kernel_size=2, residual_channels=32, skip_channels=64, distribution="gaussian",
                  quantization="uniform", n_bins=256, n_mixtures=5, channel_dependence="joint",
                  n_networks=1, max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1,
-                 patience=10, ema_decay=None, device="auto", random_state=None, verbose=False):
+                 patience=10, ema_decay=None, device="auto", random_state=None, verbose=False,
+                 n_threads=1):
         self.horizon = horizon
         self.context = context
         self.n_paths = n_paths
         self.differences = differences
         self.seasonal_lag = seasonal_lag
+        self.scaling = scaling
         self.time_features = time_features
         self.n_stacks = n_stacks
         self.n_layers = n_layers
@@ -149,6 +195,13 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.n_threads = n_threads
+
+    def __repr__(self, N_CHAR_MAX=700):
+        text = super().__repr__(N_CHAR_MAX)
+        if not hasattr(self, "differences_"):
+            return text
+        return f"{text}  # differences_={self.differences_}, seasonal_lag_={self.seasonal_lag_}"
 
     # ------------------------------------------------------------------ validation
     def _check_targets(self, y, name="y", fitted=True, warn=True):
@@ -199,11 +252,11 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
 
     def _n_lost(self):
         """Leading timesteps the differencing leaves undefined: ``s + d``."""
-        return (self.seasonal_lag or 0) + self.differences
+        return (self.seasonal_lag_ or 0) + self.differences_
 
-    def _seasonal_difference(self, v):
-        """``v[t] - v[t - s]``, same length, first ``s`` rows NaN (identity without a lag)."""
-        lag = self.seasonal_lag
+    @staticmethod
+    def _seasonal_difference(v, lag):
+        """``v[t] - v[t - lag]``, same length, first ``lag`` rows NaN (identity without)."""
         if not lag:
             return v
         head = np.full((min(lag, v.shape[0]), v.shape[1]), np.nan)
@@ -212,25 +265,43 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
     def _difference(self, v):
         """The modelled series: ``d``-th differences of the seasonal differences, same length,
         first ``s + d`` rows NaN."""
-        v = self._seasonal_difference(v)
-        for _ in range(self.differences):
+        v = self._seasonal_difference(v, self.seasonal_lag_)
+        for _ in range(self.differences_):
             v = np.vstack([np.full((1, v.shape[1]), np.nan), np.diff(v, axis=0)])
         return v
+
+    def _choose_differencing(self, values, layouts, levels):
+        """``(d, s)``: the explicit settings, or for ``"auto"`` the ones the training series
+        call for (see the parameters); none with integer-level channels (``levels.any()``)."""
+        d, lag = self.differences, self.seasonal_lag
+        if lag == "auto":
+            lag = None
+            if not levels.any():
+                longest = int(np.argmax([v.shape[0] for v in values]))
+                v, index = values[longest], layouts[longest].index
+                period = seasonal_period(v, index if isinstance(
+                    index, (pd.DatetimeIndex, pd.PeriodIndex)) else None)
+                if period and period < v.shape[0] // 2 and nsdiffs(v, period):
+                    lag = int(period)
+        if d == "auto":
+            d = 0 if levels.any() else max(
+                ndiffs(self._seasonal_difference(v, lag)[lag or 0:], max_d=1) for v in values)
+        return int(d), lag
 
     def _integrate(self, draws, history):
         """Sample paths of the modelled series ``(n, fh, C)`` -> levels, anchored on the last
         observed values of ``history (T, C)`` at every differencing order: the regular
         differences are summed up first, then each seasonal difference is added to the level
         one season earlier (observed for the first season ahead, else a step of the path)."""
-        if not self.differences and not self.seasonal_lag:
+        if not self.differences_ and not self.seasonal_lag_:
             return draws
         filled = pd.DataFrame(history).ffill().to_numpy()
-        anchors = [self._seasonal_difference(filled)]
-        for _ in range(self.differences - 1):
+        anchors = [self._seasonal_difference(filled, self.seasonal_lag_)]
+        for _ in range(self.differences_ - 1):
             anchors.append(np.diff(anchors[-1], axis=0))
-        for level in reversed(anchors[:self.differences]):
+        for level in reversed(anchors[:self.differences_]):
             draws = level[-1] + np.cumsum(draws, axis=1)
-        lag = self.seasonal_lag
+        lag = self.seasonal_lag_
         if lag:
             n, fh, c = draws.shape
             blocks = -(-fh // lag)                      # seasons ahead, the last one partial
@@ -240,37 +311,59 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
             draws = draws[:, :fh]
         return draws
 
-    @staticmethod
-    def _series_scaling(values, unscaled, center=True):
-        """Per-series (loc, scale), each ``(n_series, C)``; integer-level channels stay as is,
-        and ``center=False`` keeps loc at 0 and scales by the root-mean-square."""
-        stats = [scale_stats(v, center) for v in values]
-        loc = np.stack([s[0] for s in stats])
-        scale = np.stack([s[1] for s in stats])
+    def _series_scaling(self, values, unscaled, center=True):
+        """Per-series ``(loc, scale, floor)``, each ``(n_series, C)``: the global scaling (loc
+        0 and the root-mean-square when not ``center``; none for ``scaling="none"`` and
+        integer-level channels) and, in those units, the least window scale: ``FLOOR_FRACTION``
+        times the RMS one-step change (1 for a series that never changes)."""
+        if self.scaling == "none":
+            loc, scale = np.zeros((len(values), values[0].shape[1])), np.ones(
+                (len(values), values[0].shape[1]))
+        else:
+            stats = [scale_stats(v, center) for v in values]
+            loc = np.stack([s[0] for s in stats])
+            scale = np.stack([s[1] for s in stats])
         loc[:, unscaled], scale[:, unscaled] = 0.0, 1.0
-        return loc, scale
+        floor = np.ones_like(scale)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)           # no change observed
+            for i, (v, s) in enumerate(zip(values, scale)):
+                rms = np.sqrt(np.nanmean(np.diff(v, axis=0) ** 2, axis=0)) / s          # (C,)
+                floor[i] = np.where(np.isfinite(rms) & (rms > 0), FLOOR_FRACTION * rms, 1.0)
+        return loc, scale, floor
+
+    def _window(self, floor):
+        """The :class:`WindowScaling` of series with these floors, or None (not "window")."""
+        if self.scaling != "window":
+            return None
+        return WindowScaling(as_tensor(floor), center=not (self.differences_ or
+                                                           self.seasonal_lag_),
+                             active=torch.as_tensor(~self.unscaled_channels_),
+                             min_obs=MIN_WINDOW_OBS)
 
     def _history_scaling(self, modelled, own=True):
-        """``(loc, scale)`` for the modelled (differenced) series. A model of one series takes
-        any series as that one (e.g. windows at several origins): its fitted scaling. A global
-        model's as many series as at fit are the fitted ones (their fitted scaling); any other
-        count are new series: for forecasting (``own``) each gets its own mean and scale from
-        its history, as every series did at fit (the forecast is then a distribution given the
-        history, which may depend on all of it); for scoring, the pooled fitted scaling (mean
-        loc, root-mean-square scale), so that the likelihood is a fixed density and each step
-        depends only on earlier ones."""
-        loc, scale = self.scaler_["loc"], self.scaler_["scale"]
+        """``(loc, scale, floor)`` for the modelled (differenced) series. A model of one series
+        takes any series as that one (e.g. windows at several origins): its fitted scaling. A
+        global model's as many series as at fit are the fitted ones (their fitted scaling);
+        any other count are new series: for forecasting (``own``) each gets its own scaling
+        from its history, as every series did at fit (the forecast is then a distribution given
+        the history, which may depend on all of it); for scoring, the pooled fitted scaling
+        (mean loc, root-mean-square scale and floor), so that the likelihood is a fixed density
+        and each step depends only on earlier ones."""
+        loc, scale, floor = self.scaler_["loc"], self.scaler_["scale"], self.scaler_["floor"]
         if len(modelled) == loc.shape[0]:
-            return loc, scale
+            return loc, scale, floor
+        n = len(modelled)
         if loc.shape[0] == 1:
-            n = len(modelled)
-            return np.repeat(loc, n, axis=0), np.repeat(scale, n, axis=0)
+            return tuple(np.repeat(a, n, axis=0) for a in (loc, scale, floor))
         if own:
             return self._series_scaling(modelled, self.unscaled_channels_, center=not (
-                self.differences or self.seasonal_lag))
-        n = len(modelled)
+                self.differences_ or self.seasonal_lag_))
+        pooled = np.sqrt((scale ** 2).mean(axis=0, keepdims=True))
         return (np.repeat(loc.mean(axis=0, keepdims=True), n, axis=0),
-                np.repeat(np.sqrt((scale ** 2).mean(axis=0, keepdims=True)), n, axis=0))
+                np.repeat(pooled, n, axis=0),
+                np.repeat(np.sqrt(((floor * scale) ** 2).mean(axis=0, keepdims=True)) / pooled,
+                          n, axis=0))
 
     # ------------------------------------------------------------------ fit
     def fit(self, y, X=None, *, checkpoint=None):
@@ -290,24 +383,27 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
             raise ValueError(f"y has {max(lengths)} timesteps but the receptive field is {rf}: "
                              "pass a longer series or reduce n_layers / n_stacks.")
         check_observed(values, "y")
-        if self.seasonal_lag and max(lengths) <= self._n_lost():
-            raise ValueError(f"y has {max(lengths)} timesteps but seasonal_lag="
-                             f"{self.seasonal_lag} and differences={self.differences} leave "
-                             "none to model: pass a longer series or a shorter seasonal_lag.")
         c = values[0].shape[1]
         specs = self._head_specs(c, layouts[0].columns)
         self._check_levels(values, "y", specs)
         fixed = self._unscaled_channels(specs, c)
-        if (self.differences or self.seasonal_lag) and fixed.any():
+        explicit = [v for v in (self.differences, self.seasonal_lag) if v != "auto"]
+        if any(explicit) and fixed.any():
             raise ValueError("differences > 0 or a seasonal_lag cannot be combined with "
                              "integer-level channels (quantization='levels'); difference those "
                              "channels yourself.")
+        self.differences_, self.seasonal_lag_ = self._choose_differencing(values, layouts, fixed)
+        if self.seasonal_lag_ and max(lengths) <= self._n_lost():
+            raise ValueError(f"y has {max(lengths)} timesteps but seasonal_lag="
+                             f"{self.seasonal_lag_} and differences={self.differences_} leave "
+                             "none to model: pass a longer series or a shorter seasonal_lag.")
+        self.unscaled_channels_ = fixed
         modelled = [self._difference(v) for v in values]
         # differenced series are scaled, not centred: a network output of 0 is then no drift
         # (the random walk / seasonal naive), as ARIMA with d >= 1 has no constant by default;
         # a drift the data support is still learnt
-        loc, scale = self._series_scaling(modelled, fixed, center=not (
-            self.differences or self.seasonal_lag))
+        loc, scale, floor = self._series_scaling(modelled, fixed, center=not (
+            self.differences_ or self.seasonal_lag_))
         cov_loc = cov_scale = None
         if covs is not None:
             cov_loc, cov_scale = scale_stats(np.concatenate(covs))
@@ -328,15 +424,15 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
             net = build()
             bank = SeriesBank(scaled, rf, self._n_targets(cut), covariates=cov_t,
                               train_ranges=[(0, k) for k in cut],
-                              val_ranges=[(k, t) for k, t in zip(cut, lengths)])
+                              val_ranges=[(k, t) for k, t in zip(cut, lengths)],
+                              window=self._window(floor))
             result = self._fit_network(net, bank, device, checkpoint, seed=seed)
         self.network_ = self._ensemble(net.cpu(), build, bank, device, seed, checkpoint).eval()
         self.receptive_field_ = rf
         self.n_channels_ = c
         self.n_covariates_ = n_cov
         self.time_features_, self.time_harmonics_ = list(times), times
-        self.scaler_ = {"loc": loc, "scale": scale}
-        self.unscaled_channels_ = fixed
+        self.scaler_ = {"loc": loc, "scale": scale, "floor": floor}
         self.cov_scaler_ = None if covs is None else {"loc": cov_loc, "scale": cov_scale}
         self.history_ = values
         self.history_X_ = covs
@@ -357,7 +453,7 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         """-> ((values, covariates (history + future), loc, scale), layouts, many)."""
         if y is None:
             values, layouts, many = self.history_, self.layouts_, self.multi_
-            loc, scale = self.scaler_["loc"], self.scaler_["scale"]
+            loc, scale, floor = self.scaler_["loc"], self.scaler_["scale"], self.scaler_["floor"]
             future = self._check_covariates(X, [0] * len(values), many, "predict", extra=fh,
                                             layouts=layouts)
             future = self._time_covariates(future, layouts, [0] * len(values), extra=fh)
@@ -368,22 +464,31 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
             short = min(v.shape[0] for v in values)
             if short < self._n_lost():
                 raise ValueError(f"a history has {short} timesteps but seasonal_lag="
-                                 f"{self.seasonal_lag} and differences={self.differences} need at "
-                                 f"least {self._n_lost()} to anchor the forecast: pass a longer y.")
-            loc, scale = self._history_scaling([self._difference(v) for v in values])
+                                 f"{self.seasonal_lag_} and differences={self.differences_} need "
+                                 f"at least {self._n_lost()} to anchor the forecast: pass a longer "
+                                 "y.")
+            loc, scale, floor = self._history_scaling([self._difference(v) for v in values])
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
                                           extra=fh, layouts=layouts)
             covs = self._time_covariates(covs, layouts, [v.shape[0] for v in values], extra=fh)
-        return (values, covs, loc, scale), layouts, many
+        return (values, covs, loc, scale, floor), layouts, many
 
     def _paths(self, fh, histories, n_paths, seed):
         """Sample paths in original units: list of ``(n_paths, fh, C)`` arrays, one per series."""
-        values, covs, loc, scale = histories
-        ctx = self._context_len()
+        values, covs, loc, scale, floor = histories
+        ctx, window = self._context_len(), self._window(floor)
+        # window statistics read the receptive field before the origin, as in training
+        n_rows = ctx if window is None else max(ctx, self.receptive_field_)
         hist = torch.stack([
-            torch.cat([torch.full((max(ctx - v.shape[0], 0), v.shape[1]), float("nan")),
-                       as_tensor(((self._difference(v)[-ctx:] - l) / s))])
-            for v, l, s in zip(values, loc, scale)])                          # (S, ctx, C)
+            torch.cat([torch.full((max(n_rows - v.shape[0], 0), v.shape[1]), float("nan")),
+                       as_tensor(((self._difference(v)[-n_rows:] - l) / s))])
+            for v, l, s in zip(values, loc, scale)])                          # (S, n_rows, C)
+        if window is not None:
+            w_loc, w_scale = window.stats(hist[:, -self.receptive_field_:].transpose(1, 2),
+                                          window.floor)                       # (S, C) each
+            hist = (hist - w_loc[:, None]) / w_scale[:, None]
+            w_loc, w_scale = w_loc.double().numpy(), w_scale.double().numpy()
+        hist = hist[:, -ctx:]                                                 # (S, ctx, C)
         cond = None
         if covs is not None:
             cl, cs = self.cov_scaler_["loc"], self.cov_scaler_["scale"]
@@ -396,6 +501,8 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         hist = hist.repeat_interleave(n_paths, 0)                            # (S*n_paths, ...)
         draws = self._generate(hist, fh, cond=cond, seed=seed).double().numpy()
         draws = draws.reshape(len(values), n_paths, fh, -1)
+        if window is not None:
+            draws = draws * w_scale[:, None, None] + w_loc[:, None, None]
         return [self._integrate(d * s + l, v) for d, l, s, v in zip(draws, loc, scale, values)]
 
     # ------------------------------------------------------------------ scoring and updating
@@ -405,28 +512,42 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
 
         Each series is standardised with a scaling fixed at fit time — series ``i``'s own when
         ``y`` holds as many series as were fitted (or the one of a single-series model), else
-        the pooled training scaling — so a step's score depends on nothing after it.
-        (Forecasts for new series use each history's own scaling instead, see
-        :meth:`predict`; for a likelihood that would make every step depend on the whole
-        series.)"""
+        the pooled training scaling — and, with ``scaling="window"``, then scored in
+        consecutive windows of ``max(receptive_field_, 32)`` steps, each standardised by the
+        statistics of the receptive field before it, with ``log(scale)`` subtracted per element:
+        a step's score depends on nothing after it, and the scores are an exact
+        log-likelihood in the data's units. (Forecasts for new series use each history's own
+        scaling instead, see :meth:`predict`; for a likelihood that would make every step
+        depend on the whole series.)"""
         return super().score_steps(y, X)
 
     def _score_arrays(self, values, covs):
         modelled = [self._difference(v) for v in values]
-        loc, scale = self._history_scaling(modelled, own=False)
+        loc, scale, floor = self._history_scaling(modelled, own=False)
         cov_t = None
         if covs is not None:
             cl, cs = self.cov_scaler_["loc"], self.cov_scaler_["scale"]
             cov_t = [as_tensor((cv - cl) / cs) for cv in covs]
-        lps = self._log_prob_scaled([as_tensor((v - l) / s)
-                                     for v, l, s in zip(modelled, loc, scale)], cov_t)
+        scaled = [as_tensor((v - l) / s) for v, l, s in zip(modelled, loc, scale)]
+        window = self._window(floor)
+        lps = (self._log_prob_scaled(scaled, cov_t) if window is None
+               else self._log_prob_windows(scaled, cov_t, window))
         return [np.where(np.isnan(v), np.nan, lp - np.log(s))              # (T, C) each
                 for v, lp, s in zip(modelled, lps, scale)]
 
     def _nothing_to_score(self):
         return ("y has no step to score: every value is missing, or the series is too short for "
-                f"differences={self.differences} and seasonal_lag={self.seasonal_lag} (the "
+                f"differences={self.differences_} and seasonal_lag={self.seasonal_lag_} (the "
                 f"first {self._n_lost()} steps have no likelihood).")
+
+    def _restore_fitted(self, fitted):
+        # files written before the differencing choices and window floors were kept
+        fitted.setdefault("differences_", self.differences)
+        fitted.setdefault("seasonal_lag_", self.seasonal_lag)
+        scaler = fitted.get("scaler_")
+        if isinstance(scaler, dict) and "floor" not in scaler:
+            scaler["floor"] = np.ones_like(scaler["scale"])
+        super()._restore_fitted(fitted)
 
     def _append_history(self, i, values, covs):
         self.history_[i] = np.concatenate([self.history_[i], values])
