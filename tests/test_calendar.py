@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsargen.calendar import calendar_features, calendar_terms, history_and_future
+from tsargen.calendar import (calendar_features, calendar_harmonics, calendar_terms,
+                              history_and_future)
 
 ALL = ["hour_of_day", "day_of_week", "day_of_year"]
 
@@ -74,6 +75,48 @@ def test_terms_wall_time_across_dst():
     assert calendar_terms(index) == ["day_of_week"]
     hourly = _hours("2024-11-02", 2 * 24 + 1, tz="America/New_York")  # 2 local days, fall back
     assert calendar_terms(hourly) == ["hour_of_day"]
+
+
+def test_harmonics_below_the_nyquist_limit():
+    """Harmonic k of a cycle of length P is kept when k * step < P / 2, strictly."""
+    three = ALL
+    day, week = pd.Timedelta(days=1), pd.Timedelta(days=7)
+    index = _hours("2024-01-01", 24 * 21)
+    assert calendar_harmonics(index, three, n_harmonics=3) == dict.fromkeys(three, 3)
+    assert calendar_harmonics(index, three, 3, step="6h") == {
+        "hour_of_day": 1, "day_of_week": 3, "day_of_year": 3}
+    second = pd.Timedelta(1, "s")
+    assert calendar_harmonics(index, three, 3, step=day / 4 - second)["hour_of_day"] == 2
+    assert calendar_harmonics(index, three, 3, step=day / 6)["hour_of_day"] == 2
+    assert calendar_harmonics(index, three, 3, step=day / 6 - second)["hour_of_day"] == 3
+    assert "hour_of_day" not in calendar_harmonics(index, three, 3, step="12h")   # at the limit
+    assert calendar_harmonics(index, ["day_of_week"], 5, step=day) == {"day_of_week": 3}
+    assert calendar_harmonics(index, ["day_of_week"], 5, step=week / 2) == {}
+    # calendar steps: quarters keep the year's fundamental only, months two harmonics
+    quarters = pd.date_range("2000-01-01", periods=40, freq="QS")
+    assert calendar_harmonics(quarters, ["day_of_year"]) == {"day_of_year": 1}
+    months = pd.period_range("2000-01", periods=40, freq="M")
+    assert calendar_harmonics(months, ["day_of_year"], 6) == {"day_of_year": 5}   # 6 * 31 > 182
+    assert calendar_harmonics(pd.RangeIndex(10), three) == {}
+    assert calendar_harmonics(pd.DatetimeIndex(["2024-01-01"]), three) == {}
+    with pytest.raises(ValueError, match="unknown calendar terms"):
+        calendar_harmonics(index, ["month_of_year"])
+    with pytest.raises(ValueError, match="n_harmonics"):
+        calendar_harmonics(index, three, 0)
+
+
+def test_harmonics_per_term():
+    index = _hours("2024-01-01", 48)
+    f = calendar_features(index, ["hour_of_day", "day_of_week"],
+                          {"hour_of_day": 1, "day_of_week": 2})
+    assert list(f.columns) == ["hour_of_day_sin1", "hour_of_day_cos1", "day_of_week_sin1",
+                               "day_of_week_cos1", "day_of_week_sin2", "day_of_week_cos2"]
+    np.testing.assert_array_equal(f.to_numpy(), np.hstack([
+        calendar_features(index, ["hour_of_day"], 1), calendar_features(index, ["day_of_week"])]))
+    with pytest.raises(ValueError, match=r"no count for the terms \['day_of_week'\]"):
+        calendar_features(index, ["hour_of_day", "day_of_week"], {"hour_of_day": 1})
+    with pytest.raises(ValueError, match="n_harmonics"):
+        calendar_features(index, ["hour_of_day"], {"hour_of_day": 0})
 
 
 def _phase(features, term, k=1):

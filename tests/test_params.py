@@ -82,6 +82,7 @@ BAD = {
     "device": ["tpu", 0], "kind": ["gru", None], "strategy": ["kmeans", None],
     "channel_dependence": ["both", None], "quantization": ["log", None],
     "distribution": [3, None], "transform": ["log", 3], "resample": ["nope", 5],
+    "time_features": ["yes", "hour_of_day", 1, ["month_of_year"], ["hour_of_day"] * 2],
     "density": [StandardScaler(), "gated"], "estimator": [StandardScaler()],
 }
 # checked against the data in fit (priors: one per class), covered by the classes' own tests

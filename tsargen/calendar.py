@@ -6,10 +6,13 @@ whether it is in the history or among the forecast dates. numpy and pandas only 
 Examples
 --------
 >>> import pandas as pd
->>> from tsargen.calendar import calendar_terms, calendar_features, history_and_future
+>>> from tsargen.calendar import (calendar_features, calendar_harmonics, calendar_terms,
+...                               history_and_future)
 >>> index = pd.date_range("2024-01-01", periods=24 * 21, freq="h")     # 3 weeks, hourly
 >>> calendar_terms(index)
 ['hour_of_day', 'day_of_week']
+>>> calendar_harmonics(pd.date_range("2024-01-01", periods=40, freq="QS"), ["day_of_year"])
+{'day_of_year': 1}
 >>> past, future = history_and_future(index, 3, n_harmonics=1)
 >>> list(future.columns)
 ['hour_of_day_sin1', 'hour_of_day_cos1', 'day_of_week_sin1', 'day_of_week_cos1']
@@ -81,6 +84,35 @@ def _step(wall, freq, step):
     return pd.Timedelta(step)
 
 
+def _wall_step(index, step):
+    """-> (sorted unique wall times, step length) of a calendar index; ``(None, None)`` for an
+    index without dates or a step that is unknown or not positive."""
+    times = _timestamps(index)
+    if times is None:
+        return None, None
+    wall = _wall(times.dropna()).unique().sort_values()    # a repeated wall hour counts once
+    if not len(wall):
+        return None, None
+    step = _step(wall, times.freq, step)
+    if step is None or step <= pd.Timedelta(0):
+        return None, None
+    return wall, step
+
+
+def _check_terms(terms):
+    terms = list(terms)
+    unknown = [term for term in terms if term not in PERIODS]
+    if unknown:
+        raise ValueError(f"unknown calendar terms {unknown}; choose among {list(PERIODS)}.")
+    return terms
+
+
+def _check_n_harmonics(n_harmonics):
+    if isinstance(n_harmonics, bool) or not isinstance(n_harmonics, numbers.Integral) or (
+            n_harmonics < 1):
+        raise ValueError(f"n_harmonics must be a positive integer, got {n_harmonics!r}.")
+
+
 def calendar_terms(index, step=None, span=None):
     """The calendar cycles that a series with time index ``index`` can show.
 
@@ -120,18 +152,58 @@ def calendar_terms(index, step=None, span=None):
     >>> calendar_terms(pd.RangeIndex(100))
     []
     """
-    times = _timestamps(index)
-    if times is None:
-        return []
-    wall = _wall(times.dropna()).unique().sort_values()    # a repeated wall hour counts once
-    if not len(wall):
-        return []
-    step = _step(wall, times.freq, step)
-    if step is None or step <= pd.Timedelta(0):
+    wall, step = _wall_step(index, step)
+    if step is None:
         return []
     span = wall[-1] - wall[0] + step if span is None else pd.Timedelta(span)
     return [term for term, period in PERIODS.items()
             if step <= period / 2 and span >= MIN_CYCLES * period]
+
+
+def calendar_harmonics(index, terms, n_harmonics=2, step=None):
+    """How many harmonics of each calendar cycle a series with time index ``index`` resolves.
+
+    Harmonic ``k`` of a cycle of length ``P`` has period ``P / k``; sampled every ``step`` it
+    is kept only below the Nyquist limit, ``k * step < P / 2`` (strictly: at the limit its
+    sine is the same at every sample, or nearly so). Quarterly data, for example, keep the
+    yearly fundamental but not its half-year harmonic, whose period is two quarters.
+
+    Parameters
+    ----------
+    index : pandas.DatetimeIndex or pandas.PeriodIndex
+        The series' time index (any other index: ``{}``).
+    terms : list of str
+        Cycles among ``"hour_of_day"``, ``"day_of_week"``, ``"day_of_year"``.
+    n_harmonics : int, default 2
+        The most harmonics to keep per term.
+    step : str, pandas offset or Timedelta-like, optional
+        The sampling step, as in :func:`calendar_terms` (default: from the index).
+
+    Returns
+    -------
+    dict
+        ``{term: n}`` with ``1 <= n <= n_harmonics``, in the order of ``terms``; a term whose
+        fundamental is at or above the Nyquist limit is left out, as is every term when the
+        step is unknown.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> calendar_harmonics(pd.date_range("2024-01-01", periods=60, freq="6h"),
+    ...                    ["hour_of_day", "day_of_week"], n_harmonics=3)
+    {'hour_of_day': 1, 'day_of_week': 3}
+    """
+    _check_n_harmonics(n_harmonics)
+    terms = _check_terms(terms)
+    _, step = _wall_step(index, step)
+    if step is None:
+        return {}
+    kept = {}
+    for term in terms:
+        n = sum(1 for k in range(1, n_harmonics + 1) if k * step < PERIODS[term] / 2)
+        if n:
+            kept[term] = n
+    return kept
 
 
 def _phases(times, term):
@@ -171,8 +243,9 @@ def calendar_features(index, terms, n_harmonics=2):
     terms : list of str
         Cycles among ``"hour_of_day"``, ``"day_of_week"``, ``"day_of_year"``, e.g. from
         :func:`calendar_terms`.
-    n_harmonics : int, default 2
-        Harmonics per term (a positive integer).
+    n_harmonics : int or dict, default 2
+        Harmonics per term (a positive integer), or a dict ``{term: count}`` giving each term
+        its own, e.g. from :func:`calendar_harmonics`.
 
     Returns
     -------
@@ -189,15 +262,17 @@ def calendar_features(index, terms, n_harmonics=2):
     2024-01-01 00:00:00               0.0               1.0
     2024-01-01 06:00:00               1.0               0.0
     """
-    if isinstance(n_harmonics, bool) or not isinstance(n_harmonics, numbers.Integral) or (
-            n_harmonics < 1):
-        raise ValueError(f"n_harmonics must be a positive integer, got {n_harmonics!r}.")
+    terms = _check_terms(terms)
+    if not isinstance(n_harmonics, dict):
+        _check_n_harmonics(n_harmonics)
+    counts = n_harmonics if isinstance(n_harmonics, dict) else dict.fromkeys(terms, n_harmonics)
+    missing = [term for term in terms if term not in counts]
+    if missing:
+        raise ValueError(f"n_harmonics has no count for the terms {missing}.")
+    for term in terms:
+        _check_n_harmonics(counts[term])
     if not isinstance(index, pd.Index):
         raise TypeError(f"index must be a pandas Index, got {type(index).__name__}.")
-    terms = list(terms)
-    unknown = [term for term in terms if term not in PERIODS]
-    if unknown:
-        raise ValueError(f"unknown calendar terms {unknown}; choose among {list(PERIODS)}.")
     times = _timestamps(index)
     if times is None and terms:
         raise TypeError(f"calendar terms need a DatetimeIndex or PeriodIndex, got "
@@ -205,7 +280,7 @@ def calendar_features(index, terms, n_harmonics=2):
     columns = {}
     for term in terms:
         phase = _phases(times, term)
-        for k in range(1, n_harmonics + 1):
+        for k in range(1, counts[term] + 1):
             angle = 2 * np.pi * k * phase
             columns[f"{term}_sin{k}"] = np.sin(angle)
             columns[f"{term}_cos{k}"] = np.cos(angle)

@@ -14,6 +14,11 @@ A subclass (``WaveNetForecaster``, ``SignalImageForecaster``) implements four ho
 
 and ``_append_history(i, values, covs)`` for ``update``. An element is one timestep: ``(C,)``
 channels for a series, ``(n_bins, C)`` for a signal-image row.
+
+Calendar covariates (a ``time_features`` parameter, declared with ``TIME_FEATURES``): ``fit``
+chooses the terms with ``_time_terms(layouts)`` and appends their columns to the user's
+covariates with ``_time_covariates``, as ``_resolve`` does for the forecast dates; ``score`` and
+``update`` append them here, before the hooks see the covariates.
 """
 
 import dataclasses
@@ -24,10 +29,26 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from .._registry import Registered
+from ..calendar import PERIODS, calendar_features, calendar_harmonics, calendar_terms
+from ..constraints import Check, Options
 from ..timeindex import future_index, warn_irregular
 from ..validation import check_coverage, check_horizon, check_index, check_quantiles
 from ._base import TsargenEstimator
 from ._runtime import make_seed
+
+#: Most harmonics per calendar term; fewer where the step leaves fewer below the Nyquist limit.
+TIME_HARMONICS = 2
+
+#: The constraint of a ``time_features`` parameter: "auto", None, or a list of terms.
+TIME_FEATURES = [None, Options(("auto",)), Check(
+    lambda v: isinstance(v, (list, tuple)) and len(set(v)) == len(v) and all(
+        isinstance(t, str) and t in PERIODS for t in v),
+    f"a list of distinct calendar terms among {list(PERIODS)}")]
+
+
+def _dated(index):
+    """True for a time index that has a calendar (a PeriodIndex's periods have one too)."""
+    return isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex))
 
 
 def interval_quantiles(coverages):
@@ -138,6 +159,67 @@ class PathForecaster(TsargenEstimator):
     (fitted on a list), ``history_`` and ``history_X_`` (stored series and covariates).
     """
 
+    # ---------------------------------------------------------------- calendar covariates
+    def _time_terms(self, layouts):
+        """The calendar terms of a fit on the series laid out as ``layouts``, each with its
+        number of harmonics: ``{term: n}`` in the order of ``tsargen.calendar.PERIODS``.
+
+        ``time_features="auto"``: the cycles some series holds at least twice and samples
+        more than twice per period (:func:`~tsargen.calendar.calendar_terms`), none unless every
+        series has a DatetimeIndex or PeriodIndex; a list: those terms, which every series
+        must be able to date. Harmonic ``k`` is kept below the Nyquist limit of some series'
+        step (:func:`~tsargen.calendar.calendar_harmonics`), at most ``TIME_HARMONICS``."""
+        setting = getattr(self, "time_features", None)
+        if setting is None or (not isinstance(setting, str) and not len(setting)):
+            return {}
+        auto = isinstance(setting, str)
+        indexes = [layout.index for layout in layouts]
+        if not all(_dated(index) for index in indexes):
+            if auto:
+                return {}
+            raise ValueError(f"time_features={list(setting)} needs every series of y with a "
+                             "DatetimeIndex or PeriodIndex (a Series or DataFrame indexed by "
+                             "its dates); pass time_features=None for other series.")
+        chosen = {}
+        for index in indexes:
+            terms = calendar_terms(index) if auto else setting
+            for term, n in calendar_harmonics(index, terms, TIME_HARMONICS).items():
+                chosen[term] = max(chosen.get(term, 0), n)
+        coarse = [] if auto else [term for term in setting if term not in chosen]
+        if coarse:
+            raise ValueError(f"y's time step is too coarse for the calendar terms {coarse}: a "
+                             "cycle needs more than two steps per period; leave them out of "
+                             "time_features.")
+        return {term: chosen[term] for term in PERIODS if term in chosen}
+
+    def _time_covariates(self, covs, layouts, lengths, extra=0, terms=None):
+        """``covs`` (the user's covariates, one array per series, or None) with the calendar
+        columns appended: for series ``i``, the ``lengths[i]`` history rows dated by
+        ``layouts[i].index`` (0: none, e.g. when forecasting the stored series) and then the
+        ``extra`` forecast dates after that index (those of the pandas output). ``terms``:
+        ``{term: n_harmonics}``, default the fitted ``time_harmonics_``; without any, ``covs``
+        comes back as it is."""
+        terms = getattr(self, "time_harmonics_", None) if terms is None else terms
+        if not terms:
+            return covs
+        out = []
+        for i, (layout, t) in enumerate(zip(layouts, lengths)):
+            index = layout.index
+            if not _dated(index):
+                name = f"y[{i}]" if len(layouts) > 1 else "y"
+                raise ValueError(
+                    f"{name} has no DatetimeIndex or PeriodIndex, but the model was fitted with "
+                    f"calendar features of y's dates (time_features_={list(terms)}): pass {name} "
+                    "as a Series or DataFrame indexed by its dates, or fit with "
+                    "time_features=None.")
+            parts = [] if covs is None else [covs[i]]
+            dates = [index] if t else []
+            if extra:
+                dates.append(future_index(index, extra))
+            calendar = [calendar_features(d, list(terms), terms).to_numpy() for d in dates]
+            out.append(np.hstack(parts + [np.concatenate(calendar)]))
+        return out
+
     # ---------------------------------------------------------------- paths
     def _predict_seed(self):
         """The seed of the paths behind ``predict``: those of ``sample(n_paths,
@@ -203,8 +285,9 @@ class PathForecaster(TsargenEstimator):
         before it, shaped like ``y``."""
         check_is_fitted(self)
         values, layouts, many = self._check_targets(y)
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "score",
-                                      layouts=layouts)
+        lengths = [v.shape[0] for v in values]
+        covs = self._check_covariates(X, lengths, many, "score", layouts=layouts)
+        covs = self._time_covariates(covs, layouts, lengths)
         return self._many([lay.shaped(arr, lay.index) for arr, lay in
                            zip(self._score_arrays(values, covs), layouts)], many)
 
@@ -229,11 +312,12 @@ class PathForecaster(TsargenEstimator):
         values, layouts, many = self._check_targets(y, warn=False)
         if many != self.multi_ or len(values) != len(self.history_):
             raise ValueError(f"update() needs as many series as fit ({len(self.history_)}).")
-        covs = self._check_covariates(X, [v.shape[0] for v in values], many, "update",
-                                      layouts=layouts)
+        lengths = [v.shape[0] for v in values]
+        covs = self._check_covariates(X, lengths, many, "update", layouts=layouts)
         for old, new in zip(self.layouts_, layouts):
             _check_continues(old.index, new.index)
         warn_irregular(layouts, "y", many, stored=self.layouts_)
+        covs = self._time_covariates(covs, layouts, lengths)
         for i, v in enumerate(values):
             self._append_history(i, v, None if covs is None else covs[i])
             self.layouts_[i] = self.layouts_[i].continued(layouts[i])
@@ -243,6 +327,9 @@ class PathForecaster(TsargenEstimator):
         # files written before the Layout object hold ``meta_``, a list of dicts
         if "meta_" in fitted:
             fitted["layouts_"] = [self._layout_from_meta(m) for m in fitted.pop("meta_")]
+        if "time_features" in self.get_params(deep=False):     # files from before calendar terms
+            fitted.setdefault("time_harmonics_", {})
+            fitted.setdefault("time_features_", list(fitted["time_harmonics_"]))
         super()._restore_fitted(fitted)
 
 

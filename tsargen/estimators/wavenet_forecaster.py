@@ -16,7 +16,7 @@ from ..timeindex import warn_irregular
 from ..validation import (check_covariate_frames, check_covariates, check_fitted_columns,
                           check_series, covariate_names, is_series_list)
 from ._checkpoint import fit_seed
-from ._forecaster import Layout, PathForecaster
+from ._forecaster import TIME_FEATURES, Layout, PathForecaster
 from ._runtime import seeded
 from ._training import SeriesBank, WindowScaling
 from ._wavenet import COMMON_DOC, WaveNetParams, as_tensor, check_observed, scale_stats
@@ -43,9 +43,10 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
     sample paths drawn with cached generation; ``predict`` is their median, drawn with a fixed
     seed, so it is deterministic for a fitted model.
 
-    Rows are modelled as consecutive steps; a time index only dates the forecasts. A
-    DatetimeIndex, PeriodIndex or TimedeltaIndex with missing steps (an hourly index with rows
-    dropped, market hours, trading days with holidays) or with no regular frequency gives one
+    Rows are modelled as consecutive steps; a time index dates the forecasts and, by default,
+    gives calendar covariates (``time_features``). A DatetimeIndex, PeriodIndex or
+    TimedeltaIndex with missing steps (an hourly index with rows dropped, market hours, trading
+    days with holidays) or with no regular frequency gives one
     :class:`~tsargen.IrregularIndexWarning` per ``fit`` saying how many steps are missing (and
     at ``update`` and ``y=`` histories). Reindex (``y.asfreq("h")``) to mark the gaps as
     missing values, or, where rows are meant as events (market hours), silence it with
@@ -93,7 +94,22 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         standardised by their contexts and subtracts ``log(scale)`` per element.
         ``"global"``: each series standardised once by its training mean and standard
         deviation (differenced: its root-mean-square). ``"none"``: the values as they are.
-        Integer-level channels are never scaled.""" + (
+        Integer-level channels are never scaled.
+    time_features : "auto", None or list of str, default="auto"
+        Calendar covariates from the dates of ``y`` (a DatetimeIndex, or a PeriodIndex by the
+        start of each period): sines and cosines of the phase in the day (``"hour_of_day"``),
+        the week (``"day_of_week"``) and the year (``"day_of_year"``), in local wall time
+        (:mod:`tsargen.calendar`). They are made for the history at ``fit`` and for the forecast
+        dates (those of the pandas output) at ``predict`` and ``sample``, and for ``y=``
+        histories, ``score`` and ``update`` from their own index, and appended after the
+        columns of any ``X`` (which keeps only the user's columns). ``"auto"`` keeps the
+        cycles the fitted series hold at least twice and sample more than twice per period
+        (hourly data over three weeks: day and week; daily data over two years: week and
+        year), none for arrays or series without dates; a list, e.g. ``["hour_of_day"]``,
+        asks for those terms; ``None`` adds none. Up to two harmonics per cycle, each kept
+        only below the Nyquist limit of the step (``k * step < period / 2``). The terms kept
+        are ``time_features_``; a model fitted with some forecasts new histories ``y=`` only
+        when they come with their dates.""" + (
         COMMON_DOC) + """
     Attributes
     ----------
@@ -106,9 +122,17 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         The seasonal lag modelled (``seasonal_lag``, or the one chosen).
     scaler_ : dict with ``loc``, ``scale`` and ``floor`` arrays, shape (n_series, n_channels)
         Each series' global scaling, and the least window scale in those units.
+    n_covariates_ : int
+        Columns of the user's ``X`` (0 without).
     covariate_names_ : list or None
         Column names of ``X`` when it was fitted as DataFrames: later ``X`` must match them.
         (A time index of ``X`` must also line up with ``y``'s.)
+    time_features_ : list of str
+        The calendar terms in use (``time_features``), empty when none.
+    time_harmonics_ : dict
+        Harmonics per term in use, ``{term: n}``: the network's covariates are the user's
+        columns and then ``tsargen.calendar.calendar_features(dates, time_features_,
+        time_harmonics_)``.
     loss_curve_, val_loss_curve_ : list of float
 
     Examples
@@ -131,12 +155,14 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
                                               Interval(numbers.Integral, 0, None)],
                               "seasonal_lag": [None, Options(("auto",)),
                                                Interval(numbers.Integral, 1, None)],
-                              "scaling": [Options(("window", "global", "none"))]}
+                              "scaling": [Options(("window", "global", "none"))],
+                              "time_features": TIME_FEATURES}
     # a saved model predating a parameter was fitted with this value of it
-    _params_before = {"scaling": "global"}
+    _params_before = {"scaling": "global", "time_features": None}
 
     def __init__(self, *, horizon=1, context=None, n_paths=200, differences="auto",
-                 seasonal_lag="auto", scaling="window", n_stacks=1, n_layers=6,
+                 seasonal_lag="auto", scaling="window", time_features="auto", n_stacks=1,
+                 n_layers=6,
                  kernel_size=2, residual_channels=32, skip_channels=64, distribution="gaussian",
                  quantization="uniform", n_bins=256, n_mixtures=5, channel_dependence="joint",
                  n_networks=1, max_epochs=100, batch_size=32, lr=1e-3, validation_fraction=0.1,
@@ -148,6 +174,7 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         self.differences = differences
         self.seasonal_lag = seasonal_lag
         self.scaling = scaling
+        self.time_features = time_features
         self.n_stacks = n_stacks
         self.n_layers = n_layers
         self.kernel_size = kernel_size
@@ -349,6 +376,8 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         values, layouts, many = self._check_targets(y, fitted=False)
         lengths = [v.shape[0] for v in values]
         covs = self._check_covariates(X, lengths, many, "fit", layouts=layouts)
+        n_cov, times = 0 if covs is None else covs[0].shape[1], self._time_terms(layouts)
+        covs = self._time_covariates(covs, layouts, lengths, terms=times)
         rf = self._receptive_field()
         if max(lengths) <= rf:
             raise ValueError(f"y has {max(lengths)} timesteps but the receptive field is {rf}: "
@@ -401,7 +430,8 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         self.network_ = self._ensemble(net.cpu(), build, bank, device, seed, checkpoint).eval()
         self.receptive_field_ = rf
         self.n_channels_ = c
-        self.n_covariates_ = 0 if covs is None else covs[0].shape[1]
+        self.n_covariates_ = n_cov
+        self.time_features_, self.time_harmonics_ = list(times), times
         self.scaler_ = {"loc": loc, "scale": scale, "floor": floor}
         self.cov_scaler_ = None if covs is None else {"loc": cov_loc, "scale": cov_scale}
         self.history_ = values
@@ -426,6 +456,7 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
             loc, scale, floor = self.scaler_["loc"], self.scaler_["scale"], self.scaler_["floor"]
             future = self._check_covariates(X, [0] * len(values), many, "predict", extra=fh,
                                             layouts=layouts)
+            future = self._time_covariates(future, layouts, [0] * len(values), extra=fh)
             covs = None if future is None else [np.concatenate([h, f]) for h, f in
                                                 zip(self.history_X_, future)]
         else:
@@ -439,6 +470,7 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
             loc, scale, floor = self._history_scaling([self._difference(v) for v in values])
             covs = self._check_covariates(X, [v.shape[0] for v in values], many, "predict",
                                           extra=fh, layouts=layouts)
+            covs = self._time_covariates(covs, layouts, [v.shape[0] for v in values], extra=fh)
         return (values, covs, loc, scale, floor), layouts, many
 
     def _paths(self, fh, histories, n_paths, seed):
