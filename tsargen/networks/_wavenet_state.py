@@ -221,14 +221,21 @@ def _primed_ring(net, history, x_in, cond, g, paths=None):
     lens = [(k - 1) * blk.dilated.dilation[0] for blk in blocks]
     offs = [sum(lens[:i]) for i in range(n)]
     rows = history.new_zeros(sum(lens), b, r)
-    if t0:
-        h = net.input(x_in)
-        for blk, ln, off in zip(blocks, lens, offs):
+    # the queues of blocks >= l hold what block l's inputs over the last sum(lens[l:]) steps
+    # give: the network runs over that suffix only (a causal conv's first outputs there are
+    # wrong, for want of earlier inputs, but fall outside the next block's suffix)
+    need = [sum(lens[i:]) for i in range(n)] + [0]
+    if t0 and need[0]:
+        h = net.input(x_in[:, :, max(0, t0 - need[0] - k + 1):])
+        for i, (blk, ln, off) in enumerate(zip(blocks, lens, offs)):
+            h = h[:, :, max(0, h.shape[2] - need[i]):]            # times t0 - width .. t0 - 1
             lo = max(0, t0 - ln)
             if ln:
                 rows[off + torch.arange(lo, t0, device=dev) % ln] = (
-                    h[:, :, lo:t0].permute(2, 0, 1))
-            h, _ = blk(h, cond, g)
+                    h[:, :, h.shape[2] - (t0 - lo):].permute(2, 0, 1))
+            if need[i + 1]:
+                c = None if cond is None else cond[:, :, t0 - h.shape[2]:]
+                h, _ = blk(h, c, g)
         del h                                    # free the activations before copying
     if paths is not None:
         rows, b = rows.index_select(1, paths), paths.shape[0]             # (sum lens, B, R)
