@@ -5,18 +5,28 @@ What it measures
 A WaveNet with receptive field 2047 (``kernel_size=2``, 2 stacks x 10 layers, 32 residual / 64
 skip channels, one channel with a 256-way mu-law categorical head; random weights, which do not
 affect speed) is primed with 2047 real values (an MIT-BIH ECG snippet scaled to [-1, 1]; the
-statsmodels weekly CO2 series if the data folder is absent) and sampled at 1 and at 100 parallel
-paths with :func:`tsargen.networks.generate`:
+statsmodels weekly CO2 series if the data folder is absent) and sampled at 1, 10, 100 and 1000
+parallel paths with :func:`tsargen.networks.generate`:
 
 * **naive**: ``generate(..., naive=True)`` recomputes the full network over the receptive-field
-  window (2048 steps) for every sample. Only a few steps are timed; the rate is per sample.
-* **cached**: ``generate(...)`` with the Fast WaveNet queues (``init_state`` once, then
-  ``step`` / ``heads.sample`` / ``commit`` per timestep). Reported three ways:
+  window (2048 steps) for every sample, at 1 and 100 paths. Only a few steps are timed; the
+  rate is per sample.
+* **cached**: ``generate(..., paths=...)`` with the Fast WaveNet queues (``init_state`` primes
+  the one history once and copies its queues to every path, then ``step`` / ``heads.sample`` /
+  ``commit`` per timestep). Reported three ways:
 
   - *steady state*: the per-timestep loop of ``generate`` (step, sample, commit) timed after
     ``init_state`` -- the rate a long generation runs at, and the one compared with naive;
   - *end to end*: one ``generate`` call of ``n`` steps, priming included;
   - a breakdown: ``step + commit`` alone (the network) and ``heads.sample`` alone.
+
+* **end to end through the estimators**: ``WaveNetDensity.sample`` (600 steps),
+  ``WaveNetForecaster.predict`` (500 steps) and ``WaveNetDensity.complete`` (500 steps after
+  2047 known) with the same architecture and head (fitted for one epoch: weights do not affect
+  speed), at 1, 10, 100 and 1000 paths, each point in a fresh Python process with one torch
+  thread, after one warm-up call; the process' peak resident memory during the call minus its
+  resident memory before it (``VmHWM`` reset through ``/proc/self/clear_refs``, else
+  ``ru_maxrss``) is the *peak memory added*, which counts torch's allocations.
 
 Samples/s = paths x timesteps / seconds. Every measurement runs under
 ``torch.inference_mode()``. Repetitions are interleaved (naive, cached, naive, cached, ...) and
@@ -38,8 +48,10 @@ the machine unevenly) and against the best matmul FLOP/s of the whole run (conse
 A sanity check compares cached and naive samples under the same seed
 (``torch.manual_seed`` inside ``torch.random.fork_rng()`` before each call).
 
-Targets (from the issue): cached >= 100x naive at 1 path; >= 40% of the matmul FLOP/s at 100
-paths.
+Targets (from the issues): cached >= 100x naive at 1 path; >= 40% of the matmul FLOP/s at 100
+paths. End to end at 100 paths x 500 steps: >= 80% of the steady state and >= 40% of the
+matmul FLOP/s; at 1 path: >= 100x naive and >= 3x the peer reference measured earlier on this
+machine kind (990 samples/s); ``sample(1000, length=600)`` adds < 1 GB of peak memory.
 
 How the FLOP fraction differs between the two machines the committed results come from
 (``results/generation.md``, ``results/generation_xeon/``), and why: ``results/generation_notes.md``.
@@ -48,8 +60,8 @@ Run
 ---
 From the repository root::
 
-    python -m benchmarks.generation            # full run, about 5-8 minutes
-    python -m benchmarks.generation --quick    # smoke run, well under a minute
+    python -m benchmarks.generation            # full run, about 10 minutes
+    python -m benchmarks.generation --quick    # smoke run, a few minutes (two short fits)
 
 Options: ``--threads 1,2`` (torch intra-op thread counts to measure, each in every repetition;
 default 1: on a shared machine extra threads stall on busy cores, see the notes in the results),

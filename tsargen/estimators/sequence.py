@@ -409,8 +409,9 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
         seed = make_seed(random_state)
         covs = self._check_covariates(covariates, [length] * n_samples, "sample", exact=False)
         labels = self._sample_labels(y, n_samples, seed)
-        # every sample starts from the same empty history: primed once (per label)
-        history, paths = torch.zeros(1, 0, self.n_channels_), torch.zeros(n_samples, dtype=torch.long)
+        # every sample continues the same empty history: primed once (per label)
+        history = torch.zeros(1, 0, self.n_channels_)
+        paths = torch.zeros(n_samples, dtype=torch.long)
         if covs is not None:
             frames, index = self._frames(covs, length)
             x = self._generate(history, length, cond=frames, labels=labels, seed=seed,
