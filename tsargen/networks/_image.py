@@ -182,8 +182,9 @@ def _known_rows_once(net, x, first_row, labels, row_cond):
     """While a cached stepper is built, its pass over the known rows (``net._forward(...,
     keep=True)``) runs once per distinct (known rows, label, their row covariates) and is
     copied to the images that share them: ``complete(..., n_samples=k)`` and a forecaster's
-    paths repeat one known part k times, and this pass can cost as much as the generation."""
-    if not first_row or x.shape[0] < 2:
+    paths repeat one known part k times, and this pass can cost as much as the generation.
+    (PixelCNN++, whose stepper has no such pass, is left as it is.)"""
+    if not first_row or x.shape[0] < 2 or not hasattr(type(net), "_forward"):
         yield
         return
     part = [x[:, :, :first_row].flatten(1)]
