@@ -227,3 +227,24 @@ def test_dataframe_panels_keep_their_channel_names():
     with pytest.raises(ValueError, match="different columns"):
         d.score_samples([frames[0], frames[1].rename(columns={"price": "p"})])
 
+
+
+def test_samples_and_completions_prime_once_per_history_and_label():
+    """Priming runs over the distinct (history, label) pairs only, and draws what priming
+    every sample on its own draws (the same levels: a discrete head's draws do not move with
+    the float rounding of a batch of another size)."""
+    rng = np.random.default_rng(9)
+    X = rng.integers(0, 5, size=(6, 20)).astype(float)
+    d = WaveNetDensity(**{**TINY, **LEVELS}, n_bins=5).fit(X, [0, 1, 2, 0, 1, 2])
+    rows = []
+    hook = d.network_.input.register_forward_hook(lambda m, a, o: rows.append(a[0].shape[0]))
+    try:
+        d.sample(40, length=5, y=[0, 2] * 20, random_state=0)          # one empty history
+        d.complete(X[:3], n_known=8, n_samples=10, y=[0, 1, 1], random_state=0)
+    finally:
+        hook.remove()
+    assert rows == [2, 3]
+    hist = torch.randint(0, 5, (2, 8, 1)).float()
+    paths, labels = torch.tensor([0, 1, 0, 1, 1]), torch.tensor([0, 2, 0, 1, 2])
+    shared = d._generate(hist, 6, labels=labels, seed=5, paths=paths)     # 3 distinct pairs
+    assert torch.equal(shared, d._generate(hist[paths], 6, labels=labels, seed=5))

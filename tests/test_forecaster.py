@@ -466,3 +466,26 @@ def test_predict_from_history_uses_fitted_scaling(ar2, params):
     # several origins of the one fitted series at once: each still takes the fitted scaling
     np.testing.assert_array_equal(f.predict(6, y=[long, ar2[:300]])[0],
                                   f.predict(6, y=[long[-need:], ar2[:300]])[0])
+
+
+def test_paths_of_a_series_share_its_priming():
+    """predict primes each series once (the network runs over 2 histories, not 2 x n_paths)
+    and draws what priming every path on its own draws (a binned head: its draws do not move
+    with the float rounding of a batch of another size)."""
+    rng = np.random.default_rng(3)
+    ys = [rng.normal(size=80), rng.normal(size=60) + 2.0]
+    xs = [rng.normal(size=(85, 1)), rng.normal(size=(65, 1))]
+    f = WaveNetForecaster(**TINY, horizon=5, distribution="categorical", n_bins=16).fit(
+        ys, X=[xs[0][:80], xs[1][:60]])
+    rows = []
+    hook = f.network_.input.register_forward_hook(lambda m, a, o: rows.append(a[0].shape[0]))
+    try:
+        f.sample(7, X=[xs[0][80:], xs[1][60:]])
+    finally:
+        hook.remove()
+    assert rows == [2]
+    hist = torch.randn(2, 12, 1)
+    cond = torch.randn(2, 12 + 5, 1)
+    paths = torch.tensor([0, 0, 0, 1, 1])
+    shared = f._generate(hist, 5, cond=cond[paths], seed=4, paths=paths)
+    assert torch.equal(shared, f._generate(hist[paths], 5, cond=cond[paths], seed=4))

@@ -318,3 +318,32 @@ def test_clone_and_generative_classifier(digits):
     assert clone(d).get_params() == d.get_params()
     clf = tsargen.GenerativeClassifier(d).fit(X[:200], y[:200])
     assert clf.score(X[200:], y[200:]) > 0.95
+
+
+@pytest.mark.parametrize("name", ["pixelcnn", "gated_pixelcnn", "row_lstm", "diagonal_bilstm"])
+def test_completions_of_one_known_part_share_its_pass(name):
+    """complete(..., n_samples=k) runs the network over the known rows once per distinct
+    (image, label), not k times, and draws what the naive recompute draws."""
+    cls, params = ALL_DENSITIES[name]
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 4, size=(6, 5, 4)).astype(np.uint8)
+    d = cls(**params, n_levels=4).fit(X, ["a", "b"] * 3)
+    net = d.network_
+    passes = []                  # (images, rows) of every full pass (the output convs' input)
+    hook = net.out1.register_forward_hook(lambda m, a, o: passes.append(tuple(a[0].shape[::2])))
+    labels = torch.tensor([0, 1, 1] * 4)
+    known = torch.as_tensor(X[:3, :3], dtype=torch.float32)[:, None].repeat(4, 1, 1, 1)
+    try:
+        out = d.complete(X[:2], n_known=3, n_samples=5, y=["a", "b"], random_state=0)
+        with torch.random.fork_rng():
+            torch.manual_seed(4)
+            cached = net.generate(12, 5, 4, labels=labels, known=known)
+    finally:
+        hook.remove()
+    assert out.shape == (5, 2, 5, 4)
+    # 2 images x 1 label, then 3 images with labels 0, 1, 1 (3 distinct), 4 completions each
+    assert passes == [(2, 3), (3, 3)]
+    with torch.random.fork_rng():
+        torch.manual_seed(4)
+        naive = net.generate(12, 5, 4, labels=labels, known=known, naive=True)
+    assert torch.equal(cached, naive)

@@ -63,20 +63,21 @@ def test_cached_generation_equals_naive_with_frame_conditioning():
 
 def test_estimator_sample_equals_naive_generation_on_sample_rate_features(vocoder, clips):
     """The estimator's cached, frame-rate path == a naive run on features repeated to the
-    sample rate by hand (zeros over the receptive-field padding, frame t // hop at sample t)."""
+    sample rate by hand (zeros over the receptive-field padding, frame t // hop at sample t).
+    The two samples of label 1 share their priming, each with covariates of its own."""
     _, _, mels = clips
     length, rf, seed = 150, vocoder.receptive_field_, 1234
-    got = vocoder.sample(2, length=length, y=[1, 0], covariates=[mels[0], mels[2]],
+    got = vocoder.sample(3, length=length, y=[1, 0, 1], covariates=[mels[0], mels[2], mels[1]],
                          random_state=np.random.RandomState(seed))
     sc = vocoder.cov_scaler_
-    cond = torch.zeros(2, N_MELS, rf + length)
-    for i, m in enumerate((mels[0], mels[2])):
+    cond = torch.zeros(3, N_MELS, rf + length)
+    for i, m in enumerate((mels[0], mels[2], mels[1])):
         frames = torch.as_tensor((m - sc["loc"]) / sc["scale"], dtype=torch.float32)
         cond[i, :, rf:] = frames[torch.arange(length) // HOP].T
     with torch.random.fork_rng():
         torch.manual_seed(make_seed(np.random.RandomState(seed)))
-        ref = generate(vocoder.network_, torch.full((2, 1, rf), float("nan")), length, cond,
-                       torch.tensor([1, 0]), naive=True)
+        ref = generate(vocoder.network_, torch.full((3, 1, rf), float("nan")), length, cond,
+                       torch.tensor([1, 0, 1]), naive=True)
     assert np.array_equal(got, ref[:, 0].numpy())
 
 

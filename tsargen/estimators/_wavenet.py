@@ -327,21 +327,36 @@ class WaveNetParams(TsargenEstimator):
 
     @on_threads
     @torch.no_grad()
-    def _generate(self, history, n_steps, cond=None, labels=None, seed=0, cond_index=None):
+    def _generate(self, history, n_steps, cond=None, labels=None, seed=0, cond_index=None,
+                  paths=None):
         """Sample ``n_steps`` after scaled ``history (B, T0, C)`` (NaN-padded to the receptive
         field) -> ``(B, n_steps, C)`` in scaled units.
 
         ``cond (B, T0 + n_steps, K)`` per timestep (zero-padded on the left as needed); or, with
         ``cond_index`` (``(T0 + n_steps,)``, -1 for "no frame"), frames ``cond (B, F, K)`` that
         timestep ``tau`` reads from row ``cond_index[tau]`` (zeros for -1).
+
+        ``paths`` (long ``(B,)``): ``history`` holds S distinct histories and path ``i``
+        continues ``history[paths[i]]`` (``cond`` and ``labels`` stay per path; the paths of a
+        history must agree on its covariates up to T0). Each distinct (history, label) is
+        primed once; the draws are those of ``history[paths]``.
         """
         device = self._device()
         net = self.network_.to(device)
+        labels_s = labels
+        if paths is not None:    # distinct (history, label) pairs: what priming depends on
+            key = paths[:, None] if labels is None else torch.stack([paths, labels.long()], 1)
+            key, paths = torch.unique(key, dim=0, return_inverse=True)
+            history = history[key[:, 0]]
+            labels_s = None if labels is None else key[:, 1]
+            paths = paths.to(device)
         try:
             pad = self.receptive_field_
-            b, t0, c = history.shape
+            t0, c = history.shape[1:]
+            b = history.shape[0] if cond is None else cond.shape[0]
             if t0 < pad:
-                history = torch.cat([torch.full((b, pad - t0, c), float("nan")), history], 1)
+                history = torch.cat([torch.full((history.shape[0], pad - t0, c), float("nan")),
+                                     history], 1)
             elif t0 > pad:
                 history = history[:, t0 - pad:]
             if cond_index is not None:
@@ -355,8 +370,8 @@ class WaveNetParams(TsargenEstimator):
                 with seeded(seed, device):
                     out = generate(net, history.transpose(1, 2).to(device), n_steps,
                                    cond.transpose(1, 2).to(device),
-                                   None if labels is None else labels.to(device),
-                                   cond_index=cond_index)
+                                   None if labels_s is None else labels_s.to(device),
+                                   cond_index=cond_index, paths=paths)
                 return out.transpose(1, 2).cpu()
             if cond is not None:
                 k = cond.shape[2]
@@ -366,7 +381,7 @@ class WaveNetParams(TsargenEstimator):
                 cond = cond[:, cond.shape[1] - need:].transpose(1, 2).to(device)
             with seeded(seed, device):
                 out = generate(net, history.transpose(1, 2).to(device), n_steps, cond,
-                               None if labels is None else labels.to(device))
+                               None if labels_s is None else labels_s.to(device), paths=paths)
             return out.transpose(1, 2).cpu()
         finally:
             net.cpu()

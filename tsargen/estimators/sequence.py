@@ -411,15 +411,18 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
         seed = make_seed(random_state)
         covs = self._check_covariates(covariates, [length] * n_samples, "sample", exact=False)
         labels = self._sample_labels(y, n_samples, seed)
-        history = torch.zeros(n_samples, 0, self.n_channels_)
+        # every sample continues the same empty history: primed once (per label)
+        history = torch.zeros(1, 0, self.n_channels_)
+        paths = torch.zeros(n_samples, dtype=torch.long)
         if covs is not None:
             frames, index = self._frames(covs, length)
             x = self._generate(history, length, cond=frames, labels=labels, seed=seed,
-                               cond_index=index)
+                               cond_index=index, paths=paths)
         else:
             cond = self._positions([length], self.position_ref_)
             cond = None if cond is None else cond[0].expand(n_samples, -1, -1)
-            x = self._generate(history, length, cond=cond, labels=labels, seed=seed)
+            x = self._generate(history, length, cond=cond, labels=labels, seed=seed,
+                               paths=paths)
         x = self._unscale(x)
         return x[:, :, 0] if self.n_channels_ == 1 and self.input_kind_ != "3d" else x
 
@@ -446,20 +449,22 @@ class WaveNetDensity(ClassConditional, DensityMixin, WaveNetParams):
         else:
             labels = self._check_labels(y, len(series))
             labels = None if labels is None else labels.repeat(n_samples)
-        known = torch.stack(self._scale(series))[:, :n_known].repeat(n_samples, 1, 1)
+        known = torch.stack(self._scale(series))[:, :n_known]              # (n, n_known, C)
+        paths = torch.arange(len(series)).repeat(n_samples)     # sample-major; primed once each
         arr = np.stack(series)                                   # (n, T, C)
         out = np.repeat(arr[None], n_samples, axis=0)            # (n_samples, n, T, C)
         if n_known < t and covs is not None:
             frames, index = self._frames(covs, t)
             new = self._unscale(self._generate(known, t - n_known,
                                                cond=frames.repeat(n_samples, 1, 1),
-                                               labels=labels, seed=seed, cond_index=index))
+                                               labels=labels, seed=seed, cond_index=index,
+                                               paths=paths))
             out[:, :, n_known:] = new.reshape(n_samples, len(series), t - n_known, -1)
         elif n_known < t:
             cond = self._positions([t], self.position_ref_)
-            cond = None if cond is None else cond[0].expand(known.shape[0], -1, -1)
+            cond = None if cond is None else cond[0].expand(paths.shape[0], -1, -1)
             new = self._unscale(self._generate(known, t - n_known, cond=cond, labels=labels,
-                                               seed=seed))
+                                               seed=seed, paths=paths))
             out[:, :, n_known:] = new.reshape(n_samples, len(series), t - n_known, -1)
         return out[..., 0] if kind == "2d" or (kind == "list" and self.n_channels_ == 1) else out
 

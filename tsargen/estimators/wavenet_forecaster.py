@@ -498,8 +498,8 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
                                                 as_tensor((cv - cl) / cs)])
                                 for cv in covs])                              # (S, ctx+fh, K)
             cond = cond.repeat_interleave(n_paths, 0)
-        hist = hist.repeat_interleave(n_paths, 0)                            # (S*n_paths, ...)
-        draws = self._generate(hist, fh, cond=cond, seed=seed).double().numpy()
+        paths = torch.arange(len(values)).repeat_interleave(n_paths)         # primed once each
+        draws = self._generate(hist, fh, cond=cond, seed=seed, paths=paths).double().numpy()
         draws = draws.reshape(len(values), n_paths, fh, -1)
         if window is not None:
             draws = draws * w_scale[:, None, None] + w_loc[:, None, None]

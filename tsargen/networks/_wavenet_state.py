@@ -184,26 +184,36 @@ class WaveNetState:
     w_cond: torch.Tensor | None        # (K, n * 2R) local conditioning, or None
 
 
-def build_state(net, history, x_in, cond, g):
-    """The :class:`WaveNetState` of ``net`` primed with ``history (B, C, T0)``, whose network
-    inputs are ``x_in (B, 2C, T0)``; ``cond (B, K, T0)`` and the label embedding ``g (B, E)``
-    (or None) as in :meth:`WaveNet.forward`."""
-    ring = _primed_ring(net, history, x_in, cond, g)
+def build_state(net, history, x_in, cond, g, paths=None):
+    """The :class:`WaveNetState` of ``net`` primed with ``history (S, C, T0)``, whose network
+    inputs are ``x_in (S, 2C, T0)``; ``cond (S, K, T0)`` and the label embedding ``g (S, E)``
+    (or None) as in :meth:`WaveNet.forward`.
+
+    ``paths`` (long ``(B,)``, or None for one path per history): path ``i`` continues history
+    ``paths[i]``. The network runs over the S histories only; their primed queues are then
+    copied to the B paths, so priming costs S rows of compute and activations, not B."""
+    t0, k = history.shape[2], net.input.kernel_size[0]
+    ring = _primed_ring(net, history, x_in, cond, g, paths)
+    if paths is not None:    # the rest reads the last k-1 inputs and the labels: per path
+        tail = slice(max(0, t0 - k + 1), t0)
+        history = history[:, :, tail].index_select(0, paths)
+        x_in = x_in[:, :, tail].index_select(0, paths)
+        g = None if g is None else g.index_select(0, paths)
     w_past, w_cur, bias, w_cond = _dilated_weights(net, history, g)
     w_res, w_skip = _output_weights(net)
     conv = _input_conv(net, history, x_in)
     layout = _fused_blocks if history.shape[0] <= FUSED_MAX_BATCH else _unfused_blocks
     blocks = layout(history, w_past, w_cur, bias, w_res, w_skip, conv.current)
     conv.fill(blocks.inp)
-    state = WaveNetState(history.shape[2], ring, blocks, conv,
+    state = WaveNetState(t0, ring, blocks, conv,
                          _post_convs(net, history, w_skip[0].shape[1]), w_cond)
     ring.advance(state.t)
     return state
 
 
-def _primed_ring(net, history, x_in, cond, g):
+def _primed_ring(net, history, x_in, cond, g, paths=None):
     """The :class:`RingBuffer` of every block, holding the block inputs of the history
-    (network inputs ``x_in (B, 2C, T0)``)."""
+    (network inputs ``x_in (S, 2C, T0)``), copied to ``paths`` (see :func:`build_state`)."""
     b, _, t0 = history.shape
     blocks, k, dev = list(net.blocks), net.input.kernel_size[0], history.device
     n, r = len(blocks), blocks[0].n_res
@@ -211,14 +221,24 @@ def _primed_ring(net, history, x_in, cond, g):
     lens = [(k - 1) * blk.dilated.dilation[0] for blk in blocks]
     offs = [sum(lens[:i]) for i in range(n)]
     rows = history.new_zeros(sum(lens), b, r)
-    if t0:
-        h = net.input(x_in)
-        for blk, ln, off in zip(blocks, lens, offs):
+    # the queues of blocks >= l hold what block l's inputs over the last sum(lens[l:]) steps
+    # give: the network runs over that suffix only (a causal conv's first outputs there are
+    # wrong, for want of earlier inputs, but fall outside the next block's suffix)
+    need = [sum(lens[i:]) for i in range(n)] + [0]
+    if t0 and need[0]:
+        h = net.input(x_in[:, :, max(0, t0 - need[0] - k + 1):])
+        for i, (blk, ln, off) in enumerate(zip(blocks, lens, offs)):
+            h = h[:, :, max(0, h.shape[2] - need[i]):]            # times t0 - width .. t0 - 1
             lo = max(0, t0 - ln)
             if ln:
                 rows[off + torch.arange(lo, t0, device=dev) % ln] = (
-                    h[:, :, lo:t0].permute(2, 0, 1))
-            h, _ = blk(h, cond, g)
+                    h[:, :, h.shape[2] - (t0 - lo):].permute(2, 0, 1))
+            if need[i + 1]:
+                c = None if cond is None else cond[:, :, t0 - h.shape[2]:]
+                h, _ = blk(h, c, g)
+        del h                                    # free the activations before copying
+    if paths is not None:
+        rows, b = rows.index_select(1, paths), paths.shape[0]             # (sum lens, B, R)
     # ring rows of the past taps (oldest first) as a function of time
     lag = torch.tensor([(k - 1 - j) * blk.dilated.dilation[0]
                         for blk in blocks for j in range(k - 1)], dtype=torch.long, device=dev)

@@ -98,11 +98,11 @@ class WaveNetEnsemble(nn.Module):
         return torch.logsumexp(lp, dim=0) - math.log(len(self.members))
 
     # ------------------------------------------------------------------ incremental generation
-    def init_state(self, history, cond=None, labels=None):
+    def init_state(self, history, cond=None, labels=None, paths=None):
         """The members' generation states: a list of one
         :class:`~tsargen.networks._wavenet_state.WaveNetState` per member
-        (:meth:`WaveNet.init_state`)."""
-        return [m.init_state(history, cond, labels) for m in self.members]
+        (:meth:`WaveNet.init_state`, ``paths`` included)."""
+        return [m.init_state(history, cond, labels, paths) for m in self.members]
 
     def cond_projection(self, state, cond_t):
         return [m.cond_projection(s, cond_t) for m, s in zip(self.members, state)]

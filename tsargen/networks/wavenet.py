@@ -139,15 +139,21 @@ class WaveNet(nn.Module):
     # layout that keeps a step to few torch ops); step and commit run only the per-step ops.
 
     @torch.no_grad()
-    def init_state(self, history, cond=None, labels=None):
+    def init_state(self, history, cond=None, labels=None, paths=None):
         """Generation state primed with ``history (B, C, T0)`` (T0 may be 0) for :meth:`step`.
 
         ``cond (B, K, T0)`` and ``labels (B,)`` as in :meth:`forward`. The
         :class:`~tsargen.networks._wavenet_state.WaveNetState` holds one ring buffer of past
         inputs per layer (Fast WaveNet, Paine et al. 2016), preallocated work buffers and the
         layer weights in the form a step uses.
+
+        ``paths`` (a long tensor ``(B,)``) shares priming: ``history``, ``cond`` and ``labels``
+        then hold S distinct histories, and the state is that of B paths, path ``i``
+        continuing history ``paths[i]``. The network runs over the S histories once, so
+        priming time and memory scale with S, not with the number of paths.
         """
-        return build_state(self, history, self._inputs(history), cond, self._global(labels))
+        return build_state(self, history, self._inputs(history), cond, self._global(labels),
+                           paths)
 
     @torch.no_grad()
     def cond_projection(self, state, cond_t):
@@ -222,7 +228,8 @@ class WaveNet(nn.Module):
 
 
 @torch.no_grad()
-def generate(net, history, n_steps, cond=None, labels=None, naive=False, cond_index=None):
+def generate(net, history, n_steps, cond=None, labels=None, naive=False, cond_index=None,
+             paths=None):
     """Sample ``n_steps`` timesteps after ``history (B, C, T0)``: returns ``(B, C, n_steps)``.
 
     ``cond (B, K, T0 + n_steps)`` covers history and future. With ``cond_index`` (a long tensor
@@ -233,8 +240,27 @@ def generate(net, history, n_steps, cond=None, labels=None, naive=False, cond_in
     Draws use torch's global generator (seed it under ``torch.random.fork_rng``). ``naive=True``
     recomputes the full network over the receptive field at every step (the reference the
     cached path is tested against).
+
+    ``paths`` (a long tensor ``(B,)``) draws B paths from S distinct histories: ``history (S,
+    C, T0)`` and ``labels (S,)`` hold the histories, path ``i`` continues history
+    ``paths[i]``, and the result is ``(B, C, n_steps)``. The cached path primes each history
+    once (:meth:`WaveNet.init_state`); the draws are those of ``generate(net,
+    history[paths], ..., labels[paths])``. ``cond`` still has one row per path; the paths of
+    a history must agree on its first T0 columns (priming reads one of them).
+
+    Examples
+    --------
+    >>> net = WaveNet([{"name": "gaussian", "channels": [0]}], n_stacks=1, n_layers=3)
+    >>> history = torch.randn(2, 1, 20)                         # S = 2 distinct histories
+    >>> paths = torch.arange(2).repeat_interleave(3)            # 3 paths each, B = 6
+    >>> generate(net, history, 5, paths=paths).shape
+    torch.Size([6, 1, 5])
     """
-    b, c, t0 = history.shape
+    if paths is not None and (naive or not len(paths)):     # the reference: no sharing
+        history = history.index_select(0, paths)
+        labels = None if labels is None else labels.index_select(0, paths)
+        paths = None
+    b, c, t0 = history.shape if paths is None else (paths.shape[0], *history.shape[1:])
     passes = range(c) if net.joint else [None]
     out = []                                                   # x_t (B, C) per step
     zeros = history.new_zeros(b, c)
@@ -244,14 +270,21 @@ def generate(net, history, n_steps, cond=None, labels=None, naive=False, cond_in
         cond_index = cond_index.to(history.device)
         columns = cond_index.tolist()
 
-    def cond_window(lo, hi):                                                # (B, K, hi - lo)
-        return None if cond is None else cond.index_select(2, cond_index[lo:hi])
+    def cond_window(lo, hi, rows=None):                     # (B, K, hi - lo), or those rows
+        if cond is None:
+            return None
+        part = cond if rows is None else cond.index_select(0, rows)
+        return part.index_select(2, cond_index[lo:hi])
 
     if naive:
         rf = net.receptive_field
         seq = torch.cat([history, history.new_zeros(b, c, n_steps)], dim=2)
     else:
-        state = net.init_state(history, cond_window(0, t0), labels)
+        first = None                             # a path of each history, for its priming
+        if paths is not None and cond is not None:
+            first = paths.new_full((history.shape[0],), b).scatter_reduce(
+                0, paths, torch.arange(b, device=paths.device), "amin").clamp_(max=b - 1)
+        state = net.init_state(history, cond_window(0, t0, first), labels, paths)
         frame, proj = None, None
     heads, joint = net.heads, net.joint                 # (attribute look-ups cost per step)
     for t in range(n_steps):
