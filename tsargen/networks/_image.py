@@ -30,7 +30,6 @@ colour masks (:func:`colour_ids`): R depends on the previous pixels, G also on R
 and G of the same pixel.
 """
 
-import contextlib
 
 import torch
 import torch.nn.functional as F
@@ -165,8 +164,36 @@ class LevelImageNetwork(nn.Module):
         H, W)`` whose rows ``< first_row`` are known: cached, or naive (full recompute)."""
         if naive:
             return NaiveStepper(self, labels, row_cond)
-        with _known_rows_once(self, x, first_row, labels, row_cond):
-            return self._cache(x, first_row, labels, row_cond)
+        return self._cache(x, first_row, labels, row_cond)
+
+    def known_maps(self, x, first_row, labels=None, row_cond=None):
+        """What a cached stepper keeps from the known rows ``x[:, :, :first_row]``
+        (``_forward(..., keep=True)[1]``), computed once per distinct (known rows, label, their
+        row covariates) and copied to the images that share them: ``complete(...,
+        n_samples=k)`` and a forecaster's paths repeat one known part k times, and this pass
+        can cost as much as the generation."""
+        rows = None if row_cond is None else row_cond[:, :, :first_row]
+        known = x[:, :, :first_row]
+        part = [known.flatten(1)]
+        if labels is not None:
+            part.append(labels[:, None].to(x.dtype))
+        if rows is not None:
+            part.append(rows.flatten(1))
+        _, inverse = torch.unique(torch.cat(part, 1), dim=0, return_inverse=True)
+        n = int(inverse.max()) + 1
+        if n == x.shape[0]:
+            return self._forward(known, labels, rows, keep=True)[1]
+        first = inverse.new_full((n,), x.shape[0]).scatter_reduce(
+            0, inverse, torch.arange(x.shape[0], device=x.device), "amin")   # an image of each
+
+        def pick(v, index):            # batch-first tensors, in the lists/tuples _forward keeps
+            if isinstance(v, (list, tuple)):
+                return type(v)(pick(u, index) for u in v)
+            return v if v is None else v.index_select(0, index)
+
+        kept = self._forward(pick(known, first), pick(labels, first), pick(rows, first),
+                             keep=True)[1]
+        return pick(kept, inverse)
 
     def _draw(self, stepper, x, i, j):
         """Draw pixel ``(i, j)`` into ``x``, colour by colour: colour ``c``'s logits may
@@ -187,46 +214,6 @@ class LevelImageNetwork(nn.Module):
                              f"<= {height}, {width})")
         x[:, :, :known.shape[2]] = known
         return x, known.shape[2]
-
-
-@contextlib.contextmanager
-def _known_rows_once(net, x, first_row, labels, row_cond):
-    """While a cached stepper is built, its pass over the known rows (``net._forward(...,
-    keep=True)``) runs once per distinct (known rows, label, their row covariates) and is
-    copied to the images that share them: ``complete(..., n_samples=k)`` and a forecaster's
-    paths repeat one known part k times, and this pass can cost as much as the generation.
-    (PixelCNN++, whose stepper has no such pass, is left as it is.)"""
-    if not first_row or x.shape[0] < 2 or not hasattr(type(net), "_forward"):
-        yield
-        return
-    part = [x[:, :, :first_row].flatten(1)]
-    if labels is not None:
-        part.append(labels[:, None].to(x.dtype))
-    if row_cond is not None:
-        part.append(row_cond[:, :, :first_row].flatten(1))
-    _, inverse = torch.unique(torch.cat(part, 1), dim=0, return_inverse=True)
-    n = int(inverse.max()) + 1
-    if n == x.shape[0]:
-        yield
-        return
-    first = inverse.new_full((n,), x.shape[0]).scatter_reduce(
-        0, inverse, torch.arange(x.shape[0], device=x.device), "amin")   # an image of each
-
-    def pick(v, rows):                 # batch-first tensors, in the lists/tuples _forward keeps
-        if isinstance(v, (list, tuple)):
-            return type(v)(pick(u, rows) for u in v)
-        return v if v is None else v.index_select(0, rows)
-
-    forward = net._forward
-
-    def once(xs, lab, rc, keep=False):
-        return pick(forward(pick(xs, first), pick(lab, first), pick(rc, first), keep), inverse)
-
-    net._forward = once                # an instance attribute: shadows the method meanwhile
-    try:
-        yield
-    finally:
-        del net._forward
 
 
 # ---------------------------------------------------------------------- steppers

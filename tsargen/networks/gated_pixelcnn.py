@@ -140,8 +140,7 @@ class _GatedCache(PixelStepper):
         super().__init__(net, x, first_row, net.layers[0].vertical.kernel_size[1])
         n, _, _, width = x.shape
         if first_row:
-            maps = net._forward(x[:, :, :first_row], labels, None if row_cond is None else
-                                row_cond[:, :, :first_row], keep=True)[1]
+            maps = net.known_maps(x, first_row, labels, row_cond)
         else:
             maps = [x.new_zeros(n, layer.n_hidden, 0, width) for layer in net.layers]
         self.width = width

@@ -187,8 +187,7 @@ class _PixelCNNCache(PixelStepper):
         super().__init__(net, x, first_row, k_in)
         n, width = x.shape[0], x.shape[3]
         if first_row:
-            maps = net._forward(x[:, :, :first_row], labels, None if row_cond is None else
-                                row_cond[:, :, :first_row], keep=True)[1]
+            maps = net.known_maps(x, first_row, labels, row_cond)
         else:
             maps = [x.new_zeros(n, b.conv.in_channels, 0, width) for b in net.blocks]
         w, half = net.input.masked_weight(), k_in // 2

@@ -235,9 +235,8 @@ class _Cache(CachedStepper):
         self.ups = [(conv_matrix(layer.up.masked_weight()), bias_of(layer.up))
                     for layer in net.layers]
         # every layer's LSTM states over the known rows, (B, u, H0, W) each, or None
-        kept = (net._forward(x[:, :, :first_row], labels, None if row_cond is None else
-                             row_cond[:, :, :first_row], keep=True)[1]
-                if first_row else [None] * len(net.layers))
+        kept = (net.known_maps(x, first_row, labels, row_cond) if first_row
+                else [None] * len(net.layers))
         self.layers = [self._layer(layer.lstm, states, x) for layer, states in
                        zip(net.layers, kept)]
 
