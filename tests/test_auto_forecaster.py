@@ -136,6 +136,18 @@ def test_identical_candidates_are_validated_once(y):
     assert auto.cv_results_["params"].tolist() == [{"n_layers": 2}, {"differences": 1}]
 
 
+def test_candidates_none_means_the_default_grid_and_its_ensemble(y, monkeypatch):
+    """The default path with a stand-in grid of parameters that exist today."""
+    monkeypatch.setattr(tsargen.model_selection, "DEFAULT_CANDIDATES",
+                        ({}, {"differences": 1}, {"differences": 0}))
+    auto = AutoForecaster(horizon=H, base_params={**NET, "differences": 0}, n_origins=N_ORIGINS,
+                          n_paths=N_PATHS, random_state=0).fit(y)
+    params = auto.cv_results_["params"].tolist()
+    assert params[:2] == [{}, {"differences": 1}] and len(params) == 3     # {} == differences 0
+    assert params[2] == {**params[int(np.argmin(auto.cv_results_["crps"][:2]))], "n_networks": 3}
+    assert auto.best_index_ == int(np.argmin(auto.cv_results_["crps"]))
+
+
 @pytest.mark.skipif("scaling" not in WaveNetForecaster().get_params(),
                     reason="the default grid needs WaveNetForecaster's scaling parameter")
 def test_default_grid(y):
@@ -236,13 +248,13 @@ def test_too_short_series_name_the_minimum_length():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(candidates=[{"nope": 1}]), r"^candidates\[0\] sets \['nope'\], which "
-                                     "WaveNetForecaster does not take"),
-    (dict(candidates=[{}, {"horizon": 3}]), r"^candidates\[1\] sets \['horizon'\]: set them on "
-                                            "AutoForecaster itself"),
+    (dict(candidates=[{"nope": 1}]),
+     r"^candidates\[0\] sets \['nope'\], which WaveNetForecaster does not take"),
+    (dict(candidates=[{}, {"horizon": 3}]),
+     r"^candidates\[1\] sets \['horizon'\]: set them on AutoForecaster itself"),
     (dict(base_params={"random_state": 1}), r"^base_params sets \['random_state'\]"),
-    (dict(candidates=[{"n_layers": 0}]), r"^candidates\[0\]: n_layers must be a positive "
-                                         "integer, got 0"),
+    (dict(candidates=[{"n_layers": 0}]),
+     r"^candidates\[0\]: n_layers must be a positive integer, got 0"),
     (dict(base_params={"max_epochs": 1.5}), r"^candidates\[0\]: max_epochs must be"),
     (dict(candidates=[]), r"^candidates must be None or a non-empty list of dicts"),
     (dict(n_origins=0), r"^n_origins must be a positive integer"),
