@@ -148,8 +148,6 @@ def test_candidates_none_means_the_default_grid_and_its_ensemble(y, monkeypatch)
     assert auto.best_index_ == int(np.argmin(auto.cv_results_["crps"]))
 
 
-@pytest.mark.skipif("scaling" not in WaveNetForecaster().get_params(),
-                    reason="the default grid needs WaveNetForecaster's scaling parameter")
 def test_default_grid(y):
     auto = AutoForecaster(horizon=H, base_params=NET, n_origins=N_ORIGINS, n_paths=N_PATHS,
                           random_state=0).fit(y)
