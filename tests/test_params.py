@@ -15,9 +15,9 @@ from sklearn.preprocessing import StandardScaler
 
 import tsargen
 import tsargen.transforms
-from tsargen import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
-                     PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster, WaveNetDensity,
-                     WaveNetForecaster)
+from tsargen import (AutoForecaster, GatedPixelCNNDensity, GenerativeClassifier,
+                     PixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster,
+                     WaveNetDensity, WaveNetForecaster)
 from tsargen.constraints import (Check, InvalidParameterError, Interval, Options, check_param,
                                  parameter_constraints, validate_params)
 from tsargen.transforms import MuLaw, OrderBookImage, Quantizer, Spectrogram, TickFeatures
@@ -43,6 +43,10 @@ CASES = {
                      lambda e: e.fit(np.random.default_rng(0).normal(size=(4, 30)))),
     WaveNetForecaster: ({**TINY, "max_epochs": 1},
                         lambda e: e.fit(np.random.default_rng(0).normal(size=100))),
+    AutoForecaster: (dict(horizon=2, candidates=[{"differences": 1}], n_origins=1, n_paths=2,
+                          base_params=dict(n_layers=2, residual_channels=4, skip_channels=4,
+                                           max_epochs=1), random_state=0),
+                     lambda e: e.fit(np.random.default_rng(0).normal(size=100))),
     PixelCNNDensity: (dict(TINY_IMAGE, hidden_channels=4), lambda e: e.fit(IMAGES)),
     GatedPixelCNNDensity: (TINY_IMAGE, lambda e: e.fit(IMAGES)),
     PixelRNNDensity: (dict(TINY_IMAGE, kind="row_lstm"), lambda e: e.fit(IMAGES)),
@@ -65,7 +69,7 @@ BAD = {
     **{name: COUNT for name in (
         "n_stacks", "n_layers", "residual_channels", "skip_channels", "n_mixtures", "n_networks",
         "cond_hop", "max_epochs", "batch_size", "patience", "horizon", "context", "n_paths",
-        "seasonal_lag", "n_ticks", "mu")},
+        "seasonal_lag", "n_ticks", "mu", "n_origins", "sp")},
     "n_bins": [0, 2.5, True], "hidden_channels": [0, 2.5, False], "n_levels": [1, 2.5, True],
     "kernel_size": [0, 1.5, True], "input_kernel_size": [1, 4, 5.0, True],
     "differences": [-1, 1.5, True, "always"], "scaling": ["local", None],
@@ -84,6 +88,8 @@ BAD = {
     "distribution": [3, None], "transform": ["log", 3], "resample": ["nope", 5],
     "time_features": ["yes", "hour_of_day", 1, ["month_of_year"], ["hour_of_day"] * 2],
     "density": [StandardScaler(), "gated"], "estimator": [StandardScaler()],
+    "candidates": [[], {"n_layers": 2}, [{"n_layers": 2}, "deep"], [{1: 2}], "default"],
+    "base_params": [[("n_layers", 2)], "tiny"], "ensemble_size": [1, 0, 2.5, True, "3"],
 }
 # checked against the data in fit (priors: one per class), covered by the classes' own tests
 FIT_CHECKED = {"priors"}

@@ -173,3 +173,31 @@ def test_files_written_before_the_layout_object_still_load(tmp_path, kind):
             assert a.equals(b) and a.index.equals(b.index)
         else:
             np.testing.assert_array_equal(a, b)
+
+
+def test_data_frames_in_fitted_state_round_trip():
+    """A fitted DataFrame (e.g. a table of validation scores) through the file's codec: numpy
+    columns keep their dtype exactly, the others come back as object columns of equal values."""
+    import io
+
+    from tsargen.estimators._persistence import _decode, _encode
+
+    frame = pd.DataFrame({
+        "params": [{"differences": 0}, {"n_networks": 3, "seasonal_lag": None}, {}],
+        "param_lag": pd.Series(["auto", None, 24], dtype=object),
+        "crps": [0.5, np.nan, 1.25], "n": np.array([1, 2, 3], dtype=np.int32),
+        "kept": [True, False, True], "text": ["a", "b", "c"],
+        "when": pd.to_datetime(["2024-01-01", "2024-01-02", "NaT"]),
+        ("tuple", "name"): [[1, 2], [3], []],
+    }, index=pd.Index([10, 20, 30], name="row"))
+    buffer = io.BytesIO()
+    torch.save({"frame": _encode(frame, "frame")}, buffer)
+    buffer.seek(0)
+    back = _decode(torch.load(buffer, weights_only=True)["frame"])
+    pd.testing.assert_frame_equal(back, frame.astype({"text": object}))
+    assert back["params"][20] == {"n_networks": 3, "seasonal_lag": None}
+    assert back[("tuple", "name")][10] == [1, 2]               # lists stay elements
+    empty = _decode(_encode(pd.DataFrame(index=pd.RangeIndex(2)), "empty"))
+    assert empty.shape == (2, 0)
+    with pytest.raises(TypeError, match="MultiIndex"):
+        _encode(frame.set_index(["n", "kept"]), "frame")

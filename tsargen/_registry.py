@@ -4,7 +4,22 @@
 a saved model; defining such a class registers it. numpy/pandas-free, torch-free.
 """
 
+import importlib
+
 REGISTRY = {}
+
+#: Saved classes defined outside :mod:`tsargen.estimators` (whose import defines, and so
+#: registers, all the others), by the module that defines them.
+ELSEWHERE = {"AutoForecaster": "tsargen.model_selection"}
+
+
+def registered(name):
+    """The class registered as ``name`` (None when unknown), importing its module first when it
+    is defined outside tsargen.estimators (:data:`ELSEWHERE`), so that a model file naming it
+    loads in a session that never imported that module."""
+    if name not in REGISTRY and name in ELSEWHERE:
+        importlib.import_module(ELSEWHERE[name])
+    return REGISTRY.get(name)
 
 
 class Registered:

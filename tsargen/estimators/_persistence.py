@@ -24,7 +24,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .._registry import REGISTRY
+from .._registry import REGISTRY, registered
 from ..networks import NETWORKS
 from ._runtime import is_primary
 
@@ -33,7 +33,7 @@ FORMAT = "tsargen-model/1"
 
 def _tsargen_class(name):
     """A registered tsargen estimator or transformer class by name (nested in model files)."""
-    cls = REGISTRY.get(str(name))
+    cls = registered(str(name))
     if cls is None:
         raise ValueError(f"unknown nested estimator class {name!r} in model file")
     return cls
@@ -116,6 +116,13 @@ def _encode(value, path):
             raise TypeError(f"cannot save a {name} network at {path}")
         return {"__network__": name, "config": json.dumps(value.config),
                 "state": {k: v.detach().cpu() for k, v in value.state_dict().items()}}
+    if isinstance(value, pd.DataFrame):            # e.g. a table of validation scores
+        if isinstance(value.index, pd.MultiIndex) or isinstance(value.columns, pd.MultiIndex):
+            raise TypeError(f"cannot save fitted attribute {path}: a DataFrame with a MultiIndex")
+        return {"__frame__": [_encode_column(value.iloc[:, j], f"{path}[{c!r}]")
+                              for j, c in enumerate(value.columns)],
+                "columns": _encode(value.columns, f"{path}.columns"),
+                "index": _encode(value.index, f"{path}.index")}
     if isinstance(value, pd.Index):
         name = _encode(value.name, f"{path}.name")
         if isinstance(value, pd.DatetimeIndex):
@@ -146,9 +153,34 @@ def _encode(value, path):
     raise TypeError(f"cannot save fitted attribute {path} of type {type(value).__name__}")
 
 
+def _encode_column(column, path):
+    """A DataFrame column: its numpy array when it has a numpy dtype of numbers, booleans or
+    times (kept exactly), else its values one by one (read back as an object column)."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biufcmM":
+        return _encode(column.to_numpy(), path)
+    return {"__column__": [_encode(v, path) for v in column.tolist()]}
+
+
+def _decode_column(value):
+    if isinstance(value, dict) and "__column__" in value:
+        items = [_decode(v) for v in value["__column__"]]
+        column = np.empty(len(items), dtype=object)     # items may be lists or dicts
+        column[:] = items
+        return column
+    return _decode(value)
+
+
 def _decode(value):
     if not isinstance(value, dict):
         return value
+    if "__frame__" in value:
+        index = _decode(value["index"])
+        # object columns stay object (pandas would infer a string dtype for text)
+        columns = {j: pd.Series(c, index=index, dtype=object if c.dtype == object else None)
+                   for j, c in enumerate(_decode_column(c) for c in value["__frame__"])}
+        frame = pd.DataFrame(columns) if columns else pd.DataFrame(index=index)
+        frame.columns = _decode(value["columns"])
+        return frame
     if "__estimator__" in value:
         est = _construct(_tsargen_class(value["__estimator__"]),
                          _decode_json(json.loads(value["params"])))
@@ -326,7 +358,7 @@ def load(path):
     if not all(isinstance(payload.get(k), t) for k, t in
                [("class", str), ("params", str), ("fitted", dict)]):
         raise ValueError(f"{path} is not a complete tsargen model file (entries missing).")
-    cls = REGISTRY.get(payload["class"])     # tsargen.estimators registers every estimator
+    cls = registered(payload["class"])
     if not callable(getattr(cls, "save", None)):
         raise ValueError(f"{path} names an unknown estimator class {payload['class']!r}.")
     try:
