@@ -26,4 +26,5 @@ bench: setup
 	@$(PY) -m pip install -q -e ".[bench]"
 	$(PY) -m benchmarks.generation
 	$(PY) -m benchmarks.training
+	$(PY) -m benchmarks.default_fit
 	$(PY) -m benchmarks.forecast
