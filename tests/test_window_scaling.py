@@ -145,14 +145,15 @@ def test_auto_differencing_picks_1_on_random_walks_and_0_on_white_noise():
     assert walks >= 93 and noise >= 90
 
 
-def test_auto_season_finds_24_on_an_hourly_daily_cycle():
+def test_auto_season_finds_24_on_an_hourly_daily_cycle(capsys):
     rng = np.random.default_rng(5)
     index = pd.date_range("2024-01-01", periods=24 * 40, freq="h")
     hours = np.arange(len(index))
     y = pd.Series(5 * np.sin(2 * np.pi * hours / 24) + rng.normal(size=len(index)), index=index)
-    f = WaveNetForecaster(**{**TINY, "max_epochs": 1}, n_paths=10).fit(y)
+    f = WaveNetForecaster(**{**TINY, "max_epochs": 1}, n_paths=10, verbose=True).fit(y)
     assert f.seasonal_lag_ == 24 and f.differences_ == 0
-    assert "seasonal_lag_=24" in repr(f)
+    assert "seasonal_lag_=24" in repr(f)                   # and in the progress bar
+    assert "differences_=0, seasonal_lag_=24" in capsys.readouterr().err
     assert WaveNetForecaster(**{**TINY, "max_epochs": 1}, seasonal_lag=None).fit(
         y).seasonal_lag_ is None                   # explicit settings are kept
     noise = pd.Series(rng.normal(size=len(index)), index=index)

@@ -226,7 +226,7 @@ class WaveNetParams(TsargenEstimator):
             lambda n, b: window_nll(n, b, bank.pad),
             max_epochs=self.max_epochs, lr=self.lr, patience=self.patience,
             ema_decay=self.ema_decay,
-            verbose=self.verbose, device=device, desc=desc or type(self).__name__ + (
+            verbose=self.verbose, device=device, desc=desc or self._progress_name() + (
                 f" [network 1/{self.n_networks}]" if self.n_networks > 1 else ""),
             checkpoint=checkpoint, seed=seed,
             fingerprint="" if checkpoint is None else fit_fingerprint(
@@ -239,7 +239,7 @@ class WaveNetParams(TsargenEstimator):
         ``bank`` under a seed of its own (checkpoints: ``checkpoint`` + ``".<i>"``)."""
         if self.n_networks == 1:
             return net
-        nets, name = [net], type(self).__name__
+        nets, name = [net], self._progress_name()
         for i in range(1, self.n_networks):
             with seeded(int(np.random.SeedSequence([seed, i]).generate_state(1)[0]), device):
                 other = build()
@@ -248,6 +248,10 @@ class WaveNetParams(TsargenEstimator):
                                   desc=f"{name} [network {i + 1}/{self.n_networks}]")
             nets.append(other.cpu())
         return WaveNetEnsemble(nets)
+
+    def _progress_name(self):
+        """What the progress bar calls this fit."""
+        return type(self).__name__
 
     def _n_targets(self, lengths):
         return max(1, min(max(self._receptive_field(), 32), max(lengths)))

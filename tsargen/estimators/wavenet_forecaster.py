@@ -203,6 +203,11 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
             return text
         return f"{text}  # differences_={self.differences_}, seasonal_lag_={self.seasonal_lag_}"
 
+    def _progress_name(self):
+        # the choices of "auto" are shown while fitting (verbose), as in repr afterwards
+        return (f"{type(self).__name__} (differences_={self.differences_}, "
+                f"seasonal_lag_={self.seasonal_lag_})")
+
     # ------------------------------------------------------------------ validation
     def _check_targets(self, y, name="y", fitted=True, warn=True):
         """-> (list of values (T, C), list of :class:`Layout`, was_list); ``fitted``: check
