@@ -14,6 +14,12 @@ torch.set_num_threads(1)
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # small enough that a fit takes well under a second on 2 cores
+#: scikit-learn's estimator checks that need no data (every estimator passes them)
+NO_DATA_CHECKS = ["check_no_attributes_set_in_init", "check_get_params_invariance",
+                  "check_set_params", "check_parameters_default_constructible",
+                  "check_estimator_cloneable", "check_estimator_repr",
+                  "check_do_not_raise_errors_in_init_or_set_params"]
+
 TINY = dict(n_layers=3, residual_channels=8, skip_channels=8, max_epochs=3, batch_size=16,
             random_state=0)
 

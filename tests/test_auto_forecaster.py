@@ -15,6 +15,8 @@ from tsargen import AutoForecaster, WaveNetForecaster
 from tsargen._registry import REGISTRY
 from tsargen.metrics import crps, mase
 
+from .conftest import NO_DATA_CHECKS
+
 NET = dict(n_layers=2, residual_channels=4, skip_channels=4, max_epochs=1, batch_size=16)
 H, N_ORIGINS, N_PATHS = 4, 2, 20
 CANDIDATES = [{"differences": 0}, {"differences": 1}]
@@ -274,11 +276,7 @@ def test_unfitted_methods_refuse(y):
 
 
 # ---------------------------------------------------------------------- scikit-learn contract
-@pytest.mark.parametrize("check", ["check_no_attributes_set_in_init",
-                                   "check_get_params_invariance", "check_set_params",
-                                   "check_parameters_default_constructible",
-                                   "check_estimator_cloneable", "check_estimator_repr",
-                                   "check_do_not_raise_errors_in_init_or_set_params"])
+@pytest.mark.parametrize("check", NO_DATA_CHECKS)
 def test_sklearn_checks_without_data(check):
     getattr(estimator_checks, check)("AutoForecaster", _auto())
 

@@ -16,6 +16,8 @@ from sklearn.utils import estimator_checks
 import tsargen
 from tsargen import GatedPixelCNNDensity, PixelCNNDensity, PixelCNNPPDensity, PixelRNNDensity
 
+from .conftest import NO_DATA_CHECKS
+
 DENSITIES = [PixelCNNDensity, GatedPixelCNNDensity]
 TINY_IMAGE = dict(n_layers=2, hidden_channels=6, kernel_size=3, input_kernel_size=3,
                   max_epochs=2, batch_size=8, random_state=0)
@@ -299,11 +301,7 @@ def test_errors_after_fit():
 # The image densities declare two_d_array=False, so parametrize_with_checks (whose checks feed
 # 2-D tables) skips them; these are the checks that do not need data.
 @pytest.mark.parametrize("cls", DENSITIES)
-@pytest.mark.parametrize("check", ["check_no_attributes_set_in_init",
-                                   "check_get_params_invariance", "check_set_params",
-                                   "check_parameters_default_constructible",
-                                   "check_estimator_cloneable", "check_estimator_repr",
-                                   "check_do_not_raise_errors_in_init_or_set_params"])
+@pytest.mark.parametrize("check", NO_DATA_CHECKS)
 def test_sklearn_checks_without_data(cls, check):
     getattr(estimator_checks, check)(cls.__name__, cls(**TINY_IMAGE))
 

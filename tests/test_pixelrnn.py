@@ -12,6 +12,8 @@ from tsargen import PixelRNNDensity
 from tsargen.networks import NETWORKS, PixelRNN
 from tsargen.nn.recurrent import DiagonalBiLSTM, RowLSTM, skew, unskew
 
+from .conftest import NO_DATA_CHECKS
+
 KINDS = ["row_lstm", "diagonal_bilstm"]
 TINY = dict(n_layers=2, hidden_channels=6, input_kernel_size=3, max_epochs=1, batch_size=8,
             random_state=0)
@@ -304,11 +306,7 @@ def test_labels_for_an_unconditional_model_are_rejected():
         d.score_steps(GOOD + 4)
 
 
-@pytest.mark.parametrize("check", ["check_no_attributes_set_in_init",
-                                   "check_get_params_invariance", "check_set_params",
-                                   "check_parameters_default_constructible",
-                                   "check_estimator_cloneable", "check_estimator_repr",
-                                   "check_do_not_raise_errors_in_init_or_set_params"])
+@pytest.mark.parametrize("check", NO_DATA_CHECKS)
 def test_sklearn_checks_without_data(check):
     from sklearn.utils import estimator_checks
 
