@@ -1,6 +1,8 @@
 """The training loop: lazy windows, NaN masking, early stopping with best-weights restore,
 Polyak weight averaging."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -160,8 +162,10 @@ def test_verbose_shows_a_progress_bar_with_the_loss_and_quiet_prints_nothing(cap
     WaveNetForecaster(**{**TINY, "max_epochs": 2, "n_networks": 2, "verbose": True}).fit(y)
     out = capsys.readouterr()
     assert out.out == ""
-    for text in ("WaveNetForecaster [network 1/2]", "WaveNetForecaster [network 2/2]", "loss=",
-                 "val=", "2/2"):
+    for k in (1, 2):
+        bar = rf"WaveNetForecaster \(differences_=\d+, seasonal_lag_=\w+\) \[network {k}/2\]:"
+        assert re.search(bar, out.err), k
+    for text in ("loss=", "val=", "2/2"):
         assert text in out.err, text
     WaveNetForecaster(**{**TINY, "max_epochs": 2}).fit(y)
     assert capsys.readouterr() == ("", "")
