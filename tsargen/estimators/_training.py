@@ -15,6 +15,7 @@ last targets of a series, and short series in a global model, weigh as much as a
 import dataclasses
 import math
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -80,6 +81,23 @@ class WindowScaling:
     center: bool = True
     active: torch.Tensor = None     # (C,) bool, None: every channel
     min_obs: int = 2
+
+    #: the floor's fraction of a series' RMS one-step change: a flat stretch then does not
+    #: blow up the next change
+    FLOOR_FRACTION = 0.1
+
+    @classmethod
+    def floors(cls, series, scale):
+        """Floors ``(n_series, C)`` of ``series`` (each ``(T_i, C)``) in the units of their
+        global ``scale (n_series, C)``: ``FLOOR_FRACTION`` times the RMS one-step change (1 for
+        a channel that never changes)."""
+        floor = np.ones_like(scale)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)           # no change observed
+            for i, (v, s) in enumerate(zip(series, scale)):
+                rms = np.sqrt(np.nanmean(np.diff(v, axis=0) ** 2, axis=0)) / s          # (C,)
+                floor[i] = np.where(np.isfinite(rms) & (rms > 0), cls.FLOOR_FRACTION * rms, 1.0)
+        return floor
 
     def stats(self, context, floor):
         """``context (B, C, L)``, ``floor (B, C)`` -> ``(loc, scale)``, each ``(B, C)``."""

@@ -4,29 +4,21 @@ docs/architecture.md for the forecaster base it builds on)."""
 
 import math
 import numbers
-import warnings
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ..constraints import Interval, Options
-from ..seasonality import ndiffs, nsdiffs, seasonal_period
 from ..timeindex import warn_irregular
 from ..validation import (check_covariate_frames, check_covariates, check_fitted_columns,
                           check_series, covariate_names, is_series_list)
+from . import _differencing as differencing
 from ._checkpoint import fit_seed
 from ._forecaster import TIME_FEATURES, Layout, PathForecaster
 from ._runtime import seeded
 from ._training import SeriesBank, WindowScaling
 from ._wavenet import COMMON_DOC, WaveNetParams, as_tensor, check_observed, scale_stats
-
-
-#: A window's scale is at least this fraction of its series' typical one-step change (RMS), so
-#: that a flat stretch does not blow up the next change.
-FLOOR_FRACTION = 0.1
-#: Observed context values a channel's window statistics need; fewer: the series' scaling.
-MIN_WINDOW_OBS = 2
 
 
 class WaveNetForecaster(PathForecaster, WaveNetParams):
@@ -259,68 +251,25 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         """Leading timesteps the differencing leaves undefined: ``s + d``."""
         return (self.seasonal_lag_ or 0) + self.differences_
 
-    @staticmethod
-    def _seasonal_difference(v, lag):
-        """``v[t] - v[t - lag]``, same length, first ``lag`` rows NaN (identity without)."""
-        if not lag:
-            return v
-        head = np.full((min(lag, v.shape[0]), v.shape[1]), np.nan)
-        return np.vstack([head, v[lag:] - v[:-lag]])
-
     def _difference(self, v):
-        """The modelled series: ``d``-th differences of the seasonal differences, same length,
-        first ``s + d`` rows NaN."""
-        v = self._seasonal_difference(v, self.seasonal_lag_)
-        for _ in range(self.differences_):
-            v = np.vstack([np.full((1, v.shape[1]), np.nan), np.diff(v, axis=0)])
-        return v
+        """The modelled series of ``v (T, C)``: see :func:`._differencing.difference`."""
+        return differencing.difference(v, self.differences_, self.seasonal_lag_)
 
     def _choose_differencing(self, values, layouts, levels):
         """``(d, s)``: the explicit settings, or for ``"auto"`` the ones the training series
-        call for (see the parameters); none with integer-level channels (``levels.any()``)."""
-        d, lag = self.differences, self.seasonal_lag
-        if lag == "auto":
-            lag = None
-            if not levels.any():
-                longest = int(np.argmax([v.shape[0] for v in values]))
-                v, index = values[longest], layouts[longest].index
-                period = seasonal_period(v, index if isinstance(
-                    index, (pd.DatetimeIndex, pd.PeriodIndex)) else None)
-                if period and period < v.shape[0] // 2 and nsdiffs(v, period):
-                    lag = int(period)
-        if d == "auto":
-            d = 0 if levels.any() else max(
-                ndiffs(self._seasonal_difference(v, lag)[lag or 0:], max_d=1) for v in values)
-        return int(d), lag
+        call for (:func:`._differencing.choose`)."""
+        return differencing.choose(values, [layout.index for layout in layouts], levels,
+                                   self.differences, self.seasonal_lag)
 
     def _integrate(self, draws, history):
-        """Sample paths of the modelled series ``(n, fh, C)`` -> levels, anchored on the last
-        observed values of ``history (T, C)`` at every differencing order: the regular
-        differences are summed up first, then each seasonal difference is added to the level
-        one season earlier (observed for the first season ahead, else a step of the path)."""
-        if not self.differences_ and not self.seasonal_lag_:
-            return draws
-        filled = pd.DataFrame(history).ffill().to_numpy()
-        anchors = [self._seasonal_difference(filled, self.seasonal_lag_)]
-        for _ in range(self.differences_ - 1):
-            anchors.append(np.diff(anchors[-1], axis=0))
-        for level in reversed(anchors[:self.differences_]):
-            draws = level[-1] + np.cumsum(draws, axis=1)
-        lag = self.seasonal_lag_
-        if lag:
-            n, fh, c = draws.shape
-            blocks = -(-fh // lag)                      # seasons ahead, the last one partial
-            padded = np.concatenate([draws, np.zeros((n, blocks * lag - fh, c))], axis=1)
-            summed = np.cumsum(padded.reshape(n, blocks, lag, c), axis=1)
-            draws = (summed.reshape(n, blocks * lag, c) + np.tile(filled[-lag:], (blocks, 1)))
-            draws = draws[:, :fh]
-        return draws
+        """Sample paths of the modelled series ``(n, fh, C)`` -> levels after ``history``."""
+        return differencing.integrate(draws, history, self.differences_, self.seasonal_lag_)
 
     def _series_scaling(self, values, unscaled, center=True):
         """Per-series ``(loc, scale, floor)``, each ``(n_series, C)``: the global scaling (loc
         0 and the root-mean-square when not ``center``; none for ``scaling="none"`` and
-        integer-level channels) and, in those units, the least window scale: ``FLOOR_FRACTION``
-        times the RMS one-step change (1 for a series that never changes)."""
+        integer-level channels) and, in those units, the least window scale
+        (:meth:`WindowScaling.floors`)."""
         if self.scaling == "none":
             loc, scale = np.zeros((len(values), values[0].shape[1])), np.ones(
                 (len(values), values[0].shape[1]))
@@ -329,13 +278,7 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
             loc = np.stack([s[0] for s in stats])
             scale = np.stack([s[1] for s in stats])
         loc[:, unscaled], scale[:, unscaled] = 0.0, 1.0
-        floor = np.ones_like(scale)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)           # no change observed
-            for i, (v, s) in enumerate(zip(values, scale)):
-                rms = np.sqrt(np.nanmean(np.diff(v, axis=0) ** 2, axis=0)) / s          # (C,)
-                floor[i] = np.where(np.isfinite(rms) & (rms > 0), FLOOR_FRACTION * rms, 1.0)
-        return loc, scale, floor
+        return loc, scale, WindowScaling.floors(values, scale)
 
     def _window(self, floor):
         """The :class:`WindowScaling` of series with these floors, or None (not "window")."""
@@ -343,8 +286,7 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
             return None
         return WindowScaling(as_tensor(floor), center=not (self.differences_ or
                                                            self.seasonal_lag_),
-                             active=torch.as_tensor(~self.unscaled_channels_),
-                             min_obs=MIN_WINDOW_OBS)
+                             active=torch.as_tensor(~self.unscaled_channels_))
 
     def _history_scaling(self, modelled, own=True):
         """``(loc, scale, floor)`` for the modelled (differenced) series. A model of one series
