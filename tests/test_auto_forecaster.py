@@ -74,6 +74,9 @@ def test_validation_scores_follow_the_protocol(y, fitted):
         est = WaveNetForecaster(**NET, **cand, horizon=H, n_paths=N_PATHS,
                                 random_state=0).fit(y[:first])
         row = fitted.cv_results_.iloc[i]
+        # what the validation fit chose where a setting is "auto"
+        assert (row["differences_"], row["seasonal_lag_"]) == (est.differences_,
+                                                                est.seasonal_lag_)
         mases = []
         for k, origin in enumerate(fitted.origins_):
             paths = est.sample(N_PATHS, H, y=y[:origin], random_state=0)

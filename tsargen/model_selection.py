@@ -294,10 +294,11 @@ class AutoForecaster(TsargenEstimator):
     cv_results_ : pandas.DataFrame
         One row per validated candidate (the ensemble last): ``params`` (its settings over
         ``base_params``), ``param_<name>`` (the value it was fitted with, for every setting a
-        candidate names), ``crps`` (mean over the blocks), ``mase`` (mean MASE of the median
-        of the paths, scaled by the in-sample error of the seasonal naive of period ``sp``
-        before each origin), ``fit_time`` (seconds) and ``crps_origin_<k>`` (the CRPS of
-        block ``k``, oldest first).
+        candidate names), ``differences_`` and ``seasonal_lag_`` (what its validation fit
+        chose, where a setting is ``"auto"``), ``crps`` (mean over the blocks), ``mase``
+        (mean MASE of the median of the paths, scaled by the in-sample error of the seasonal
+        naive of period ``sp`` before each origin), ``fit_time`` (seconds) and
+        ``crps_origin_<k>`` (the CRPS of block ``k``, oldest first).
     origins_ : list of int, or one list per series for a list
         The validation origins: positions in each training series where a block starts.
     refit_time_ : float
@@ -312,8 +313,10 @@ class AutoForecaster(TsargenEstimator):
     >>> f = AutoForecaster(horizon=5, candidates=[{"differences": 0}, {"differences": 1}],
     ...                    base_params=tiny, n_origins=2, ensemble_size=None, n_paths=20,
     ...                    random_state=0).fit(y)
-    >>> list(f.cv_results_.columns)
-    ['params', 'param_differences', 'crps', 'mase', 'fit_time', 'crps_origin_0', 'crps_origin_1']
+    >>> list(f.cv_results_.columns)[:6]
+    ['params', 'param_differences', 'differences_', 'seasonal_lag_', 'crps', 'mase']
+    >>> list(f.cv_results_.columns)[6:]
+    ['fit_time', 'crps_origin_0', 'crps_origin_1']
     >>> f.best_index_ == f.cv_results_["crps"].idxmin(), f.predict().shape
     (True, (5,))
     """
@@ -432,6 +435,9 @@ class AutoForecaster(TsargenEstimator):
         for j, name in enumerate(names):
             table.insert(1 + j, f"param_{name}", pd.Series(
                 [e.get_params(deep=False)[name] for e in estimators], dtype=object))
+        for j, name in enumerate(("differences_", "seasonal_lag_")):    # what "auto" chose
+            table.insert(1 + len(names) + j, name,
+                         pd.Series([getattr(e, name) for e in estimators], dtype=object))
         return table
 
     # ------------------------------------------------------------------ fit

@@ -30,7 +30,7 @@ def difference(v, d, lag):
 def choose(values, indexes, levels, d="auto", lag="auto"):
     """``(d, lag)``: the given settings, or for ``"auto"`` the ones the series ``values`` (each
     ``(T_i, C)``, with its time index or None) call for: the period of the longest series that
-    its index suggests and its autocorrelation confirms, kept when its seasonal strength asks
+    its index suggests and its autocorrelation confirms (:func:`seasonal_period`), kept when its seasonal strength asks
     for a seasonal difference; then ``d`` in {0, 1}, the largest KPSS order over the series
     (seasonally differenced first). None with integer-level channels (``levels.any()``)."""
     if lag == "auto":

@@ -69,9 +69,9 @@ class WaveNetForecaster(PathForecaster, WaveNetParams):
         SARIMA's ``D=1``; applied before the regular ``differences``) and integrate the sample
         paths back to levels, each step adding the value one season earlier (observed or
         forecast). ``"auto"``: the period of the longest training series that its index's
-        frequency suggests and its autocorrelation confirms
-        (:func:`~tsargen.seasonality.seasonal_period`; hourly 24 or 168, daily 7, monthly 12,
-        ...), differenced only when its seasonal strength calls for it
+        frequency suggests and its autocorrelation confirms, of several the one whose
+        seasonal naive forecast errs least (:func:`~tsargen.seasonality.seasonal_period`;
+        hourly 24 or 168, daily 7, monthly 12, ...), differenced only when its seasonal strength calls for it
         (:func:`~tsargen.seasonality.nsdiffs`), else None. The log-likelihood is still that of
         the levels (the map is volume-preserving given the past); the first ``s + d`` steps of
         ``score_steps`` are NaN, and forecasting needs a history of at least ``s + d``
