@@ -143,7 +143,7 @@ def test_identical_candidates_are_validated_once(y):
 
 def test_candidates_none_means_the_default_grid_and_its_ensemble(y, monkeypatch):
     """The default path with a stand-in grid of parameters that exist today."""
-    monkeypatch.setattr(tsargen.model_selection, "DEFAULT_CANDIDATES",
+    monkeypatch.setattr(tsargen.auto_forecaster, "DEFAULT_CANDIDATES",
                         ({}, {"differences": 1}, {"differences": 0}))
     auto = AutoForecaster(horizon=H, base_params={**NET, "differences": 0}, n_origins=N_ORIGINS,
                           n_paths=N_PATHS, random_state=0).fit(y)
@@ -311,10 +311,10 @@ def test_save_load_round_trip(tmp_path, fitted, monkeypatch):
     np.testing.assert_array_equal(loaded.predict(), fitted.predict())
     np.testing.assert_array_equal(loaded.sample(4, random_state=1),
                                   fitted.sample(4, random_state=1))
-    # a session that never imported tsargen.model_selection finds the class by its name
+    # a session that never imported tsargen.auto_forecaster finds the class by its name
     monkeypatch.delitem(REGISTRY, "AutoForecaster")
-    monkeypatch.setattr(tsargen, "model_selection", sys.modules["tsargen.model_selection"])
-    monkeypatch.delitem(sys.modules, "tsargen.model_selection")
+    monkeypatch.setattr(tsargen, "auto_forecaster", sys.modules["tsargen.auto_forecaster"])
+    monkeypatch.delitem(sys.modules, "tsargen.auto_forecaster")
     again = tsargen.load(path)
     assert type(again).__name__ == "AutoForecaster" and type(again) is not AutoForecaster
     np.testing.assert_array_equal(again.predict(), fitted.predict())

@@ -10,18 +10,18 @@ __all__ = ["AutoForecaster", "GatedPixelCNNDensity", "GenerativeClassifier", "Pi
            "WaveNetForecaster", "IrregularIndexWarning", "load", "__version__"]
 
 # Documented lazy import (PEP 562): the public names come from tsargen.estimators (AutoForecaster
-# from tsargen.model_selection), which import torch (about 1.5 s), on first access, so that the
+# from tsargen.auto_forecaster), which import torch (about 1.5 s), on first access, so that the
 # ``tsargen`` command line starts, answers --help and reports usage errors without loading torch.
 # Static tools see the names below.
 # The subpackages are reachable as attributes (``tsargen.audio``) without importing them first.
 _SUBMODULES = ("audio", "calendar", "estimators", "networks", "nn", "timeindex", "transforms",
                "validation")
-_HOMES = {"AutoForecaster": "model_selection", "IrregularIndexWarning": "timeindex"}
+_HOMES = {"AutoForecaster": "auto_forecaster", "IrregularIndexWarning": "timeindex"}
 if TYPE_CHECKING:
     from .estimators import (GatedPixelCNNDensity, GenerativeClassifier, PixelCNNDensity,
                              PixelCNNPPDensity, PixelRNNDensity, SignalImageForecaster,
                              WaveNetDensity, WaveNetForecaster, load)
-    from .model_selection import AutoForecaster
+    from .auto_forecaster import AutoForecaster
     from .timeindex import IrregularIndexWarning
 
 

@@ -10,7 +10,7 @@ REGISTRY = {}
 
 #: Saved classes defined outside :mod:`tsargen.estimators` (whose import defines, and so
 #: registers, all the others), by the module that defines them.
-ELSEWHERE = {"AutoForecaster": "tsargen.model_selection"}
+ELSEWHERE = {"AutoForecaster": "tsargen.auto_forecaster"}
 
 
 def registered(name):
