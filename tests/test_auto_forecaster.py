@@ -62,7 +62,22 @@ def test_choice_is_the_argmin_of_the_validated_crps(fitted):
     assert params["differences"] == fitted.best_params_["differences"]
     assert {k: params[k] for k in NET} == NET
     assert (params["horizon"], params["n_paths"], params["random_state"]) == (H, N_PATHS, 0)
+    assert params["n_threads"] == 1
     assert fitted.best_estimator_.history_[0].shape[0] == 120          # all the training data
+
+
+def test_n_threads_reaches_every_candidate_and_the_winner(y, monkeypatch):
+    """AutoForecaster(n_threads=2): every validation fit and the refit run on 2 threads."""
+    seen = []
+    fit = WaveNetForecaster.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.n_threads)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(WaveNetForecaster, "fit", spy)
+    auto = _auto(n_threads=2).fit(y)
+    assert seen == [2] * (len(CANDIDATES) + 1) and auto.best_estimator_.n_threads == 2
 
 
 def test_validation_scores_follow_the_protocol(y, fitted):
@@ -256,6 +271,8 @@ def test_too_short_series_name_the_minimum_length():
     (dict(candidates=[{}, {"horizon": 3}]),
      r"^candidates\[1\] sets \['horizon'\]: set them on AutoForecaster itself"),
     (dict(base_params={"random_state": 1}), r"^base_params sets \['random_state'\]"),
+    (dict(base_params={"n_threads": 2}), r"^base_params sets \['n_threads'\]"),
+    (dict(n_threads=0), r"^n_threads must be None or a positive integer, got 0"),
     (dict(candidates=[{"n_layers": 0}]),
      r"^candidates\[0\]: n_layers must be a positive integer, got 0"),
     (dict(base_params={"max_epochs": 1.5}), r"^candidates\[0\]: max_epochs must be"),

@@ -1,6 +1,7 @@
 """The ``tsargen`` command line and the rolling-origin backtest behind ``tsargen evaluate``."""
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -104,6 +105,33 @@ def test_sample_and_score(model, csv, tmp_path, capsys):
     printed = float(capsys.readouterr().out)
     df = pd.read_csv(csv, index_col="date", parse_dates=True)[["load", "temp"]]
     assert printed == pytest.approx(tsargen.load(model).score(df.asfreq("D")), rel=1e-5)
+
+
+def test_auto_forecaster_from_the_command_line(csv, tmp_path, capsys):
+    """``fit --estimator AutoForecaster`` validates and saves the selection; ``forecast``
+    uses the winner, as ``predict`` does; ``--threads`` reaches every candidate."""
+    out = tmp_path / "auto.tsargen"
+    base = json.dumps({**{k: v for k, v in TINY.items() if k != "random_state"},
+                       "max_epochs": 1})
+    assert main(["--threads", "2", "fit", str(csv), "--time-column", "date", "--columns",
+                 "load", "-o", str(out), "--estimator", "AutoForecaster", "--param",
+                 "horizon=5", "--param", "n_origins=2", "--param", "ensemble_size=null",
+                 "--param", "n_paths=20", "--param", "random_state=0", "--param",
+                 'candidates=[{"differences": 0}, {"differences": 1}]',
+                 "--param", f"base_params={base}"]) == 0
+    assert re.search(r"fitted AutoForecaster \(chose \{'differences': [01]\}, refitted in \d+ "
+                     r"epochs\)", capsys.readouterr().err)
+    auto = tsargen.load(out)
+    assert type(auto).__name__ == "AutoForecaster" and len(auto.cv_results_) == 2
+    assert auto.n_threads == 2 and auto.best_estimator_.n_threads == 2
+    fc = tmp_path / "fc.csv"
+    assert main(["forecast", str(out), "--quantiles", "0.1,0.9", "-o", str(fc)]) == 0
+    got = pd.read_csv(fc, index_col=0, parse_dates=True)
+    np.testing.assert_allclose(got["load"].to_numpy(), auto.predict().to_numpy())
+    assert main(["fit", str(csv), "--time-column", "date", "--columns", "load", "-o",
+                 str(out), "--estimator", "AutoForecaster", "--checkpoint",
+                 str(tmp_path / "ck")]) == 1
+    assert "AutoForecaster takes no --checkpoint" in _one_line_error(capsys)
 
 
 @pytest.fixture(scope="module")
@@ -398,7 +426,8 @@ def test_evaluate_verbose_shows_each_fit(csv, capsys):
     out, err = capsys.readouterr()
     table = pd.read_csv(io.StringIO(out))
     assert len(table) == 3 and table["origin"].iloc[-1] == "mean"
-    assert len(re.findall(r"WaveNetForecaster \(differences_=\d+, seasonal_lag_=\w+\): 100%", err)) >= 2 and "1/1" in err
+    bars = re.findall(r"WaveNetForecaster \(differences_=\d+, seasonal_lag_=\w+\): 100%", err)
+    assert len(bars) >= 2 and "1/1" in err
 
 
 @pytest.mark.parametrize("argv,needle", [

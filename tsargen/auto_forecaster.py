@@ -27,7 +27,7 @@ __all__ = ["AutoForecaster"]
 DEFAULT_CANDIDATES = ({}, {"scaling": "global"}, {"differences": 0}, {"seasonal_lag": None})
 
 # AutoForecaster's own settings, set on every candidate (so not in candidates or base_params)
-_OWN = ("horizon", "n_paths", "random_state", "verbose")
+_OWN = ("horizon", "n_paths", "random_state", "verbose", "n_threads")
 
 
 def _is_candidate_list(value):
@@ -127,8 +127,8 @@ class AutoForecaster(TsargenEstimator):
     base_params : dict, default=None
         WaveNetForecaster settings applied to every candidate (e.g. the network's size and
         ``max_epochs``); a candidate's own entries override them. ``horizon``, ``n_paths``,
-        ``random_state`` and ``verbose`` are AutoForecaster's own and are set on every
-        candidate.
+        ``random_state``, ``verbose`` and ``n_threads`` are AutoForecaster's own and are set
+        on every candidate.
     n_origins : int, default=3
         Validation blocks at the end of the training data; every series needs at least
         ``n_origins * horizon + sp + 1`` timesteps.
@@ -148,6 +148,10 @@ class AutoForecaster(TsargenEstimator):
         with it; the global RNGs are untouched.
     verbose : bool, default=False
         Show a progress bar of the fits (tqdm, on stderr) with the best CRPS so far.
+    n_threads : int or None, default=1
+        torch threads of every candidate's fit and forecasts, and of the refit winner
+        (:class:`~tsargen.WaveNetForecaster`'s ``n_threads``; the caller's setting is restored
+        after each call). None leaves torch's setting alone.
 
     Attributes
     ----------
@@ -198,10 +202,12 @@ class AutoForecaster(TsargenEstimator):
         "sp": [Interval(numbers.Integral, 1, None)],
         "random_state": [None, numbers.Integral, np.random.RandomState],
         "verbose": [bool, Interval(numbers.Integral, 0, None)],
+        "n_threads": [None, Interval(numbers.Integral, 1, None)],
     }
 
     def __init__(self, *, horizon=1, candidates=None, base_params=None, n_origins=3,
-                 ensemble_size=3, n_paths=200, sp=1, random_state=None, verbose=False):
+                 ensemble_size=3, n_paths=200, sp=1, random_state=None, verbose=False,
+                 n_threads=1):
         self.horizon = horizon
         self.candidates = candidates
         self.base_params = base_params
@@ -211,6 +217,7 @@ class AutoForecaster(TsargenEstimator):
         self.sp = sp
         self.random_state = random_state
         self.verbose = verbose
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ candidates
     @staticmethod
@@ -228,7 +235,8 @@ class AutoForecaster(TsargenEstimator):
     def _candidate(self, params, seed, where):
         """An unfitted WaveNetForecaster of ``params`` over ``base_params``, checked."""
         est = WaveNetForecaster(**{**(self.base_params or {}), **params}, horizon=self.horizon,
-                                n_paths=self.n_paths, random_state=seed, verbose=False)
+                                n_paths=self.n_paths, random_state=seed, verbose=False,
+                                n_threads=self.n_threads)
         try:
             validate_params(est)
         except InvalidParameterError as exc:

@@ -4,6 +4,7 @@ Importing this module loads numpy, pandas and torch; the package imports it only
 runs, so that ``--help`` and usage errors answer fast.
 """
 
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import torch
 from joblib import parallel_backend
 
 from .. import estimators
+from .._registry import ELSEWHERE, registered
 from ..estimators import TsargenEstimator, load
 from ..estimators.signal_image import _default_density
 from ..model_selection import backtest
@@ -30,10 +32,11 @@ def run(args):
 
 # ---------------------------------------------------------------------------- helpers
 def _estimators():
-    """Estimator classes the command can build, by name."""
-    return {name: cls for name in dir(estimators)
-            if isinstance(cls := getattr(estimators, name), type)
-            and issubclass(cls, TsargenEstimator) and cls is not TsargenEstimator}
+    """Estimator classes the command can build, by name (``AutoForecaster`` too)."""
+    found = {name: cls for name in dir(estimators)
+             if isinstance(cls := getattr(estimators, name), type)
+             and issubclass(cls, TsargenEstimator) and cls is not TsargenEstimator}
+    return {**found, **{name: registered(name) for name in ELSEWHERE}}
 
 
 def _is_forecaster(est):
@@ -81,6 +84,8 @@ def _load(path, threads):
     if not Path(path).is_file():
         raise CommandError(f"no such model file: {path}")
     est = load(path)
+    # an AutoForecaster forecasts with its winner: the commands use that one's data layout
+    est = getattr(est, "best_estimator_", est)
     if not (_is_forecaster(est) or hasattr(est, "score_samples")):
         raise CommandError(f"{path} holds a {type(est).__name__}; the command line works with "
                            "densities and forecasters.")
@@ -135,6 +140,8 @@ def cmd_fit(args):
     restore = _verbose(est) if args.verbose else {}
     data = read_table(args.data, args.time_column, split_columns(args.columns))
     kwargs = {} if args.checkpoint is None else {"checkpoint": args.checkpoint}
+    if kwargs and "checkpoint" not in inspect.signature(est.fit).parameters:
+        raise CommandError(f"{type(est).__name__} takes no --checkpoint.")
     if _is_forecaster(est):
         if args.label_column is not None:
             raise CommandError("--label-column is for densities; forecasters take one series.")
@@ -144,8 +151,10 @@ def cmd_fit(args):
         est.fit(X, labels, **kwargs)
     est.set_params(**restore)
     est.save(args.output)
-    print(f"fitted {type(est).__name__} in {est.n_iter_} epochs; wrote {args.output}",
-          file=sys.stderr)
+    chosen = getattr(est, "best_params_", None)
+    what = (f"in {est.n_iter_} epochs" if chosen is None else
+            f"(chose {chosen or 'the defaults'}, refitted in {est.best_estimator_.n_iter_} epochs)")
+    print(f"fitted {type(est).__name__} {what}; wrote {args.output}", file=sys.stderr)
 
 
 def cmd_forecast(args):
