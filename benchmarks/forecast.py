@@ -21,7 +21,8 @@ settings in ``DATASETS`` were chosen with
 ``--split val`` (origins inside a validation part before the test part), but not blind to the
 test part: the test origins were evaluated several times while the benchmark was built, and
 which rows and library features to try next followed those results (how often, and after
-which changes: ``results/forecast_notes.md``, printed in the report under "Observations"; the
+which changes: ``results/forecast_notes.md``, printed in the report under "Observations", or
+for a tagged run ``results/forecast_TAG_notes.md`` where it exists; the
 settings tried: ``results/forecast_tuning.md``). Margins on the target sets, taylor's above
 all, are therefore somewhat optimistic. The reported WaveNet
 rows are the fits with ``random_state=0``; each is also refitted with ``--spread-seeds`` more
@@ -1223,9 +1224,11 @@ def _summary_lines(results, meta, stem):
                   "same size could reverse the verdict. With 6-14 origins a percentile "
                   "interval is, if anything, too narrow, and it ignores the seed spread below.",
                   "", noise, ""]
+    own = RESULTS / f"{stem}_notes.md"        # a tagged run's observations, else the main ones
     if "--wavenet" not in meta["command"]:
         lines += ["### Observations", "",
-                  "\n".join(f"- {o}" for o in bullets(NOTES, "Observations")), ""]
+                  "\n".join(f"- {o}" for o in bullets(own if own.exists() else NOTES,
+                                                      "Observations")), ""]
     else:
         lines += ["The WaveNet rows use the settings given with `--wavenet` on top of the kept "
                   "ones (see the command above and the settings table). The observations of the "
