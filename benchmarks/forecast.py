@@ -1255,14 +1255,17 @@ def _settings_lines(results):
                       [(r["name"], w, r["methods"][w]["settings"]) for r in results
                        for w in TSARGEN if w in r["methods"]])
     names = {r["name"] for r in results}
+    tried = [row for row in table_rows(TUNING_LOG)           # the rows this run reports
+             if row[0] in names and any(row[1] in r["methods"] for r in results)]
+    if not tried:
+        return lines + [""]
     return lines + ["", "Settings tried on the validation origins (`--split val`). The choices "
                     "were made there, but which settings to try followed the test results of "
                     "earlier runs (see the module docstring and Observations). Each line "
                     "changes the listed settings; differences of a few percent are within "
                     "run-to-run noise of such small validation sets.", "",
                     "| data set | row | setting | val MASE | val sCRPS | |",
-                    "|---|---|---|---|---|---|"] + [
-        md_row(row) for row in table_rows(TUNING_LOG) if row[0] in names] + [""]
+                    "|---|---|---|---|---|---|"] + [md_row(row) for row in tried] + [""]
 
 
 def _dataset_lines(r, stem, plots):

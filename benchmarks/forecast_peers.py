@@ -236,13 +236,15 @@ class AutoRow:
             known = model.get_params()
             model.set_params(**{k: v for k, v in self.quick.items() if k in known})
         self.model_ = model.fit(as_frame(train, self.frame))
-        chosen = [f"{a}={getattr(self.model_, a)!r}" for a in
-                  ("best_params_", "choice_", "selected_", "best_candidate_")
-                  if hasattr(self.model_, a)]
+        best, table = self.model_.best_estimator_, self.model_.cv_results_
+        scores = ", ".join(f"{params or 'defaults'} {crps:.4g}"
+                           for params, crps in zip(table["params"], table["crps"]))
         self.settings_ = (f"horizon={self.horizon}, random_state={self.seed}"
                           + ("; pandas input with its time index" if self.frame and
                              self.frame[0] is not None else "")
-                          + "".join(f"; {c}" for c in chosen))
+                          + f"; best_params_={self.model_.best_params_!r} (differences_="
+                          f"{best.differences_}, seasonal_lag_={best.seasonal_lag_}); "
+                          f"validation CRPS: {scores}")
         return self
 
     def forecast(self, hist, h, seed):

@@ -54,6 +54,8 @@ def bullets(path, heading):
     for line in _section(path, heading):
         if line.startswith("- "):
             items.append(line[2:])
+        elif line.lstrip().startswith("- ") and items:     # a nested item keeps its line
+            items[-1] += "\n" + line.rstrip()
         elif line.startswith("  ") and line.strip() and items:
             items[-1] += " " + line.strip()
     return items
