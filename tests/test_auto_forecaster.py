@@ -156,26 +156,45 @@ def test_identical_candidates_are_validated_once(y):
     assert auto.cv_results_["params"].tolist() == [{"n_layers": 2}, {"differences": 1}]
 
 
-def test_candidates_none_means_the_default_grid_and_its_ensemble(y, monkeypatch):
-    """The default path with a stand-in grid of parameters that exist today."""
-    monkeypatch.setattr(tsargen.auto_forecaster, "DEFAULT_CANDIDATES",
-                        ({}, {"differences": 1}, {"differences": 0}))
-    auto = AutoForecaster(horizon=H, base_params={**NET, "differences": 0}, n_origins=N_ORIGINS,
+def _default_auto(y, **base):
+    return AutoForecaster(horizon=H, base_params={**NET, **base}, n_origins=N_ORIGINS,
                           n_paths=N_PATHS, random_state=0).fit(y)
-    params = auto.cv_results_["params"].tolist()
-    assert params[:2] == [{}, {"differences": 1}] and len(params) == 3     # {} == differences 0
-    assert params[2] == {**params[int(np.argmin(auto.cv_results_["crps"][:2]))], "n_networks": 3}
-    assert auto.best_index_ == int(np.argmin(auto.cv_results_["crps"]))
 
 
-def test_default_grid(y):
-    auto = AutoForecaster(horizon=H, base_params=NET, n_origins=N_ORIGINS, n_paths=N_PATHS,
-                          random_state=0).fit(y)
-    params = auto.cv_results_["params"].tolist()
-    assert params[:4] == [{}, {"scaling": "global"}, {"differences": 0}, {"seasonal_lag": None}]
-    assert len(params) == 5 and params[4] == {**params[int(np.argmin(
-        auto.cv_results_["crps"].to_numpy()[:4]))], "n_networks": 3}
-    assert auto.best_index_ == int(np.argmin(auto.cv_results_["crps"]))
+def _check_default_grid(auto, expected):
+    """The defaults first, then ``expected`` (what they chose, changed one at a time), then
+    the ensemble of the best; no candidate refits what an earlier one fitted."""
+    table = auto.cv_results_
+    params = table["params"].tolist()
+    assert params[:-1] == [{}, *expected]
+    assert params[-1] == {**params[int(np.argmin(table["crps"].to_numpy()[:-1]))],
+                          "n_networks": 3}
+    assert auto.best_index_ == int(np.argmin(table["crps"]))
+    fits = [(p.get("scaling", "window"), d, s) for p, d, s in
+            zip(params[:-1], table["differences_"], table["seasonal_lag_"])]
+    assert len(set(fits)) == len(fits), fits
+
+
+def test_default_grid_changes_what_the_defaults_chose():
+    """A random walk: the defaults difference it once (no season), so the grid tries global
+    scaling and no differencing, not ``seasonal_lag=None`` (what they fitted already)."""
+    walk = np.cumsum(np.random.default_rng(1).normal(size=120))
+    auto = _default_auto(walk)
+    assert auto.cv_results_["differences_"][0] == 1 and auto.cv_results_["seasonal_lag_"][0] is None
+    _check_default_grid(auto, [{"scaling": "global"}, {"differences": 0}])
+
+
+def test_default_grid_with_a_season():
+    """An hourly daily cycle: the defaults take a seasonal difference, and the grid tries
+    without it; an explicit ``differences`` in ``base_params`` is changed to the other order."""
+    index = pd.date_range("2024-01-01", periods=24 * 8, freq="h")
+    t = np.arange(len(index))
+    rng = np.random.default_rng(2)
+    y = pd.Series(5 * np.sin(2 * np.pi * t / 24) + 0.3 * rng.normal(size=t.size), index=index)
+    auto = _default_auto(y, differences=0)
+    assert auto.cv_results_["seasonal_lag_"][0] == 24
+    _check_default_grid(auto, [{"scaling": "global"}, {"differences": 1},
+                               {"seasonal_lag": None}])
 
 
 # ---------------------------------------------------------------------- the forecaster

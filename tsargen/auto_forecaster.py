@@ -22,9 +22,17 @@ from .validation import check_covariates, check_series, is_series_list
 
 __all__ = ["AutoForecaster"]
 
-#: The default candidates of :class:`AutoForecaster`, each over WaveNetForecaster's defaults
-#: (window scaling, automatic differencing and season): one change at a time.
-DEFAULT_CANDIDATES = ({}, {"scaling": "global"}, {"differences": 0}, {"seasonal_lag": None})
+def default_candidates(first):
+    """The default candidates after the library defaults, one change at a time from what the
+    defaults' validation fit ``first`` chose: ``scaling="global"``, the other differencing
+    order (1 after 0, 0 after 1 or 2) and, when it took a seasonal difference,
+    ``seasonal_lag=None``. A change to what ``"auto"`` chose anyway would refit the same
+    model."""
+    grid = [{"scaling": "global"}, {"differences": 1 - min(first.differences_, 1)}]
+    if first.seasonal_lag_:
+        grid.append({"seasonal_lag": None})
+    return grid
+
 
 # AutoForecaster's own settings, set on every candidate (so not in candidates or base_params)
 _OWN = ("horizon", "n_paths", "random_state", "verbose", "n_threads")
@@ -121,9 +129,11 @@ class AutoForecaster(TsargenEstimator):
         Default forecast horizon, and the length of each validation block.
     candidates : list of dict, default=None
         WaveNetForecaster settings to compare, each over ``base_params`` and the library's
-        defaults. ``None`` means :data:`DEFAULT_CANDIDATES`: the defaults (window scaling,
-        automatic differencing and season), ``scaling="global"``, ``differences=0`` and
-        ``seasonal_lag=None``. Candidates that come out identical are validated once.
+        defaults. ``None``: the defaults (window scaling, automatic differencing and season)
+        first, then one change at a time from what their validation fit chose
+        (:func:`default_candidates`): ``scaling="global"``, the other differencing order (0 or
+        1), and ``seasonal_lag=None`` when a season was differenced. Candidates that come out
+        identical are validated once.
     base_params : dict, default=None
         WaveNetForecaster settings applied to every candidate (e.g. the network's size and
         ``max_epochs``); a candidate's own entries override them. ``horizon``, ``n_paths``,
@@ -243,11 +253,11 @@ class AutoForecaster(TsargenEstimator):
             raise InvalidParameterError(f"{where}: {exc}") from None
         return est
 
-    def _singles(self, seed):
-        """The candidates to validate: [(params, estimator)], duplicates dropped."""
+    def _singles(self, given, seed, seen):
+        """The candidates ``given`` to validate: [(params, estimator)], those whose settings
+        are in ``seen`` (a list it extends) dropped."""
         self._check_settings(self.base_params or {}, "base_params")
-        given = DEFAULT_CANDIDATES if self.candidates is None else self.candidates
-        out, seen = [], []
+        out = []
         for i, params in enumerate(given):
             where = "candidates" if self.candidates is None else f"candidates[{i}]"
             params = self._check_settings(params, where)
@@ -322,10 +332,12 @@ class AutoForecaster(TsargenEstimator):
         validate_params(self)
         seed = (self.random_state if isinstance(self.random_state, numbers.Integral)
                 else make_seed(self.random_state))
-        singles = self._singles(seed)
+        seen = []
+        singles = self._singles([{}] if self.candidates is None else self.candidates, seed, seen)
         origins = _Origins(y, X, self.horizon, self.n_origins, self.sp)
         rows, fitted = [], []
-        steps = len(singles) + (self.ensemble_size is not None) + 1
+        more = 3 if self.candidates is None else 0          # the default grid's, at most
+        steps = len(singles) + more + (self.ensemble_size is not None) + 1
         with tqdm(total=steps, desc=type(self).__name__, unit="fit",
                   disable=not self.verbose) as bar:
 
@@ -340,6 +352,12 @@ class AutoForecaster(TsargenEstimator):
                 warnings.simplefilter("ignore", IrregularIndexWarning)
                 for params, est in singles:
                     validate(params, est)
+                if self.candidates is None:         # changes to what the defaults chose
+                    grid = self._singles(default_candidates(fitted[0]), seed, seen)
+                    bar.total -= more - len(grid)
+                    for params, est in grid:
+                        validate(params, est)
+                    singles += grid
                 params, est = singles[self._best(rows)]
                 if self.ensemble_size is not None and est.n_networks < self.ensemble_size:
                     params = {**params, "n_networks": self.ensemble_size}
