@@ -20,7 +20,8 @@ from .metrics import crps, mase
 from .timeindex import IrregularIndexWarning
 from .validation import check_covariates, check_series, is_series_list
 
-__all__ = ["AutoForecaster"]
+__all__ = ["AutoForecaster", "default_candidates"]
+
 
 def default_candidates(first):
     """The default candidates after the library defaults, one change at a time from what the
