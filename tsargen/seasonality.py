@@ -294,7 +294,7 @@ def _naive_error(series, period):
 
 
 #: A longer confirmed period replaces a shorter one only when its seasonal naive forecast errs
-#: less by more than this fraction (a period's multiple repeats the season too, as well).
+#: less by more than this fraction: a multiple of a period repeats its season just as well.
 NAIVE_MARGIN = 0.05
 
 #: Without a calendar, the multiples 2..MAX_MULTIPLE of a confirmed period are tested too: a
